@@ -1,0 +1,85 @@
+"""cae-sdk: Continuous Access Evaluation for Python.
+
+The protocol core is imported eagerly; the client, resource and event adapters are loaded on
+first attribute access so that ``import cae_sdk`` stays cheap and optional extras stay optional.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from ._version import __version__
+from .core import (
+    CP1,
+    Challenge,
+    ClaimsChallenge,
+    Decision,
+    NamedLocation,
+    Outcome,
+    Reason,
+    SubjectKey,
+    TokenClaims,
+    build_bearer_error,
+    build_claims_challenge,
+    decode_claims,
+    decode_unverified,
+    encode_claims,
+    find_claims_challenge,
+    has_cp1,
+    merge_claims,
+    parse_www_authenticate,
+)
+from .core.errors import (
+    CAEError,
+    ClaimsChallengeFailed,
+    ClaimsChallengeUnresolvable,
+    InteractionRequired,
+    TokenAcquisitionError,
+)
+
+# Public names that live in adapter packages: name -> module (relative to this package).
+_LAZY: dict[str, str] = {}
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cae_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "CP1",
+    "CAEError",
+    "Challenge",
+    "ClaimsChallenge",
+    "ClaimsChallengeFailed",
+    "ClaimsChallengeUnresolvable",
+    "Decision",
+    "InteractionRequired",
+    "NamedLocation",
+    "Outcome",
+    "Reason",
+    "SubjectKey",
+    "TokenAcquisitionError",
+    "TokenClaims",
+    "__version__",
+    "build_bearer_error",
+    "build_claims_challenge",
+    "decode_claims",
+    "decode_unverified",
+    "encode_claims",
+    "errors",
+    "find_claims_challenge",
+    "has_cp1",
+    "merge_claims",
+    "parse_www_authenticate",
+    *_LAZY,
+]

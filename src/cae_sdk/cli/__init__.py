@@ -1,0 +1,13 @@
+"""The ``cae`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .app import run
+
+    return run(sys.argv[1:] if argv is None else argv)

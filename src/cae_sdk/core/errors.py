@@ -1,0 +1,156 @@
+"""One exception hierarchy for the whole SDK.
+
+Every error raised on purpose by cae-sdk derives from :class:`CAEError`; errors caused by bad
+input also derive from :class:`ValueError` so generic input-handling code keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .remediation import Remediation, remediation_for
+
+__all__ = [
+    "CAEError",
+    "ChallengeParseError",
+    "ClaimsChallengeFailed",
+    "ClaimsChallengeUnresolvable",
+    "ConfigurationError",
+    "EventValidationError",
+    "InteractionRequired",
+    "InvalidClaimsError",
+    "RequestNotReplayable",
+    "StoreUnavailable",
+    "TokenAcquisitionError",
+    "TokenFormatError",
+    "TokenValidationError",
+]
+
+
+class CAEError(Exception):
+    """Base class of every error cae-sdk raises on purpose."""
+
+
+class ChallengeParseError(CAEError, ValueError):
+    """A ``WWW-Authenticate`` value does not follow RFC 9110 section 11.6.1."""
+
+
+class InvalidClaimsError(CAEError, ValueError):
+    """A claims request (OIDC Core section 5.5) is not valid JSON of the expected shape."""
+
+
+class TokenFormatError(CAEError, ValueError):
+    """A token is not a well-formed compact JWS (RFC 7515 section 7.1)."""
+
+
+class ConfigurationError(CAEError, ValueError):
+    """The SDK was configured with values it cannot work with."""
+
+
+class TokenAcquisitionError(CAEError):
+    """The identity provider refused to issue a token.
+
+    Keeps what MSAL reported (``error``, ``error_description``, ``error_codes``,
+    ``correlation_id``) and adds a :class:`Remediation` that says who can fix it and how.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        error_description: str | None = None,
+        error_codes: Sequence[int] = (),
+        correlation_id: str | None = None,
+        claims: str | None = None,
+        remediation: Remediation | None = None,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.error_codes = tuple(error_codes)
+        self.correlation_id = correlation_id
+        self.claims = claims
+        self.remediation = remediation or remediation_for(self.error_codes, error)
+        super().__init__(f"{message} Remediation: {self.remediation.text}")
+
+    @classmethod
+    def from_msal_result(
+        cls, result: dict[str, Any], *, claims: str | None = None
+    ) -> TokenAcquisitionError:
+        """Build the most specific error for an MSAL error ``result`` dict."""
+        codes = tuple(int(c) for c in result.get("error_codes") or () if str(c).isdigit())
+        remediation = remediation_for(codes, result.get("error"))
+        error_cls: type[TokenAcquisitionError] = cls
+        if remediation.interactive or result.get("error") == "interaction_required":
+            error_cls = InteractionRequired
+        description = str(result.get("error_description") or "")
+        first_line = description.splitlines()[0] if description else ""
+        return error_cls(
+            f"Token request failed: {result.get('error')}: {first_line}".rstrip(": "),
+            error=result.get("error"),
+            error_description=description or None,
+            error_codes=codes,
+            correlation_id=result.get("correlation_id"),
+            claims=claims,
+            remediation=remediation,
+        )
+
+
+class InteractionRequired(TokenAcquisitionError):
+    """Only the signed-in user can satisfy this request (MFA, step-up, password change).
+
+    ``claims`` carries the claims request to pass to an interactive sign-in.
+    """
+
+
+class ClaimsChallengeFailed(CAEError):
+    """A request was challenged again after the client answered the first challenge."""
+
+    def __init__(self, message: str, *, first: object, second: object, response: object) -> None:
+        super().__init__(message)
+        self.first = first
+        self.second = second
+        self.response = response
+
+
+class ClaimsChallengeUnresolvable(CAEError):
+    """The credential cannot produce a token that satisfies the challenge.
+
+    Raised, for example, when a managed identity endpoint hands back the very token that was
+    just challenged: replaying it would only be challenged again.
+    """
+
+
+class RequestNotReplayable(CAEError):
+    """A challenged request had a one-shot streaming body that cannot be sent a second time."""
+
+
+class TokenValidationError(CAEError, ValueError):
+    """A bearer token failed validation at a resource.
+
+    ``reason`` is a stable machine-readable code, e.g. ``token_expired`` or ``bad_signature``.
+    """
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+        self.description = description
+
+
+class EventValidationError(CAEError, ValueError):
+    """A Security Event Token was refused.
+
+    ``err`` is the RFC 8935 section 2.4 / SSF error code (``invalid_request``, ``invalid_key``,
+    ``invalid_issuer``, ``invalid_audience``, ``authentication_failed``, ``access_denied``,
+    ``invalid_state``).
+    """
+
+    def __init__(self, err: str, description: str) -> None:
+        super().__init__(f"{err}: {description}")
+        self.err = err
+        self.description = description
+
+
+class StoreUnavailable(CAEError):
+    """The shared event store cannot be reached and the configured fail mode refuses to guess."""

@@ -1,0 +1,58 @@
+"""Who a revocation applies to: user, service principal, session or whole tenant.
+
+Shared PROTOCOL.md section 3: a revocation is a watermark per subject, where a subject is a
+user (``tid`` + ``oid``), a service principal (``tid`` + ``azp``/``appid``), a session (``sid``) or
+a tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["SubjectKey", "SubjectKind"]
+
+
+class SubjectKind(str, Enum):
+    USER = "user"
+    SERVICE_PRINCIPAL = "sp"
+    SESSION = "session"
+    TENANT = "tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKey:
+    """A revocation subject. ``value`` is the oid, app id, sid, or the tenant id again."""
+
+    kind: SubjectKind
+    tenant_id: str
+    value: str
+
+    @classmethod
+    def user(cls, tenant_id: str, object_id: str) -> SubjectKey:
+        return cls(SubjectKind.USER, tenant_id.lower(), object_id.lower())
+
+    @classmethod
+    def service_principal(cls, tenant_id: str, app_id: str) -> SubjectKey:
+        return cls(SubjectKind.SERVICE_PRINCIPAL, tenant_id.lower(), app_id.lower())
+
+    @classmethod
+    def session(cls, tenant_id: str, session_id: str) -> SubjectKey:
+        # Session ids are opaque: keep their case.
+        return cls(SubjectKind.SESSION, tenant_id.lower(), session_id)
+
+    @classmethod
+    def tenant(cls, tenant_id: str) -> SubjectKey:
+        return cls(SubjectKind.TENANT, tenant_id.lower(), tenant_id.lower())
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.tenant_id}:{self.value}"
+
+    @classmethod
+    def parse(cls, text: str) -> SubjectKey:
+        """Inverse of ``str(key)``; raises ``ValueError`` on anything else."""
+        kind, sep, rest = text.partition(":")
+        tenant_id, sep2, value = rest.partition(":")
+        if not (sep and sep2 and tenant_id and value):
+            raise ValueError(f"not a subject key: {text!r}")
+        return cls(SubjectKind(kind), tenant_id, value)

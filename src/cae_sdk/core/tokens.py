@@ -1,0 +1,187 @@
+"""Read-only views of access-token claims, and an unverified decoder for display.
+
+Nothing here verifies a signature: :class:`TokenClaims` wraps claims that a validator already
+verified, and :func:`decode_unverified` is for tools that explain a token (``cae decode``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .claims import has_cp1
+from .errors import TokenFormatError
+from .subjects import SubjectKey
+
+__all__ = ["TokenClaims", "decode_unverified"]
+
+MAX_TOKEN_LENGTH = 16 * 1024
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, (list, tuple)):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+class TokenClaims:
+    """Entra (and generic OIDC) access-token claims with the accessors CAE decisions need.
+
+    v1 tokens name the client ``appid``, v2 tokens ``azp``; both are read. ``is_app_only`` follows
+    ``idtyp`` when present, else the absence of ``scp``.
+    """
+
+    __slots__ = ("_subject_keys", "raw")
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        self.raw: Mapping[str, Any] = claims
+        self._subject_keys: tuple[SubjectKey, ...] | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.raw.get(name, default)
+
+    @property
+    def issuer(self) -> str | None:
+        return _str_or_none(self.raw.get("iss"))
+
+    @property
+    def tenant_id(self) -> str | None:
+        return _str_or_none(self.raw.get("tid"))
+
+    @property
+    def object_id(self) -> str | None:
+        return _str_or_none(self.raw.get("oid"))
+
+    @property
+    def subject(self) -> str | None:
+        return _str_or_none(self.raw.get("sub"))
+
+    @property
+    def app_id(self) -> str | None:
+        return _str_or_none(self.raw.get("azp")) or _str_or_none(self.raw.get("appid"))
+
+    @property
+    def session_id(self) -> str | None:
+        return _str_or_none(self.raw.get("sid"))
+
+    @property
+    def issued_at(self) -> int | None:
+        return _int_or_none(self.raw.get("iat"))
+
+    @property
+    def not_before(self) -> int | None:
+        return _int_or_none(self.raw.get("nbf"))
+
+    @property
+    def expires_at(self) -> int | None:
+        return _int_or_none(self.raw.get("exp"))
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return _str_tuple(self.raw.get("scp"))
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return _str_tuple(self.raw.get("roles"))
+
+    @property
+    def amr(self) -> tuple[str, ...]:
+        return _str_tuple(self.raw.get("amr"))
+
+    @property
+    def acrs(self) -> tuple[str, ...]:
+        return _str_tuple(self.raw.get("acrs"))
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return _str_tuple(self.raw.get("groups"))
+
+    @property
+    def ip_address(self) -> str | None:
+        return _str_or_none(self.raw.get("ipaddr"))
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return _str_tuple(self.raw.get("xms_cc"))
+
+    @property
+    def cae_capable(self) -> bool:
+        """Whether the client announced ``cp1`` (shared PROTOCOL.md section 3)."""
+        return has_cp1(self.raw.get("xms_cc"))
+
+    @property
+    def is_app_only(self) -> bool:
+        idtyp = self.raw.get("idtyp")
+        if isinstance(idtyp, str):
+            return idtyp.lower() == "app"
+        return "scp" not in self.raw
+
+    def subject_keys(self) -> tuple[SubjectKey, ...]:
+        """Every revocation subject this token belongs to: tenant, user or service principal,
+        and session. Without ``tid`` a token belongs to no subject."""
+        if self._subject_keys is None:
+            keys: list[SubjectKey] = []
+            tid = self.tenant_id
+            if tid:
+                keys.append(SubjectKey.tenant(tid))
+                if self.is_app_only:
+                    app_id = self.app_id
+                    if app_id:
+                        keys.append(SubjectKey.service_principal(tid, app_id))
+                    if self.object_id:
+                        # Service principals can also be revoked by their object id.
+                        keys.append(SubjectKey.service_principal(tid, self.object_id))
+                elif self.object_id:
+                    keys.append(SubjectKey.user(tid, self.object_id))
+                if self.session_id:
+                    keys.append(SubjectKey.session(tid, self.session_id))
+            self._subject_keys = tuple(keys)
+        return self._subject_keys
+
+    def __repr__(self) -> str:
+        return f"TokenClaims(oid={self.object_id!r}, tid={self.tenant_id!r}, azp={self.app_id!r})"
+
+
+def _b64url_json(segment: str, what: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError):
+        raise TokenFormatError(f"token {what} is not base64url-encoded JSON") from None
+    if not isinstance(data, dict):
+        raise TokenFormatError(f"token {what} is not a JSON object")
+    return data
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a compact JWS and decode header and payload WITHOUT verifying anything.
+
+    For display and diagnostics only. Raises :class:`TokenFormatError`.
+    """
+    if not isinstance(token, str) or not token:
+        raise TokenFormatError("token is empty")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise TokenFormatError("token is too long")
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise TokenFormatError(f"token has {len(parts)} parts; a JWS has 3")
+    return _b64url_json(parts[0], "header"), _b64url_json(parts[1], "payload")

@@ -1,0 +1,146 @@
+"""Event values: what every event source produces and every store keeps.
+
+Sources (Shared Signals, the Graph bridge, the admin API, Python calls) all reduce to three
+kinds of event: a revocation watermark for a subject, a risk level for a subject, and a new set
+of named locations. Values are plain, immutable, and serialise to JSON for Redis and SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from ..core.locations import NamedLocation
+from ..core.subjects import SubjectKey
+
+__all__ = [
+    "WATERMARK_TTL_SECONDS",
+    "Event",
+    "LocationsEvent",
+    "RevocationEvent",
+    "RiskEvent",
+    "RiskLevel",
+    "event_from_dict",
+    "event_to_dict",
+]
+
+# Shared PROTOCOL.md section 3: keep a watermark at least as long as the longest token lifetime
+# (28 h for CAE sessions) plus clock skew.
+WATERMARK_TTL_SECONDS = 28 * 3600 + 600
+
+
+class RiskLevel(str, Enum):
+    """Entra's risk levels, ordered none < low < medium < high."""
+
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_RANK[self]
+
+    def at_least(self, other: RiskLevel) -> bool:
+        return self.rank >= other.rank
+
+
+_RISK_RANK = {RiskLevel.NONE: 0, RiskLevel.LOW: 1, RiskLevel.MEDIUM: 2, RiskLevel.HIGH: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationEvent:
+    """Tokens of ``subject`` issued before ``not_before`` (epoch seconds) are no longer good."""
+
+    subject: SubjectKey
+    not_before: int
+    reason: str
+    """Why, e.g. ``sessions_revoked``, ``user_disabled``, ``credential_change``, ``sp_disabled``."""
+    source: str = "api"
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    subject: SubjectKey
+    level: RiskLevel
+    at: int
+    reason: str = "risk_level_change"
+    source: str = "api"
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationsEvent:
+    """Replace the set of named locations the resource enforces."""
+
+    locations: tuple[NamedLocation, ...]
+    at: int
+    source: str = "api"
+    event_id: str | None = None
+
+
+Event = RevocationEvent | RiskEvent | LocationsEvent
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """JSON-ready form, inverse of :func:`event_from_dict`."""
+    if isinstance(event, RevocationEvent):
+        return {
+            "type": "revocation",
+            "subject": str(event.subject),
+            "not_before": event.not_before,
+            "reason": event.reason,
+            "source": event.source,
+            "event_id": event.event_id,
+        }
+    if isinstance(event, RiskEvent):
+        return {
+            "type": "risk",
+            "subject": str(event.subject),
+            "level": event.level.value,
+            "at": event.at,
+            "reason": event.reason,
+            "source": event.source,
+            "event_id": event.event_id,
+        }
+    return {
+        "type": "locations",
+        "locations": [loc.to_dict() for loc in event.locations],
+        "at": event.at,
+        "source": event.source,
+        "event_id": event.event_id,
+    }
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Parse :func:`event_to_dict` output; raises ``ValueError`` (or ``KeyError``) if malformed."""
+    kind = data.get("type")
+    event_id = data.get("event_id")
+    if kind == "revocation":
+        return RevocationEvent(
+            SubjectKey.parse(str(data["subject"])),
+            int(data["not_before"]),
+            str(data.get("reason", "revoked")),
+            str(data.get("source", "api")),
+            event_id,
+        )
+    if kind == "risk":
+        return RiskEvent(
+            SubjectKey.parse(str(data["subject"])),
+            RiskLevel(str(data["level"]).lower()),
+            int(data["at"]),
+            str(data.get("reason", "risk_level_change")),
+            str(data.get("source", "api")),
+            event_id,
+        )
+    if kind == "locations":
+        return LocationsEvent(
+            tuple(NamedLocation.from_dict(loc) for loc in data["locations"]),
+            int(data["at"]),
+            str(data.get("source", "api")),
+            event_id,
+        )
+    raise ValueError(f"unknown event type {kind!r}")

@@ -1,0 +1,1 @@
+"""cae_sdk.resource"""
