@@ -1,0 +1,51 @@
+"""Shared Signals vocabulary: Security Event Token (RFC 8417) and SSF 1.0 / CAEP 1.0 / RISC 1.0
+identifiers, shared by the transmitter (dev identity provider) and the receivers (events)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CAEP",
+    "DELIVERY_POLL",
+    "DELIVERY_PUSH",
+    "RISC",
+    "SECEVENT_CONTENT_TYPE",
+    "SET_TYP",
+    "SSF",
+    "SSF_CONFIGURATION_PATH",
+]
+
+SET_TYP = "secevent+jwt"  # RFC 8417 section 2.3
+SECEVENT_CONTENT_TYPE = "application/secevent+jwt"  # RFC 8935 section 2
+DELIVERY_PUSH = "urn:ietf:rfc:8935"
+DELIVERY_POLL = "urn:ietf:rfc:8936"
+SSF_CONFIGURATION_PATH = "/.well-known/ssf-configuration"  # SSF 1.0 section 7.2
+
+_CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
+_RISC = "https://schemas.openid.net/secevent/risc/event-type/"
+_SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
+
+
+class CAEP:
+    SESSION_REVOKED = _CAEP + "session-revoked"
+    TOKEN_CLAIMS_CHANGE = _CAEP + "token-claims-change"
+    CREDENTIAL_CHANGE = _CAEP + "credential-change"
+    ASSURANCE_LEVEL_CHANGE = _CAEP + "assurance-level-change"
+    DEVICE_COMPLIANCE_CHANGE = _CAEP + "device-compliance-change"
+    SESSION_ESTABLISHED = _CAEP + "session-established"
+    SESSION_PRESENTED = _CAEP + "session-presented"
+    RISK_LEVEL_CHANGE = _CAEP + "risk-level-change"
+
+
+class RISC:
+    ACCOUNT_DISABLED = _RISC + "account-disabled"
+    ACCOUNT_ENABLED = _RISC + "account-enabled"
+    ACCOUNT_PURGED = _RISC + "account-purged"
+    CREDENTIAL_COMPROMISE = _RISC + "credential-compromise"
+    ACCOUNT_CREDENTIAL_CHANGE_REQUIRED = _RISC + "account-credential-change-required"
+    IDENTIFIER_CHANGED = _RISC + "identifier-changed"
+    SESSIONS_REVOKED = _RISC + "sessions-revoked"  # deprecated in RISC 1.0, still received
+
+
+class SSF:
+    VERIFICATION = _SSF + "verification"
+    STREAM_UPDATED = _SSF + "stream-updated"
