@@ -1,0 +1,91 @@
+"""RFC 8935 push delivery: an ASGI app that receives SETs and answers 202 or 400.
+
+Mount it (``Mount("/ssf/events", app=PushReceiverApp(...))``) or serve it on its own. It requires
+the Authorization header configured for the stream (SSF 1.0 section 7.1.1 ``authorization_header``),
+and answers errors as RFC 8935 section 2.3 says: ``400`` with ``{"err", "description"}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+
+from starlette.types import Receive, Scope, Send
+
+from ...core.errors import ConfigurationError, EventValidationError, StoreUnavailable
+from ...core.secevents import SECEVENT_CONTENT_TYPE
+from .._asgi import handle_lifespan, read_body, respond, respond_json
+from .receiver import SetReceiver
+from .rules import INVALID_REQUEST
+
+__all__ = ["PushReceiverApp"]
+
+_log = logging.getLogger("cae_sdk.events.ssf")
+
+AUTHENTICATION_FAILED = "authentication_failed"
+
+
+class PushReceiverApp:
+    """ASGI endpoint for one stream; ``authorization`` is the exact header value(s) accepted."""
+
+    def __init__(
+        self,
+        receiver: SetReceiver,
+        *,
+        authorization: str | Sequence[str],
+        max_body_bytes: int = 64 * 1024,
+    ) -> None:
+        accepted = [authorization] if isinstance(authorization, str) else list(authorization)
+        if not accepted or not all(accepted):
+            raise ConfigurationError("the push endpoint needs a non-empty Authorization value")
+        self.receiver = receiver
+        self._accepted = [a.encode("latin-1") for a in accepted]
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await handle_lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["method"] != "POST":
+            await respond(send, 405, b"", extra=[(b"allow", b"POST")])
+            return
+        headers = dict(scope["headers"])
+        if not self._authorized(headers.get(b"authorization")):
+            await _error(send, AUTHENTICATION_FAILED, "missing or wrong Authorization header")
+            return
+        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if content_type != SECEVENT_CONTENT_TYPE.encode():
+            await _error(send, INVALID_REQUEST, f"Content-Type must be {SECEVENT_CONTENT_TYPE}")
+            return
+        body = await read_body(receive, self._max_body)
+        if body is None:
+            await _error(send, INVALID_REQUEST, "SET exceeds the size limit")
+            return
+        try:
+            token = body.decode("ascii").strip()
+            await self.receiver.receive(token)
+        except UnicodeDecodeError:
+            await _error(send, INVALID_REQUEST, "SET is not ASCII")
+        except EventValidationError as exc:
+            _log.info("SET refused: %s", exc.err)
+            await _error(send, exc.err, exc.description)
+        except StoreUnavailable:
+            # Not the transmitter's fault: 503 makes it deliver again later (RFC 8935 section 2.3).
+            await respond(send, 503, b"", extra=[(b"retry-after", b"5")])
+        else:
+            await respond(send, 202, b"")
+
+    def _authorized(self, value: bytes | None) -> bool:
+        if value is None:
+            return False
+        matched = False
+        for accepted in self._accepted:
+            matched |= hmac.compare_digest(value, accepted)
+        return matched
+
+
+async def _error(send: Send, err: str, description: str) -> None:
+    await respond_json(send, 400, {"err": err, "description": description})

@@ -1,0 +1,134 @@
+"""The delivery-independent half of a Shared Signals receiver.
+
+Push (RFC 8935) and poll (RFC 8936) both hand compact SETs to :class:`SetReceiver`, which
+decodes and validates them, answers stream verification (SSF 1.0 section 8.1.4), drops
+redelivered ``jti`` values (RFC 8935 section 2.3: acknowledged again, acted on once), maps the
+event through :data:`~.mapping.EVENT_MAPPING` and applies the result to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from ...core.errors import EventValidationError
+from ...core.secevents import SSF
+from ..store import EventStore
+from .mapping import MappedEvent, SubjectResolver, map_security_event
+from .rules import SecurityEvent
+
+__all__ = ["ReceiveResult", "SetReceiver", "VerificationStates"]
+
+_log = logging.getLogger("cae_sdk.events.ssf")
+
+INVALID_STATE = "invalid_state"
+ACCESS_DENIED = "access_denied"
+
+
+class SetDecoding(Protocol):
+    async def decode(self, token: str) -> SecurityEvent: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    event: SecurityEvent
+    mapped: MappedEvent
+    duplicate: bool = False
+    changed: int = 0
+    """How many store events changed state (newer watermark, new risk level)."""
+
+
+class VerificationStates:
+    """``state`` values of verification requests this receiver is waiting for."""
+
+    def __init__(self) -> None:
+        self._pending: set[str] = set()
+        self._confirmed: dict[str, asyncio.Event] = {}
+
+    def expect(self, state: str) -> None:
+        self._pending.add(state)
+        self._confirmed.setdefault(state, asyncio.Event())
+
+    def confirm(self, state: object) -> None:
+        """Accept a verification event's ``state``, or raise ``invalid_state``."""
+        if state is None and not self._pending:
+            return  # transmitter-initiated verification without a state (SSF 1.0 8.1.4.2)
+        if not isinstance(state, str) or state not in self._pending:
+            raise EventValidationError(INVALID_STATE, "verification state does not match a request")
+        self._pending.discard(state)
+        self._confirmed[state].set()
+
+    async def wait(self, state: str, timeout: float) -> bool:
+        """Wait until the verification event for ``state`` arrived; False on timeout."""
+        event = self._confirmed.setdefault(state, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        self._confirmed.pop(state, None)
+        return True
+
+
+class SetReceiver:
+    """Validate, deduplicate, map and apply SETs from one transmitter."""
+
+    def __init__(
+        self,
+        decoder: SetDecoding,
+        store: EventStore,
+        resolver: SubjectResolver,
+        *,
+        replay_window_seconds: int,
+        allowed_tenants: Collection[str] | None = None,
+        verification: VerificationStates | None = None,
+        on_result: Callable[[ReceiveResult], None] | None = None,
+        source: str = "ssf",
+    ) -> None:
+        self.decoder = decoder
+        self.store = store
+        self.resolver = resolver
+        self.verification = verification or VerificationStates()
+        self._replay_window = replay_window_seconds
+        self._allowed_tenants = (
+            None if allowed_tenants is None else frozenset(t.lower() for t in allowed_tenants)
+        )
+        self._on_result = on_result
+        self._source = source
+
+    async def receive(self, token: str) -> ReceiveResult:
+        """Process one compact SET; raises :class:`EventValidationError` if it is refused."""
+        event = await self.decoder.decode(token)
+        if event.event_type == SSF.VERIFICATION:
+            self.verification.confirm(event.payload.get("state"))
+        mapped = map_security_event(event, self.resolver, source=self._source)
+        self._check_tenants(mapped)
+        # Remember before applying: a redelivered risk event must not revert a newer level.
+        first = await self.store.remember_once(
+            f"ssf:{event.issuer}:{event.jti}", self._replay_window
+        )
+        if not first:
+            result = ReceiveResult(event, mapped, duplicate=True)
+        else:
+            changed = 0
+            for item in mapped.events:
+                changed += bool(await self.store.apply(item))
+            result = ReceiveResult(event, mapped, changed=changed)
+        if mapped.ignored_reason is not None:
+            _log.info("SET %s (%s) ignored: %s", event.jti, event.event_type, mapped.ignored_reason)
+        if self._on_result is not None:
+            self._on_result(result)
+        return result
+
+    def _check_tenants(self, mapped: MappedEvent) -> None:
+        if self._allowed_tenants is None:
+            return
+        for item in mapped.events:
+            subject = getattr(item, "subject", None)
+            if subject is not None and subject.tenant_id not in self._allowed_tenants:
+                # RFC 8935 section 2.4: the transmitter may not speak for this tenant.
+                raise EventValidationError(
+                    ACCESS_DENIED, "transmitter may not send events for this tenant"
+                )

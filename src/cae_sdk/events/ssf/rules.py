@@ -1,0 +1,185 @@
+"""Pure Security Event Token validation rules (RFC 8417, SSF 1.0 section 4, RFC 8935 section 2.4).
+
+Given the decoded JOSE header and claims of a SET whose signature was already checked, plus the
+receiver's configuration and ``now``, return a :class:`SecurityEvent` or raise
+:class:`~cae_sdk.core.errors.EventValidationError` with the RFC 8935 error code. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...core.errors import ConfigurationError, EventValidationError
+from ...core.secevents import SET_TYP, SSF
+
+__all__ = [
+    "ALLOWED_ALGORITHMS",
+    "SecurityEvent",
+    "SetValidationConfig",
+    "validate_set_claims",
+    "validate_set_header",
+]
+
+# Asymmetric algorithms only: a SET signed with a shared secret (HS*) could have been forged by
+# anyone holding the secret, and "none" is unsigned (RFC 8417 section 5.1; RFC 8725 section 3.1).
+ALLOWED_ALGORITHMS: frozenset[str] = frozenset({"RS256", "PS256", "ES256"})
+
+_CONTROL_EVENTS = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
+
+INVALID_REQUEST = "invalid_request"
+INVALID_KEY = "invalid_key"
+INVALID_ISSUER = "invalid_issuer"
+INVALID_AUDIENCE = "invalid_audience"
+
+
+@dataclass(frozen=True, slots=True)
+class SetValidationConfig:
+    """What a receiver accepts.
+
+    ``max_age_seconds`` bounds how old ``iat`` may be (a replay window: the ``jti`` is remembered
+    that long); ``max_future_seconds`` is the clock skew tolerated for an ``iat`` in the future.
+    """
+
+    issuer: str
+    audiences: tuple[str, ...]
+    max_age_seconds: int = 24 * 3600
+    max_future_seconds: int = 300
+    algorithms: frozenset[str] = ALLOWED_ALGORITHMS
+    max_set_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            raise ConfigurationError("SET issuer must not be empty")
+        if not self.audiences or not all(self.audiences):
+            raise ConfigurationError("at least one non-empty SET audience is required")
+        unsafe = {a for a in self.algorithms if a not in ALLOWED_ALGORITHMS}
+        if unsafe:
+            raise ConfigurationError(f"SET algorithms not allowed: {sorted(unsafe)}")
+        if self.max_age_seconds <= 0 or self.max_future_seconds < 0 or self.max_set_bytes <= 0:
+            raise ConfigurationError("SET time window and size limits must be positive")
+
+    @property
+    def replay_window_seconds(self) -> int:
+        """How long a ``jti`` must be remembered: any older SET is refused by ``iat`` anyway."""
+        return self.max_age_seconds + self.max_future_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """One validated SET: exactly one event, its subject identifier and provenance."""
+
+    jti: str
+    issuer: str
+    issued_at: int
+    event_type: str
+    payload: Mapping[str, Any]
+    subject: Mapping[str, Any]
+    """RFC 9493 subject identifier (``sub_id``, or the legacy in-event ``subject``)."""
+    txn: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def event_timestamp(self) -> int | None:
+        """CAEP 1.0 section 2: ``event_timestamp``, when the event happened (may precede iat)."""
+        value = self.payload.get("event_timestamp")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return int(value)
+
+
+def _fail(err: str, description: str) -> EventValidationError:
+    return EventValidationError(err, description)
+
+
+def validate_set_header(header: Mapping[str, Any], config: SetValidationConfig) -> str:
+    """Check ``alg`` and ``typ``; return the algorithm. Never accept ``none`` or HMAC."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.lower() == "none":
+        raise _fail(INVALID_KEY, "SET is not signed (alg none)")
+    if alg.upper().startswith("HS"):
+        raise _fail(INVALID_KEY, f"SET signed with symmetric algorithm {alg}; asymmetric required")
+    if alg not in config.algorithms:
+        raise _fail(INVALID_KEY, f"SET algorithm {alg} is not accepted")
+    # SSF 1.0 section 4.1.1 / RFC 8417 section 2.3: typ is "secevent+jwt"; RFC 7515 section
+    # 4.1.9 allows the "application/" prefix to be present.
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower().removeprefix("application/") != SET_TYP:
+        raise _fail(INVALID_REQUEST, f"SET header typ must be {SET_TYP!r}")
+    if "crit" in header:
+        raise _fail(INVALID_REQUEST, "SET header carries unsupported critical parameters")
+    return alg
+
+
+def _int_claim(claims: Mapping[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(INVALID_REQUEST, f"SET claim {name!r} must be a NumericDate")
+    return int(value)
+
+
+def _check_audience(aud: Any, config: SetValidationConfig) -> None:
+    if isinstance(aud, str):
+        audiences = [aud]
+    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        audiences = aud
+    else:
+        raise _fail(INVALID_AUDIENCE, "SET has no valid aud claim")
+    if not any(a in config.audiences for a in audiences):
+        raise _fail(INVALID_AUDIENCE, "SET audience is not this receiver")
+
+
+def _subject_of(
+    claims: Mapping[str, Any], event_type: str, payload: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    # SSF 1.0 section 4.1.4: the subject is the top-level sub_id; earlier drafts (and some
+    # transmitters still) put a "subject" member inside the event payload.
+    subject = claims.get("sub_id", payload.get("subject"))
+    if subject is None and event_type in _CONTROL_EVENTS:
+        return {}  # stream control events name the stream, if anything (SSF 1.0 section 8.1.4)
+    if not isinstance(subject, Mapping) or not isinstance(subject.get("format"), str):
+        raise _fail(INVALID_REQUEST, "SET has no RFC 9493 subject identifier (sub_id)")
+    return subject
+
+
+def validate_set_claims(
+    claims: Mapping[str, Any], config: SetValidationConfig, *, now: int
+) -> SecurityEvent:
+    """Apply RFC 8417 section 2.2 and SSF 1.0 section 4.1 to verified SET claims."""
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or iss != config.issuer:
+        raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter")
+    _check_audience(claims.get("aud"), config)
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise _fail(INVALID_REQUEST, "SET jti is missing or invalid")
+    iat = _int_claim(claims, "iat")
+    if iat > now + config.max_future_seconds:
+        raise _fail(INVALID_REQUEST, "SET iat is in the future")
+    if iat < now - config.max_age_seconds:
+        raise _fail(INVALID_REQUEST, "SET iat is older than the accepted window")
+    # RFC 8417 section 2.2: SETs describe facts that happened; "exp" SHOULD NOT be used, and a
+    # SET with exp could be mistaken for an access token (section 4.1).
+    if "exp" in claims:
+        raise _fail(INVALID_REQUEST, "SET must not carry exp")
+    # SSF 1.0 section 4.1.7: no top-level "sub"; a SET is not an ID token or access token.
+    if "sub" in claims:
+        raise _fail(INVALID_REQUEST, "SET must not carry a top-level sub claim")
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or len(events) != 1:
+        raise _fail(INVALID_REQUEST, "SET must carry exactly one event")
+    ((event_type, payload),) = events.items()
+    if not isinstance(event_type, str) or not isinstance(payload, Mapping):
+        raise _fail(INVALID_REQUEST, "SET event must be an object keyed by its type URI")
+    txn = claims.get("txn")
+    return SecurityEvent(
+        jti=jti,
+        issuer=iss,
+        issued_at=iat,
+        event_type=event_type,
+        payload=payload,
+        subject=_subject_of(claims, event_type, payload),
+        txn=txn if isinstance(txn, str) else None,
+        claims=claims,
+    )

@@ -1,0 +1,236 @@
+"""Verify a compact SET against the transmitter's keys, then apply the pure rules.
+
+:class:`TransmitterKeys` discovers the transmitter (SSF 1.0 section 7.2: the configuration's
+``issuer`` must equal the expected issuer exactly), fetches its JWKS, and refreshes it when a SET
+names an unknown ``kid`` (at most once per cooldown, so a flood of bogus ``kid`` values cannot
+make the receiver hammer the transmitter). :class:`SetDecoder` ties keys and rules together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+
+from ...core.errors import ConfigurationError, EventValidationError
+from ...core.secevents import SSF_CONFIGURATION_PATH
+from .rules import (
+    INVALID_KEY,
+    INVALID_REQUEST,
+    SecurityEvent,
+    SetValidationConfig,
+    validate_set_claims,
+    validate_set_header,
+)
+
+__all__ = ["SetDecoder", "TransmitterKey", "TransmitterKeys", "parse_jwks", "verify_set"]
+
+# Which key type an algorithm needs; a header may not pair RS256 with an EC key (RFC 8725 3.1).
+_KTY_FOR_ALG = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
+_MAX_DOCUMENT_BYTES = 256 * 1024
+
+_jws = jwt.PyJWS()
+
+
+@dataclass(frozen=True, slots=True)
+class TransmitterKey:
+    """One public signing key of the transmitter."""
+
+    kid: str
+    kty: str
+    key: Any
+
+
+def parse_jwks(document: Any) -> dict[str, TransmitterKey]:
+    """Signing keys of a JWKS document by ``kid``; keys that are not usable are skipped."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ConfigurationError("transmitter JWKS is not a JSON object with a 'keys' array")
+    keys: dict[str, TransmitterKey] = {}
+    for entry in document["keys"]:
+        if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("kty") not in ("RSA", "EC") or not isinstance(entry.get("kid"), str):
+            continue
+        try:
+            keys[entry["kid"]] = TransmitterKey(entry["kid"], entry["kty"], jwt.PyJWK(entry).key)
+        except jwt.PyJWTError:
+            continue
+    return keys
+
+
+def _header_of(token: str, config: SetValidationConfig) -> dict[str, Any]:
+    if len(token) > config.max_set_bytes:
+        raise EventValidationError(INVALID_REQUEST, "SET exceeds the size limit")
+    try:
+        return _jws.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise EventValidationError(INVALID_REQUEST, "body is not a compact JWS") from None
+
+
+def verify_set(
+    token: str,
+    keys: Mapping[str, TransmitterKey],
+    config: SetValidationConfig,
+    *,
+    now: int,
+) -> SecurityEvent:
+    """Verify the signature of ``token`` with ``keys`` and validate it. No network."""
+    header = _header_of(token, config)
+    alg = validate_set_header(header, config)
+    return _verify_with(token, header, alg, keys, config, now=now)
+
+
+def _select_key(
+    header: Mapping[str, Any], alg: str, keys: Mapping[str, TransmitterKey]
+) -> TransmitterKey:
+    kid = header.get("kid")
+    if isinstance(kid, str):
+        key = keys.get(kid)
+    elif len(keys) == 1:
+        # No kid: acceptable only when the transmitter publishes a single key.
+        key = next(iter(keys.values()))
+    else:
+        key = None
+    if key is None:
+        raise EventValidationError(
+            INVALID_KEY, "SET is signed with a key the transmitter does not publish"
+        )
+    if key.kty != _KTY_FOR_ALG[alg]:
+        raise EventValidationError(INVALID_KEY, f"key {kid!r} cannot be used with {alg}")
+    return key
+
+
+def _verify_with(
+    token: str,
+    header: Mapping[str, Any],
+    alg: str,
+    keys: Mapping[str, TransmitterKey],
+    config: SetValidationConfig,
+    *,
+    now: int,
+) -> SecurityEvent:
+    key = _select_key(header, alg, keys)
+    try:
+        decoded = _jws.decode_complete(token, key.key, algorithms=[alg])
+    except jwt.InvalidSignatureError:
+        raise EventValidationError(INVALID_KEY, "SET signature does not verify") from None
+    except jwt.PyJWTError:
+        raise EventValidationError(INVALID_REQUEST, "SET is not a valid compact JWS") from None
+    try:
+        claims = json.loads(decoded["payload"])
+    except (ValueError, RecursionError):
+        raise EventValidationError(INVALID_REQUEST, "SET payload is not JSON") from None
+    if not isinstance(claims, dict):
+        raise EventValidationError(INVALID_REQUEST, "SET payload is not a JSON object")
+    return validate_set_claims(claims, config, now=now)
+
+
+class TransmitterKeys:
+    """The transmitter's signing keys, discovered from ``/.well-known/ssf-configuration``."""
+
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        http: httpx.AsyncClient,
+        configuration_url: str | None = None,
+        refresh_cooldown_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.issuer = issuer
+        self.configuration_url = configuration_url or issuer.rstrip("/") + SSF_CONFIGURATION_PATH
+        self._http = http
+        self._cooldown = refresh_cooldown_seconds
+        self._clock = clock
+        self._keys: dict[str, TransmitterKey] = {}
+        self._configuration: dict[str, Any] | None = None
+        self._last_refresh: float | None = None
+        self._loaded = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def keys(self) -> Mapping[str, TransmitterKey]:
+        return self._keys
+
+    async def configuration(self) -> dict[str, Any]:
+        """The transmitter configuration (SSF 1.0 section 7.1), fetched once."""
+        if self._configuration is None:
+            document = await self._get_json(self.configuration_url)
+            if not isinstance(document, dict) or document.get("issuer") != self.issuer:
+                # SSF 1.0 section 7.2.3: the issuer in the document must be identical.
+                raise ConfigurationError(
+                    "SSF configuration issuer does not match the expected issuer"
+                )
+            if not isinstance(document.get("jwks_uri"), str):
+                raise ConfigurationError("SSF configuration has no jwks_uri")
+            self._configuration = document
+        return self._configuration
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Fetch the JWKS again unless an unknown-``kid`` refresh ran within the cooldown.
+
+        The first load does not count against the cooldown, so a rotation right after start-up
+        is picked up; after that, bogus ``kid`` values trigger at most one fetch per cooldown.
+        """
+        async with self._lock:
+            now = self._clock()
+            recent = self._last_refresh is not None and now - self._last_refresh < self._cooldown
+            if recent and not force:
+                return False
+            configuration = await self.configuration()
+            self._keys = parse_jwks(await self._get_json(str(configuration["jwks_uri"])))
+            self._last_refresh = now if self._loaded else None
+            self._loaded = True
+            return True
+
+    async def key_set_for(self, kid: str | None) -> Mapping[str, TransmitterKey]:
+        """Keys to verify a SET naming ``kid``: refresh once (with cooldown) if it is unknown."""
+        if not self._loaded or (kid is not None and kid not in self._keys):
+            try:
+                await self.refresh()
+            except (httpx.HTTPError, ConfigurationError) as exc:
+                if not self._keys:
+                    raise EventValidationError(
+                        INVALID_KEY, f"transmitter keys are unavailable: {type(exc).__name__}"
+                    ) from None
+        return self._keys
+
+    async def _get_json(self, url: str) -> Any:
+        response = await self._http.get(url, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        if len(response.content) > _MAX_DOCUMENT_BYTES:
+            raise ConfigurationError(f"document at {url} is too large")
+        try:
+            return response.json()
+        except ValueError:
+            raise ConfigurationError(f"document at {url} is not JSON") from None
+
+
+class SetDecoder:
+    """Verify and validate compact SETs from one transmitter."""
+
+    def __init__(
+        self,
+        config: SetValidationConfig,
+        keys: TransmitterKeys,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if keys.issuer != config.issuer:
+            raise ConfigurationError("TransmitterKeys issuer differs from the SET issuer")
+        self.config = config
+        self._keys = keys
+        self._clock = clock
+
+    async def decode(self, token: str) -> SecurityEvent:
+        header = _header_of(token, self.config)
+        alg = validate_set_header(header, self.config)
+        kid = header.get("kid")
+        keys = await self._keys.key_set_for(kid if isinstance(kid, str) else None)
+        return _verify_with(token, header, alg, keys, self.config, now=int(self._clock()))

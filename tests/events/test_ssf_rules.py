@@ -1,0 +1,151 @@
+"""SET validation table: each malformed or hostile SET gets its RFC 8935 error code."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import jwt
+import pytest
+from _ssf_helpers import AUDIENCE, EC_KEY, RSA_KEY, RSA_KEY_2, USER_OID, set_claims, sign
+
+from cae_sdk.core.errors import ConfigurationError, EventValidationError
+from cae_sdk.core.secevents import CAEP, RISC
+from cae_sdk.events.ssf import SetValidationConfig, parse_jwks, verify_set
+
+ISSUER = "https://transmitter.example"
+NOW = 1_800_000_000
+CONFIG = SetValidationConfig(issuer=ISSUER, audiences=(AUDIENCE,), max_age_seconds=3600)
+KEYS = parse_jwks({"keys": [RSA_KEY.jwk(), EC_KEY.jwk()]})
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims(**kw: Any) -> dict[str, Any]:
+    kw.setdefault("iat", NOW - 10)
+    return set_claims(ISSUER, **kw)
+
+
+def _refused(token: str) -> str:
+    with pytest.raises(EventValidationError) as info:
+        verify_set(token, KEYS, CONFIG, now=NOW)
+    return info.value.err
+
+
+def test_valid_rs256_and_es256_sets_are_accepted() -> None:
+    for key in (RSA_KEY, EC_KEY):
+        event = verify_set(sign(_claims(jti=f"j-{key.kid}"), key), KEYS, CONFIG, now=NOW)
+        assert event.jti == f"j-{key.kid}"
+        assert event.event_type == RISC.ACCOUNT_DISABLED
+        assert event.subject == {"format": "iss_sub", "iss": ISSUER, "sub": USER_OID}
+
+
+def test_ps256_is_accepted() -> None:
+    token = sign(_claims(), RSA_KEY, alg="PS256")
+    assert verify_set(token, KEYS, CONFIG, now=NOW).issuer == ISSUER
+
+
+def _with_exp() -> dict[str, Any]:
+    claims = _claims()
+    claims["exp"] = NOW + 60
+    return claims
+
+
+def _two_events() -> dict[str, Any]:
+    claims = _claims()
+    claims["events"][CAEP.SESSION_REVOKED] = {}
+    return claims
+
+
+def _without(name: str) -> dict[str, Any]:
+    claims = _claims()
+    del claims[name]
+    return claims
+
+
+def _with_sub() -> dict[str, Any]:
+    claims = _claims()
+    claims["sub"] = USER_OID
+    return claims
+
+
+@pytest.mark.parametrize(
+    ("case", "token", "err"),
+    [
+        ("expired iat", sign(_claims(iat=NOW - 3601)), "invalid_request"),
+        ("future iat", sign(_claims(iat=NOW + 301)), "invalid_request"),
+        ("foreign issuer", sign(set_claims("https://evil.example", iat=NOW)), "invalid_issuer"),
+        ("foreign audience", sign(_claims(aud="https://other.example")), "invalid_audience"),
+        ("audience list without us", sign(_claims(aud=["a", "b"])), "invalid_audience"),
+        ("exp present", sign(_with_exp()), "invalid_request"),
+        ("two events", sign(_two_events()), "invalid_request"),
+        ("missing jti", sign(_without("jti")), "invalid_request"),
+        ("missing iat", sign(_without("iat")), "invalid_request"),
+        ("missing subject", sign(_without("sub_id")), "invalid_request"),
+        ("top-level sub", sign(_with_sub()), "invalid_request"),
+        ("wrong typ", sign(_claims(), typ="JWT"), "invalid_request"),
+        ("unknown kid", sign(_claims(), RSA_KEY, kid="nope"), "invalid_key"),
+        ("signed by another key", sign(_claims(), RSA_KEY_2, kid=RSA_KEY.kid), "invalid_key"),
+        ("ES256 header on RSA key", sign(_claims(), EC_KEY, kid=RSA_KEY.kid), "invalid_key"),
+        ("RS384 not allowed", sign(_claims(), RSA_KEY, alg="RS384"), "invalid_key"),
+        (
+            "HMAC signed",
+            jwt.encode(_claims(), "k" * 32, "HS256", {"typ": "secevent+jwt", "kid": "rsa-1"}),
+            "invalid_key",
+        ),
+        (
+            "alg none",
+            f"{_b64({'alg': 'none', 'typ': 'secevent+jwt'})}.{_b64(_claims())}.",
+            "invalid_key",
+        ),
+        ("unsigned, empty signature", sign(_claims()).rsplit(".", 1)[0] + ".", "invalid_key"),
+        ("not a JWS", "hello", "invalid_request"),
+        ("oversized", sign(_claims(payload={"pad": "x" * 70_000})), "invalid_request"),
+        (
+            "payload not an object",
+            f"{_b64({'alg': 'RS256', 'typ': 'secevent+jwt'})}.WzFd.",
+            "invalid_key",
+        ),
+    ],
+)
+def test_refused_sets(case: str, token: str, err: str) -> None:
+    assert _refused(token) == err, case
+
+
+def test_legacy_subject_inside_event_is_accepted() -> None:
+    claims = _claims(payload={"subject": {"format": "opaque", "id": USER_OID}})
+    del claims["sub_id"]
+    event = verify_set(sign(claims), KEYS, CONFIG, now=NOW)
+    assert event.subject == {"format": "opaque", "id": USER_OID}
+
+
+def test_iat_window_edges_are_inclusive() -> None:
+    assert verify_set(sign(_claims(iat=NOW - 3600)), KEYS, CONFIG, now=NOW)
+    assert verify_set(sign(_claims(iat=NOW + 300)), KEYS, CONFIG, now=NOW)
+
+
+def test_config_refuses_unsafe_algorithms_and_empty_values() -> None:
+    with pytest.raises(ConfigurationError):
+        SetValidationConfig(issuer=ISSUER, audiences=(AUDIENCE,), algorithms=frozenset({"HS256"}))
+    with pytest.raises(ConfigurationError):
+        SetValidationConfig(issuer="", audiences=(AUDIENCE,))
+    with pytest.raises(ConfigurationError):
+        SetValidationConfig(issuer=ISSUER, audiences=())
+
+
+def test_jwks_parsing_skips_unusable_keys() -> None:
+    keys = parse_jwks(
+        {
+            "keys": [
+                {"kty": "oct", "kid": "h", "k": "AAAA"},
+                {"kty": "RSA", "kid": "bad"},
+                RSA_KEY.jwk(),
+            ]
+        }
+    )
+    assert list(keys) == [RSA_KEY.kid]
+    with pytest.raises(ConfigurationError):
+        parse_jwks({"nokeys": []})
