@@ -15,11 +15,13 @@ __all__ = [
     "CAEError",
     "ChallengeParseError",
     "ClaimsChallengeFailed",
+    "ClaimsChallengeLoop",
     "ClaimsChallengeUnresolvable",
     "ConfigurationError",
     "EventValidationError",
     "InteractionRequired",
     "InvalidClaimsError",
+    "PolicyNameError",
     "RequestNotReplayable",
     "StoreUnavailable",
     "TokenAcquisitionError",
@@ -154,3 +156,19 @@ class EventValidationError(CAEError, ValueError):
 
 class StoreUnavailable(CAEError):
     """The shared event store cannot be reached and the configured fail mode refuses to guess."""
+
+
+class PolicyNameError(CAEError, ValueError):
+    """A Conditional Access policy name does not follow the naming framework (seed 002)."""
+
+
+class ClaimsChallengeLoop(ClaimsChallengeUnresolvable):
+    """The same claims were challenged again and again within a short window.
+
+    The client stops asking the identity provider for new tokens until ``retry_after`` seconds
+    have passed, so a resource that keeps refusing cannot turn every request into a token request.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,1 @@
+"""``cae demo``: the end-to-end CAE scenario, narrated (see :mod:`.scenario`)."""

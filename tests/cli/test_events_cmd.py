@@ -1,0 +1,180 @@
+"""``cae events send`` against a real uvicorn receiver, and ``cae events tail`` errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cae_sdk.cli.demo.servers import serve
+from cae_sdk.cli.set_builder import build_set_claims, parse_subject, resolve_event_type
+
+pytestmark = pytest.mark.e2e
+
+
+def write_key(path: Path, key) -> Path:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def rsa_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def receiver(rsa_key):
+    """An RFC 8935 receiver: checks auth, media type and the signature, records SETs."""
+    received: list[dict] = []
+
+    async def push(request: Request) -> Response:
+        if request.headers.get("authorization") != "Bearer s3cret":
+            return JSONResponse({"err": "authentication_failed", "description": "no"}, 400)
+        if request.headers.get("content-type") != "application/secevent+jwt":
+            return JSONResponse({"err": "invalid_request", "description": "media type"}, 400)
+        token = (await request.body()).decode()
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(
+                token, rsa_key.public_key(), algorithms=["RS256"], audience="https://rp"
+            )
+        except jwt.InvalidTokenError as exc:
+            return JSONResponse({"err": "invalid_key", "description": str(exc)}, 400)
+        received.append({"header": header, "claims": claims})
+        return Response(status_code=202)
+
+    app = Starlette(routes=[Route("/events", push, methods=["POST"])])
+    with serve(app) as server:
+        yield server.url + "/events", received
+
+
+def send_args(url: str, key: Path, *extra: str) -> list[str]:
+    return [
+        "events",
+        "send",
+        url,
+        "--key",
+        str(key),
+        "--kid",
+        "k1",
+        "--issuer",
+        "https://tx",
+        "--audience",
+        "https://rp",
+        "--event",
+        "session-revoked",
+        "--subject",
+        "tenant-user:t1|o1",
+        "--authorization",
+        "Bearer s3cret",
+        *extra,
+    ]
+
+
+def test_send_signed_set_is_accepted(cae, receiver, rsa_key, tmp_path):
+    url, received = receiver
+    key = write_key(tmp_path / "k.pem", rsa_key)
+    result = cae(*send_args(url, key, "--data", '{"reason_admin": {"en": "test"}}'), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["status"] == 202
+    (got,) = received
+    assert got["header"] == {"alg": "RS256", "typ": "secevent+jwt", "kid": "k1"}
+    claims = got["claims"]
+    assert "exp" not in claims and claims["jti"] == result.json()["jti"]
+    assert claims["sub_id"]["tenant"] == {"format": "opaque", "id": "t1"}
+    (body,) = claims["events"].values()
+    assert body["reason_admin"] == {"en": "test"} and body["event_timestamp"] == claims["iat"]
+
+
+def test_refusal_is_reported_with_rfc_error(cae, receiver, tmp_path):
+    url, received = receiver
+    other = write_key(tmp_path / "other.pem", rsa.generate_private_key(65537, 2048))
+    result = cae(*send_args(url, other))
+    assert result.code == 1
+    assert "invalid_key" in result.out
+    assert received == []
+
+
+def test_dry_run_with_ec_key(cae, tmp_path):
+    key = write_key(tmp_path / "ec.pem", ec.generate_private_key(ec.SECP256R1()))
+    result = cae(*send_args("http://127.0.0.1:9/none", key, "--dry-run"), "--json")
+    assert result.code == 0
+    data = result.json()
+    assert jwt.get_unverified_header(data["set"])["alg"] == "ES256"
+    assert data["sent"] is False
+
+
+def test_unreachable_receiver_exit_3(cae, rsa_key, tmp_path):
+    key = write_key(tmp_path / "k.pem", rsa_key)
+    result = cae(*send_args("http://127.0.0.1:9/events", key, "--timeout", "2"))
+    assert result.code == 3
+    assert "cannot reach" in result.err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("--event", "nope"), "unknown event type"),
+        (("--subject", "weird"), "FORMAT:VALUE"),
+        (("--subject", '{"x": 1}'), "format"),
+        (("--data", "[1]"), "JSON object"),
+    ],
+)
+def test_bad_arguments_exit_2(cae, rsa_key, tmp_path, change, message):
+    key = write_key(tmp_path / "k.pem", rsa_key)
+    args = send_args("http://127.0.0.1:9/x", key, "--dry-run")
+    if change[0] in args:
+        args[args.index(change[0]) + 1] = change[1]
+    else:
+        args.extend(change)
+    result = cae(*args)
+    assert result.code == 2
+    assert message in result.err
+
+
+def test_bad_key_file(cae, tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    result = cae(*send_args("http://127.0.0.1:9/x", bad, "--dry-run"))
+    assert result.code == 2 and "no PEM private key" in result.err
+    result = cae(*send_args("http://127.0.0.1:9/x", tmp_path / "missing.pem", "--dry-run"))
+    assert result.code == 2 and "cannot read key file" in result.err
+
+
+def test_set_builder_pure():
+    claims = build_set_claims(
+        issuer="i",
+        audience="a",
+        event_type=resolve_event_type("account-disabled"),
+        subject=parse_subject("email:a@b"),
+        jti="j",
+        iat=5,
+    )
+    assert claims == {
+        "iss": "i",
+        "aud": "a",
+        "iat": 5,
+        "jti": "j",
+        "sub_id": {"format": "email", "email": "a@b"},
+        "events": {"https://schemas.openid.net/secevent/risc/event-type/account-disabled": {}},
+    }
+    assert parse_subject("iss_sub:https://i|s") == {
+        "format": "iss_sub",
+        "iss": "https://i",
+        "sub": "s",
+    }
+    assert json.loads(json.dumps(parse_subject('{"format":"opaque","id":"x"}')))["id"] == "x"
