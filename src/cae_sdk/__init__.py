@@ -40,10 +40,46 @@ from .core.errors import (
 )
 
 # Public names that live in adapter packages: name -> module (relative to this package).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "CAEAuth": ".client",
+    "CAEClient": ".client",
+    "AsyncCAEClient": ".client",
+    "ConfidentialClientCredential": ".client",
+    "WorkloadIdentityCredential": ".client",
+    "ManagedIdentityCredential": ".client",
+    "PublicClientCredential": ".client",
+    "AzureIdentityCredential": ".client",
+    "AccessToken": ".client",
+}
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from .client import (
+        AccessToken as AccessToken,
+    )
+    from .client import (
+        AsyncCAEClient as AsyncCAEClient,
+    )
+    from .client import (
+        AzureIdentityCredential as AzureIdentityCredential,
+    )
+    from .client import (
+        CAEAuth as CAEAuth,
+    )
+    from .client import (
+        CAEClient as CAEClient,
+    )
+    from .client import (
+        ConfidentialClientCredential as ConfidentialClientCredential,
+    )
+    from .client import (
+        ManagedIdentityCredential as ManagedIdentityCredential,
+    )
+    from .client import (
+        PublicClientCredential as PublicClientCredential,
+    )
+    from .client import (
+        WorkloadIdentityCredential as WorkloadIdentityCredential,
+    )
 
 
 def __getattr__(name: str) -> Any:

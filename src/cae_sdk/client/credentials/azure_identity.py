@@ -1,0 +1,57 @@
+"""Adapter for any azure-identity credential (duck-typed: azure-identity is not required)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ...core.errors import TokenAcquisitionError
+from ._base import Clock, CredentialBase
+
+__all__ = ["AzureIdentityCredential", "AzureTokenCredential"]
+
+
+class AzureTokenCredential(Protocol):
+    """The azure-core ``TokenCredential`` shape this adapter relies on."""
+
+    def get_token(self, *scopes: str, claims: str | None = ..., **kwargs: Any) -> Any: ...
+
+
+class AzureIdentityCredential(CredentialBase):
+    """Use an azure-identity credential (``DefaultAzureCredential``...) with :class:`CAEAuth`.
+
+    Calls ``get_token(*scopes, claims=..., enable_cae=True)``; ``enable_cae`` makes
+    azure-identity announce cp1, and the claims passed are already merged with cp1 so the
+    server's ``xms_cc`` members survive. The returned ``AccessToken``/``AccessTokenInfo``
+    (``token``, ``expires_on``, optional ``refresh_on``) becomes our :class:`AccessToken`.
+    Exceptions from the wrapped credential become :class:`TokenAcquisitionError`.
+    """
+
+    def __init__(self, credential: AzureTokenCredential, *, clock: Clock = time.time) -> None:
+        super().__init__(clock=clock)
+        if not callable(getattr(credential, "get_token", None)):
+            raise TypeError("credential must have a get_token(*scopes, claims=...) method")
+        self._credential = credential
+
+    def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
+        try:
+            azure_token = self._credential.get_token(*scopes, claims=claims, enable_cae=True)
+        except Exception as exc:  # any failure of a third-party credential
+            raise TokenAcquisitionError(
+                f"{type(self._credential).__name__}.get_token failed: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}",
+                error=getattr(exc, "error", None)
+                if isinstance(getattr(exc, "error", None), str)
+                else None,
+                claims=claims,
+            ) from exc
+        now = self._clock()
+        result: dict[str, Any] = {
+            "access_token": azure_token.token,
+            "expires_in": max(0.0, float(azure_token.expires_on) - now),
+        }
+        refresh_on = getattr(azure_token, "refresh_on", None)
+        if refresh_on:
+            result["refresh_on"] = float(refresh_on)
+        return result

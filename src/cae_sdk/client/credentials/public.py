@@ -1,0 +1,140 @@
+"""Delegated tokens for a signed-in user: device code sign-in, silent refresh, step-up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msal
+
+from ...core.claims import parse_claims_request, requested_acrs
+from ...core.errors import InteractionRequired, TokenAcquisitionError
+from ...core.remediation import remediation_for
+from ._base import Clock, CredentialBase, MsalAppPair, TransportOptions
+
+__all__ = ["InteractionHandler", "PublicClientCredential"]
+
+InteractionHandler = Callable[[str], Mapping[str, Any]]
+"""Called with the claims request (JSON text, cp1 included) when only the user can satisfy it;
+returns an MSAL-style token result (``access_token``, ``expires_in``...)."""
+
+
+class PublicClientCredential(CredentialBase):
+    """``msal.PublicClientApplication`` with the device code flow (RFC 8628).
+
+    The first token comes from a device code sign-in whose instructions go to
+    ``prompt_callback(message)``; later tokens come silently from MSAL's cache and refresh
+    token. A claims challenge is first tried silently (a revocation ``nbf`` challenge usually
+    resolves with the refresh token); one that needs the user, an ``acrs`` step-up or an
+    ``interaction_required`` answer (MFA, AADSTS50076), goes to ``interaction_handler(claims)``
+    or, without one, raises :class:`InteractionRequired` carrying the claims.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        *,
+        tenant_id: str = "organizations",
+        prompt_callback: Callable[[str], None] | None = None,
+        interaction_handler: InteractionHandler | None = None,
+        username: str | None = None,
+        authority: str | None = None,
+        authority_host: str | None = None,
+        verify: Any = True,
+        ca_bundle: str | None = None,
+        proxy: str | None = None,
+        timeout: float = 30.0,
+        instance_discovery: bool | None = None,
+        token_cache: msal.TokenCache | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(clock=clock)
+        options = TransportOptions(
+            authority_host=authority_host,
+            verify=verify,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            timeout=timeout,
+            instance_discovery=instance_discovery,
+        )
+        self.client_id = client_id
+        self.username = username
+        self.authority = options.authority_for(tenant_id, authority)
+        self._prompt = prompt_callback or _print_prompt
+        self._interaction_handler = interaction_handler
+        cache = token_cache if token_cache is not None else msal.TokenCache()
+        http_client = options.msal_http_client()
+        http_cache: dict[str, Any] = {}
+
+        def build(capabilities: list[str] | None) -> Any:
+            return msal.PublicClientApplication(
+                client_id,
+                authority=self.authority,
+                client_capabilities=capabilities,
+                token_cache=cache,
+                http_client=http_client,
+                http_cache=http_cache,
+                instance_discovery=options.instance_discovery,
+            )
+
+        self._apps = MsalAppPair(build)
+
+    def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
+        app = self._apps.get(for_claims=claims is not None)
+        accounts = app.get_accounts(username=self.username)
+        if claims is not None and requested_acrs(parse_claims_request(claims)):
+            return self._interact(claims, None)
+        if not accounts:
+            if claims is not None:
+                return self._interact(claims, None)
+            return self.sign_in_with_device_code(scopes)
+        result: Mapping[str, Any] | None = app.acquire_token_silent_with_error(
+            scopes, accounts[0], claims_challenge=claims
+        )
+        if result is None:  # nothing cached and no refresh token: the user must sign in
+            return self._interact(claims, None) if claims else self.sign_in_with_device_code(scopes)
+        if "access_token" not in result and _needs_user(result):
+            return self._interact(claims, result) if claims else result
+        return result
+
+    def sign_in_with_device_code(
+        self, scopes: list[str], claims: str | None = None
+    ) -> Mapping[str, Any]:
+        """Run a device code sign-in (RFC 8628 section 3) and return MSAL's result.
+
+        Usable as an ``interaction_handler`` through ``lambda c: cred.sign_in_with_device_code(
+        scopes, c)`` when a console prompt is an acceptable way to reach the user.
+        """
+        app = self._apps.get(for_claims=claims is not None)
+        flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
+        if "user_code" not in flow:
+            raise TokenAcquisitionError.from_msal_result(dict(flow), claims=claims)
+        self._prompt(str(flow.get("message") or flow["user_code"]))
+        result: Mapping[str, Any] = app.acquire_token_by_device_flow(flow, claims_challenge=claims)
+        return result
+
+    def _interact(self, claims: str | None, result: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        if self._interaction_handler is not None and claims is not None:
+            return self._interaction_handler(claims)
+        if result is not None:
+            error = TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
+            if isinstance(error, InteractionRequired):
+                raise error
+        raise InteractionRequired(
+            "The resource asked for claims only the signed-in user can provide "
+            "(step-up authentication or MFA).",
+            error="interaction_required",
+            claims=claims,
+            remediation=remediation_for((), "interaction_required"),
+        )
+
+
+def _needs_user(result: Mapping[str, Any]) -> bool:
+    codes = [int(c) for c in result.get("error_codes") or () if str(c).isdigit()]
+    return result.get("error") == "interaction_required" or remediation_for(codes).interactive
+
+
+def _print_prompt(message: str) -> None:
+    # The device code flow must reach the user somehow; a callback replaces this default.
+    print(message)

@@ -1,0 +1,56 @@
+"""Stop a token that keeps being challenged with the same claims from hammering the IdP.
+
+A misbehaving resource (or one whose revocation the identity provider has not yet seen) can
+challenge every new token with the same claims. Each challenge would cost a token request; the
+breaker allows ``max_attempts`` acquisitions per (scopes, claims) within ``window`` seconds
+and refuses further ones until the window slides. Pure: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Hashable
+
+from ..core.errors import ClaimsChallengeLoop
+
+__all__ = ["LoopBreaker"]
+
+
+class LoopBreaker:
+    def __init__(
+        self, *, max_attempts: int = 3, window: float = 300.0, max_keys: int = 1024
+    ) -> None:
+        if max_attempts < 1 or window <= 0:
+            raise ValueError("max_attempts must be >= 1 and window > 0")
+        self.max_attempts = max_attempts
+        self.window = window
+        self._max_keys = max_keys
+        self._lock = threading.Lock()
+        self._attempts: dict[Hashable, deque[float]] = {}
+
+    def admit(self, key: Hashable, now: float) -> None:
+        """Record an acquisition for ``key`` or raise :class:`ClaimsChallengeLoop`."""
+        with self._lock:
+            attempts = self._attempts.get(key)
+            if attempts is None:
+                if len(self._attempts) >= self._max_keys:
+                    self._forget_oldest()
+                attempts = self._attempts[key] = deque()
+            while attempts and attempts[0] <= now - self.window:
+                attempts.popleft()
+            if len(attempts) >= self.max_attempts:
+                retry_after = attempts[0] + self.window - now
+                raise ClaimsChallengeLoop(
+                    f"The same claims were challenged {len(attempts)} times within "
+                    f"{self.window:.0f} s; not asking the identity provider again for "
+                    f"{retry_after:.0f} s.",
+                    retry_after=retry_after,
+                )
+            attempts.append(now)
+
+    def _forget_oldest(self) -> None:
+        oldest = min(
+            self._attempts, key=lambda k: self._attempts[k][-1] if self._attempts[k] else 0.0
+        )
+        del self._attempts[oldest]

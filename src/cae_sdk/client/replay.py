@@ -1,0 +1,42 @@
+"""Which request bodies can be sent a second time after a claims challenge.
+
+httpx keeps bytes, JSON and form bodies in memory (``ByteStream``) and re-reads multipart
+file fields after seeking them to the start, so those replay as they were. A body produced by a
+generator or an unseekable file is consumed by the first send: replaying it would send an empty
+or truncated body, so it is refused with :class:`RequestNotReplayable`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..core.errors import RequestNotReplayable
+
+__all__ = ["ensure_replayable"]
+
+
+def ensure_replayable(request: httpx.Request) -> None:
+    """Raise :class:`RequestNotReplayable` unless ``request``'s body can be sent again intact."""
+    if hasattr(request, "_content"):  # httpx buffered the body (Request.read / aread)
+        return
+    stream = request.stream
+    if isinstance(stream, httpx.ByteStream):
+        return
+    fields = getattr(stream, "fields", None)  # httpx's MultipartStream
+    if isinstance(fields, list) and all(_field_replayable(f) for f in fields):
+        return
+    raise RequestNotReplayable(
+        f"{request.method} {request.url.copy_with(query=None)} was challenged but its body is a "
+        "one-shot stream that has already been sent. Pass the body as bytes, json, data or "
+        "files with seekable file objects, or read it into memory first."
+    )
+
+
+def _field_replayable(field: Any) -> bool:
+    file = getattr(field, "file", None)
+    if file is None or isinstance(file, (str, bytes)):
+        return True  # a DataField, or in-memory content
+    seekable = getattr(file, "seekable", None)
+    return bool(callable(seekable) and seekable())

@@ -1,0 +1,90 @@
+"""Coalesce concurrent identical token acquisitions into one call.
+
+When many requests are challenged together they all need the same new token. Callers that
+ask for the same key while a call is in flight wait for its outcome (value or exception)
+instead of starting their own: one token request for the whole burst. Works for threads
+(:meth:`SingleFlight.call`) and for asyncio tasks (:meth:`SingleFlight.acall`, which also joins
+flights started by threads, because the leader task runs the call through :meth:`call`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["SingleFlight"]
+
+T = TypeVar("T")
+
+
+class _Flight(Generic[T]):
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: T | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+class SingleFlight(Generic[T]):
+    """Per-key call coalescing, safe across threads and event loops."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[Hashable, _Flight[T]] = {}
+        self._loop_flights: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[Hashable, asyncio.Future[T]]
+        ] = weakref.WeakKeyDictionary()
+
+    def call(self, key: Hashable, fn: Callable[[], T]) -> T:
+        """Run ``fn`` unless a call for ``key`` is in flight; then wait for that call instead."""
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            return flight.outcome()
+        try:
+            flight.value = fn()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.value
+
+    async def acall(
+        self, key: Hashable, run: Callable[[Callable[[], T]], Awaitable[T]], fn: Callable[[], T]
+    ) -> T:
+        """Async variant: the first task for ``key`` on this loop awaits ``run(lambda: call(key,
+        fn))`` (``run`` moves the blocking call to a worker thread); the others await its future."""
+        loop = asyncio.get_running_loop()
+        flights = self._loop_flights.setdefault(loop, {})
+        future = flights.get(key)
+        if future is not None:
+            # shield: one waiter being cancelled must not cancel the shared flight.
+            return await asyncio.shield(future)
+        future = flights[key] = loop.create_future()
+        try:
+            value = await run(lambda: self.call(key, fn))
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del flights[key]

@@ -1,0 +1,281 @@
+"""CAEAuth with httpx.Client and httpx.AsyncClient: tokens, challenges, replay, refresh."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import respx
+
+from cae_sdk import CAEAuth, ClaimsChallengeFailed, TokenAcquisitionError
+from cae_sdk.client import AsyncCAEClient, CAEClient, LoopBreaker
+from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable
+
+from .fakes import API, NBF_CLAIMS, SCOPE, CountingCredential, FakeResource
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+def _clients(auth: CAEAuth) -> tuple[httpx.Client, httpx.AsyncClient]:
+    return httpx.Client(auth=auth), httpx.AsyncClient(auth=auth)
+
+
+BODIES = {
+    "bytes": {"content": b"\x00raw bytes\xff"},
+    "json": {"json": {"name": "ada", "n": [1, 2]}},
+    "form": {"data": {"a": "1", "b": "two words"}},
+    "multipart": {"files": {"upload": ("a.txt", io.BytesIO(b"file body"), "text/plain")}},
+    "multipart-bytes": {"files": {"upload": ("a.txt", b"in memory", "text/plain")}},
+}
+
+
+def test_sends_bearer_token_and_reuses_it(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    credential = CountingCredential()
+    with CAEClient(credential, SCOPE) as client:
+        assert client.get(f"{API}/a").status_code == 200
+        assert client.get(f"{API}/b").status_code == 200
+    assert [seen[0] for seen in resource.seen] == ["tok-1", "tok-1"]
+    assert credential.calls == [((SCOPE,), None, None)]
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+def test_sync_challenge_replays_body(router: respx.MockRouter, kind: str) -> None:
+    resource = FakeResource(router)
+    resource.revoked.add("tok-1")
+    credential = CountingCredential()
+    with CAEClient(credential, SCOPE) as client:
+        response = client.post(f"{API}/upload", **BODIES[kind])
+    assert response.status_code == 200
+    first, replay = resource.seen
+    assert (first[0], replay[0]) == ("tok-1", "tok-2")
+    assert replay[1] == first[1] and first[1]  # the very same, non-empty body
+    assert response.content == first[1]
+    assert json.loads(credential.calls[1][1] or "") == NBF_CLAIMS
+    assert credential.calls[1][2] == "tok-1"  # the challenged token goes to the credential
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+async def test_async_challenge_replays_body(router: respx.MockRouter, kind: str) -> None:
+    resource = FakeResource(router)
+    resource.revoked.add("tok-1")
+    async with AsyncCAEClient(CountingCredential(), SCOPE) as client:
+        response = await client.post(f"{API}/upload", **BODIES[kind])
+    assert response.status_code == 200
+    first, replay = resource.seen
+    assert replay[1] == first[1] and first[1]
+    assert replay[0] == "tok-2"
+
+
+def test_sync_streaming_body_is_refused_not_sent_empty(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.revoked.add("tok-1")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"part one "
+        yield b"part two"
+
+    credential = CountingCredential()
+    with CAEClient(credential, SCOPE) as client, pytest.raises(RequestNotReplayable):
+        client.post(f"{API}/stream", content=chunks())
+    assert len(resource.seen) == 1  # never replayed
+    assert resource.seen[0][1] == b"part one part two"
+    assert len(credential.calls) == 1  # and no token was wasted on it
+
+
+async def test_async_streaming_body_is_refused(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.revoked.add("tok-1")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"async body"
+
+    async with AsyncCAEClient(CountingCredential(), SCOPE) as client:
+        with pytest.raises(RequestNotReplayable):
+            await client.post(f"{API}/stream", content=chunks())
+    assert len(resource.seen) == 1
+
+
+def test_unseekable_multipart_file_is_refused(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.revoked.add("tok-1")
+
+    class OneShot(io.RawIOBase):
+        def __init__(self) -> None:
+            self._data = [b"once"]
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def read(self, size: int = -1) -> bytes:
+            return self._data.pop() if self._data else b""
+
+    with CAEClient(CountingCredential(), SCOPE) as client, pytest.raises(RequestNotReplayable):
+        client.post(f"{API}/up", files={"f": ("f.bin", OneShot(), "application/octet-stream")})
+
+
+def test_sync_second_challenge_raises_with_both_challenges(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.always = True
+    with (
+        CAEClient(CountingCredential(), SCOPE) as client,
+        pytest.raises(ClaimsChallengeFailed) as caught,
+    ):
+        client.get(f"{API}/x")
+    error = caught.value
+    assert error.first.claims_dict == NBF_CLAIMS
+    assert error.second.claims_dict == NBF_CLAIMS
+    assert error.response.status_code == 401
+    assert len(resource.seen) == 2  # one replay only
+
+
+async def test_async_second_challenge_raises(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.always = True
+    async with AsyncCAEClient(CountingCredential(), SCOPE) as client:
+        with pytest.raises(ClaimsChallengeFailed) as caught:
+            await client.get(f"{API}/x")
+    assert caught.value.response.status_code == 401
+    assert len(resource.seen) == 2
+
+
+def test_401_without_claims_challenge_is_returned_untouched(router: respx.MockRouter) -> None:
+    router.get(f"{API}/plain").respond(
+        401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
+    credential = CountingCredential()
+    with CAEClient(credential, SCOPE) as client:
+        assert client.get(f"{API}/plain").status_code == 401
+    assert len(credential.calls) == 1
+
+
+def test_arm_invalid_token_challenge_needs_opt_in(router: respx.MockRouter) -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.headers["authorization"])
+        if request.headers["authorization"] == "Bearer tok-1":
+            value = 'Bearer error="invalid_token", claims="eyJhY2Nlc3NfdG9rZW4iOnt9fQ=="'
+            return httpx.Response(401, headers={"WWW-Authenticate": value})
+        return httpx.Response(200)
+
+    router.get(f"{API}/arm").mock(side_effect=handler)
+    with CAEClient(CountingCredential(), SCOPE) as client:
+        assert client.get(f"{API}/arm").status_code == 401
+    with CAEClient(CountingCredential(), SCOPE, accept_invalid_token=True) as client:
+        assert client.get(f"{API}/arm").status_code == 200
+
+
+def test_proactive_refresh_honours_refresh_in(router: respx.MockRouter) -> None:
+    FakeResource(router)
+    now = [1000.0]
+    credential = CountingCredential(expires_in=7200, refresh_in=600, clock=lambda: now[0])
+    auth = CAEAuth(credential, [SCOPE], clock=lambda: now[0])
+    with httpx.Client(auth=auth) as client:
+        client.get(f"{API}/1")
+        now[0] += 599
+        client.get(f"{API}/2")
+        assert len(credential.calls) == 1  # still before refresh_on
+        now[0] += 2
+        client.get(f"{API}/3")
+        assert len(credential.calls) == 2  # refreshed ahead of expiry
+
+
+def test_failed_refresh_keeps_valid_token_and_backs_off(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    now = [1000.0]
+    credential = CountingCredential(expires_in=7200, refresh_in=600, clock=lambda: now[0])
+    auth = CAEAuth(credential, [SCOPE], clock=lambda: now[0])
+    with httpx.Client(auth=auth) as client:
+        client.get(f"{API}/1")
+        credential.fail = TokenAcquisitionError("idp down", error="temporarily_unavailable")
+        now[0] += 700
+        assert client.get(f"{API}/2").status_code == 200
+        assert client.get(f"{API}/3").status_code == 200
+        assert len(credential.calls) == 2  # one failed attempt, then a back-off
+        now[0] += 31
+        client.get(f"{API}/4")
+        assert len(credential.calls) == 3
+    assert {seen[0] for seen in resource.seen} == {"tok-1"}
+
+
+def test_expired_token_refresh_failure_raises(router: respx.MockRouter) -> None:
+    FakeResource(router)
+    now = [1000.0]
+    credential = CountingCredential(expires_in=3600, clock=lambda: now[0])
+    auth = CAEAuth(credential, [SCOPE], clock=lambda: now[0])
+    with httpx.Client(auth=auth) as client:
+        client.get(f"{API}/1")
+        credential.fail = TokenAcquisitionError("idp down", error="temporarily_unavailable")
+        now[0] += 3600
+        with pytest.raises(TokenAcquisitionError):
+            client.get(f"{API}/2")
+
+
+def test_loop_breaker_stops_asking_the_idp(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.always = True
+    credential = CountingCredential()
+    auth = CAEAuth(credential, SCOPE, loop_breaker=LoopBreaker(max_attempts=2, window=60))
+    with httpx.Client(auth=auth) as client:
+        for _ in range(2):
+            with pytest.raises(ClaimsChallengeFailed):
+                client.get(f"{API}/loop")
+        with pytest.raises(ClaimsChallengeLoop) as caught:
+            client.get(f"{API}/loop")
+    assert caught.value.retry_after > 0
+    # 1 plain token + 2 claims tokens; the third challenge did not reach the credential.
+    assert len(credential.calls) == 3
+
+
+def test_token_acquisition_error_propagates(router: respx.MockRouter) -> None:
+    FakeResource(router)
+    credential = CountingCredential()
+    credential.fail = TokenAcquisitionError("nope", error="invalid_client")
+    with CAEClient(credential, SCOPE) as client, pytest.raises(TokenAcquisitionError):
+        client.get(f"{API}/x")
+
+
+def test_auth_rejects_bad_configuration() -> None:
+    from cae_sdk.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        CAEAuth(CountingCredential(), [])
+    with pytest.raises(ConfigurationError):
+        CAEAuth(object(), SCOPE)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        CAEClient(CountingCredential())
+
+
+def test_clients_can_share_one_auth(router: respx.MockRouter) -> None:
+    FakeResource(router)
+    credential = CountingCredential()
+    auth = CAEAuth(credential, SCOPE)
+    with CAEClient(auth) as one, CAEClient(auth) as two:
+        one.get(f"{API}/1")
+        two.get(f"{API}/2")
+    assert len(credential.calls) == 1
+
+
+def test_token_never_in_repr_or_logs(
+    router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    resource = FakeResource(router)
+    resource.revoked.add("tok-1")
+    caplog.set_level("DEBUG")
+    credential = CountingCredential()
+    with CAEClient(credential, SCOPE) as client:
+        client.get(f"{API}/secret?code=abc")
+    assert "tok-1" not in caplog.text and "tok-2" not in caplog.text
+    assert "claims challenge" in caplog.text
+    assert "tok-2" not in repr(client.cae_auth._token)
