@@ -1,0 +1,39 @@
+"""Device platform from a User-Agent, best effort (seed 003: "platform detection is best
+effort"; a policy set should catch the unknown platform).
+
+Returns Graph's ``conditionalAccessDevicePlatform`` names, lower-cased: ``android``, ``ios``,
+``windowsphone``, ``windows``, ``macos``, ``linux``, or None when unknown.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KNOWN_PLATFORMS", "platform_from_user_agent"]
+
+KNOWN_PLATFORMS = frozenset({"android", "ios", "windowsphone", "windows", "macos", "linux"})
+
+# Order matters: Windows Phone UAs also say "Android" and "Windows"; Android UAs say "Linux";
+# iPad/iPhone UAs say "like Mac OS X".
+_MARKERS = (
+    ("windows phone", "windowsphone"),
+    ("android", "android"),
+    ("iphone", "ios"),
+    ("ipad", "ios"),
+    ("ipod", "ios"),
+    ("windows", "windows"),
+    ("macintosh", "macos"),
+    ("mac os x", "macos"),
+    ("darwin", "macos"),
+    ("linux", "linux"),
+)
+
+MAX_USER_AGENT = 2048
+
+
+def platform_from_user_agent(user_agent: str | None) -> str | None:
+    if not user_agent:
+        return None
+    text = user_agent[:MAX_USER_AGENT].lower()
+    for marker, platform in _MARKERS:
+        if marker in text:
+            return platform
+    return None

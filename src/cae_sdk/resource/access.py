@@ -1,0 +1,161 @@
+"""One request's access decision: revocation -> risk -> location -> authentication context ->
+Conditional Access policies -> scopes. The first refusal wins; every step is a pure evaluator
+from :mod:`cae_sdk.core`, fed with the store's O(1) reads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from ..core.claims import acrs_claims, nbf_claims
+from ..core.decisions import ALLOW, Decision, Outcome, Reason
+from ..core.location_policy import LocationMode, evaluate_location
+from ..core.permissions import evaluate_permissions
+from ..core.policies import PolicyContext, evaluate
+from ..core.revocation import evaluate_revocation, evaluate_risk
+from ..core.subjects import SubjectKind
+from ..core.tokens import TokenClaims
+from ..events.store import EventStore
+from .settings import CAESettings, FailMode
+
+__all__ = ["AccessEvaluator", "RequestFacts"]
+
+log = logging.getLogger("cae_sdk.resource")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    path: str
+    client_ip: str | None
+    user_agent: str | None
+
+
+class AccessEvaluator:
+    def __init__(self, store: EventStore | None, settings: CAESettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def required_auth_context(self, path: str) -> str | None:
+        best: tuple[int, str] | None = None
+        for prefix, context in self.settings.auth_contexts.items():
+            if path.startswith(prefix) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), context)
+        return best[1] if best else None
+
+    def evaluate(self, claims: TokenClaims, facts: RequestFacts, now: int) -> Decision:
+        settings = self.settings
+        store = self.store
+        if store is not None:
+            if not store.healthy:
+                if settings.fail_mode is FailMode.CLOSED:
+                    return Decision(
+                        Outcome.CHALLENGE,
+                        Reason.STORE_UNAVAILABLE,
+                        "event store unavailable (fail mode: closed)",
+                        claims=nbf_claims(now),
+                    )
+                log.warning("event store unavailable; serving with last known state (open)")
+            decision = evaluate_revocation(claims, store.watermark)
+            if not decision.allowed:
+                return decision
+            decision = evaluate_risk(
+                claims,
+                store.risk,
+                now=now,
+                challenge_at=settings.risk_challenge_at,
+                deny_at=settings.risk_deny_at,
+            )
+            if not decision.allowed:
+                return decision
+        locations = settings.named_locations
+        if locations is None:
+            locations = store.named_locations() if store is not None else ()
+        if locations and settings.location_mode is not LocationMode.OFF:
+            decision = evaluate_location(
+                facts.client_ip,
+                claims.ip_address,
+                locations,
+                mode=settings.location_mode,
+                now=now,
+            )
+            if not decision.allowed:
+                return decision
+        context = self.required_auth_context(facts.path)
+        if context is not None:
+            decision = auth_context_decision(claims, context)
+            if not decision.allowed:
+                return decision
+        policy_decision = ALLOW
+        if settings.policies:
+            policy_decision = self._policies(claims, facts, locations, context)
+            if policy_decision.outcome is not Outcome.ALLOW:
+                return policy_decision
+        if settings.required_scopes or settings.required_roles:
+            decision = evaluate_permissions(
+                claims, scopes=settings.required_scopes, roles=settings.required_roles
+            )
+            if not decision.allowed:
+                return replace(
+                    decision,
+                    matched_policies=policy_decision.matched_policies,
+                    report_only=policy_decision.report_only,
+                )
+        return policy_decision
+
+    def _policies(
+        self,
+        claims: TokenClaims,
+        facts: RequestFacts,
+        locations: object,
+        context: str | None,
+    ) -> Decision:
+        store = self.store
+        user_risk = sp_risk = None
+        if store is not None:
+            for subject in claims.subject_keys():
+                if subject.kind is SubjectKind.USER:
+                    user_risk = store.risk(subject)
+                elif subject.kind is SubjectKind.SERVICE_PRINCIPAL and sp_risk is None:
+                    sp_risk = store.risk(subject)
+        named = locations if isinstance(locations, (list, tuple)) else ()
+        evaluation = evaluate(
+            self.settings.policies,
+            PolicyContext(
+                claims=claims,
+                client_ip=facts.client_ip,
+                user_agent=facts.user_agent,
+                app_ids=frozenset(a.lower() for a in self.settings.app_ids),
+                auth_contexts=frozenset({context.lower()}) if context else frozenset(),
+                named_locations=named,
+                user_risk=user_risk,
+                service_principal_risk=sp_risk,
+            ),
+        )
+        if evaluation.decision.report_only:
+            log.info(
+                "report-only Conditional Access policies would apply: %s",
+                ", ".join(evaluation.decision.report_only),
+            )
+        return evaluation.decision
+
+
+def auth_context_decision(claims: TokenClaims, context: str) -> Decision:
+    """Step-up to an authentication context: a user token without it in ``acrs`` is challenged
+    for it; an app-only token can never satisfy it (PROTOCOL.md section 2) and is refused."""
+    if context.lower() in {a.lower() for a in claims.acrs}:
+        return ALLOW
+    details = {"auth_context": context}
+    if claims.is_app_only:
+        return Decision(
+            Outcome.DENY,
+            Reason.AUTH_CONTEXT_REQUIRED,
+            f"authentication context {context} cannot be satisfied by an app-only token",
+            details=details,
+        )
+    return Decision(
+        Outcome.CHALLENGE,
+        Reason.AUTH_CONTEXT_REQUIRED,
+        f"authentication context {context} required",
+        claims=acrs_claims(context),
+        details=details,
+    )

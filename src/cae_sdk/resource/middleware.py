@@ -1,0 +1,253 @@
+"""``CAEMiddleware``: pure ASGI, one pass per request.
+
+header -> token -> verified claims (cache or key set) -> decision (store, locations, policies)
+-> app (with ``scope["user"]``, ``scope["auth"]``, ``scope["state"]["cae_decision"]``) or a
+refusal (see :mod:`cae_sdk.resource.responses`). ``on_decision`` hooks see every decision.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..core.decisions import Decision, Outcome, Reason
+from ..core.errors import TokenValidationError
+from ..core.tokens import TokenClaims
+from ..events.store import EventStore
+from .access import AccessEvaluator, RequestFacts
+from .bearer import extract_bearer
+from .client_ip import ClientIPResolver
+from .responses import Refusal, refusal_for_decision, refusal_for_token_error
+from .settings import CAESettings
+from .validator import TokenValidator
+
+__all__ = ["AccessRecord", "CAEAuthCredentials", "CAEMiddleware", "CAEUser", "DecisionHook"]
+
+log = logging.getLogger("cae_sdk.resource")
+
+
+class CAEUser(BaseUser):
+    """``request.user``: the verified token's identity."""
+
+    def __init__(self, claims: TokenClaims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return str(
+            self.claims.get("preferred_username") or self.claims.get("name") or self.identity
+        )
+
+    @property
+    def identity(self) -> str:
+        return self.claims.object_id or self.claims.subject or self.claims.app_id or ""
+
+
+class CAEAuthCredentials(AuthCredentials):
+    """``request.auth``: scopes (``scp`` and ``roles``, as Starlette's ``requires`` reads them),
+    the verified claims, the access decision, and the ``authorization_uri`` route-level
+    challenges (FastAPI dependencies) should name."""
+
+    def __init__(
+        self, claims: TokenClaims, decision: Decision, authorization_uri: str = ""
+    ) -> None:
+        super().__init__([*claims.scopes, *claims.roles])
+        self.claims = claims
+        self.decision = decision
+        self.authorization_uri = authorization_uri
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """What an ``on_decision`` hook receives. Never holds the token itself."""
+
+    decision: Decision
+    claims: TokenClaims | None
+    method: str
+    path: str
+    client_ip: str | None
+
+
+DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
+
+
+class CAEMiddleware:
+    """Make any ASGI app a CAE resource. Example::
+
+        app = CAEMiddleware(app, validator=TokenValidator.entra(app_id=..., tenant_id=...),
+                            store=InMemoryEventStore(), exclude_paths=["/health"])
+
+    Keyword arguments other than ``validator``, ``store``, ``settings`` and ``on_decision`` are
+    :class:`CAESettings` fields. ``self.settings`` may be changed at run time (policies, static
+    locations): the next request uses the new values.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        validator: TokenValidator,
+        store: EventStore | None = None,
+        settings: CAESettings | None = None,
+        on_decision: Iterable[DecisionHook] = (),
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.validator = validator
+        self.store = store
+        self.settings = settings or CAESettings(**options)
+        self.hooks = list(on_decision)
+        self.evaluator = AccessEvaluator(store, self.settings)
+        self._clock = clock
+        self._ips = ClientIPResolver(self.settings.trusted_proxies)
+        self._excluded = frozenset(p for p in self.settings.exclude_paths if not p.endswith("/"))
+        self._excluded_prefixes = tuple(p for p in self.settings.exclude_paths if p.endswith("/"))
+
+    @property
+    def settings(self) -> CAESettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: CAESettings) -> None:
+        self._settings = value
+        if hasattr(self, "evaluator"):
+            self.evaluator.settings = value
+            self._ips = ClientIPResolver(value.trusted_proxies)
+
+    def add_hook(self, hook: DecisionHook) -> None:
+        self.hooks.append(hook)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path in self._excluded or path.startswith(self._excluded_prefixes or ("\0",)):
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+            await self.app(scope, receive, send)
+            return
+        headers = scope["headers"]
+        claims: TokenClaims | None = None
+        try:
+            token = extract_bearer(headers)
+            if token is None:
+                raise TokenValidationError("missing_token", "no bearer token")
+            claims = self.validator.cached(token)
+            if claims is None:
+                claims = await self.validator.validate(token)
+        except TokenValidationError as error:
+            await self._refuse_token(scope, send, error)
+            return
+        facts = self._facts(scope, path, headers)
+        decision = self.evaluator.evaluate(claims, facts, int(self._clock()))
+        if self.hooks:
+            await self._run_hooks(
+                AccessRecord(decision, claims, _method(scope), path, facts.client_ip)
+            )
+        if decision.outcome is not Outcome.ALLOW:
+            refusal = refusal_for_decision(
+                decision,
+                claims,
+                authorization_uri=self._settings.authorization_uri,
+                realm=self._settings.realm or None,
+            )
+            await self._send_refusal(scope, send, refusal, claims)
+            return
+        scope["user"] = CAEUser(claims)
+        scope["auth"] = CAEAuthCredentials(claims, decision, self._settings.authorization_uri)
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["cae_decision"] = decision
+        state["cae_claims"] = claims
+        await self.app(scope, receive, send)
+
+    def _facts(self, scope: Scope, path: str, headers: list[tuple[bytes, bytes]]) -> RequestFacts:
+        client = scope.get("client")
+        peer = client[0] if client else None
+        user_agent = None
+        settings = self._settings
+        if settings.policies:
+            for name, value in headers:
+                if name == b"user-agent":
+                    user_agent = value.decode("latin-1")
+                    break
+        needs_ip = (
+            settings.policies
+            or settings.named_locations
+            or (self.store is not None and self.store.named_locations())
+        )
+        client_ip = self._ips.resolve(peer, headers) if needs_ip else peer
+        return RequestFacts(path, client_ip, user_agent)
+
+    async def _refuse_token(self, scope: Scope, send: Send, error: TokenValidationError) -> None:
+        refusal = refusal_for_token_error(
+            error.reason, error.description, realm=self._settings.realm or None
+        )
+        if self.hooks:
+            reason = (
+                Reason.MISSING_TOKEN if error.reason == "missing_token" else Reason.INVALID_TOKEN
+            )
+            decision = Decision(
+                Outcome.DENY, reason, error.description, details={"reason": error.reason}
+            )
+            client = scope.get("client")
+            await self._run_hooks(
+                AccessRecord(
+                    decision,
+                    None,
+                    _method(scope),
+                    scope.get("path", ""),
+                    client[0] if client else None,
+                )
+            )
+        await self._send_refusal(scope, send, refusal, None)
+
+    async def _send_refusal(
+        self, scope: Scope, send: Send, refusal: Refusal, claims: TokenClaims | None
+    ) -> None:
+        # Log the reason and who, never the token.
+        log.info(
+            "refused %s %s: %d %s (%s) oid=%s tid=%s",
+            _method(scope),
+            scope.get("path", ""),
+            refusal.status,
+            refusal.error,
+            refusal.reason,
+            claims.object_id if claims else None,
+            claims.tenant_id if claims else None,
+        )
+        if scope["type"] == "websocket":
+            # RFC 6455 section 7.4.1: 1008 = policy violation.
+            await send({"type": "websocket.close", "code": 1008, "reason": refusal.reason})
+            return
+        await send(
+            {"type": "http.response.start", "status": refusal.status, "headers": refusal.headers()}
+        )
+        await send({"type": "http.response.body", "body": refusal.body()})
+
+    async def _run_hooks(self, record: AccessRecord) -> None:
+        for hook in self.hooks:
+            try:
+                result = hook(record)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # a hook must never break a request
+                log.exception("on_decision hook %r failed", hook)
+
+
+def _method(scope: Scope) -> str:
+    return str(scope.get("method", "WEBSOCKET"))

@@ -1,0 +1,46 @@
+"""Configuration of :class:`CAEMiddleware`, in one value."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ..core.location_policy import LocationMode
+from ..core.locations import NamedLocation
+from ..core.policies import Policy
+
+__all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
+
+ENTRA_AUTHORIZATION_URI = "https://login.microsoftonline.com/{tenantid}/oauth2/authorize"
+
+
+class FailMode(str, Enum):
+    CLOSED = "closed"
+    """Store unhealthy: challenge cp1 clients (``nbf`` = now), refuse the others."""
+    OPEN = "open"
+    """Store unhealthy: serve with the last known state and log a warning."""
+
+
+@dataclass
+class CAESettings:
+    exclude_paths: Collection[str] = ()
+    """Paths served without a token (exact, or a prefix when written with a trailing ``/``)."""
+    authorization_uri: str = ENTRA_AUTHORIZATION_URI
+    """Put in claims challenges; ``{tenantid}`` becomes the token's ``tid``. For a dev or other
+    OIDC issuer use ``f"{authority_host}/{{tenantid}}/oauth2/authorize"`` or its own endpoint."""
+    realm: str = ""
+    fail_mode: FailMode = FailMode.CLOSED
+    location_mode: LocationMode = LocationMode.STANDARD
+    named_locations: Sequence[NamedLocation] | None = None
+    """Static allowed locations; None reads ``store.named_locations()`` on every request."""
+    trusted_proxies: Sequence[str] = ()
+    policies: Sequence[Policy] = ()
+    app_ids: Collection[str] = ()
+    """This API's application ids, matched by policies' ``includeApplications``."""
+    auth_contexts: Mapping[str, str] = field(default_factory=dict)
+    """Path prefix -> authentication context id (``c1``..``c25``) the route requires."""
+    required_scopes: Collection[str] = ()
+    required_roles: Collection[str] = ()
+    risk_challenge_at: str | None = "high"
+    risk_deny_at: str | None = None
