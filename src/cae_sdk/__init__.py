@@ -53,33 +53,15 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import (
-        AccessToken as AccessToken,
-    )
-    from .client import (
-        AsyncCAEClient as AsyncCAEClient,
-    )
-    from .client import (
-        AzureIdentityCredential as AzureIdentityCredential,
-    )
-    from .client import (
-        CAEAuth as CAEAuth,
-    )
-    from .client import (
-        CAEClient as CAEClient,
-    )
-    from .client import (
-        ConfidentialClientCredential as ConfidentialClientCredential,
-    )
-    from .client import (
-        ManagedIdentityCredential as ManagedIdentityCredential,
-    )
-    from .client import (
-        PublicClientCredential as PublicClientCredential,
-    )
-    from .client import (
-        WorkloadIdentityCredential as WorkloadIdentityCredential,
-    )
+    from .client import AccessToken as AccessToken
+    from .client import AsyncCAEClient as AsyncCAEClient
+    from .client import AzureIdentityCredential as AzureIdentityCredential
+    from .client import CAEAuth as CAEAuth
+    from .client import CAEClient as CAEClient
+    from .client import ConfidentialClientCredential as ConfidentialClientCredential
+    from .client import ManagedIdentityCredential as ManagedIdentityCredential
+    from .client import PublicClientCredential as PublicClientCredential
+    from .client import WorkloadIdentityCredential as WorkloadIdentityCredential
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,112 @@
+"""The MSAL HTTP adapter, the loop breaker and the replay rules in isolation."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import requests
+import respx
+
+from cae_sdk.client import HttpSettings, LoopBreaker, MsalHttpClient, ensure_replayable
+from cae_sdk.client.token import AccessToken
+from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+def test_adapter_get_and_post_shape(router: respx.MockRouter) -> None:
+    get = router.get("https://idp.test/meta").respond(200, json={"ok": True})
+    post = router.post("https://idp.test/token").respond(400, json={"error": "invalid_grant"})
+    client = MsalHttpClient(HttpSettings(timeout=3))
+    response = client.get(
+        "https://idp.test/meta", params={"a": "1", "skip": None}, headers={"X": "y"}
+    )
+    assert response.status_code == 200 and response.text == '{"ok":true}'
+    assert dict(get.calls.last.request.url.params) == {"a": "1"}
+    assert get.calls.last.request.headers["x"] == "y"
+    response = client.post(
+        "https://idp.test/token",
+        data={"grant_type": "client_credentials", "client_assertion": b"a.b.c", "claims": None},
+    )
+    assert response.status_code == 400
+    with pytest.raises(httpx.HTTPStatusError):
+        response.raise_for_status()
+    form = dict(parse_qsl(post.calls.last.request.content.decode()))
+    assert form == {"grant_type": "client_credentials", "client_assertion": "a.b.c"}
+    client.post("https://idp.test/token", data="raw=1")
+    assert post.calls.last.request.content == b"raw=1"
+    client.close()
+
+
+def test_adapter_maps_transport_errors_to_requests_errors(router: respx.MockRouter) -> None:
+    router.get("https://idp.test/down").mock(side_effect=httpx.ConnectError("no route"))
+    router.get("https://idp.test/slow").mock(side_effect=httpx.ReadTimeout("slow"))
+    client = MsalHttpClient()
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        client.get("https://idp.test/down?code=secret")
+    assert "secret" not in str(caught.value)
+    with pytest.raises(requests.exceptions.Timeout):
+        client.get("https://idp.test/slow")
+
+
+def test_loop_breaker_window_slides() -> None:
+    breaker = LoopBreaker(max_attempts=2, window=10)
+    breaker.admit("k", 0)
+    breaker.admit("k", 1)
+    with pytest.raises(ClaimsChallengeLoop) as caught:
+        breaker.admit("k", 5)
+    assert caught.value.retry_after == pytest.approx(5)
+    breaker.admit("other", 5)  # keys are independent
+    breaker.admit("k", 10.5)  # the first attempt left the window
+    with pytest.raises(ValueError):
+        LoopBreaker(max_attempts=0)
+
+
+def test_loop_breaker_bounds_memory() -> None:
+    breaker = LoopBreaker(max_attempts=1, window=100, max_keys=3)
+    for i in range(10):
+        breaker.admit(i, float(i))
+    assert len(breaker._attempts) == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"content": b"x"},
+        {"json": {"a": 1}},
+        {"data": {"a": "1"}},
+        {"files": {"f": ("a", io.BytesIO(b"x"))}},
+        {"files": {"f": ("a", b"x")}, "data": {"k": "v"}},
+    ],
+)
+def test_replayable_bodies(kwargs: dict[str, object]) -> None:
+    ensure_replayable(httpx.Request("POST", "https://api.test/", **kwargs))  # type: ignore[arg-type]
+
+
+def test_generator_body_is_not_replayable() -> None:
+    request = httpx.Request("POST", "https://api.test/p?secret=1", content=iter([b"a"]))
+    with pytest.raises(RequestNotReplayable) as caught:
+        ensure_replayable(request)
+    assert "secret" not in str(caught.value)
+    request.read()  # buffered by the caller: now it can be replayed
+    ensure_replayable(request)
+
+
+def test_access_token_hides_token_and_computes_refresh() -> None:
+    token = AccessToken.from_result({"access_token": "secret-token", "expires_in": 3600}, now=0)
+    assert "secret-token" not in repr(token)
+    assert token.refresh_on == 3600 - 300
+    assert not token.needs_refresh(3299) and token.needs_refresh(3300)
+    hinted = AccessToken.from_result(
+        {"access_token": "t", "expires_in": 100, "refresh_in": 5000}, now=0
+    )
+    assert hinted.refresh_on == 100  # never later than expiry

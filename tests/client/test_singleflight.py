@@ -1,0 +1,126 @@
+"""Bursts of challenged requests cost one token request (real MSAL, respx endpoints)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import respx
+
+from cae_sdk import AsyncCAEClient, CAEAuth, CAEClient, ConfidentialClientCredential
+from cae_sdk.client import SingleFlight
+
+from .fakes import API, AUTHORITY_HOST, SCOPE, TENANT, FakeIdentityProvider, FakeResource
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+def _credential() -> ConfidentialClientCredential:
+    return ConfidentialClientCredential(
+        TENANT, "app-id", client_secret="s", authority_host=AUTHORITY_HOST
+    )
+
+
+async def test_200_concurrent_async_challenges_one_token_request(router: respx.MockRouter) -> None:
+    idp = FakeIdentityProvider(router)
+    resource = FakeResource(router)
+    async with AsyncCAEClient(_credential(), SCOPE) as client:
+        assert (await client.get(f"{API}/warm")).status_code == 200
+        assert idp.count == 1
+        resource.revoked.add("token-1")
+        responses = await asyncio.gather(*(client.get(f"{API}/r/{i}") for i in range(200)))
+    assert all(r.status_code == 200 for r in responses)
+    assert idp.count == 2  # exactly one token request for the whole burst
+    assert json.loads(idp.requests[1]["claims"])["access_token"]["nbf"]["value"] == "1700000000"
+    replays = [token for token, _ in resource.seen if token == "token-2"]
+    assert len(replays) == 200
+
+
+def test_threads_challenged_together_one_token_request(router: respx.MockRouter) -> None:
+    idp = FakeIdentityProvider(router)
+    resource = FakeResource(router)
+    with CAEClient(_credential(), SCOPE) as client:
+        client.get(f"{API}/warm")
+        resource.revoked.add("token-1")
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(lambda i: client.get(f"{API}/t/{i}").status_code, range(64)))
+    assert statuses == [200] * 64
+    assert idp.count == 2
+
+
+async def test_cold_start_burst_one_token_request(router: respx.MockRouter) -> None:
+    idp = FakeIdentityProvider(router)
+    FakeResource(router)
+    auth = CAEAuth(_credential(), SCOPE)
+    async with httpx.AsyncClient(auth=auth) as client:
+        await asyncio.gather(*(client.get(f"{API}/c/{i}") for i in range(50)))
+    assert idp.count == 1
+
+
+def test_single_flight_threads_share_result_and_error() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    gate = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        gate.wait(5)
+        return 42
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(flight.call, "k", slow) for _ in range(8)]
+        while not calls:
+            pass
+        gate.set()
+        assert [f.result() for f in futures] == [42] * 8
+    assert len(calls) == 1
+
+    def boom() -> int:
+        raise ValueError("x")
+
+    with pytest.raises(ValueError):
+        flight.call("k", boom)
+    assert flight.call("k", lambda: 7) == 7  # a failed flight is not remembered
+
+
+async def test_single_flight_async_error_reaches_every_waiter() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    started = threading.Event()
+
+    def boom() -> int:
+        started.set()
+        raise RuntimeError("idp down")
+
+    results = await asyncio.gather(
+        *(flight.acall("k", asyncio.to_thread, boom) for _ in range(20)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await flight.acall("k", asyncio.to_thread, lambda: 3) == 3
+
+
+async def test_single_flight_waiter_cancellation_does_not_cancel_leader() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    release = threading.Event()
+
+    def slow() -> int:
+        release.wait(5)
+        return 1
+
+    leader = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    release.set()
+    assert await leader == 1
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
