@@ -1,0 +1,191 @@
+"""RedisEventStore against real Redis: mirrors converge, newest wins, outages lose nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from _redis_helpers import eventually, throwaway_redis
+from redis.asyncio import Redis
+
+from cae_sdk.core.errors import ConfigurationError, StoreUnavailable
+from cae_sdk.core.locations import NamedLocation
+from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.events import EventStore, RevocationEvent, RiskEvent, RiskLevel
+from cae_sdk.events.redis import RedisEventStore
+
+pytestmark = pytest.mark.redis
+
+TID = "t1"
+StoreFactory = Callable[..., RedisEventStore]
+
+
+@pytest.fixture
+async def make_store(redis_url: str) -> AsyncIterator[StoreFactory]:
+    prefix = f"cae-test-{uuid.uuid4().hex[:12]}:"
+    stores: list[RedisEventStore] = []
+
+    def factory(**kw: object) -> RedisEventStore:
+        kw.setdefault("prefix", prefix)
+        store = RedisEventStore(kw.pop("url", redis_url), **kw)  # type: ignore[arg-type]
+        stores.append(store)
+        return store
+
+    yield factory
+    cleaner = Redis.from_url(redis_url)
+    keys = [k async for k in cleaner.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await cleaner.delete(*keys)
+    await cleaner.aclose()
+    for store in stores:
+        await store.close()
+
+
+async def test_two_mirrors_converge_and_keep_only_the_newest(
+    make_store: StoreFactory, redis_url: str
+) -> None:
+    a, b = make_store(), make_store()
+    await a.start()
+    await b.start()
+    assert isinstance(a, EventStore) and a.healthy and b.healthy
+    heard: list[object] = []
+    b.subscribe(heard.append)
+    user = SubjectKey.user(TID, "u1")
+    now = int(time.time())
+    assert await a.revoke_user(TID, "u1", at=now - 10)
+    assert await eventually(lambda: b.watermark(user) == now - 10)
+    assert not await b.revoke_user(TID, "u1", at=now - 20)  # older: refused everywhere
+    assert await b.revoke_user(TID, "u1", at=now)
+    assert await eventually(lambda: a.watermark(user) == now)
+    assert a.watermark(user) == b.watermark(user) == now
+    await a.set_risk(user, "high")
+    await a.set_named_locations([NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8"])])
+    assert await eventually(
+        lambda: b.risk(user) is RiskLevel.HIGH and len(b.named_locations()) == 1
+    )
+    assert [type(e).__name__ for e in heard] == [
+        "RevocationEvent",
+        "RevocationEvent",
+        "RiskEvent",
+        "LocationsEvent",
+    ]
+    # Redis holds one hash per subject with the watermark lifetime as TTL.
+    raw = Redis.from_url(redis_url)
+    ttl = await raw.ttl(f"{a.prefix}wm:{user}")
+    await raw.aclose()
+    assert 0 < ttl <= 28 * 3600 + 600
+
+
+async def test_risk_ordering_and_reset(make_store: StoreFactory) -> None:
+    a, b = make_store(), make_store()
+    await a.start()
+    await b.start()
+    user = SubjectKey.user(TID, "u2")
+    assert await a.apply(RiskEvent(user, RiskLevel.HIGH, 100))
+    assert await a.apply(RiskEvent(user, RiskLevel.NONE, 200))
+    assert not await b.apply(RiskEvent(user, RiskLevel.HIGH, 150))  # late, older: ignored
+    assert await eventually(lambda: b.risk(user) is None and a.risk(user) is None)
+
+
+async def test_late_joiner_resyncs_before_reporting_healthy(make_store: StoreFactory) -> None:
+    a = make_store()
+    await a.start()
+    await a.revoke_service_principal(TID, "app-1", at=int(time.time()))
+    await a.set_risk(SubjectKey.user(TID, "u3"), "medium")
+    c = make_store()
+    await c.start()
+    assert c.healthy
+    assert c.watermark(SubjectKey.service_principal(TID, "app-1")) is not None
+    assert c.risk(SubjectKey.user(TID, "u3")) is RiskLevel.MEDIUM
+
+
+async def test_remember_once_and_cursors_are_shared(make_store: StoreFactory) -> None:
+    a, b = make_store(), make_store()
+    await a.start()
+    await b.start()
+    assert await a.remember_once("jti-1", 60)
+    assert not await b.remember_once("jti-1", 60)
+    await a.set_cursor("graph:users", "https://graph/delta?token=1")
+    assert await b.get_cursor("graph:users") == "https://graph/delta?token=1"
+    await b.set_cursor("graph:users", None)
+    assert await a.get_cursor("graph:users") is None
+
+
+async def test_unreachable_redis_in_raise_mode_fails_loudly(make_store: StoreFactory) -> None:
+    from _redis_helpers import free_port
+
+    store = make_store(
+        url=f"redis://127.0.0.1:{free_port()}/0", on_unavailable="raise", startup_timeout=0.2
+    )
+    await store.start()
+    assert not store.healthy
+    with pytest.raises(StoreUnavailable):
+        await store.revoke_user(TID, "u1")
+    with pytest.raises(StoreUnavailable):
+        await store.remember_once("k", 10)
+    with pytest.raises(StoreUnavailable):
+        await store.get_cursor("c")
+    with pytest.raises(ConfigurationError):
+        RedisEventStore("redis://x", on_unavailable="drop")  # type: ignore[arg-type]
+
+
+async def test_queue_is_bounded(make_store: StoreFactory) -> None:
+    from _redis_helpers import free_port
+
+    store = make_store(url=f"redis://127.0.0.1:{free_port()}/0", max_queue=2, startup_timeout=0.1)
+    await store.start()
+    assert await store.revoke_user(TID, "q1", at=int(time.time()))
+    assert await store.revoke_user(TID, "q2", at=int(time.time()))
+    assert store.queued == 2 and store.watermark(SubjectKey.user(TID, "q1")) is not None
+    with pytest.raises(StoreUnavailable):
+        await store.revoke_user(TID, "q3", at=int(time.time()))
+
+
+async def test_redis_killed_and_restarted_under_load() -> None:
+    """Writers keep revoking on two replicas while Redis dies and comes back empty."""
+    with throwaway_redis() as server:
+        opts = {"prefix": "load:", "reconnect_delay": 0.05}
+        a = RedisEventStore(server.url, **opts)  # type: ignore[arg-type]
+        b = RedisEventStore(server.url, **opts)  # type: ignore[arg-type]
+        await a.start()
+        await b.start()
+        now = int(time.time())
+        written: list[SubjectKey] = []
+        queued_during_outage: list[int] = []
+
+        async def writer(store: RedisEventStore, name: str) -> None:
+            for i in range(150):
+                subject = SubjectKey.user(TID, f"{name}-{i}")
+                await store.apply(RevocationEvent(subject, now, "load"))
+                written.append(subject)
+                await asyncio.sleep(0.002)
+
+        async def chaos() -> None:
+            await asyncio.sleep(0.1)
+            server.kill()
+            assert await eventually(lambda: not a.healthy and not b.healthy, 3)
+            await asyncio.sleep(0.2)
+            queued_during_outage.append(a.queued + b.queued)
+            server.start()
+
+        try:
+            await asyncio.gather(writer(a, "a"), writer(b, "b"), chaos())
+            assert len(written) == 300
+            assert queued_during_outage[0] > 0  # the outage really happened mid-load
+            assert await eventually(lambda: a.healthy and b.healthy, 10)
+            assert await eventually(
+                lambda: all(a.watermark(s) == now and b.watermark(s) == now for s in written), 10
+            )
+            assert a.queued == 0 and b.queued == 0
+            # A replica that starts now finds every revocation in Redis.
+            c = RedisEventStore(server.url, **opts)  # type: ignore[arg-type]
+            await c.start()
+            missing = [s for s in written if c.watermark(s) != now]
+            await c.close()
+            assert missing == []
+        finally:
+            await a.close()
+            await b.close()
