@@ -24,7 +24,8 @@ class TokenCache:
 
     @staticmethod
     def key(token: str) -> bytes:
-        return hashlib.sha256(token.encode("ascii")).digest()
+        # Any str hashes (a bad token is refused later by the parser, never here).
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
     def get(self, key: bytes, now: float) -> TokenClaims | None:
         entry = self._entries.get(key)
