@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import requests
 
 from ...core.claims import CP1, merge_claims
@@ -54,7 +55,11 @@ Clock = Callable[[], float]
 
 
 class TransportOptions:
-    """Authority and transport options common to the MSAL-backed credentials."""
+    """Authority and transport options common to the MSAL-backed credentials.
+
+    ``http_client`` lets the application hand MSAL its own ``httpx.Client``; otherwise one is
+    built from ``verify``/``ca_bundle``, ``proxy`` and ``timeout``.
+    """
 
     def __init__(
         self,
@@ -65,7 +70,9 @@ class TransportOptions:
         proxy: str | None = None,
         timeout: float = 30.0,
         instance_discovery: bool | None = None,
+        http_client: httpx.Client | None = None,
     ) -> None:
+        self._http_client = http_client
         host = (authority_host or DEFAULT_AUTHORITY_HOST).rstrip("/")
         if "://" not in host:
             host = f"https://{host}"
@@ -90,7 +97,9 @@ class TransportOptions:
         return f"{self.authority_host}/{tenant_id}"
 
     def msal_http_client(self) -> MsalHttpClient:
-        return MsalHttpClient(self.settings)
+        """MSAL's HTTP client: the application's own ``httpx.Client`` when one was given
+        (its TLS, proxy and timeout settings then apply), else one built from the options."""
+        return MsalHttpClient(self.settings, client=self._http_client)
 
 
 class MsalAppPair:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -43,6 +44,7 @@ class ConfidentialClientCredential(CredentialBase):
         ca_bundle: str | None = None,
         proxy: str | None = None,
         timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
         instance_discovery: bool | None = None,
         token_cache: msal.TokenCache | None = None,
         clock: Clock = time.time,
@@ -69,12 +71,13 @@ class ConfidentialClientCredential(CredentialBase):
             ca_bundle=ca_bundle,
             proxy=proxy,
             timeout=timeout,
+            http_client=http_client,
             instance_discovery=instance_discovery,
         )
         self.client_id = client_id
         self.authority = options.authority_for(tenant_id, authority)
         cache = token_cache if token_cache is not None else msal.TokenCache()
-        http_client = options.msal_http_client()
+        msal_http = options.msal_http_client()
         http_cache: dict[str, Any] = {}
 
         def build(capabilities: list[str] | None) -> Any:
@@ -84,7 +87,7 @@ class ConfidentialClientCredential(CredentialBase):
                 authority=self.authority,
                 client_capabilities=capabilities,
                 token_cache=cache,
-                http_client=http_client,
+                http_client=msal_http,
                 http_cache=http_cache,
                 instance_discovery=options.instance_discovery,
             )

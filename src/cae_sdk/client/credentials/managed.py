@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import msal
 
 from ...core.errors import ConfigurationError
@@ -35,6 +36,7 @@ class ManagedIdentityCredential(CredentialBase):
         ca_bundle: str | None = None,
         proxy: str | None = None,
         timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
         token_cache: msal.TokenCache | None = None,
         clock: Clock = time.time,
     ) -> None:
@@ -48,7 +50,13 @@ class ManagedIdentityCredential(CredentialBase):
             if chosen
             else msal.SystemAssignedManagedIdentity()
         )
-        options = TransportOptions(verify=verify, ca_bundle=ca_bundle, proxy=proxy, timeout=timeout)
+        options = TransportOptions(
+            verify=verify,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            timeout=timeout,
+            http_client=http_client,
+        )
         self._client = msal.ManagedIdentityClient(
             identity,
             http_client=options.msal_http_client(),

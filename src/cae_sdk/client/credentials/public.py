@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
 import msal
 
 from ...core.claims import parse_claims_request, requested_acrs
@@ -45,6 +46,7 @@ class PublicClientCredential(CredentialBase):
         ca_bundle: str | None = None,
         proxy: str | None = None,
         timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
         instance_discovery: bool | None = None,
         token_cache: msal.TokenCache | None = None,
         clock: Clock = time.time,
@@ -56,6 +58,7 @@ class PublicClientCredential(CredentialBase):
             ca_bundle=ca_bundle,
             proxy=proxy,
             timeout=timeout,
+            http_client=http_client,
             instance_discovery=instance_discovery,
         )
         self.client_id = client_id
@@ -64,7 +67,7 @@ class PublicClientCredential(CredentialBase):
         self._prompt = prompt_callback or _print_prompt
         self._interaction_handler = interaction_handler
         cache = token_cache if token_cache is not None else msal.TokenCache()
-        http_client = options.msal_http_client()
+        msal_http = options.msal_http_client()
         http_cache: dict[str, Any] = {}
 
         def build(capabilities: list[str] | None) -> Any:
@@ -73,7 +76,7 @@ class PublicClientCredential(CredentialBase):
                 authority=self.authority,
                 client_capabilities=capabilities,
                 token_cache=cache,
-                http_client=http_client,
+                http_client=msal_http,
                 http_cache=http_cache,
                 instance_discovery=options.instance_discovery,
             )

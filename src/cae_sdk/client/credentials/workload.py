@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msal
 
 from ...core.errors import ConfigurationError
@@ -67,6 +68,7 @@ class WorkloadIdentityCredential(ConfidentialClientCredential):
         ca_bundle: str | None = None,
         proxy: str | None = None,
         timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
         instance_discovery: bool | None = None,
         token_cache: msal.TokenCache | None = None,
         clock: Clock = time.time,
@@ -99,6 +101,7 @@ class WorkloadIdentityCredential(ConfidentialClientCredential):
             ca_bundle=ca_bundle,
             proxy=proxy,
             timeout=timeout,
+            http_client=http_client,
             instance_discovery=instance_discovery,
             token_cache=token_cache,
             clock=clock,

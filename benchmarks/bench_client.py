@@ -1,0 +1,167 @@
+"""Client benchmarks: challenge bursts, CAEAuth overhead, challenge parser throughput.
+
+1. 200 concurrent requests challenged together through ``AsyncCAEClient`` with a real
+   ``ConfidentialClientCredential`` (real MSAL; identity provider and API are in-memory
+   ``httpx.MockTransport`` handlers): goal exactly 1 token request, wall time reported.
+2. Per-request time of ``CAEAuth`` against a static ``Authorization`` header on an in-memory
+   transport: goal at most 10 % more time.
+3. ``parse_www_authenticate`` / ``find_claims_challenge`` throughput in headers per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+
+from cae_sdk import (
+    AsyncCAEClient,
+    CAEAuth,
+    ConfidentialClientCredential,
+    build_claims_challenge,
+    find_claims_challenge,
+    parse_www_authenticate,
+)
+from cae_sdk.client import AccessToken
+
+AUTHORITY = "https://login.bench/tenant-1"
+SCOPE = "api://bench/.default"
+BURST = 200
+OVERHEAD_GOAL = 0.10
+CLAIMS = {"access_token": {"nbf": {"essential": True, "value": "1700000000"}}}
+CHALLENGE = build_claims_challenge(CLAIMS, authorization_uri=f"{AUTHORITY}/oauth2/authorize")
+
+
+def _idp(token_requests: list[dict[str, str]]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("openid-configuration"):
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": f"{AUTHORITY}/v2.0",
+                    "authorization_endpoint": f"{AUTHORITY}/oauth2/v2.0/authorize",
+                    "token_endpoint": f"{AUTHORITY}/oauth2/v2.0/token",
+                },
+            )
+        token_requests.append(dict(parse_qsl(request.content.decode())))
+        number = len(token_requests)
+        return httpx.Response(
+            200, json={"access_token": f"t{number}", "expires_in": 3600, "token_type": "Bearer"}
+        )
+
+    return httpx.MockTransport(handle)
+
+
+def _api(revoked: set[str]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        if token in revoked:
+            return httpx.Response(401, headers={"WWW-Authenticate": CHALLENGE})
+        return httpx.Response(200, content=request.content)
+
+    return httpx.MockTransport(handle)
+
+
+async def _burst() -> tuple[int, float, bool]:
+    token_requests: list[dict[str, str]] = []
+    credential = ConfidentialClientCredential(
+        "tenant-1",
+        "bench-app",
+        client_secret="s",
+        authority=AUTHORITY,
+        instance_discovery=False,
+        http_client=httpx.Client(transport=_idp(token_requests)),
+    )
+    revoked: set[str] = set()
+    async with AsyncCAEClient(credential, SCOPE, transport=_api(revoked)) as client:
+        await client.get("https://api.bench/warm")
+        revoked.add("t1")
+        before = len(token_requests)
+        start = time.perf_counter()
+        responses = await asyncio.gather(
+            *(client.post(f"https://api.bench/{i}", json={"i": i}) for i in range(BURST))
+        )
+        elapsed = time.perf_counter() - start
+    ok = all(
+        r.status_code == 200 and json.loads(r.content) == {"i": i} for i, r in enumerate(responses)
+    )
+    return len(token_requests) - before, elapsed, ok
+
+
+class _StaticCredential:
+    def get_token(self, scopes: Any, **_: Any) -> AccessToken:
+        return AccessToken("static-token", time.time() + 3600, time.time() + 3000)
+
+
+def _per_request(client: httpx.Client, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        client.get("https://api.bench/x")
+    return (time.perf_counter() - start) / n
+
+
+def _overhead(n: int = 3000, rounds: int = 7) -> tuple[float, float]:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    static = httpx.Client(transport=transport, headers={"Authorization": "Bearer static-token"})
+    cae = httpx.Client(transport=transport, auth=CAEAuth(_StaticCredential(), SCOPE))
+    _per_request(static, 200), _per_request(cae, 200)  # warm up
+    static_times, cae_times = [], []
+    for _ in range(rounds):  # interleaved so drift hits both alike
+        static_times.append(_per_request(static, n))
+        cae_times.append(_per_request(cae, n))
+    return min(static_times), min(cae_times)
+
+
+def _throughput(fn: Callable[[str], object], headers: list[str], seconds: float = 0.5) -> float:
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for header in headers:
+            fn(header)
+        count += len(headers)
+    return count / (time.perf_counter() - start)
+
+
+HEADERS = [
+    CHALLENGE,
+    'Bearer realm="", '
+    'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"',
+    f'PoP realm="", nonce="abc", {CHALLENGE}',
+    'Basic realm="x", Bearer error="invalid_token", error_description="expired"',
+]
+
+
+def main() -> int:
+    tokens, wall, ok = asyncio.run(_burst())
+    static, cae = _overhead()
+    overhead = cae / static - 1
+    parse = _throughput(parse_www_authenticate, HEADERS)
+    find = _throughput(find_claims_challenge, HEADERS)
+    rows = [
+        ("challenge burst: token requests", f"{tokens}", "== 1", tokens == 1 and ok),
+        ("challenge burst: wall time", f"{wall * 1000:.0f} ms ({BURST} requests)", "report", True),
+        ("static bearer header", f"{static * 1e6:.1f} us/request", "report", True),
+        ("CAEAuth", f"{cae * 1e6:.1f} us/request", "report", True),
+        (
+            "CAEAuth overhead",
+            f"{overhead * 100:+.1f} %",
+            f"<= {OVERHEAD_GOAL:.0%}",
+            overhead <= OVERHEAD_GOAL,
+        ),
+        ("parse_www_authenticate", f"{parse:,.0f} headers/s", "report", True),
+        ("find_claims_challenge", f"{find:,.0f} headers/s", "report", True),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'value':<28} {'goal':<8} ok")
+    for name, value, goal, passed in rows:
+        print(f"{name.ljust(width)}  {value:<28} {goal:<8} {'yes' if passed else 'NO'}")
+    return 0 if all(r[3] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
