@@ -1,1 +1,19 @@
-"""cae_sdk.devidp"""
+"""The dev identity provider: a local, Entra-compatible issuer that speaks CAE and Shared
+Signals, for tests and demos. See ``docs/devidp.md``."""
+
+from __future__ import annotations
+
+from .admin import AdminClient
+from .context import IdPSettings
+from .errors import EntraError, entra_error_body
+from .runner import DevIdentityProvider
+from .seed import Seed
+
+__all__ = [
+    "AdminClient",
+    "DevIdentityProvider",
+    "EntraError",
+    "IdPSettings",
+    "Seed",
+    "entra_error_body",
+]

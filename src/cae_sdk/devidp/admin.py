@@ -1,0 +1,381 @@
+"""The admin JSON API (``/admin/...``, bearer admin key) and its sync client ``AdminClient``.
+
+Every state-changing call goes through :class:`~.directory.Directory`, so it lands in the Graph
+change log and, for CAE-relevant actions, becomes a Shared Signals event. Errors are JSON
+``{"error": {"code", "message"}}`` (Graph style) with 400 / 401 / 404, never a 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import ssl
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .context import IdPContext
+from .directory import (
+    RISK_LEVELS,
+    Application,
+    ConditionalAccessPolicy,
+    FederatedCredential,
+    NamedLocationEntry,
+    User,
+)
+
+__all__ = ["AdminClient", "AdminError", "admin_routes"]
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+Handler = Callable[[IdPContext, Request, dict[str, Any]], Awaitable[Any]]
+
+
+def _user(ctx: IdPContext, request: Request) -> User:
+    user = ctx.directory.users.get(str(request.path_params["oid"]).lower())
+    if user is None or user.deleted:
+        raise AdminError(404, "Request_ResourceNotFound", "No such user.")
+    return user
+
+
+def _sp(ctx: IdPContext, request: Request) -> Application:
+    app = ctx.directory.applications.get(str(request.path_params["app_id"]).lower())
+    if app is None or app.deleted:
+        raise AdminError(404, "Request_ResourceNotFound", "No such service principal.")
+    return app
+
+
+def _risk(body: dict[str, Any]) -> str:
+    level = body.get("level")
+    if level not in RISK_LEVELS:
+        raise AdminError(400, "invalid_request", f"level must be one of {list(RISK_LEVELS)}")
+    return str(level)
+
+
+def _str_list(body: dict[str, Any], name: str, default: list[str]) -> list[str]:
+    value = body.get(name, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AdminError(400, "invalid_request", f"{name} must be a list of strings")
+    return list(value)
+
+
+def _text(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str) or not value or len(value) > 1024:
+        raise AdminError(400, "invalid_request", f"{name} must be a non-empty string")
+    return value
+
+
+async def _disable_sp(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.set_service_principal_enabled(_sp(ctx, request), False, ctx.now())
+
+
+async def _enable_sp(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.set_service_principal_enabled(_sp(ctx, request), True, ctx.now())
+
+
+async def _delete_sp(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.delete_service_principal(_sp(ctx, request), ctx.now())
+
+
+async def _sp_risk(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.set_service_principal_risk(_sp(ctx, request), _risk(body), ctx.now())
+
+
+async def _disable_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.set_user_enabled(_user(ctx, request), False, ctx.now())
+
+
+async def _enable_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.set_user_enabled(_user(ctx, request), True, ctx.now())
+
+
+async def _delete_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.delete_user(_user(ctx, request), ctx.now())
+
+
+async def _revoke(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.revoke_sessions(_user(ctx, request), ctx.now())
+    return {"value": True}
+
+
+async def _reset_password(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    password = _text(body, "password", secrets.token_urlsafe(16))
+    ctx.directory.reset_password(_user(ctx, request), password, ctx.now())
+    return {"password": password}
+
+
+async def _user_risk(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    ctx.directory.set_user_risk(_user(ctx, request), _risk(body), ctx.now())
+
+
+async def _rotate(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    key = ctx.keys.rotate(ctx.now(), ctx.settings.key_overlap_seconds)
+    return {"kid": key.kid}
+
+
+async def _create_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    username = _text(body, "username")
+    if ctx.directory.user_by_name(ctx.default_tenant_id, username) is not None:
+        raise AdminError(400, "Request_BadRequest", "A user with this username exists.")
+    mfa = body.get("mfa_registered", True)
+    if not isinstance(mfa, bool):
+        raise AdminError(400, "invalid_request", "mfa_registered must be a boolean")
+    user = ctx.directory.add_user(
+        User(
+            object_id=str(uuid.uuid4()),
+            tenant_id=ctx.default_tenant_id,
+            username=username,
+            password=_text(body, "password", secrets.token_urlsafe(16)),
+            display_name=_text(body, "display_name", username),
+            mfa_registered=mfa,
+        )
+    )
+    return {"object_id": user.object_id, "username": user.username, "password": user.password}
+
+
+async def _create_application(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    app = Application(
+        app_id=str(uuid.uuid4()),
+        tenant_id=ctx.default_tenant_id,
+        display_name=_text(body, "display_name", "dev application"),
+        is_public_client=bool(body.get("public_client", False)),
+    )
+    secret = None if app.is_public_client else secrets.token_urlsafe(30)
+    if secret:
+        app.secrets.append(secret)
+    roles = body.get("roles", {})
+    if not isinstance(roles, dict):
+        raise AdminError(400, "invalid_request", "roles must map resource app ids to role lists")
+    for resource_id in roles:
+        app.granted_roles[str(resource_id).lower()] = _str_list(roles, str(resource_id), [])
+    if "identifier_uris" in body:  # makes the new app a resource others can ask tokens for
+        app.identifier_uris = _str_list(body, "identifier_uris", [])
+        app.app_roles = _str_list(body, "app_roles", [])
+        app.scopes = _str_list(body, "scopes", [])
+    ctx.directory.add_application(app)
+    return {"client_id": app.app_id, "client_secret": secret, "object_id": app.service_principal_id}
+
+
+async def _add_federated(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    app = _sp(ctx, request)
+    audiences = _str_list(body, "audiences", ["api://AzureADTokenExchange"])
+    app.federated_credentials.append(
+        FederatedCredential(_text(body, "issuer"), _text(body, "subject"), tuple(audiences))
+    )
+
+
+async def _approve_device(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    from .device import approve_device_code, device_codes
+
+    code = device_codes(ctx).by_user_code(str(request.path_params["user_code"]))
+    if code is None:
+        raise AdminError(404, "Request_ResourceNotFound", "No pending device code.")
+    user_id = _text(body, "user_id", str(ctx.extensions.get("default_user_id", "")))
+    if user_id not in ctx.directory.users:
+        raise AdminError(404, "Request_ResourceNotFound", "No such user.")
+    mfa = body.get("mfa")
+    if mfa is not None and not isinstance(mfa, bool):
+        raise AdminError(400, "invalid_request", "mfa must be a boolean")
+    approve_device_code(ctx, code, user_id, mfa)
+
+
+async def _add_location(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    import ipaddress
+
+    ranges = _str_list(body, "ip_ranges", [])
+    try:
+        ranges = [str(ipaddress.ip_network(r, strict=False)) for r in ranges]
+    except ValueError as exc:
+        raise AdminError(400, "invalid_request", str(exc)) from None
+    entry = NamedLocationEntry(
+        str(uuid.uuid4()), _text(body, "display_name"), ranges, bool(body.get("is_trusted", True))
+    )
+    ctx.directory.named_locations[entry.id] = entry
+    return {"id": entry.id}
+
+
+async def _add_policy(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    grant = _text(body, "grant", "mfa")
+    if grant not in ("mfa", "block", "passwordChange"):
+        raise AdminError(400, "invalid_request", "grant must be mfa, block or passwordChange")
+    risk = body.get("min_user_risk")
+    if risk is not None and risk not in RISK_LEVELS:
+        raise AdminError(400, "invalid_request", "min_user_risk must be a risk level")
+    policy = ConditionalAccessPolicy(
+        id=str(uuid.uuid4()),
+        display_name=_text(body, "display_name"),
+        state=_text(body, "state", "enabled"),
+        include_users=_str_list(body, "include_users", ["All"]),
+        include_applications=_str_list(body, "include_applications", ["All"]),
+        grant=grant,
+        min_user_risk=risk,
+    )
+    ctx.directory.policies[policy.id] = policy
+    return {"id": policy.id}
+
+
+async def _delete_policy(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    if ctx.directory.policies.pop(str(request.path_params["policy_id"]), None) is None:
+        raise AdminError(404, "Request_ResourceNotFound", "No such policy.")
+
+
+def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        supplied = request.headers.get("authorization", "")
+        expected = f"Bearer {ctx.settings.admin_key}"
+        if not hmac.compare_digest(supplied.encode(), expected.encode()):
+            return JSONResponse(
+                {"error": {"code": "InvalidAuthenticationToken", "message": "Admin key required."}},
+                status_code=401,
+            )
+        try:
+            raw = await request.body()
+            body = json.loads(raw) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise AdminError(400, "invalid_request", "The body must be a JSON object.")
+            result = await handler(ctx, request, body)
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse(
+                {"error": {"code": "invalid_request", "message": "The body is not valid JSON."}},
+                status_code=400,
+            )
+        except AdminError as err:
+            return JSONResponse(
+                {"error": {"code": err.code, "message": err.message}}, status_code=err.status
+            )
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result)
+
+    return endpoint
+
+
+_ROUTES: list[tuple[str, str, Handler]] = [
+    ("/admin/servicePrincipals/{app_id}/disable", "POST", _disable_sp),
+    ("/admin/servicePrincipals/{app_id}/enable", "POST", _enable_sp),
+    ("/admin/servicePrincipals/{app_id}", "DELETE", _delete_sp),
+    ("/admin/servicePrincipals/{app_id}/risk", "POST", _sp_risk),
+    ("/admin/servicePrincipals/{app_id}/federatedCredentials", "POST", _add_federated),
+    ("/admin/users/{oid}/disable", "POST", _disable_user),
+    ("/admin/users/{oid}/enable", "POST", _enable_user),
+    ("/admin/users/{oid}", "DELETE", _delete_user),
+    ("/admin/users/{oid}/revokeSignInSessions", "POST", _revoke),
+    ("/admin/users/{oid}/resetPassword", "POST", _reset_password),
+    ("/admin/users/{oid}/risk", "POST", _user_risk),
+    ("/admin/users", "POST", _create_user),
+    ("/admin/applications", "POST", _create_application),
+    ("/admin/keys/rotate", "POST", _rotate),
+    ("/admin/deviceCodes/{user_code}/approve", "POST", _approve_device),
+    ("/admin/namedLocations", "POST", _add_location),
+    ("/admin/policies", "POST", _add_policy),
+    ("/admin/policies/{policy_id}", "DELETE", _delete_policy),
+]
+
+
+def admin_routes(ctx: IdPContext) -> list[Route]:
+    return [Route(path, _endpoint(ctx, h), methods=[m]) for path, m, h in _ROUTES]
+
+
+class AdminClient:
+    """Synchronous client of the admin API (what ``idp.admin`` is)."""
+
+    def __init__(self, base_url: str, admin_key: str, ca_bundle: str, timeout: float = 10.0):
+        self._http = httpx.Client(
+            base_url=base_url + "/admin",
+            headers={"Authorization": f"Bearer {admin_key}"},
+            verify=ssl.create_default_context(cafile=ca_bundle),
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        if response.status_code >= 400:
+            raise RuntimeError(f"admin {method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def disable_service_principal(self, app_id: str) -> None:
+        self._call("POST", f"/servicePrincipals/{app_id}/disable")
+
+    def enable_service_principal(self, app_id: str) -> None:
+        self._call("POST", f"/servicePrincipals/{app_id}/enable")
+
+    def delete_service_principal(self, app_id: str) -> None:
+        self._call("DELETE", f"/servicePrincipals/{app_id}")
+
+    def set_service_principal_risk(self, app_id: str, level: str) -> None:
+        self._call("POST", f"/servicePrincipals/{app_id}/risk", {"level": level})
+
+    def add_federated_credential(
+        self, app_id: str, issuer: str, subject: str, audiences: list[str] | None = None
+    ) -> None:
+        body: dict[str, Any] = {"issuer": issuer, "subject": subject}
+        if audiences is not None:
+            body["audiences"] = audiences
+        self._call("POST", f"/servicePrincipals/{app_id}/federatedCredentials", body)
+
+    def disable_user(self, oid: str) -> None:
+        self._call("POST", f"/users/{oid}/disable")
+
+    def enable_user(self, oid: str) -> None:
+        self._call("POST", f"/users/{oid}/enable")
+
+    def delete_user(self, oid: str) -> None:
+        self._call("DELETE", f"/users/{oid}")
+
+    def revoke_sessions(self, oid: str) -> None:
+        self._call("POST", f"/users/{oid}/revokeSignInSessions")
+
+    def reset_password(self, oid: str, password: str | None = None) -> str:
+        body = {"password": password} if password else {}
+        return str(self._call("POST", f"/users/{oid}/resetPassword", body)["password"])
+
+    def set_user_risk(self, oid: str, level: str) -> None:
+        self._call("POST", f"/users/{oid}/risk", {"level": level})
+
+    def rotate_keys(self) -> str:
+        return str(self._call("POST", "/keys/rotate")["kid"])
+
+    def create_user(self, username: str, **fields: Any) -> dict[str, Any]:
+        return dict(self._call("POST", "/users", {"username": username, **fields}))
+
+    def create_application(
+        self, display_name: str = "dev application", **fields: Any
+    ) -> dict[str, Any]:
+        return dict(self._call("POST", "/applications", {"display_name": display_name, **fields}))
+
+    def approve_device_code(
+        self, user_code: str, user_id: str | None = None, mfa: bool | None = None
+    ) -> None:
+        body: dict[str, Any] = {}
+        if user_id is not None:
+            body["user_id"] = user_id
+        if mfa is not None:
+            body["mfa"] = mfa
+        self._call("POST", f"/deviceCodes/{user_code}/approve", body)
+
+    def add_named_location(
+        self, display_name: str, ip_ranges: list[str], is_trusted: bool = True
+    ) -> str:
+        body = {"display_name": display_name, "ip_ranges": ip_ranges, "is_trusted": is_trusted}
+        return str(self._call("POST", "/namedLocations", body)["id"])
+
+    def add_policy(self, display_name: str, **fields: Any) -> str:
+        return str(self._call("POST", "/policies", {"display_name": display_name, **fields})["id"])
+
+    def delete_policy(self, policy_id: str) -> None:
+        self._call("DELETE", f"/policies/{policy_id}")

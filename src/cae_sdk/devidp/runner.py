@@ -1,0 +1,406 @@
+"""``DevIdentityProvider``: the app served by uvicorn on 127.0.0.1 in a background thread.
+
+Two listeners share one event loop in that thread: HTTPS (everything Entra-like; MSAL refuses
+plain http authorities) and plain HTTP for the managed identity endpoints, which are plain HTTP
+in Azure too. Both bind port 0 and the real ports are read back from the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+from .admin import AdminClient
+from .app import build_app
+from .context import TOKEN_EXCHANGE_AUDIENCE, IdPContext, IdPSettings
+from .directory import Directory
+from .imds import APP_SERVICE_PATH, build_imds_app
+from .seed import GRAPH_APP_ID, Seed, seed_directory
+from .tls import generate_server_tls
+
+__all__ = ["DevIdentityProvider"]
+
+_START_TIMEOUT = 10.0
+
+
+def _bind(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class DevIdentityProvider:
+    """A local, Entra-compatible identity provider. Use as a (async) context manager::
+
+    with DevIdentityProvider() as idp:
+        app = msal.ConfidentialClientApplication(
+            idp.seed.secret_app.client_id, idp.seed.secret_app.client_secret,
+            authority=idp.authority, instance_discovery=False, http_client=session)
+    """
+
+    def __init__(
+        self,
+        settings: IdPSettings | None = None,
+        *,
+        tenant_id: str | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.settings = settings or IdPSettings()
+        self.host = host
+        self._tenant_id = (tenant_id or str(uuid.uuid4())).lower()
+        self._ctx: IdPContext | None = None
+        self._seed: Seed | None = None
+        self._admin: AdminClient | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._servers: list[uvicorn.Server] = []
+        self._workdir: Path | None = None
+        self._error: BaseException | None = None
+        self._ca_bundle = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> DevIdentityProvider:
+        if self._thread is not None:
+            raise RuntimeError("DevIdentityProvider is already running")
+        self._workdir = Path(tempfile.mkdtemp(prefix="cae-devidp-"))
+        now = _dt.datetime.now(_dt.timezone.utc)
+        tls = generate_server_tls(self._workdir, now, self.host)
+        self._ca_bundle = tls.ca_path
+        https_sock, http_sock = _bind(self.host), _bind(self.host)
+        ctx = IdPContext(self.settings, Directory(), self._tenant_id)
+        ctx.base_url = f"https://{self.host}:{https_sock.getsockname()[1]}"
+        ctx.imds_base_url = f"http://{self.host}:{http_sock.getsockname()[1]}"
+        self._seed = seed_directory(
+            ctx.directory,
+            tenant_id=self._tenant_id,
+            workdir=self._workdir,
+            federation_issuer=ctx.federation_issuer,
+            graph_url=ctx.graph_base_url,
+        )
+        ctx.extensions["default_user_id"] = self._seed.user.object_id
+        ctx.extensions["default_managed_identity"] = self._seed.managed_identity.client_id
+        self._ctx = ctx
+        main = uvicorn.Config(
+            build_app(ctx, _optional_routes(ctx)),
+            ssl_certfile=tls.cert_path,
+            ssl_keyfile=tls.key_path,
+            log_level="warning",
+            access_log=False,  # query strings and headers can hold secrets
+            lifespan="off",
+        )
+        imds = uvicorn.Config(
+            build_imds_app(ctx), log_level="warning", access_log=False, lifespan="off"
+        )
+        self._servers = [uvicorn.Server(main), uvicorn.Server(imds)]
+        self._thread = threading.Thread(
+            target=self._run, args=([https_sock], [http_sock]), name="cae-devidp", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not all(s.started for s in self._servers):
+            if self._error is not None or not self._thread.is_alive():
+                self.stop()
+                raise RuntimeError(f"dev identity provider failed to start: {self._error!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("dev identity provider did not start in time")
+            time.sleep(0.005)
+        self._admin = AdminClient(ctx.base_url, self.settings.admin_key, self._ca_bundle)
+        return self
+
+    def _run(self, https_socks: list[socket.socket], http_socks: list[socket.socket]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(
+                asyncio.gather(
+                    self._servers[0].serve(sockets=https_socks),
+                    self._servers[1].serve(sockets=http_socks),
+                )
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            self._error = exc
+        finally:
+            for sock in [*https_socks, *http_socks]:
+                sock.close()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def stop(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        for server in self._servers:
+            server.should_exit = True
+        if self._thread is not None:
+            # Idle keep-alive TLS connections of callers would hold a graceful shutdown until
+            # its timeout; give in-flight requests a moment, then stop without waiting.
+            self._thread.join(timeout=0.5)
+            if self._thread.is_alive():
+                for server in self._servers:
+                    server.force_exit = True
+                self._thread.join(timeout=5)
+        self._thread = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> DevIdentityProvider:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> DevIdentityProvider:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- contract --------------------------------------------------------------------------------
+    @property
+    def context(self) -> IdPContext:
+        if self._ctx is None:
+            raise RuntimeError("DevIdentityProvider is not started")
+        return self._ctx
+
+    @property
+    def seed(self) -> Seed:
+        if self._seed is None:
+            raise RuntimeError("DevIdentityProvider is not started")
+        return self._seed
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            raise RuntimeError("DevIdentityProvider is not started")
+        return self._admin
+
+    @property
+    def base_url(self) -> str:
+        return self.context.base_url
+
+    @property
+    def ca_bundle(self) -> str:
+        return self._ca_bundle
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant_id
+
+    @property
+    def authority(self) -> str:
+        return f"{self.base_url}/{self.tenant_id}"
+
+    @property
+    def issuer(self) -> str:
+        return self.context.issuer_v2(self.tenant_id)
+
+    @property
+    def issuer_v1(self) -> str:
+        return self.context.issuer_v1(self.tenant_id)
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.context.token_endpoint(self.tenant_id)
+
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.authority}/discovery/v2.0/keys"
+
+    @property
+    def openid_configuration_url(self) -> str:
+        return f"{self.authority}/v2.0/.well-known/openid-configuration"
+
+    @property
+    def imds_url(self) -> str:
+        """Value for ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` (plain http, like IMDS)."""
+        return self.context.imds_base_url
+
+    @property
+    def app_service_endpoint(self) -> str:
+        """Value for ``IDENTITY_ENDPOINT`` (with :attr:`identity_header` as ``IDENTITY_HEADER``)."""
+        return self.context.imds_base_url + APP_SERVICE_PATH
+
+    @property
+    def identity_header(self) -> str:
+        return self.settings.identity_header
+
+    @property
+    def admin_key(self) -> str:
+        return self.settings.admin_key
+
+    @property
+    def federation_issuer(self) -> str:
+        return self.context.federation_issuer
+
+    @property
+    def graph_base_url(self) -> str:
+        return self.context.graph_base_url
+
+    @property
+    def ssf_issuer(self) -> str:
+        return self.context.ssf_issuer
+
+    @property
+    def ssf_configuration_url(self) -> str:
+        return f"{self.base_url}/.well-known/ssf-configuration"
+
+    def mint_federated_token(
+        self,
+        subject: str | None = None,
+        *,
+        audience: str = TOKEN_EXCHANGE_AUDIENCE,
+        lifetime: int = 3600,
+    ) -> str:
+        """A service-account token from the AKS-style federation issuer (what a pod reads from
+        ``AZURE_FEDERATED_TOKEN_FILE``), for the seeded federated app by default."""
+        now = int(time.time())
+        claims = {
+            "iss": self.federation_issuer,
+            "sub": subject or self.seed.federated_subject,
+            "aud": [audience],
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "workload"}},
+        }
+        return self.context.federation_keys.sign(claims)
+
+    def _bearer_for(self, audience: str, roles: list[str]) -> str:
+        from .tokens import AccessTokenSpec
+
+        ctx = self.context
+        spec = AccessTokenSpec(
+            tenant_id=self.tenant_id,
+            client_id=self.seed.secret_app.client_id,
+            audience=audience,
+            subject_object_id=ctx.directory.applications[
+                self.seed.secret_app.client_id
+            ].service_principal_id,
+            is_app_only=True,
+            roles=roles,
+            cp1=True,
+            lifetime=self.settings.cp1_token_lifetime,
+        )
+        from .oauth import sign_access_token
+
+        return sign_access_token(ctx, spec)
+
+    def graph_access_token(self) -> str:
+        """An app-only token for the Graph surface (roles to read users, SPs, risk, policies)."""
+        app = self.context.directory.applications[self.seed.secret_app.client_id]
+        return self._bearer_for(self.graph_base_url, app.granted_roles.get(GRAPH_APP_ID, []))
+
+    def ssf_access_token(self) -> str:
+        """Bearer token a receiver presents to the SSF stream management endpoints."""
+        return self._bearer_for(self.ssf_issuer, ["ssf.manage"])
+
+    def http_session(self) -> requests.Session:
+        """A ``requests.Session`` that trusts this provider's CA, for MSAL's ``http_client``.
+
+        ``trust_env`` is off because requests lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
+        override ``session.verify`` (``Session.merge_environment_settings``).
+        """
+        import requests
+
+        session = requests.Session()
+        session.verify = self.ca_bundle
+        session.trust_env = False
+        return session
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point MSAL / azure-identity at this provider."""
+        return {
+            "AZURE_TENANT_ID": self.tenant_id,
+            "AZURE_AUTHORITY_HOST": self.base_url,
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds_url,
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            "SSL_CERT_FILE": self.ca_bundle,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """URLs, CA path and seeded credentials, for the ``cae idp`` command to print.
+
+        Contains secrets on purpose (it is the developer's own throw-away tenant); callers
+        must not log it.
+        """
+        seed = self.seed
+        return {
+            "base_url": self.base_url,
+            "authority": self.authority,
+            "issuer": self.issuer,
+            "issuer_v1": self.issuer_v1,
+            "openid_configuration_url": self.openid_configuration_url,
+            "jwks_uri": self.jwks_uri,
+            "ca_bundle": self.ca_bundle,
+            "tenant_id": self.tenant_id,
+            "imds_url": self.imds_url,
+            "app_service_endpoint": self.app_service_endpoint,
+            "identity_header": self.identity_header,
+            "federation_issuer": self.federation_issuer,
+            "graph_base_url": self.graph_base_url,
+            "ssf_configuration_url": self.ssf_configuration_url,
+            "admin_key": self.admin_key,
+            "api": {"app_id": seed.api.app_id, "audience": seed.api.audience},
+            "secret_app": {
+                "client_id": seed.secret_app.client_id,
+                "client_secret": seed.secret_app.client_secret,
+            },
+            "cert_app": {
+                "client_id": seed.cert_app.client_id,
+                "certificate_path": seed.cert_app.certificate_path,
+                "thumbprint": seed.cert_app.thumbprint,
+            },
+            "federated_app": {
+                "client_id": seed.federated_app.client_id,
+                "subject": seed.federated_subject,
+            },
+            "public_app": {"client_id": seed.public_app.client_id},
+            "user": {
+                "username": seed.user.username,
+                "password": seed.user.password,
+                "object_id": seed.user.object_id,
+            },
+            "managed_identity": {
+                "client_id": seed.managed_identity.client_id,
+                "object_id": seed.managed_identity.object_id,
+            },
+        }
+
+    def __repr__(self) -> str:  # never shows secrets
+        state = self._ctx.base_url if self._ctx else "stopped"
+        return f"DevIdentityProvider({state})"
+
+
+def _optional_routes(ctx: IdPContext) -> list[Any]:
+    """Routes of the Shared Signals transmitter and the Graph surface."""
+    return []

@@ -1,0 +1,232 @@
+"""The directory every dev identity provider starts with, and how tests reach it (``idp.seed``).
+
+Ids are random per run so tests never depend on constants; secrets and keys never leave the
+process except through these objects and the files under the run's temporary directory.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .context import TOKEN_EXCHANGE_AUDIENCE
+from .directory import (
+    Application,
+    CertificateCredential,
+    Directory,
+    FederatedCredential,
+    ManagedIdentity,
+    User,
+)
+from .tls import generate_client_certificate
+
+__all__ = [
+    "GRAPH_APP_ID",
+    "ResourceApi",
+    "Seed",
+    "SeededApp",
+    "SeededCertificateApp",
+    "SeededManagedIdentity",
+    "SeededUser",
+    "seed_directory",
+]
+
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+GRAPH_ROLES = [
+    "User.Read.All",
+    "Application.Read.All",
+    "IdentityRiskyUser.Read.All",
+    "IdentityRiskyServicePrincipal.Read.All",
+    "Policy.Read.All",
+]
+FEDERATED_SUBJECT = "system:serviceaccount:default:workload"
+
+
+@dataclass(frozen=True)
+class ResourceApi:
+    app_id: str
+    audience: str
+    scopes: tuple[str, ...]
+    app_roles: tuple[str, ...]
+
+    @property
+    def default_scope(self) -> str:
+        return f"{self.audience}/.default"
+
+
+@dataclass(frozen=True)
+class SeededApp:
+    client_id: str
+    client_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class SeededCertificateApp:
+    client_id: str
+    certificate_path: str  # PEM with certificate and private key
+    thumbprint: str  # SHA-1, hex upper case (MSAL's "thumbprint")
+    thumbprint_sha256: str
+    certificate_pem: str
+    private_key_pem: str
+
+
+@dataclass(frozen=True)
+class SeededUser:
+    username: str
+    password: str
+    object_id: str
+    mfa_registered: bool
+
+
+@dataclass(frozen=True)
+class SeededManagedIdentity:
+    client_id: str
+    object_id: str
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class Seed:
+    tenant_id: str
+    api: ResourceApi
+    secret_app: SeededApp
+    cert_app: SeededCertificateApp
+    federated_app: SeededApp
+    public_app: SeededApp
+    user: SeededUser
+    managed_identity: SeededManagedIdentity
+    federated_subject: str
+
+
+def _gid() -> str:
+    return str(uuid.uuid4())
+
+
+def seed_directory(
+    directory: Directory, *, tenant_id: str, workdir: Path, federation_issuer: str, graph_url: str
+) -> Seed:
+    """Fill ``directory`` with one tenant, a resource API, three confidential clients (secret,
+    certificate, federated), a public client, a user with MFA and a managed identity."""
+    now = _dt.datetime.now(_dt.timezone.utc)
+    directory.add_tenant(tenant_id, "cae-sdk dev tenant")
+    api_id = _gid()
+    audience = f"api://{api_id}"
+    directory.add_application(
+        Application(
+            app_id=api_id,
+            tenant_id=tenant_id,
+            display_name="cae-sdk dev API",
+            app_roles=["Data.Read"],
+            scopes=["access_as_user"],
+            identifier_uris=[audience],
+        )
+    )
+    directory.add_application(
+        Application(
+            app_id=GRAPH_APP_ID,
+            tenant_id=tenant_id,
+            display_name="Microsoft Graph",
+            app_roles=list(GRAPH_ROLES),
+            scopes=["User.Read"],
+            identifier_uris=[graph_url],
+        )
+    )
+    grants = {api_id: ["Data.Read"], GRAPH_APP_ID: list(GRAPH_ROLES)}
+
+    secret_app = SeededApp(_gid(), secrets.token_urlsafe(30))
+    directory.add_application(
+        Application(
+            app_id=secret_app.client_id,
+            tenant_id=tenant_id,
+            display_name="dev secret client",
+            secrets=[secret_app.client_secret or ""],
+            granted_roles=dict(grants),
+        )
+    )
+
+    cert = generate_client_certificate("dev certificate client", now)
+    cert_path = workdir / "cert-app.pem"
+    cert_path.write_text(cert.certificate_pem + cert.private_key_pem)
+    cert_path.chmod(0o600)
+    cert_app = SeededCertificateApp(
+        client_id=_gid(),
+        certificate_path=str(cert_path),
+        thumbprint=cert.thumbprint_sha1,
+        thumbprint_sha256=cert.thumbprint_sha256,
+        certificate_pem=cert.certificate_pem,
+        private_key_pem=cert.private_key_pem,
+    )
+    directory.add_application(
+        Application(
+            app_id=cert_app.client_id,
+            tenant_id=tenant_id,
+            display_name="dev certificate client",
+            certificates=[
+                CertificateCredential(
+                    cert.thumbprint_sha1, cert.thumbprint_sha256, cert.certificate_pem
+                )
+            ],
+            granted_roles=dict(grants),
+        )
+    )
+
+    federated_app = SeededApp(_gid())
+    directory.add_application(
+        Application(
+            app_id=federated_app.client_id,
+            tenant_id=tenant_id,
+            display_name="dev federated workload",
+            federated_credentials=[
+                FederatedCredential(
+                    federation_issuer, FEDERATED_SUBJECT, (TOKEN_EXCHANGE_AUDIENCE,)
+                )
+            ],
+            granted_roles=dict(grants),
+        )
+    )
+
+    public_app = SeededApp(_gid())
+    directory.add_application(
+        Application(
+            app_id=public_app.client_id,
+            tenant_id=tenant_id,
+            display_name="dev public client",
+            is_public_client=True,
+        )
+    )
+
+    user = SeededUser("alice@dev.example", secrets.token_urlsafe(16), _gid(), True)
+    directory.add_user(
+        User(
+            object_id=user.object_id,
+            tenant_id=tenant_id,
+            username=user.username,
+            password=user.password,
+            display_name="Alice Developer",
+            mfa_registered=True,
+        )
+    )
+
+    mi_client_id, mi_object_id = _gid(), _gid()
+    resource_id = (
+        f"/subscriptions/{_gid()}/resourceGroups/dev/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/dev-identity"
+    )
+    directory.add_managed_identity(
+        ManagedIdentity(mi_client_id, mi_object_id, tenant_id, resource_id), "dev-identity"
+    )
+    directory.applications[mi_client_id].granted_roles = dict(grants)
+    return Seed(
+        tenant_id=tenant_id,
+        api=ResourceApi(api_id, audience, ("access_as_user",), ("Data.Read",)),
+        secret_app=secret_app,
+        cert_app=cert_app,
+        federated_app=federated_app,
+        public_app=public_app,
+        user=user,
+        managed_identity=SeededManagedIdentity(mi_client_id, mi_object_id, resource_id),
+        federated_subject=FEDERATED_SUBJECT,
+    )
