@@ -178,3 +178,84 @@ def test_set_builder_pure():
         "sub": "s",
     }
     assert json.loads(json.dumps(parse_subject('{"format":"opaque","id":"x"}')))["id"] == "x"
+
+
+@pytest.mark.redis
+def test_tail_follows_a_redis_store(redis_url):
+    import asyncio
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from cae_sdk.events.redis import RedisEventStore
+
+    NOW = int(time.time())
+    prefix = f"cae-test-tail-{uuid.uuid4().hex[:8]}:"
+    cae_script = Path(sys.executable).parent / "cae"
+
+    async def seed_and_publish(process: subprocess.Popen) -> None:
+        store = RedisEventStore(redis_url, prefix=prefix)
+        await store.start()
+        try:
+            process_started = await asyncio.to_thread(process.stderr.readline)
+            assert "following events" in process_started
+            await store.revoke_user("t1", "o1", at=NOW + 1, reason="sessions_revoked")
+        finally:
+            await store.close()
+
+    async def cleanup() -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(redis_url)
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+    # The first watermark exists before tail starts: it comes in the snapshot.
+    async def seed_first() -> None:
+        store = RedisEventStore(redis_url, prefix=prefix)
+        await store.start()
+        await store.revoke_user("t1", "before", at=NOW)
+        await store.close()
+
+    asyncio.run(seed_first())
+    process = subprocess.Popen(
+        [
+            str(cae_script),
+            "events",
+            "tail",
+            "--redis-url",
+            redis_url,
+            "--prefix",
+            prefix,
+            "--count",
+            "1",
+            "--seconds",
+            "20",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        asyncio.run(seed_and_publish(process))
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        asyncio.run(cleanup())
+    assert process.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0] == {"type": "watermark", "subject": "user:t1:before", "not_before": NOW}
+    assert lines[-1]["type"] == "revocation"
+    assert lines[-1]["subject"] == "user:t1:o1" and lines[-1]["reason"] == "sessions_revoked"
+
+
+def test_tail_sqlite_or_unavailable(cae, tmp_path):
+    result = cae("events", "tail", "--sqlite", str(tmp_path / "none.db"), "--seconds", "0.1")
+    # Until (or unless) the SQLite store is installed, the command says so with exit 3.
+    assert result.code in (0, 3)
+    if result.code == 3:
+        assert "SQLiteEventStore" in result.err

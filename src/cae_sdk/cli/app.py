@@ -9,7 +9,7 @@ from typing import Any
 
 from .._version import __version__
 from ..core.errors import CAEError
-from . import decode, events_cmd, lint
+from . import decode, events_cmd, idp_cmd, lint
 from .output import CLIError, ExitCode, Output
 
 __all__ = ["build_parser", "run"]
@@ -18,6 +18,7 @@ _COMMANDS: tuple[Callable[[Any], None], ...] = (
     decode.register,
     lint.register,
     events_cmd.register,
+    idp_cmd.register,
 )
 
 

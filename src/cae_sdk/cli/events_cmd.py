@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import ssl
 import time
 import uuid
 from pathlib import Path
@@ -130,7 +131,12 @@ def _push(args: argparse.Namespace, token: str) -> tuple[int, dict[str, Any]]:
     headers = {"Content-Type": SECEVENT_CONTENT_TYPE, "Accept": "application/json"}
     if args.authorization:
         headers["Authorization"] = args.authorization
-    verify: Any = str(args.cacert) if args.cacert else True
+    verify: Any = True
+    if args.cacert:
+        try:
+            verify = ssl.create_default_context(cafile=str(args.cacert))
+        except (OSError, ssl.SSLError) as exc:
+            raise CLIError(f"cannot use CA bundle {args.cacert}: {exc}") from None
     try:
         response = httpx.post(
             args.url, content=token, headers=headers, timeout=args.timeout, verify=verify
@@ -196,6 +202,9 @@ async def _tail(store: EventStore, args: argparse.Namespace, out: Output) -> int
     try:
         if not args.no_snapshot:
             _print_snapshot(store, out)
+        # On stderr, so that --json output stays one object per line; scripts wait for it.
+        out.errors.write("cae: following events (Ctrl-C to stop)\n")
+        out.errors.flush()
         seen = 0
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         while args.count is None or seen < args.count:
@@ -225,7 +234,6 @@ def _print_snapshot(store: EventStore, out: Output) -> None:
     for subject, not_before in watermarks:
         table.add(str(subject), time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(not_before)))
     out.table(table)
-    out.line("following events (Ctrl-C to stop)...")
 
 
 def _print_event(event: Event, out: Output) -> None:
