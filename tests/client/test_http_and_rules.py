@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
@@ -110,3 +111,17 @@ def test_access_token_hides_token_and_computes_refresh() -> None:
         {"access_token": "t", "expires_in": 100, "refresh_in": 5000}, now=0
     )
     assert hinted.refresh_on == 100  # never later than expiry
+
+
+def test_ca_bundle_path_becomes_ssl_context(tmp_path: Path) -> None:
+    import ssl
+
+    from cae_sdk.errors import ConfigurationError
+
+    assert HttpSettings().ssl_verify() is True
+    with pytest.raises(ConfigurationError, match="CA bundle"):
+        HttpSettings(verify=str(tmp_path / "missing.pem")).ssl_verify()
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    with pytest.raises(ConfigurationError):
+        HttpSettings(verify=str(tmp_path / "bad.pem")).ssl_verify()
+    assert isinstance(HttpSettings(verify=str(tmp_path)).ssl_verify(), ssl.SSLContext)

@@ -9,6 +9,7 @@ the application's TLS trust, proxy and timeout settings, and makes them visible 
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 import httpx
 import requests
+
+from ..core.errors import ConfigurationError
 
 __all__ = ["HttpSettings", "MsalHttpClient"]
 
@@ -33,7 +36,18 @@ class HttpSettings:
     timeout: float = 30.0
 
     def build_client(self) -> httpx.Client:
-        return httpx.Client(verify=self.verify, proxy=self.proxy, timeout=self.timeout)
+        return httpx.Client(verify=self.ssl_verify(), proxy=self.proxy, timeout=self.timeout)
+
+    def ssl_verify(self) -> bool | ssl.SSLContext:
+        """``verify`` as httpx wants it (a CA bundle path becomes an ``SSLContext``)."""
+        if not isinstance(self.verify, str):
+            return self.verify
+        try:
+            if os.path.isdir(self.verify):
+                return ssl.create_default_context(capath=self.verify)
+            return ssl.create_default_context(cafile=self.verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"cannot load CA bundle {self.verify!r}: {exc}") from None
 
 
 class MsalHttpClient:
