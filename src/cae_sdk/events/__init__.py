@@ -11,6 +11,7 @@ from .model import (
     event_from_dict,
     event_to_dict,
 )
+from .sqlite import SQLiteEventStore
 from .store import EventStore, EventStoreMixin
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "RevocationEvent",
     "RiskEvent",
     "RiskLevel",
+    "SQLiteEventStore",
     "event_from_dict",
     "event_to_dict",
 ]

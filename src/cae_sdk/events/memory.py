@@ -2,19 +2,70 @@
 
 Watermarks older than :data:`WATERMARK_TTL_SECONDS` are dropped lazily, so memory stays bounded
 by the number of revocations in the last 28 hours.
+
+Watermarks are kept compactly (about 150 bytes each at a million): the table is keyed by the
+subject's 64-bit ``hash()`` (SipHash, randomised per process, so nobody can aim a collision at
+it) and each value is one ``bytes`` holding the timestamp and the subject packed (GUIDs as 16
+bytes). Two subjects sharing a 64-bit hash would share the newer watermark - a false refusal,
+never a false acceptance.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 
 from ..core.locations import NamedLocation
-from ..core.subjects import SubjectKey
+from ..core.subjects import SubjectKey, SubjectKind
 from .model import WATERMARK_TTL_SECONDS, Event, LocationsEvent, RevocationEvent, RiskLevel
 from .store import EventListener, EventStoreMixin
 
 __all__ = ["InMemoryEventStore"]
+
+
+_KINDS = tuple(SubjectKind)
+_KIND_CODE = {kind: code for code, kind in enumerate(_KINDS)}
+
+
+def _pack_text(text: str) -> bytes:
+    if len(text) == 36:
+        try:
+            packed = uuid.UUID(text)
+        except ValueError:
+            pass
+        else:
+            if str(packed) == text:  # only canonical lower-case GUIDs round-trip
+                return b"\x00" + packed.bytes
+    raw = text.encode()
+    return b"\x01" + len(raw).to_bytes(2, "big") + raw
+
+
+def _unpack_text(data: bytes, pos: int) -> tuple[str, int]:
+    if data[pos] == 0:
+        return str(uuid.UUID(bytes=data[pos + 1 : pos + 17])), pos + 17
+    length = int.from_bytes(data[pos + 1 : pos + 3], "big")
+    return data[pos + 3 : pos + 3 + length].decode(), pos + 3 + length
+
+
+def _pack(subject: SubjectKey, not_before: int) -> bytes:
+    """8 bytes of timestamp, then kind, tenant and value."""
+    return (
+        not_before.to_bytes(8, "big", signed=True)
+        + bytes((_KIND_CODE[subject.kind],))
+        + _pack_text(subject.tenant_id)
+        + _pack_text(subject.value)
+    )
+
+
+def _unpack(data: bytes) -> tuple[SubjectKey, int]:
+    tenant_id, pos = _unpack_text(data, 9)
+    value, _ = _unpack_text(data, pos)
+    return SubjectKey(_KINDS[data[8]], tenant_id, value), _timestamp(data)
+
+
+def _timestamp(data: bytes) -> int:
+    return int.from_bytes(data[:8], "big", signed=True)
 
 
 class InMemoryEventStore(EventStoreMixin):
@@ -24,7 +75,7 @@ class InMemoryEventStore(EventStoreMixin):
         watermark_ttl: int = WATERMARK_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._watermarks: dict[SubjectKey, int] = {}
+        self._watermarks: dict[int, bytes] = {}
         self._risk: dict[SubjectKey, RiskLevel] = {}
         self._locations: tuple[NamedLocation, ...] = ()
         self._listeners: list[EventListener] = []
@@ -46,10 +97,11 @@ class InMemoryEventStore(EventStoreMixin):
     def apply_local(self, event: Event) -> bool:
         """Apply without notifying; shared stores use this to update their mirror."""
         if isinstance(event, RevocationEvent):
-            current = self._watermarks.get(event.subject)
-            if current is not None and current >= event.not_before:
+            slot = hash(event.subject)
+            current = self._watermarks.get(slot)
+            if current is not None and _timestamp(current) >= event.not_before:
                 return False
-            self._watermarks[event.subject] = event.not_before
+            self._watermarks[slot] = _pack(event.subject, event.not_before)
             return True
         if isinstance(event, LocationsEvent):
             if event.locations == self._locations:
@@ -75,9 +127,13 @@ class InMemoryEventStore(EventStoreMixin):
             listener(event)
 
     def watermark(self, subject: SubjectKey) -> int | None:
-        value = self._watermarks.get(subject)
-        if value is not None and value + self._ttl < self._clock():
-            del self._watermarks[subject]
+        slot = hash(subject)
+        packed = self._watermarks.get(slot)
+        if packed is None:
+            return None
+        value = _timestamp(packed)
+        if value + self._ttl < self._clock():
+            del self._watermarks[slot]
             return None
         return value
 
@@ -117,4 +173,5 @@ class InMemoryEventStore(EventStoreMixin):
 
     def watermarks(self) -> dict[SubjectKey, int]:
         cutoff = self._clock() - self._ttl
-        return {k: v for k, v in self._watermarks.items() if v >= cutoff}
+        live = (_unpack(packed) for packed in self._watermarks.values())
+        return {subject: value for subject, value in live if value >= cutoff}
