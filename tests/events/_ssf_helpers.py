@@ -110,8 +110,16 @@ class TransmitterStub:
                 Route("/.well-known/ssf-configuration", self._configuration),
                 Route("/jwks", self._jwks),
                 Route("/poll", self._poll, methods=["POST"]),
+                Route("/streams", self._streams, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+                Route("/status", self._status, methods=["GET", "POST"]),
+                Route("/verify", self._verify, methods=["POST"]),
+                Route("/subjects:add", self._add_subject, methods=["POST"]),
+                Route("/subjects:remove", self._remove_subject, methods=["POST"]),
             ]
         )
+        self.streams: dict[str, dict[str, Any]] = {}
+        self.subjects: dict[str, list[dict[str, Any]]] = {}
+        self.statuses: dict[str, str] = {}
 
     @property
     def issuer(self) -> str:
@@ -123,6 +131,11 @@ class TransmitterStub:
                 "issuer": self.issuer_override or self.base_url,
                 "jwks_uri": f"{self.base_url}/jwks",
                 "delivery_methods_supported": ["urn:ietf:rfc:8935", "urn:ietf:rfc:8936"],
+                "configuration_endpoint": f"{self.base_url}/streams",
+                "status_endpoint": f"{self.base_url}/status",
+                "verification_endpoint": f"{self.base_url}/verify",
+                "add_subject_endpoint": f"{self.base_url}/subjects:add",
+                "remove_subject_endpoint": f"{self.base_url}/subjects:remove",
             }
         )
 
@@ -150,3 +163,102 @@ class TransmitterStub:
         limit = int(body.get("maxEvents", 100))
         sets = dict(list(self.queue.items())[:limit])
         return JSONResponse({"sets": sets, "moreAvailable": len(self.queue) > len(sets)})
+
+    def _denied(self, request: Request) -> Response | None:
+        if request.headers.get("authorization") != "Bearer mgmt-token":
+            return JSONResponse({"error": "access_denied"}, status_code=401)
+        return None
+
+    async def _streams(self, request: Request) -> Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        stream_id = request.query_params.get("stream_id")
+        if request.method == "POST":
+            body = await request.json()
+            stream_id = uuid.uuid4().hex
+            delivery = dict(body["delivery"])
+            if delivery["method"] == "urn:ietf:rfc:8936":
+                delivery["endpoint_url"] = f"{self.base_url}/poll"
+            stream = {
+                "stream_id": stream_id,
+                "iss": self.issuer,
+                "aud": AUDIENCE,
+                "delivery": delivery,
+                "events_requested": body.get("events_requested", []),
+                "events_delivered": body.get("events_requested", []),
+            }
+            self.streams[stream_id] = stream
+            self.statuses[stream_id] = "enabled"
+            return JSONResponse(stream, status_code=201)
+        if request.method == "GET":
+            if stream_id is None:
+                return JSONResponse(list(self.streams.values()))
+            if stream_id not in self.streams:
+                return JSONResponse({"error": "not_found"}, status_code=404)
+            return JSONResponse(self.streams[stream_id])
+        if request.method == "DELETE":
+            self.streams.pop(stream_id or "", None)
+            return Response(status_code=204)
+        body = await request.json()
+        stream = self.streams[body["stream_id"]]
+        if request.method == "PUT":
+            stream = {"stream_id": body["stream_id"], "iss": self.issuer, "aud": AUDIENCE}
+        stream.update({k: v for k, v in body.items() if k != "stream_id"})
+        self.streams[body["stream_id"]] = stream
+        return JSONResponse(stream)
+
+    async def _status(self, request: Request) -> Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        if request.method == "GET":
+            stream_id = request.query_params["stream_id"]
+            return JSONResponse({"stream_id": stream_id, "status": self.statuses[stream_id]})
+        body = await request.json()
+        self.statuses[body["stream_id"]] = body["status"]
+        return JSONResponse({"stream_id": body["stream_id"], "status": body["status"]})
+
+    async def _add_subject(self, request: Request) -> Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await request.json()
+        self.subjects.setdefault(body["stream_id"], []).append(body["subject"])
+        return Response(status_code=200)
+
+    async def _remove_subject(self, request: Request) -> Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await request.json()
+        self.subjects.get(body["stream_id"], []).remove(body["subject"])
+        return Response(status_code=204)
+
+    def sign_set(self, claims: dict[str, Any]) -> str:
+        return sign(claims, self.keys[0])
+
+    async def _verify(self, request: Request) -> Response:
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await request.json()
+        stream = self.streams[body["stream_id"]]
+        claims = set_claims(
+            self.issuer,
+            event_type="https://schemas.openid.net/secevent/ssf/event-type/verification",
+            payload={"state": body["state"]},
+            sub_id={"format": "opaque", "id": body["stream_id"]},
+        )
+        token = self.sign_set(claims)
+        delivery = stream["delivery"]
+        if delivery["method"] == "urn:ietf:rfc:8935":
+            import httpx
+
+            async with httpx.AsyncClient() as http:
+                await http.post(
+                    delivery["endpoint_url"],
+                    content=token,
+                    headers={
+                        "authorization": delivery["authorization_header"],
+                        "content-type": "application/secevent+jwt",
+                    },
+                )
+        else:
+            self.queue[claims["jti"]] = token
+        return Response(status_code=204)

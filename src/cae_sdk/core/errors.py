@@ -18,6 +18,7 @@ __all__ = [
     "ClaimsChallengeLoop",
     "ClaimsChallengeUnresolvable",
     "ConfigurationError",
+    "EventSourceError",
     "EventValidationError",
     "InteractionRequired",
     "InvalidClaimsError",
@@ -172,3 +173,16 @@ class ClaimsChallengeLoop(ClaimsChallengeUnresolvable):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class EventSourceError(CAEError):
+    """A remote event source (SSF transmitter, Microsoft Graph) refused or failed a request.
+
+    ``status`` is the HTTP status (0 when the answer was not HTTP at all), ``code`` the error
+    code the source reported, if any.
+    """
+
+    def __init__(self, message: str, *, status: int = 0, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

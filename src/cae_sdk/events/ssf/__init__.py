@@ -9,6 +9,7 @@ from .mapping import (
     SubjectResolver,
     map_security_event,
 )
+from .poll import PollClient, PollResult, build_poll_request, parse_poll_response
 from .push import PushReceiverApp
 from .receiver import ReceiveResult, SetReceiver, VerificationStates
 from .rules import (
@@ -19,6 +20,7 @@ from .rules import (
     validate_set_header,
 )
 from .set_decoder import SetDecoder, TransmitterKey, TransmitterKeys, parse_jwks, verify_set
+from .streams import StreamClient, poll_delivery, push_delivery
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -27,18 +29,25 @@ __all__ = [
     "Effect",
     "EventRule",
     "MappedEvent",
+    "PollClient",
+    "PollResult",
     "PushReceiverApp",
     "ReceiveResult",
     "SecurityEvent",
     "SetDecoder",
     "SetReceiver",
     "SetValidationConfig",
+    "StreamClient",
     "SubjectResolver",
     "TransmitterKey",
     "TransmitterKeys",
     "VerificationStates",
+    "build_poll_request",
     "map_security_event",
     "parse_jwks",
+    "parse_poll_response",
+    "poll_delivery",
+    "push_delivery",
     "validate_set_claims",
     "validate_set_header",
     "verify_set",
