@@ -9,7 +9,7 @@ from typing import Any
 
 from .._version import __version__
 from ..core.errors import CAEError
-from . import decode, events_cmd, idp_cmd, lint
+from . import decode, events_cmd, idp_cmd, lint, whatif
 from .output import CLIError, ExitCode, Output
 
 __all__ = ["build_parser", "run"]
@@ -19,6 +19,7 @@ _COMMANDS: tuple[Callable[[Any], None], ...] = (
     lint.register,
     events_cmd.register,
     idp_cmd.register,
+    whatif.register,
 )
 
 

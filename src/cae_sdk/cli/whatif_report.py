@@ -1,0 +1,168 @@
+"""Explain a Conditional Access evaluation policy by policy (pure; ``cae whatif``).
+
+The verdicts come from the resource's own engine (:func:`cae_sdk.core.policies.evaluate`); this
+module only says *why*. For a policy that did not apply it asks the same engine again with one
+condition at a time lifted: the conditions whose lifting makes the policy apply are the ones
+that did not match. Nothing here re-implements a condition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.locations import NamedLocation, parse_ip
+from ..core.policies import (
+    GrantControls,
+    Policy,
+    PolicyContext,
+    PolicyResult,
+    PolicyState,
+    PolicyVerdict,
+    Selection,
+    evaluate,
+    platform_from_user_agent,
+)
+
+__all__ = ["explain_evaluation"]
+
+_EVERYONE = Selection(frozenset({"all"}))
+_UNCONFIGURED = Selection()
+
+
+def _lifted(policy: Policy) -> dict[str, Policy]:
+    """One copy of ``policy`` per condition, with that condition matching everything."""
+    replace = dataclasses.replace
+    workload = policy.targets_workload_identities
+    return {
+        "users": replace(policy, users=_EVERYONE, groups=_UNCONFIGURED, roles=_UNCONFIGURED),
+        "applications": replace(policy, applications=_EVERYONE, auth_contexts=frozenset()),
+        "client applications": replace(
+            policy, client_apps=_EVERYONE if workload else _UNCONFIGURED
+        ),
+        "device platform": replace(policy, platforms=_UNCONFIGURED),
+        "location": replace(policy, locations=_UNCONFIGURED),
+        "risk level": replace(
+            policy, user_risk_levels=frozenset(), service_principal_risk_levels=frozenset()
+        ),
+    }
+
+
+def _applies(policy: Policy, context: PolicyContext) -> bool:
+    """Whether the conditions match (grant controls and unobservable parts set aside)."""
+    enabled = dataclasses.replace(
+        policy, state=PolicyState.ENABLED, unobservable=(), grant=GrantControls()
+    )
+    verdict = evaluate([enabled], context).results[0].verdict
+    return verdict not in (PolicyVerdict.NOT_APPLIED, PolicyVerdict.UNKNOWN)
+
+
+def _why_not(policy: Policy, context: PolicyContext) -> str:
+    if context.claims.is_app_only and not policy.targets_workload_identities:
+        return "a user policy; the token is app-only (workload identities need their own)"
+    if not context.claims.is_app_only and policy.targets_workload_identities:
+        return "a workload-identity policy; the token is a user's"
+    failed = [name for name, copy in _lifted(policy).items() if _applies(copy, context)]
+    if failed:
+        return "does not match: " + ", ".join(failed)
+    return "several conditions do not match"
+
+
+def _why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
+    verdict = result.verdict
+    if verdict is PolicyVerdict.NOT_APPLIED:
+        return _why_not(policy, context)
+    if verdict is PolicyVerdict.UNKNOWN:
+        return "cannot be decided at the resource: " + ", ".join(result.unobservable)
+    if verdict is PolicyVerdict.BLOCK:
+        return "applies; its grant control is block (block always wins)"
+    if verdict is PolicyVerdict.MFA_REQUIRED:
+        return "applies; requires MFA and the token shows none (amr/acrs)"
+    if policy.grant.built_in:
+        return (
+            "applies; its controls are satisfied (" + ", ".join(sorted(policy.grant.built_in)) + ")"
+        )
+    return "applies; no grant control"
+
+
+def _effect(result: PolicyResult) -> str:
+    applied = result.verdict not in (PolicyVerdict.NOT_APPLIED, PolicyVerdict.UNKNOWN)
+    if result.state is PolicyState.REPORT_ONLY:
+        if not applied:
+            return "report-only, not applied"
+        return f"report-only: would {_verb(result.verdict)} (not enforced)"
+    if not applied:
+        return "not applied" if result.verdict is PolicyVerdict.NOT_APPLIED else "undecided"
+    return _verb(result.verdict)
+
+
+def _verb(verdict: PolicyVerdict) -> str:
+    return {
+        PolicyVerdict.BLOCK: "block",
+        PolicyVerdict.MFA_REQUIRED: "require MFA",
+        PolicyVerdict.SATISFIED: "grant",
+    }.get(verdict, verdict.value)
+
+
+def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> dict[str, Any]:
+    """Evaluate ``policies`` for ``context`` and explain every policy and the decision."""
+    evaluation = evaluate(policies, context)
+    by_id = {policy.id: policy for policy in policies}
+    rows: list[dict[str, Any]] = []
+    for result in evaluation.results:
+        policy = by_id[result.policy_id]
+        rows.append(
+            {
+                "id": result.policy_id,
+                "name": result.name,
+                "state": result.state.value,
+                "verdict": result.verdict.value,
+                "effect": _effect(result),
+                "why": _why(policy, result, context),
+            }
+        )
+    for policy in policies:
+        if policy.state is PolicyState.DISABLED:
+            rows.append(
+                {
+                    "id": policy.id,
+                    "name": policy.name,
+                    "state": policy.state.value,
+                    "verdict": "skipped",
+                    "effect": "disabled",
+                    "why": "disabled policies are not evaluated",
+                }
+            )
+    decision = evaluation.decision
+    platform = platform_from_user_agent(context.user_agent)
+    return {
+        "request": {
+            "client_ip": context.client_ip,
+            "user_agent": context.user_agent,
+            "device_platform": platform or "unknown",
+            "app_ids": sorted(context.app_ids),
+            "auth_contexts": sorted(context.auth_contexts),
+            "identity": "app-only" if context.claims.is_app_only else "user",
+            "named_locations_matched": [
+                loc.name
+                for loc in context.named_locations
+                if context.client_ip and _contains(loc, context.client_ip)
+            ],
+        },
+        "policies": rows,
+        "decision": {
+            "outcome": decision.outcome.value,
+            "reason": decision.reason.value,
+            "description": decision.description,
+            "claims": dict(decision.claims) if decision.claims else None,
+            "applied": list(decision.matched_policies),
+            "report_only": list(decision.report_only),
+            "undecided": {k: list(v) for k, v in evaluation.unobservable.items()},
+        },
+    }
+
+
+def _contains(location: NamedLocation, ip: str) -> bool:
+    address = parse_ip(ip)
+    return address is not None and location.contains(address)
