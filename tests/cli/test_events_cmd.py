@@ -180,56 +180,35 @@ def test_set_builder_pure():
     assert json.loads(json.dumps(parse_subject('{"format":"opaque","id":"x"}')))["id"] == "x"
 
 
-@pytest.mark.redis
-def test_tail_follows_a_redis_store(redis_url):
+def tail_while_publishing(store_factory, tail_args: list[str]) -> list[dict]:
+    """Seed one watermark, start ``cae events tail``, publish one event from another store
+    instance once tail says it is following, and return the JSON lines tail printed."""
     import asyncio
     import subprocess
     import sys
     import time
-    import uuid
 
-    from cae_sdk.events.redis import RedisEventStore
-
-    NOW = int(time.time())
-    prefix = f"cae-test-tail-{uuid.uuid4().hex[:8]}:"
+    now = int(time.time())
     cae_script = Path(sys.executable).parent / "cae"
 
-    async def seed_and_publish(process: subprocess.Popen) -> None:
-        store = RedisEventStore(redis_url, prefix=prefix)
+    async def write(subject_oid: str, at: int, wait_for=None) -> None:
+        store = store_factory()
         await store.start()
         try:
-            process_started = await asyncio.to_thread(process.stderr.readline)
-            assert "following events" in process_started
-            await store.revoke_user("t1", "o1", at=NOW + 1, reason="sessions_revoked")
+            if wait_for is not None:
+                started = await asyncio.to_thread(wait_for.stderr.readline)
+                assert "following events" in started
+            await store.revoke_user("t1", subject_oid, at=at, reason="sessions_revoked")
         finally:
             await store.close()
 
-    async def cleanup() -> None:
-        import redis.asyncio as aioredis
-
-        client = aioredis.from_url(redis_url)
-        keys = [key async for key in client.scan_iter(f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-    # The first watermark exists before tail starts: it comes in the snapshot.
-    async def seed_first() -> None:
-        store = RedisEventStore(redis_url, prefix=prefix)
-        await store.start()
-        await store.revoke_user("t1", "before", at=NOW)
-        await store.close()
-
-    asyncio.run(seed_first())
+    asyncio.run(write("before", now))
     process = subprocess.Popen(
         [
             str(cae_script),
             "events",
             "tail",
-            "--redis-url",
-            redis_url,
-            "--prefix",
-            prefix,
+            *tail_args,
             "--count",
             "1",
             "--seconds",
@@ -241,21 +220,57 @@ def test_tail_follows_a_redis_store(redis_url):
         text=True,
     )
     try:
-        asyncio.run(seed_and_publish(process))
+        asyncio.run(write("o1", now + 1, wait_for=process))
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()
-        asyncio.run(cleanup())
     assert process.returncode == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
-    assert lines[0] == {"type": "watermark", "subject": "user:t1:before", "not_before": NOW}
+    assert lines[0] == {"type": "watermark", "subject": "user:t1:before", "not_before": now}
     assert lines[-1]["type"] == "revocation"
     assert lines[-1]["subject"] == "user:t1:o1" and lines[-1]["reason"] == "sessions_revoked"
+    return lines
 
 
-def test_tail_sqlite_or_unavailable(cae, tmp_path):
-    result = cae("events", "tail", "--sqlite", str(tmp_path / "none.db"), "--seconds", "0.1")
-    # Until (or unless) the SQLite store is installed, the command says so with exit 3.
-    assert result.code in (0, 3)
-    if result.code == 3:
-        assert "SQLiteEventStore" in result.err
+@pytest.mark.redis
+def test_tail_follows_a_redis_store(redis_url):
+    import asyncio
+    import uuid
+
+    from cae_sdk.events.redis import RedisEventStore
+
+    prefix = f"cae-test-tail-{uuid.uuid4().hex[:8]}:"
+
+    async def cleanup() -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(redis_url)
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+    try:
+        tail_while_publishing(
+            lambda: RedisEventStore(redis_url, prefix=prefix),
+            ["--redis-url", redis_url, "--prefix", prefix],
+        )
+    finally:
+        asyncio.run(cleanup())
+
+
+def test_tail_follows_a_sqlite_store(tmp_path):
+    from cae_sdk.events.sqlite import SQLiteEventStore
+
+    path = tmp_path / "events.db"
+    tail_while_publishing(
+        lambda: SQLiteEventStore(path, poll_interval=0.05), ["--sqlite", str(path)]
+    )
+
+
+def test_tail_unavailable_store_is_exit_3(cae, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cae_sdk.events.redis", None)  # as if redis is missing
+    result = cae("events", "tail", "--redis-url", "redis://127.0.0.1:1/0", "--seconds", "0.1")
+    assert result.code == 3 and "RedisEventStore is not available" in result.err
