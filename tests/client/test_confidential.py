@@ -235,11 +235,17 @@ def test_empty_scopes_rejected(idp: FakeIdentityProvider) -> None:
 
 
 def test_instance_discovery_defaults() -> None:
-    from cae_sdk.client.credentials._base import TransportOptions
+    from cae_sdk.client.credentials._options import TransportOptions
 
-    assert TransportOptions().instance_discovery is True
-    assert TransportOptions(authority_host="https://127.0.0.1:8443").instance_discovery is False
-    assert TransportOptions(authority_host="login.test", instance_discovery=True).instance_discovery
-    options = TransportOptions(ca_bundle="/tmp/ca.pem", proxy="http://proxy:3128", timeout=5)
+    assert TransportOptions({}).instance_discovery is True
+    assert (
+        TransportOptions({"authority_host": "https://127.0.0.1:8443"}).instance_discovery is False
+    )
+    assert TransportOptions(
+        {"authority_host": "login.test", "instance_discovery": True}
+    ).instance_discovery
+    options = TransportOptions(
+        {"ca_bundle": "/tmp/ca.pem", "proxy": "http://proxy:3128", "timeout": 5}
+    )
     assert options.settings.verify == "/tmp/ca.pem"
     assert options.settings.proxy == "http://proxy:3128"

@@ -52,15 +52,20 @@ def _claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def _secret(idp: Any) -> ConfidentialClientCredential:
+def _confidential(idp: Any, client_id: str, **secret: Any) -> ConfidentialClientCredential:
     return ConfidentialClientCredential(
         idp.tenant_id,
-        idp.seed.secret_app.client_id,
-        client_secret=idp.seed.secret_app.client_secret,
+        client_id,
         authority=idp.authority,
         ca_bundle=idp.ca_bundle,
         instance_discovery=False,
+        **secret,
     )
+
+
+def _secret(idp: Any) -> ConfidentialClientCredential:
+    app = idp.seed.secret_app
+    return _confidential(idp, app.client_id, client_secret=app.client_secret)
 
 
 def test_secret_credential_gets_cp1_token(idp: Any) -> None:
@@ -73,14 +78,8 @@ def test_secret_credential_gets_cp1_token(idp: Any) -> None:
 
 
 def test_certificate_credential_gets_cp1_token(idp: Any) -> None:
-    credential = ConfidentialClientCredential(
-        idp.tenant_id,
-        idp.seed.cert_app.client_id,
-        certificate=idp.seed.cert_app.certificate_path,
-        authority=idp.authority,
-        ca_bundle=idp.ca_bundle,
-        instance_discovery=False,
-    )
+    app = idp.seed.cert_app
+    credential = _confidential(idp, app.client_id, certificate=app.certificate_path)
     claims = _claims(credential.get_token([_scope(idp)]).token)
     assert has_cp1(claims.get("xms_cc"))
     assert claims["azp" if "azp" in claims else "appid"] == idp.seed.cert_app.client_id

@@ -14,12 +14,15 @@ from .token import TokenCredential
 __all__ = ["AsyncCAEClient", "CAEClient"]
 
 
-def _auth(
+def _take_auth(
     credential: TokenCredential | CAEAuth,
     scopes: Sequence[str] | str | None,
-    loop_breaker: LoopBreaker | None,
-    accept_invalid_token: bool,
+    kwargs: dict[str, Any],
 ) -> CAEAuth:
+    """Build the client's :class:`CAEAuth`, taking its own options out of ``kwargs`` (the rest
+    belongs to httpx)."""
+    loop_breaker: LoopBreaker | None = kwargs.pop("loop_breaker", None)
+    accept_invalid_token = bool(kwargs.pop("accept_invalid_token", False))
     if isinstance(credential, CAEAuth):
         return credential
     if scopes is None:
@@ -29,37 +32,31 @@ def _auth(
     )
 
 
-class CAEClient(httpx.Client):
+class _WithCAEAuth:
+    """Constructor shared by both clients: build :class:`CAEAuth`, hand the rest to httpx."""
+
+    cae_auth: CAEAuth
+
+    def __init__(
+        self,
+        credential: TokenCredential | CAEAuth,
+        scopes: Sequence[str] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.cae_auth = _take_auth(credential, scopes, kwargs)
+        # Cooperative: the next class in the MRO is httpx.Client or httpx.AsyncClient.
+        super().__init__(auth=self.cae_auth, **kwargs)  # type: ignore[call-arg]
+
+
+class CAEClient(_WithCAEAuth, httpx.Client):
     """``httpx.Client`` whose requests carry cp1 tokens and survive CAE claims challenges.
 
-    Pass a credential and scopes (or a ready :class:`CAEAuth` to share its token state and
-    single flight between clients); every other keyword goes to ``httpx.Client``.
+    ``CAEClient(credential, scopes, **kwargs)``: pass a credential and scopes (or a ready
+    :class:`CAEAuth` to share its token state and single flight between clients).
+    ``loop_breaker=`` and ``accept_invalid_token=`` go to :class:`CAEAuth`; every other keyword
+    goes to ``httpx.Client``.
     """
 
-    def __init__(
-        self,
-        credential: TokenCredential | CAEAuth,
-        scopes: Sequence[str] | str | None = None,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        accept_invalid_token: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self.cae_auth = _auth(credential, scopes, loop_breaker, accept_invalid_token)
-        super().__init__(auth=self.cae_auth, **kwargs)
 
-
-class AsyncCAEClient(httpx.AsyncClient):
-    """``httpx.AsyncClient`` counterpart of :class:`CAEClient`."""
-
-    def __init__(
-        self,
-        credential: TokenCredential | CAEAuth,
-        scopes: Sequence[str] | str | None = None,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        accept_invalid_token: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        self.cae_auth = _auth(credential, scopes, loop_breaker, accept_invalid_token)
-        super().__init__(auth=self.cae_auth, **kwargs)
+class AsyncCAEClient(_WithCAEAuth, httpx.AsyncClient):
+    """``httpx.AsyncClient`` counterpart of :class:`CAEClient` (same arguments)."""

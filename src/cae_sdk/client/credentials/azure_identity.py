@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ...core.errors import TokenAcquisitionError
-from ._base import Clock, CredentialBase
+from ._base import CredentialBase
+from ._options import Clock
 
 __all__ = ["AzureIdentityCredential", "AzureTokenCredential"]
 

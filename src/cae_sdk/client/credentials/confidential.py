@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from ...core.errors import ConfigurationError
-from ._base import Clock, CredentialBase, MsalAppPair, TransportOptions
+from ._base import CredentialBase
+from ._options import AuthorityOptions, MsalAppPair, TransportOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ConfidentialClientCredential"]
 
@@ -38,18 +40,10 @@ class ConfidentialClientCredential(CredentialBase):
         certificate_password: str | bytes | None = None,
         send_certificate_chain: bool = False,
         client_assertion: Callable[[], str] | None = None,
-        authority: str | None = None,
-        authority_host: str | None = None,
-        verify: Any = True,
-        ca_bundle: str | None = None,
-        proxy: str | None = None,
-        timeout: float = 30.0,
-        http_client: httpx.Client | None = None,
-        instance_discovery: bool | None = None,
-        token_cache: msal.TokenCache | None = None,
-        clock: Clock = time.time,
+        **options: Unpack[AuthorityOptions],
     ) -> None:
-        super().__init__(clock=clock)
+        transport = TransportOptions(options)
+        super().__init__(clock=transport.clock)
         given = [x is not None for x in (client_secret, certificate, client_assertion)]
         if sum(given) != 1:
             raise ConfigurationError(
@@ -65,34 +59,15 @@ class ConfidentialClientCredential(CredentialBase):
             )
         else:
             credential = {"client_assertion": client_assertion}
-        options = TransportOptions(
-            authority_host=authority_host,
-            verify=verify,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            timeout=timeout,
-            http_client=http_client,
-            instance_discovery=instance_discovery,
-        )
         self.client_id = client_id
-        self.authority = options.authority_for(tenant_id, authority)
-        cache = token_cache if token_cache is not None else msal.TokenCache()
-        msal_http = options.msal_http_client()
-        http_cache: dict[str, Any] = {}
-
-        def build(capabilities: list[str] | None) -> Any:
-            return msal.ConfidentialClientApplication(
-                client_id,
-                client_credential=credential,
-                authority=self.authority,
-                client_capabilities=capabilities,
-                token_cache=cache,
-                http_client=msal_http,
-                http_cache=http_cache,
-                instance_discovery=options.instance_discovery,
-            )
-
-        self._apps = MsalAppPair(build)
+        self.authority = transport.authority_for(tenant_id)
+        self._apps = MsalAppPair(
+            msal.ConfidentialClientApplication,
+            client_id,
+            authority=self.authority,
+            transport=transport,
+            client_credential=credential,
+        )
 
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
         app = self._apps.get(for_claims=claims is not None)

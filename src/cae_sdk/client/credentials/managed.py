@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msal
 
 from ...core.errors import ConfigurationError
-from ._base import Clock, CredentialBase, TransportOptions
+from ._base import CredentialBase
+from ._options import HttpOptions, TransportOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ManagedIdentityCredential"]
 
@@ -32,15 +34,10 @@ class ManagedIdentityCredential(CredentialBase):
         *,
         object_id: str | None = None,
         resource_id: str | None = None,
-        verify: Any = True,
-        ca_bundle: str | None = None,
-        proxy: str | None = None,
-        timeout: float = 30.0,
-        http_client: httpx.Client | None = None,
-        token_cache: msal.TokenCache | None = None,
-        clock: Clock = time.time,
+        **options: Unpack[HttpOptions],
     ) -> None:
-        super().__init__(clock=clock)
+        transport = TransportOptions(options)
+        super().__init__(clock=transport.clock)
         ids = {"client_id": client_id, "object_id": object_id, "resource_id": resource_id}
         chosen = {k: v for k, v in ids.items() if v}
         if len(chosen) > 1:
@@ -50,17 +47,10 @@ class ManagedIdentityCredential(CredentialBase):
             if chosen
             else msal.SystemAssignedManagedIdentity()
         )
-        options = TransportOptions(
-            verify=verify,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            timeout=timeout,
-            http_client=http_client,
-        )
         self._client = msal.ManagedIdentityClient(
             identity,
-            http_client=options.msal_http_client(),
-            token_cache=token_cache if token_cache is not None else msal.TokenCache(),
+            http_client=transport.msal_http_client(),
+            token_cache=transport.token_cache,
             client_capabilities=["cp1"],
         )
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msal
 
 from ...core.claims import parse_claims_request, requested_acrs
 from ...core.errors import InteractionRequired, TokenAcquisitionError
 from ...core.remediation import remediation_for
-from ._base import Clock, CredentialBase, MsalAppPair, TransportOptions
+from ._base import CredentialBase
+from ._options import AuthorityOptions, MsalAppPair, TransportOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["InteractionHandler", "PublicClientCredential"]
 
@@ -40,48 +42,18 @@ class PublicClientCredential(CredentialBase):
         prompt_callback: Callable[[str], None] | None = None,
         interaction_handler: InteractionHandler | None = None,
         username: str | None = None,
-        authority: str | None = None,
-        authority_host: str | None = None,
-        verify: Any = True,
-        ca_bundle: str | None = None,
-        proxy: str | None = None,
-        timeout: float = 30.0,
-        http_client: httpx.Client | None = None,
-        instance_discovery: bool | None = None,
-        token_cache: msal.TokenCache | None = None,
-        clock: Clock = time.time,
+        **options: Unpack[AuthorityOptions],
     ) -> None:
-        super().__init__(clock=clock)
-        options = TransportOptions(
-            authority_host=authority_host,
-            verify=verify,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            timeout=timeout,
-            http_client=http_client,
-            instance_discovery=instance_discovery,
-        )
+        transport = TransportOptions(options)
+        super().__init__(clock=transport.clock)
         self.client_id = client_id
         self.username = username
-        self.authority = options.authority_for(tenant_id, authority)
+        self.authority = transport.authority_for(tenant_id)
         self._prompt = prompt_callback or _print_prompt
         self._interaction_handler = interaction_handler
-        cache = token_cache if token_cache is not None else msal.TokenCache()
-        msal_http = options.msal_http_client()
-        http_cache: dict[str, Any] = {}
-
-        def build(capabilities: list[str] | None) -> Any:
-            return msal.PublicClientApplication(
-                client_id,
-                authority=self.authority,
-                client_capabilities=capabilities,
-                token_cache=cache,
-                http_client=msal_http,
-                http_cache=http_cache,
-                instance_discovery=options.instance_discovery,
-            )
-
-        self._apps = MsalAppPair(build)
+        self._apps = MsalAppPair(
+            msal.PublicClientApplication, client_id, authority=self.authority, transport=transport
+        )
 
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
         app = self._apps.get(for_claims=claims is not None)

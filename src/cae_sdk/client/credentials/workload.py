@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import httpx
-import msal
+from typing import TYPE_CHECKING
 
 from ...core.errors import ConfigurationError
-from ._base import Clock
+from ._options import AuthorityOptions
 from .confidential import ConfidentialClientCredential
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["FederatedTokenFile", "WorkloadIdentityCredential"]
 
@@ -61,17 +60,8 @@ class WorkloadIdentityCredential(ConfidentialClientCredential):
         tenant_id: str | None = None,
         client_id: str | None = None,
         token_file_path: str | os.PathLike[str] | None = None,
-        authority_host: str | None = None,
         environ: Mapping[str, str] | None = None,
-        authority: str | None = None,
-        verify: Any = True,
-        ca_bundle: str | None = None,
-        proxy: str | None = None,
-        timeout: float = 30.0,
-        http_client: httpx.Client | None = None,
-        instance_discovery: bool | None = None,
-        token_cache: msal.TokenCache | None = None,
-        clock: Clock = time.time,
+        **options: Unpack[AuthorityOptions],
     ) -> None:
         env = os.environ if environ is None else environ
         tenant_id = tenant_id or env.get("AZURE_TENANT_ID")
@@ -80,7 +70,7 @@ class WorkloadIdentityCredential(ConfidentialClientCredential):
         missing = [
             name
             for name, value in (
-                ("AZURE_TENANT_ID", tenant_id or authority),
+                ("AZURE_TENANT_ID", tenant_id or options.get("authority")),
                 ("AZURE_CLIENT_ID", client_id),
                 ("AZURE_FEDERATED_TOKEN_FILE", token_file_path),
             )
@@ -90,19 +80,9 @@ class WorkloadIdentityCredential(ConfidentialClientCredential):
             raise ConfigurationError(
                 "workload identity is not configured: set " + ", ".join(missing)
             )
+        if not options.get("authority_host") and env.get("AZURE_AUTHORITY_HOST"):
+            options["authority_host"] = env["AZURE_AUTHORITY_HOST"]
         self.token_file = FederatedTokenFile(str(token_file_path))
         super().__init__(
-            tenant_id or "",
-            str(client_id),
-            client_assertion=self.token_file.read,
-            authority=authority,
-            authority_host=authority_host or env.get("AZURE_AUTHORITY_HOST"),
-            verify=verify,
-            ca_bundle=ca_bundle,
-            proxy=proxy,
-            timeout=timeout,
-            http_client=http_client,
-            instance_discovery=instance_discovery,
-            token_cache=token_cache,
-            clock=clock,
+            tenant_id or "", str(client_id), client_assertion=self.token_file.read, **options
         )
