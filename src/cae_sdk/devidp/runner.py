@@ -93,6 +93,7 @@ class DevIdentityProvider:
             workdir=self._workdir,
             federation_issuer=ctx.federation_issuer,
             graph_url=ctx.graph_base_url,
+            ssf_url=ctx.ssf_issuer,
         )
         ctx.extensions["default_user_id"] = self._seed.user.object_id
         ctx.extensions["default_managed_identity"] = self._seed.managed_identity.client_id
@@ -141,8 +142,22 @@ class DevIdentityProvider:
         finally:
             for sock in [*https_socks, *http_socks]:
                 sock.close()
+            loop.run_until_complete(self._close_background_work())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+
+    async def _close_background_work(self) -> None:
+        """Stop push workers and their HTTP client before the loop goes away."""
+        from .ssf import Transmitter
+
+        transmitter = self._ctx.extensions.get("ssf") if self._ctx else None
+        if isinstance(transmitter, Transmitter):
+            await transmitter.aclose()
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def stop(self) -> None:
         if self._admin is not None:
@@ -403,4 +418,6 @@ class DevIdentityProvider:
 
 def _optional_routes(ctx: IdPContext) -> list[Any]:
     """Routes of the Shared Signals transmitter and the Graph surface."""
-    return []
+    from .ssf import ssf_routes
+
+    return [*ssf_routes(ctx)]

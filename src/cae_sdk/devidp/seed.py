@@ -106,7 +106,13 @@ def _gid() -> str:
 
 
 def seed_directory(
-    directory: Directory, *, tenant_id: str, workdir: Path, federation_issuer: str, graph_url: str
+    directory: Directory,
+    *,
+    tenant_id: str,
+    workdir: Path,
+    federation_issuer: str,
+    graph_url: str,
+    ssf_url: str,
 ) -> Seed:
     """Fill ``directory`` with one tenant, a resource API, three confidential clients (secret,
     certificate, federated), a public client, a user with MFA and a managed identity."""
@@ -134,7 +140,17 @@ def seed_directory(
             identifier_uris=[graph_url],
         )
     )
-    grants = {api_id: ["Data.Read"], GRAPH_APP_ID: list(GRAPH_ROLES)}
+    ssf_app_id = _gid()
+    directory.add_application(
+        Application(
+            app_id=ssf_app_id,
+            tenant_id=tenant_id,
+            display_name="Shared Signals transmitter",
+            app_roles=["ssf.manage"],
+            identifier_uris=[ssf_url],
+        )
+    )
+    grants = {api_id: ["Data.Read"], GRAPH_APP_ID: list(GRAPH_ROLES), ssf_app_id: ["ssf.manage"]}
 
     secret_app = SeededApp(_gid(), secrets.token_urlsafe(30))
     directory.add_application(
