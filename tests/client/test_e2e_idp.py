@@ -21,6 +21,7 @@ from cae_sdk import (
     AsyncCAEClient,
     CAEClient,
     ConfidentialClientCredential,
+    InteractionRequired,
     ManagedIdentityCredential,
     PublicClientCredential,
     TokenAcquisitionError,
@@ -28,7 +29,7 @@ from cae_sdk import (
     build_claims_challenge,
     has_cp1,
 )
-from cae_sdk.core.claims import nbf_claims
+from cae_sdk.core.claims import acrs_claims, nbf_claims
 from cae_sdk.core.remediation import RemediationKind
 
 devidp = pytest.importorskip("cae_sdk.devidp")
@@ -139,23 +140,70 @@ def test_managed_identity_via_imds(idp: Any, monkeypatch: pytest.MonkeyPatch) ->
     assert after.token != first.token
 
 
-def test_public_client_device_code_gets_cp1_token(idp: Any) -> None:
-    prompts: list[str] = []
-    credential = PublicClientCredential(
+def _public(idp: Any, prompts: list[str], **kwargs: Any) -> PublicClientCredential:
+    return PublicClientCredential(
         idp.seed.public_app.client_id,
         tenant_id=idp.tenant_id,
         authority=idp.authority,
         ca_bundle=idp.ca_bundle,
         instance_discovery=False,
         prompt_callback=prompts.append,
+        **kwargs,
     )
-    scope = f"{idp.seed.api.audience}/access_as_user"
+
+
+def _user_scope(idp: Any) -> str:
+    return f"{idp.seed.api.audience}/access_as_user"
+
+
+def test_public_client_device_code_gets_cp1_token(idp: Any) -> None:
+    prompts: list[str] = []
+    credential = _public(idp, prompts)
+    scope = _user_scope(idp)
     token = credential.get_token([scope])
     assert prompts and "code" in prompts[0].lower()
     claims = _claims(token.token)
     assert has_cp1(claims.get("xms_cc"))
     assert claims["oid"] == idp.seed.user.object_id
     assert credential.get_token([scope]).token == token.token  # silent from the cache
+
+
+def test_public_client_step_up_through_device_code_handler(idp: Any) -> None:
+    prompts: list[str] = []
+    scopes = [_user_scope(idp)]
+    credential = _public(
+        idp,
+        prompts,
+        interaction_handler=lambda claims: credential.sign_in_with_device_code(scopes, claims),
+    )
+    credential.get_token(scopes)
+    stepped_up = credential.get_token(scopes, claims=json.dumps(acrs_claims("c1")))
+    claims = _claims(stepped_up.token)
+    assert claims["acrs"] == ["c1"]
+    assert has_cp1(claims.get("xms_cc"))
+    assert len(prompts) == 2  # the step-up went back to the user
+
+
+def test_public_client_step_up_without_handler_raises(idp: Any) -> None:
+    credential = _public(idp, [])
+    scopes = [_user_scope(idp)]
+    credential.get_token(scopes)
+    with pytest.raises(InteractionRequired) as caught:
+        credential.get_token(scopes, claims=json.dumps(acrs_claims("c1")))
+    assert caught.value.claims is not None and "acrs" in caught.value.claims
+
+
+def test_public_client_revoked_sessions_need_the_user(idp: Any) -> None:
+    credential = _public(idp, [])
+    scopes = [_user_scope(idp)]
+    first = credential.get_token(scopes)
+    idp.admin.revoke_sessions(idp.seed.user.object_id)
+    with pytest.raises(InteractionRequired) as caught:
+        credential.get_token(
+            scopes, claims=json.dumps(nbf_claims(int(time.time()))), challenged_token=first.token
+        )
+    assert caught.value.remediation.interactive
+    assert caught.value.claims is not None
 
 
 # -- a real API that revokes tokens issued before a cut-off ------------------------------------
