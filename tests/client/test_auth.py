@@ -279,3 +279,43 @@ def test_token_never_in_repr_or_logs(
     assert "tok-1" not in caplog.text and "tok-2" not in caplog.text
     assert "claims challenge" in caplog.text
     assert "tok-2" not in repr(client.cae_auth._token)
+
+
+# -- the same branches through httpx.AsyncClient -----------------------------------------------
+
+
+async def test_async_401_without_claims_and_token_reuse(router: respx.MockRouter) -> None:
+    router.get(f"{API}/plain").respond(401, headers={"WWW-Authenticate": "Bearer"})
+    credential = CountingCredential()
+    async with AsyncCAEClient(credential, SCOPE) as client:
+        assert (await client.get(f"{API}/plain")).status_code == 401
+        assert (await client.get(f"{API}/plain")).status_code == 401
+    assert len(credential.calls) == 1
+
+
+async def test_async_loop_breaker(router: respx.MockRouter) -> None:
+    resource = FakeResource(router)
+    resource.always = True
+    credential = CountingCredential()
+    breaker = LoopBreaker(max_attempts=1, window=60)
+    async with AsyncCAEClient(credential, SCOPE, loop_breaker=breaker) as client:
+        with pytest.raises(ClaimsChallengeFailed):
+            await client.get(f"{API}/loop")
+        with pytest.raises(ClaimsChallengeLoop):
+            await client.get(f"{API}/loop")
+    assert len(credential.calls) == 2
+
+
+async def test_async_proactive_refresh_and_failure(router: respx.MockRouter) -> None:
+    FakeResource(router)
+    now = [1000.0]
+    credential = CountingCredential(expires_in=7200, refresh_in=600, clock=lambda: now[0])
+    async with AsyncCAEClient(CAEAuth(credential, SCOPE, clock=lambda: now[0])) as client:
+        await client.get(f"{API}/1")
+        now[0] += 601
+        await client.get(f"{API}/2")
+        assert len(credential.calls) == 2
+        credential.fail = TokenAcquisitionError("down", error="temporarily_unavailable")
+        now[0] += 7200
+        with pytest.raises(TokenAcquisitionError):
+            await client.get(f"{API}/3")

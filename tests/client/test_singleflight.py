@@ -124,3 +124,25 @@ async def test_single_flight_waiter_cancellation_does_not_cancel_leader() -> Non
     assert await leader == 1
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+async def test_single_flight_leader_cancellation_does_not_cancel_waiters() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        release.wait(5)
+        return 5
+
+    leader = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
+    await asyncio.sleep(0)
+    leader.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert await waiter == 5
+    assert leader.cancelled()
+    assert calls == [1]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 __all__ = ["SingleFlight"]
 
@@ -41,7 +41,7 @@ class SingleFlight(Generic[T]):
         self._lock = threading.Lock()
         self._flights: dict[Hashable, _Flight[T]] = {}
         self._loop_flights: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[Hashable, asyncio.Future[T]]
+            asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[T]]
         ] = weakref.WeakKeyDictionary()
 
     def call(self, key: Hashable, fn: Callable[[], T]) -> T:
@@ -66,25 +66,29 @@ class SingleFlight(Generic[T]):
         return flight.value
 
     async def acall(
-        self, key: Hashable, run: Callable[[Callable[[], T]], Awaitable[T]], fn: Callable[[], T]
+        self,
+        key: Hashable,
+        run: Callable[[Callable[[], T]], Coroutine[Any, Any, T]],
+        fn: Callable[[], T],
     ) -> T:
-        """Async variant: the first task for ``key`` on this loop awaits ``run(lambda: call(key,
-        fn))`` (``run`` moves the blocking call to a worker thread); the others await its future."""
+        """Async variant: one task per ``key`` and event loop runs ``run(lambda: call(key, fn))``
+        (``run`` moves the blocking call to a worker thread); every caller awaits that task.
+
+        The task is shielded, so a cancelled caller (even the one that started it) never
+        cancels the acquisition the others are waiting for.
+        """
         loop = asyncio.get_running_loop()
         flights = self._loop_flights.setdefault(loop, {})
-        future = flights.get(key)
-        if future is not None:
-            # shield: one waiter being cancelled must not cancel the shared flight.
-            return await asyncio.shield(future)
-        future = flights[key] = loop.create_future()
-        try:
-            value = await run(lambda: self.call(key, fn))
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: no "never retrieved" warning without waiters
-            raise
-        else:
-            future.set_result(value)
-            return value
-        finally:
-            del flights[key]
+        task = flights.get(key)
+        if task is None:
+            task = loop.create_task(run(lambda: self.call(key, fn)))
+            flights[key] = task
+            task.add_done_callback(lambda done: _finish(flights, key, done))
+        return await asyncio.shield(task)
+
+
+def _finish(flights: dict[Hashable, asyncio.Task[T]], key: Hashable, done: asyncio.Task[T]) -> None:
+    if flights.get(key) is done:
+        del flights[key]
+    if not done.cancelled():
+        done.exception()  # retrieved: no "never retrieved" warning when every caller left
