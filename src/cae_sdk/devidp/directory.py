@@ -76,6 +76,7 @@ class Application:
     enabled: bool = True
     deleted: bool = False
     risk_level: str = "none"
+    risk_updated_at: float = 0.0
     is_managed_identity: bool = False
 
     def graph_view(self) -> dict[str, Any]:
@@ -102,6 +103,7 @@ class User:
     deleted: bool = False
     mfa_registered: bool = True
     risk_level: str = "none"
+    risk_updated_at: float = 0.0
     sessions_valid_from: float = 0.0
     last_password_change: float = 0.0
 
@@ -301,7 +303,7 @@ class Directory:
         self._sp_action(app, "deleted", now)
 
     def set_service_principal_risk(self, app: Application, level: str, now: float) -> None:
-        previous, app.risk_level = app.risk_level, level
+        previous, app.risk_level, app.risk_updated_at = app.risk_level, level, now
         self._sp_action(app, "risk-changed", now, risk_level=level, previous_risk_level=previous)
 
     # -- user actions ---------------------------------------------------------------------------
@@ -334,5 +336,5 @@ class Directory:
         self._user_action(user, "password-reset", now)
 
     def set_user_risk(self, user: User, level: str, now: float) -> None:
-        previous, user.risk_level = user.risk_level, level
+        previous, user.risk_level, user.risk_updated_at = user.risk_level, level, now
         self._user_action(user, "risk-changed", now, risk_level=level, previous_risk_level=previous)

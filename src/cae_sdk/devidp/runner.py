@@ -418,6 +418,7 @@ class DevIdentityProvider:
 
 def _optional_routes(ctx: IdPContext) -> list[Any]:
     """Routes of the Shared Signals transmitter and the Graph surface."""
+    from .graph import graph_routes
     from .ssf import ssf_routes
 
-    return [*ssf_routes(ctx)]
+    return [*ssf_routes(ctx), *graph_routes(ctx)]
