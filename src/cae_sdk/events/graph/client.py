@@ -78,6 +78,17 @@ class GraphClient:
             return _page_of(response)
         raise EventSourceError("Graph kept throttling", status=429)  # pragma: no cover
 
+    async def post(self, path: str, body: Any = None) -> httpx.Response:
+        """POST an action (e.g. ``/v1.0/users/{id}/revokeSignInSessions``); raises on errors."""
+        response = await self._http.post(self.url(path), json=body, auth=self._auth)
+        if not response.is_success:
+            raise EventSourceError(
+                f"Graph answered HTTP {response.status_code}",
+                status=response.status_code,
+                code=_error_code(response),
+            )
+        return response
+
     async def pages(self, url: str) -> AsyncIterator[GraphPage]:
         """Follow ``@odata.nextLink`` until a page without one (which may carry a deltaLink)."""
         next_url: str | None = self.url(url)
