@@ -295,7 +295,13 @@ def test_azure_identity_adapter_maps_errors() -> None:
 
     fake = FakeAzureCredential()
     fake.fail = ClientAuthenticationError("AADSTS7000112: disabled\nmore")
-    with pytest.raises(TokenAcquisitionError, match="ClientAuthenticationError: AADSTS7000112"):
+    with pytest.raises(TokenAcquisitionError) as caught:
+        AzureIdentityCredential(fake).get_token([SCOPE])
+    assert caught.value.error_codes == (7000112,)
+    assert caught.value.remediation.kind.value == "admin"
+    assert "FakeAzureCredential.get_token failed: AADSTS7000112: disabled" in str(caught.value)
+    fake.fail = ClientAuthenticationError("AADSTS50076: MFA required")
+    with pytest.raises(InteractionRequired):
         AzureIdentityCredential(fake).get_token([SCOPE])
     with pytest.raises(TypeError):
         AzureIdentityCredential(object())  # type: ignore[arg-type]

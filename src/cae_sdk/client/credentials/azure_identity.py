@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -11,6 +12,8 @@ from ._base import CredentialBase
 from ._options import Clock
 
 __all__ = ["AzureIdentityCredential", "AzureTokenCredential"]
+
+_AADSTS = re.compile(r"AADSTS(\d{4,8})")
 
 
 class AzureTokenCredential(Protocol):
@@ -39,14 +42,7 @@ class AzureIdentityCredential(CredentialBase):
         try:
             azure_token = self._credential.get_token(*scopes, claims=claims, enable_cae=True)
         except Exception as exc:  # any failure of a third-party credential
-            raise TokenAcquisitionError(
-                f"{type(self._credential).__name__}.get_token failed: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}",
-                error=getattr(exc, "error", None)
-                if isinstance(getattr(exc, "error", None), str)
-                else None,
-                claims=claims,
-            ) from exc
+            raise _as_token_error(self._credential, exc, claims) from exc
         now = self._clock()
         result: dict[str, Any] = {
             "access_token": azure_token.token,
@@ -56,3 +52,19 @@ class AzureIdentityCredential(CredentialBase):
         if refresh_on:
             result["refresh_on"] = float(refresh_on)
         return result
+
+
+def _as_token_error(
+    credential: object, exc: Exception, claims: str | None
+) -> TokenAcquisitionError:
+    """azure-identity reports refusals as exceptions whose text carries the AADSTS codes
+    (``ClientAuthenticationError``); recover them so the remediation is as specific as MSAL's."""
+    text = str(exc)
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    error = getattr(exc, "error", None)
+    result = {
+        "error": error if isinstance(error, str) else type(exc).__name__,
+        "error_description": f"{type(credential).__name__}.get_token failed: {first_line}",
+        "error_codes": [int(code) for code in _AADSTS.findall(text)],
+    }
+    return TokenAcquisitionError.from_msal_result(result, claims=claims)
