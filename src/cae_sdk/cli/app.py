@@ -9,12 +9,13 @@ from typing import Any
 
 from .._version import __version__
 from ..core.errors import CAEError
-from . import decode, events_cmd, idp_cmd, lint, whatif
+from . import decode, demo, events_cmd, idp_cmd, lint, whatif
 from .output import CLIError, ExitCode, Output
 
 __all__ = ["build_parser", "run"]
 
 _COMMANDS: tuple[Callable[[Any], None], ...] = (
+    demo.register,
     decode.register,
     lint.register,
     events_cmd.register,

@@ -1,0 +1,59 @@
+"""``cae demo`` end to end: every step that runs behaves as narrated, and nothing is left over."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CAE = Path(sys.executable).parent / "cae"
+
+
+def port_closed(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+def test_demo_end_to_end(cae):
+    started = time.perf_counter()
+    result = cae("demo", "--json")
+    seconds = time.perf_counter() - started
+    data = result.json()
+    steps = {step["number"]: step for step in data["steps"]}
+    assert sorted(steps) == [1, 2, 3, 4, 5]
+    failed = {n: s["detail"] for n, s in steps.items() if s["status"] == "failed"}
+    assert not failed, failed
+    assert result.code == 0 and data["ok"] is True
+    for number in (1, 4, 5):  # need only the identity provider, the middleware and the client
+        assert steps[number]["status"] == "passed", steps[number]
+    for number in (2, 3):  # need the Shared Signals transmitter and receiver as well
+        assert steps[number]["status"] in ("passed", "unavailable"), steps[number]
+        if steps[number]["status"] == "unavailable":
+            assert "ssf" in steps[number]["detail"]
+    assert seconds < 60
+    # Every server the demo started is gone.
+    assert port_closed(data["idp_url"]) and port_closed(data["api_url"])
+    beats = data["beats"]
+    assert any("LocationConditionViolation" in b["outcome"] for b in beats if b["step"] == 4)
+    assert any("acrs=c1" in b["outcome"] for b in beats if b["step"] == 5)
+
+
+def test_demo_script_narrates_and_exits_zero():
+    done = subprocess.run(
+        [str(CAE), "demo", "--steps", "1"], capture_output=True, text=True, timeout=90, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Step 1: cp1 tokens live long" in done.stdout
+    assert "PASSED" in done.stdout and "Sequence" in done.stdout
+    assert "Traceback" not in done.stderr
