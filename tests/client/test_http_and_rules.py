@@ -125,3 +125,19 @@ def test_ca_bundle_path_becomes_ssl_context(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         HttpSettings(verify=str(tmp_path / "bad.pem")).ssl_verify()
     assert isinstance(HttpSettings(verify=str(tmp_path)).ssl_verify(), ssl.SSLContext)
+
+
+def test_credentials_close_only_the_client_they_created() -> None:
+    from cae_sdk import ConfidentialClientCredential, ManagedIdentityCredential
+
+    own = httpx.Client()
+    with ConfidentialClientCredential(
+        "t", "app", client_secret="s", authority_host="login.test", http_client=own
+    ):
+        pass
+    assert not own.is_closed  # the application's client stays the application's
+    credential = ManagedIdentityCredential()
+    with credential:
+        pass
+    assert credential._http is not None and credential._http._client.is_closed
+    own.close()

@@ -59,6 +59,7 @@ class MsalHttpClient:
     """
 
     def __init__(self, settings: HttpSettings | None = None, *, client: httpx.Client | None = None):
+        self._owned = client is None
         self._client = client if client is not None else (settings or HttpSettings()).build_client()
 
     def get(
@@ -119,7 +120,9 @@ class MsalHttpClient:
         return response
 
     def close(self) -> None:
-        self._client.close()
+        """Close the underlying client unless the application passed it in (it owns it)."""
+        if self._owned:
+            self._client.close()
 
 
 def _origin(url: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -21,8 +21,12 @@ from ...core.errors import (
     TokenAcquisitionError,
 )
 from ...core.remediation import Remediation, RemediationKind
+from ..http import MsalHttpClient
 from ..token import AccessToken, token_sha256
 from ._options import Clock
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["CredentialBase"]
 
@@ -38,6 +42,18 @@ class CredentialBase(ABC):
 
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
+        self._http: MsalHttpClient | None = None
+
+    def close(self) -> None:
+        """Close the HTTP client this credential created for MSAL (not one the app passed)."""
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def get_token(
         self,

@@ -126,7 +126,7 @@ class MsalAppPair:
         transport: TransportOptions,
         **app_kwargs: Any,
     ) -> None:
-        http_client = transport.msal_http_client()
+        self.http_client = http_client = transport.msal_http_client()
         http_cache: dict[str, Any] = {}
 
         def build(capabilities: list[str] | None) -> Any:

@@ -68,6 +68,7 @@ class ConfidentialClientCredential(CredentialBase):
             transport=transport,
             client_credential=credential,
         )
+        self._http = self._apps.http_client
 
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
         app = self._apps.get(for_claims=claims is not None)

@@ -47,9 +47,10 @@ class ManagedIdentityCredential(CredentialBase):
             if chosen
             else msal.SystemAssignedManagedIdentity()
         )
+        self._http = transport.msal_http_client()
         self._client = msal.ManagedIdentityClient(
             identity,
-            http_client=transport.msal_http_client(),
+            http_client=self._http,
             token_cache=transport.token_cache,
             client_capabilities=["cp1"],
         )

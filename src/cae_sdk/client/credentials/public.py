@@ -54,6 +54,7 @@ class PublicClientCredential(CredentialBase):
         self._apps = MsalAppPair(
             msal.PublicClientApplication, client_id, authority=self.authority, transport=transport
         )
+        self._http = self._apps.http_client
 
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
         app = self._apps.get(for_claims=claims is not None)
