@@ -23,7 +23,7 @@ __all__ = ["AccessEvaluator", "RequestFacts"]
 log = logging.getLogger("cae_sdk.resource")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFacts:
     path: str
     client_ip: str | None

@@ -105,14 +105,15 @@ class KeySetSource:
         *,
         jwks_uri: str | None = None,
         openid_configuration_url: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_age: float = 3600.0,
         cooldown: float = 30.0,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not (jwks_uri or openid_configuration_url):
-            raise ValueError("a key set needs a jwks_uri or an openid_configuration_url")
+        if not (jwks_uri or openid_configuration_url or jwks):
+            raise ValueError("a key set needs a jwks_uri, an openid_configuration_url or jwks")
         self.jwks_uri = jwks_uri
         self.openid_configuration_url = openid_configuration_url
         self._http = http_client
@@ -126,30 +127,36 @@ class KeySetSource:
         self._last_attempt = float("-inf")
         self._inflight: asyncio.Task[None] | None = None
         self.last_error: str | None = None
+        self._static = jwks is not None
+        if jwks is not None:
+            # Pinned keys (offline deployments, tests, benchmarks): never fetched.
+            self._keys = parse_jwks(jwks)
+            self._fresh_until = float("inf")
 
     @property
     def keys(self) -> JWKSet | None:
         return self._keys
 
     def cached(self, kid: str | None, x5t: str | None) -> PublicKey | None:
-        """Sync lookup in the current key set (no refresh)."""
-        if self._keys is None:
-            return None
-        return self._keys.find(kid, x5t)
+        """Sync lookup in the current key set; a stale set is answered from and refreshed in
+        the background (call from the event loop). None when the key is not known."""
+        keys = self._keys
+        key = keys.find(kid, x5t) if keys is not None else None
+        if key is not None and not self._static:
+            now = self._clock()
+            if now >= self._fresh_until and now - self._last_attempt >= self._cooldown:
+                self._start_fetch()
+        return key
 
     async def get(self, kid: str | None, x5t: str | None) -> PublicKey:
         """The key for ``kid`` (or ``x5t``); refreshes when stale or unknown (with cooldown).
         Raises ``TokenValidationError`` with ``unknown_key`` or ``keys_unavailable``."""
-        now = self._clock()
-        keys = self._keys
-        key = keys.find(kid, x5t) if keys is not None else None
-        may_fetch = now - self._last_attempt >= self._cooldown
+        # Stale but known: answer with the key now and refresh in the background, so a slow
+        # key endpoint never delays requests.
+        key = self.cached(kid, x5t)
         if key is not None:
-            if now >= self._fresh_until and may_fetch:
-                # Stale but known: answer with the key now and refresh in the background, so a
-                # slow key endpoint never delays requests.
-                self._start_fetch()
             return key
+        may_fetch = not self._static and self._clock() - self._last_attempt >= self._cooldown
         if may_fetch or (self._inflight is not None and not self._inflight.done()):
             await self.refresh()
             key = self._keys.find(kid, x5t) if self._keys is not None else None

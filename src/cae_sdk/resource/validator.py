@@ -40,6 +40,8 @@ class TokenValidator:
 
     ``issuer`` may contain ``{tenantid}`` (multi-tenant Entra apps): it is then checked with the
     token's ``tid`` put in, and ``tenants`` (when given) lists the tenants allowed in.
+    Keys come from ``openid_configuration_url`` (default: the issuer's discovery document),
+    ``jwks_uri``, or pinned ``jwks`` (a JWKS document, never refreshed).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class TokenValidator:
         audiences: Sequence[str],
         openid_configuration_url: str | None = None,
         jwks_uri: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
         tenants: Collection[str] | None = None,
         algorithms: Collection[str] = ("RS256", "PS256", "ES256"),
         leeway: int = 60,
@@ -73,7 +76,7 @@ class TokenValidator:
         self.algorithms = frozenset(algorithms)
         self.leeway = leeway
         self.required_claims = tuple(required_claims)
-        if openid_configuration_url is None and jwks_uri is None:
+        if openid_configuration_url is None and jwks_uri is None and jwks is None:
             plain = [i for i in self.issuers if TENANT_PLACEHOLDER not in i]
             if not plain:
                 raise ConfigurationError(
@@ -83,6 +86,7 @@ class TokenValidator:
         self.keys = KeySetSource(
             jwks_uri=jwks_uri,
             openid_configuration_url=None if jwks_uri else openid_configuration_url,
+            jwks=jwks,
             http_client=http_client,
             max_age=jwks_max_age,
             cooldown=unknown_kid_cooldown,
@@ -133,7 +137,9 @@ class TokenValidator:
         parsed = parse_token(token, self.algorithms)
         if parsed.kid is None and parsed.x5t is None:
             raise TokenValidationError("unknown_key", "token header names no kid or x5t")
-        key = await self.keys.get(parsed.kid, parsed.x5t)
+        key = self.keys.cached(parsed.kid, parsed.x5t) or await self.keys.get(
+            parsed.kid, parsed.x5t
+        )
         verify_signature(parsed, key)
         claims = self._check_claims(parsed, now)
         exp = claims.expires_at

@@ -1,0 +1,136 @@
+"""End to end with the dev identity provider: real MSAL tokens (device code for a user,
+client credentials for an app) reach a real uvicorn Starlette app through CAEMiddleware; after
+``revoke_sessions`` + ``store.revoke_user`` the next request is challenged with ``nbf``, and
+MSAL answers the challenge with a token the middleware accepts again."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import msal
+import pytest
+import requests
+
+from cae_sdk.core import find_claims_challenge
+from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.events import InMemoryEventStore
+from cae_sdk.resource import TokenValidator
+
+from .apps import starlette_app
+from .helpers import serve
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[DevIdentityProvider]:
+    with DevIdentityProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def http(idp: DevIdentityProvider) -> Iterator[requests.Session]:
+    session = idp.http_session()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def api(idp: DevIdentityProvider) -> Iterator[tuple[str, InMemoryEventStore]]:
+    store = InMemoryEventStore()
+    validator = TokenValidator.entra(
+        app_id=idp.seed.api.app_id,
+        tenant_id=idp.tenant_id,
+        authority_host=idp.base_url,
+        http_client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=idp.ca_bundle)),
+    )
+    app = starlette_app(
+        validator=validator,
+        store=store,
+        authorization_uri=f"{idp.base_url}/{{tenantid}}/oauth2/authorize",
+    )
+    with serve(app) as url:
+        yield url, store
+
+
+def _scopes(idp: DevIdentityProvider) -> list[str]:
+    return [f"{idp.seed.api.audience}/access_as_user"]
+
+
+def _call(url: str, token: str) -> httpx.Response:
+    return httpx.get(f"{url}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def _device_code_token(
+    app: msal.PublicClientApplication, idp: DevIdentityProvider, claims: str | None = None
+) -> dict[str, Any]:
+    flow = app.initiate_device_flow(_scopes(idp), claims_challenge=claims)
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    return result
+
+
+def test_user_token_accepted_then_revoked_then_renewed(
+    idp: DevIdentityProvider, http: requests.Session, api: tuple[str, InMemoryEventStore]
+) -> None:
+    url, store = api
+    app = msal.PublicClientApplication(
+        idp.seed.public_app.client_id,
+        authority=idp.authority,
+        client_capabilities=["cp1"],
+        instance_discovery=False,
+        http_client=http,
+        token_cache=msal.TokenCache(),
+    )
+    first = _device_code_token(app, idp)
+    accepted = _call(url, first["access_token"])
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["oid"] == idp.seed.user.object_id
+
+    idp.admin.revoke_sessions(idp.seed.user.object_id)
+    watermark = int(time.time()) + 1  # strictly after the first token's iat
+    asyncio.run(store.revoke_user(idp.tenant_id, idp.seed.user.object_id, at=watermark))
+
+    challenged = _call(url, first["access_token"])
+    assert challenged.status_code == 401
+    challenge = find_claims_challenge(challenged.headers)
+    assert challenge is not None
+    assert challenge.claims_dict == {
+        "access_token": {"nbf": {"essential": True, "value": str(watermark)}}
+    }
+    assert challenge.authorization_uri == f"{idp.base_url}/{idp.tenant_id}/oauth2/authorize"
+    assert challenge.error_description == "TokenIssuedBeforeRevocationTimestamp"
+
+    # The refresh token died with the sessions: sign in again, passing the challenge's claims.
+    renewed = _device_code_token(app, idp, claims=challenge.claims)
+    assert _call(url, renewed["access_token"]).status_code == 200
+
+
+def test_app_only_token_from_client_credentials(
+    idp: DevIdentityProvider, http: requests.Session, api: tuple[str, InMemoryEventStore]
+) -> None:
+    url, store = api
+    secret_app = idp.seed.secret_app
+    cca = msal.ConfidentialClientApplication(
+        secret_app.client_id,
+        client_credential=secret_app.client_secret,
+        authority=idp.authority,
+        client_capabilities=["cp1"],
+        instance_discovery=False,
+        http_client=http,
+        token_cache=msal.TokenCache(),
+    )
+    result = cca.acquire_token_for_client(scopes=[f"{idp.seed.api.audience}/.default"])
+    assert "access_token" in result, result
+    assert _call(url, result["access_token"]).status_code == 200
+    asyncio.run(
+        store.revoke_service_principal(idp.tenant_id, secret_app.client_id, at=int(time.time()) + 1)
+    )
+    refused = _call(url, result["access_token"])
+    assert refused.status_code == 401
+    assert find_claims_challenge(refused.headers) is not None
