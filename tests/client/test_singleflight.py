@@ -107,26 +107,8 @@ async def test_single_flight_async_error_reaches_every_waiter() -> None:
     assert await flight.acall("k", asyncio.to_thread, lambda: 3) == 3
 
 
-async def test_single_flight_waiter_cancellation_does_not_cancel_leader() -> None:
-    flight: SingleFlight[int] = SingleFlight()
-    release = threading.Event()
-
-    def slow() -> int:
-        release.wait(5)
-        return 1
-
-    leader = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
-    await asyncio.sleep(0)
-    waiter = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
-    await asyncio.sleep(0)
-    waiter.cancel()
-    release.set()
-    assert await leader == 1
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-
-
-async def test_single_flight_leader_cancellation_does_not_cancel_waiters() -> None:
+@pytest.mark.parametrize("cancelled", ["leader", "waiter"])
+async def test_single_flight_cancelled_caller_does_not_cancel_the_flight(cancelled: str) -> None:
     flight: SingleFlight[int] = SingleFlight()
     release = threading.Event()
     calls: list[int] = []
@@ -140,9 +122,11 @@ async def test_single_flight_leader_cancellation_does_not_cancel_waiters() -> No
     await asyncio.sleep(0)
     waiter = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
     await asyncio.sleep(0)
-    leader.cancel()
+    gone, stays = (leader, waiter) if cancelled == "leader" else (waiter, leader)
+    gone.cancel()
     await asyncio.sleep(0)
     release.set()
-    assert await waiter == 5
-    assert leader.cancelled()
+    assert await stays == 5
+    with pytest.raises(asyncio.CancelledError):
+        await gone
     assert calls == [1]
