@@ -70,7 +70,7 @@ def _device_code_token(
     app: msal.PublicClientApplication, idp: DevIdentityProvider, claims: str | None = None
 ) -> dict[str, Any]:
     flow = app.initiate_device_flow(_scopes(idp), claims_challenge=claims)
-    result = app.acquire_token_by_device_flow(flow)
+    result = app.acquire_token_by_device_flow(flow, claims_challenge=claims)
     assert "access_token" in result, result
     return result
 
@@ -108,7 +108,8 @@ def test_user_token_accepted_then_revoked_then_renewed(
 
     # The refresh token died with the sessions: sign in again, passing the challenge's claims.
     renewed = _device_code_token(app, idp, claims=challenge.claims)
-    assert _call(url, renewed["access_token"]).status_code == 200
+    again = _call(url, renewed["access_token"])
+    assert again.status_code == 200, again.text
 
 
 def test_app_only_token_from_client_credentials(
