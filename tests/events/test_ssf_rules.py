@@ -149,3 +149,24 @@ def test_jwks_parsing_skips_unusable_keys() -> None:
     assert list(keys) == [RSA_KEY.kid]
     with pytest.raises(ConfigurationError):
         parse_jwks({"nokeys": []})
+
+
+async def test_pinned_transmitter_keys_need_no_network() -> None:
+    from cae_sdk.events.ssf import SetDecoder, TransmitterKeys
+
+    keys = TransmitterKeys(ISSUER, jwks={"keys": [RSA_KEY.jwk()]})
+    decoder = SetDecoder(SetValidationConfig(issuer=ISSUER, audiences=(AUDIENCE,)), keys)
+    assert (await decoder.decode(sign(set_claims(ISSUER)))).issuer == ISSUER
+    with pytest.raises(EventValidationError) as info:
+        await decoder.decode(sign(set_claims(ISSUER), RSA_KEY_2))
+    assert info.value.err == "invalid_key"
+    with pytest.raises(ConfigurationError):
+        TransmitterKeys(ISSUER)
+
+
+def test_segments_must_be_strict_base64url() -> None:
+    token = sign(_claims())
+    header, payload, signature = token.split(".")
+    assert _refused(f"{header}.{payload}!.{signature}") == "invalid_key"  # tampered
+    assert _refused(f"{header}.{payload}.{signature}==") == "invalid_request"
+    assert _refused(f"{header}.{payload}") == "invalid_request"

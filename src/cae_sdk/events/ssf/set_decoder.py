@@ -9,7 +9,9 @@ make the receiver hammer the transmitter). :class:`SetDecoder` ties keys and rul
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,7 +37,8 @@ __all__ = ["SetDecoder", "TransmitterKey", "TransmitterKeys", "parse_jwks", "ver
 _KTY_FOR_ALG = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
 _MAX_DOCUMENT_BYTES = 256 * 1024
 
-_jws = jwt.PyJWS()
+_BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_ALGORITHMS = {alg: jwt.get_algorithm_by_name(alg) for alg in _KTY_FOR_ALG}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +67,45 @@ def parse_jwks(document: Any) -> dict[str, TransmitterKey]:
     return keys
 
 
-def _header_of(token: str, config: SetValidationConfig) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _CompactSet:
+    header: dict[str, Any]
+    signing_input: bytes
+    payload_segment: bytes
+    signature_segment: bytes
+
+
+def _b64url(segment: bytes) -> bytes:
+    # RFC 7515 section 2: base64url without padding; any other byte is refused (the stdlib
+    # decoder would silently skip it).
+    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _json_segment(segment: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64url(segment))
+    except (ValueError, RecursionError):
+        raise EventValidationError(INVALID_REQUEST, f"SET {what} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise EventValidationError(INVALID_REQUEST, f"SET {what} is not a JSON object")
+    return value
+
+
+def _split(token: str, config: SetValidationConfig) -> _CompactSet:
+    """Split a compact JWS (RFC 7515 section 7.1) and decode its header; verifies nothing."""
     if len(token) > config.max_set_bytes:
         raise EventValidationError(INVALID_REQUEST, "SET exceeds the size limit")
     try:
-        return _jws.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise EventValidationError(INVALID_REQUEST, "body is not a compact JWS") from None
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise EventValidationError(INVALID_REQUEST, "SET is not ASCII") from None
+    parts = raw.split(b".")
+    if len(parts) != 3:
+        raise EventValidationError(INVALID_REQUEST, "body is not a compact JWS")
+    header = _json_segment(parts[0], "header")
+    return _CompactSet(header, parts[0] + b"." + parts[1], parts[1], parts[2])
 
 
 def verify_set(
@@ -81,9 +116,9 @@ def verify_set(
     now: int,
 ) -> SecurityEvent:
     """Verify the signature of ``token`` with ``keys`` and validate it. No network."""
-    header = _header_of(token, config)
-    alg = validate_set_header(header, config)
-    return _verify_with(token, header, alg, keys, config, now=now)
+    compact = _split(token, config)
+    alg = validate_set_header(compact.header, config)
+    return _verify_with(compact, alg, keys, config, now=now)
 
 
 def _select_key(
@@ -107,27 +142,22 @@ def _select_key(
 
 
 def _verify_with(
-    token: str,
-    header: Mapping[str, Any],
+    compact: _CompactSet,
     alg: str,
     keys: Mapping[str, TransmitterKey],
     config: SetValidationConfig,
     *,
     now: int,
 ) -> SecurityEvent:
-    key = _select_key(header, alg, keys)
+    key = _select_key(compact.header, alg, keys)
     try:
-        decoded = _jws.decode_complete(token, key.key, algorithms=[alg])
-    except jwt.InvalidSignatureError:
-        raise EventValidationError(INVALID_KEY, "SET signature does not verify") from None
-    except jwt.PyJWTError:
-        raise EventValidationError(INVALID_REQUEST, "SET is not a valid compact JWS") from None
-    try:
-        claims = json.loads(decoded["payload"])
-    except (ValueError, RecursionError):
-        raise EventValidationError(INVALID_REQUEST, "SET payload is not JSON") from None
-    if not isinstance(claims, dict):
-        raise EventValidationError(INVALID_REQUEST, "SET payload is not a JSON object")
+        signature = _b64url(compact.signature_segment)
+    except ValueError:
+        raise EventValidationError(INVALID_REQUEST, "SET signature is not base64url") from None
+    # PyJWT's algorithm objects do the RFC 7518 section 3 work (PKCS#1 v1.5, PSS, R||S -> DER).
+    if not _ALGORITHMS[alg].verify(compact.signing_input, key.key, signature):
+        raise EventValidationError(INVALID_KEY, "SET signature does not verify")
+    claims = _json_segment(compact.payload_segment, "payload")
     return validate_set_claims(claims, config, now=now)
 
 
@@ -138,7 +168,8 @@ class TransmitterKeys:
         self,
         issuer: str,
         *,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None = None,
+        jwks: Mapping[str, Any] | None = None,
         configuration_url: str | None = None,
         refresh_cooldown_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -152,6 +183,12 @@ class TransmitterKeys:
         self._configuration: dict[str, Any] | None = None
         self._last_refresh: float | None = None
         self._loaded = False
+        if jwks is not None:
+            # Pinned keys (out-of-band configuration): never fetched, never refreshed.
+            self._keys = parse_jwks(jwks)
+            self._loaded = True
+        elif http is None:
+            raise ConfigurationError("TransmitterKeys needs an http client or pinned jwks")
         self._lock = asyncio.Lock()
 
     @property
@@ -202,6 +239,8 @@ class TransmitterKeys:
         return self._keys
 
     async def _get_json(self, url: str) -> Any:
+        if self._http is None:
+            raise ConfigurationError("pinned transmitter keys cannot be refreshed")
         response = await self._http.get(url, headers={"Accept": "application/json"})
         response.raise_for_status()
         if len(response.content) > _MAX_DOCUMENT_BYTES:
@@ -229,8 +268,8 @@ class SetDecoder:
         self._clock = clock
 
     async def decode(self, token: str) -> SecurityEvent:
-        header = _header_of(token, self.config)
-        alg = validate_set_header(header, self.config)
-        kid = header.get("kid")
+        compact = _split(token, self.config)
+        alg = validate_set_header(compact.header, self.config)
+        kid = compact.header.get("kid")
         keys = await self._keys.key_set_for(kid if isinstance(kid, str) else None)
-        return _verify_with(token, header, alg, keys, self.config, now=int(self._clock()))
+        return _verify_with(compact, alg, keys, self.config, now=int(self._clock()))
