@@ -45,6 +45,12 @@ def _wait_past_second(epoch: int) -> None:
         time.sleep(delay)
 
 
+def _error_text(error: CAEError | None) -> str:
+    if isinstance(error, TokenAcquisitionError) and error.error_codes:
+        return f"refused: AADSTS{error.error_codes[0]} ({type(error).__name__})"
+    return type(error).__name__ if error is not None else "no error"
+
+
 def _challenge_text(response: httpx.Response) -> str:
     challenge = find_claims_challenge(response.headers)
     if challenge is None:
@@ -74,13 +80,17 @@ def _call(
     return response, error, seen[before:], round((time.perf_counter() - started) * 1000, 1)
 
 
-def _narrate_challenges(story: Story, step: int, actor: str, path: str, seen: list[Any]) -> None:
-    """The challenges a client answered inside one call (the last response is narrated by the
-    caller): each 401 was followed by a token request carrying its claims."""
-    for response in seen[:-1]:
+def _narrate_challenges(
+    story: Story, step: int, actor: str, path: str, seen: list[Any], error: object = None
+) -> None:
+    """The challenges a client answered inside one call: each 401 was followed by a token
+    request carrying its claims. The final response is narrated by the caller, unless the call
+    ended in an error (then every response was answered by a token request)."""
+    for response in seen if error is not None else seen[:-1]:
         if response.status_code == 401:
             story.beat(step, actor, "API", f"GET {path}", _challenge_text(response))
-            story.beat(step, actor, "IdP", "token request + the challenge's claims")
+            if error is None:
+                story.beat(step, actor, "IdP", "token request + the challenge's claims")
 
 
 def step_tokens(world: DemoWorld, story: Story) -> StepResult:
@@ -192,17 +202,19 @@ def step_disable_workload(world: DemoWorld, story: Story) -> StepResult:
             world, story, number, world.workload_key(), iat, started, "account-disabled"
         )
         _, error, seen, took = _call(world, "workload", "/api/data")
-        _narrate_challenges(story, number, "workload", "/api/data", seen)
+        _narrate_challenges(story, number, "workload", "/api/data", seen, error)
         refused = isinstance(error, TokenAcquisitionError) and 7000112 in error.error_codes
         admin_only = refused and error.remediation.kind is RemediationKind.ADMIN  # type: ignore[union-attr]
-        story.beat(
-            number, "IdP", "workload", "token refused", f"{type(error).__name__} AADSTS7000112"
-        )
+        story.beat(number, "workload", "IdP", "token request + claims", _error_text(error))
         if isinstance(error, TokenAcquisitionError):
             story.say(f"remediation ({error.remediation.kind.value}): {error.remediation.text}")
     finally:
         world.idp.admin.enable_service_principal(app_id)
     story.beat(number, "admin", "IdP", "re-enable the service principal")
+    # MSAL answers an identical refused token request from its HTTP cache for 60 s (its HTTP
+    # 400 throttling), so the recovery is shown the way operators do it: restart the workload.
+    story.say("the workload restarts its credential (MSAL caches a refused request for 60 s)")
+    world.restart("workload")
     response, _, seen, recovered = _call(world, "workload", "/api/data")
     _narrate_challenges(story, number, "workload", "/api/data", seen)
     status = response.status_code if response is not None else None

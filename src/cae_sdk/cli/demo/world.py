@@ -67,6 +67,7 @@ class DemoWorld:
     missing: dict[str, str] = field(default_factory=dict)
     """Part name (``ssf``, ``workload``, ``managed``, ``user``) -> why it is unavailable."""
     prompts: list[str] = field(default_factory=list)
+    builders: dict[str, Callable[[], Any]] = field(default_factory=dict)
     responses: dict[str, list[httpx.Response]] = field(default_factory=dict)
     """Every response each client saw, challenges included (httpx response event hook)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -91,6 +92,18 @@ class DemoWorld:
                 return time.perf_counter()
             time.sleep(0.002)
         return None
+
+    def restart(self, name: str) -> None:
+        """A fresh credential and client for ``name`` (what restarting the workload does)."""
+        self.credentials[name] = self.builders[name]()
+        for client_name in [n for n in self.clients if n.split("@")[0] == name]:
+            self.clients[client_name].close()
+            address = ELSEWHERE if client_name.endswith("@elsewhere") else None
+            self.clients[client_name] = _client(self, name, client_name, local_address=address)
+
+    def close_clients(self) -> None:
+        for client in self.clients.values():
+            client.close()
 
     def response_recorder(self, name: str) -> Callable[[httpx.Response], None]:
         seen = self.responses.setdefault(name, [])
@@ -180,7 +193,12 @@ def _connect_shared_signals(world: DemoWorld, push: DeferredApp, closers: list[A
 
     async def create() -> dict[str, Any]:
         async with httpx.AsyncClient(verify=_ca_context(idp.ca_bundle), timeout=5.0) as http:
-            client = StreamClient(idp.ssf_issuer, http=http, auth=idp.ssf_access_token())
+            client = StreamClient(
+                idp.ssf_issuer,
+                http=http,
+                auth=idp.ssf_access_token(),
+                configuration_url=idp.ssf_configuration_url,
+            )
             return await client.create(
                 push_delivery(world.api_url + PUSH_PATH, authorization),
                 _EVENTS,
@@ -194,7 +212,12 @@ def _connect_shared_signals(world: DemoWorld, push: DeferredApp, closers: list[A
     keys_http = httpx.AsyncClient(verify=_ca_context(idp.ca_bundle), timeout=5.0)
     closers.append(keys_http.aclose)
     receiver = SetReceiver(
-        SetDecoder(config, TransmitterKeys(idp.ssf_issuer, http=keys_http)),
+        SetDecoder(
+            config,
+            TransmitterKeys(
+                idp.ssf_issuer, http=keys_http, configuration_url=idp.ssf_configuration_url
+            ),
+        ),
         world.store,
         DirectorySubjectResolver(tenant_id=idp.tenant_id),
         replay_window_seconds=config.replay_window_seconds,
@@ -229,9 +252,25 @@ def _verify_stream(world: DemoWorld, receiver: Any, stream_id: str) -> None:
     raise RuntimeError("the stream's verification event did not arrive")
 
 
+def _client(
+    world: DemoWorld, credential_name: str, name: str, *, local_address: str | None = None
+) -> Any:
+    from ...client import CAEClient
+
+    options: dict[str, Any] = {}
+    if local_address is not None:
+        options["transport"] = httpx.HTTPTransport(local_address=local_address)
+    return CAEClient(
+        world.credentials[credential_name],
+        world.scopes[credential_name],
+        base_url=world.api_url,
+        event_hooks={"response": [world.response_recorder(name)]},
+        **options,
+    )
+
+
 def _build_clients(world: DemoWorld) -> None:
     from ...client import (
-        CAEClient,
         ConfidentialClientCredential,
         ManagedIdentityCredential,
         PublicClientCredential,
@@ -245,17 +284,18 @@ def _build_clients(world: DemoWorld) -> None:
 
     def attempt(name: str, build: Callable[[], Any], scopes: list[str]) -> None:
         try:
-            credential = build()
-            world.credentials[name] = credential
-            world.scopes[name] = scopes
-            world.clients[name] = CAEClient(
-                credential,
-                scopes,
-                base_url=world.api_url,
-                event_hooks={"response": [world.response_recorder(name)]},
-            )
+            world.credentials[name] = build()
         except Exception as exc:  # noqa: BLE001 - reported as an unavailable part
             world.missing[name] = f"{type(exc).__name__}: {exc}"
+            return
+        world.builders[name] = build
+        world.scopes[name] = scopes
+        world.clients[name] = _client(world, name, name)
+        if name == "workload":
+            # The same workload, calling from another source address (outside the location).
+            world.clients["workload@elsewhere"] = _client(
+                world, "workload", "workload@elsewhere", local_address=ELSEWHERE
+            )
 
     attempt(
         "workload",
@@ -291,15 +331,6 @@ def _build_clients(world: DemoWorld) -> None:
         return credential
 
     attempt("user", user, user_scope)
-    if "workload" in world.credentials:
-        # The same workload, calling from another source address (outside the named location).
-        world.clients["workload@elsewhere"] = CAEClient(
-            world.credentials["workload"],
-            default_scope,
-            base_url=world.api_url,
-            transport=httpx.HTTPTransport(local_address=ELSEWHERE),
-            event_hooks={"response": [world.response_recorder("workload@elsewhere")]},
-        )
 
 
 @contextlib.contextmanager
@@ -359,6 +390,5 @@ def open_world() -> Iterator[DemoWorld]:
         except Exception as exc:  # noqa: BLE001 - steps 2 and 3 report it
             world.missing["ssf"] = f"{type(exc).__name__}: {exc}"
         _build_clients(world)
-        for client in world.clients.values():
-            stack.callback(client.close)
+        stack.callback(world.close_clients)
         yield world
