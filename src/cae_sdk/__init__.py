@@ -50,6 +50,10 @@ _LAZY: dict[str, str] = {
     "PublicClientCredential": ".client",
     "AzureIdentityCredential": ".client",
     "AccessToken": ".client",
+    "CAEMiddleware": ".resource",
+    "TokenValidator": ".resource",
+    "CAESettings": ".resource",
+    "SQLiteEventStore": ".events",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,6 +66,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import ManagedIdentityCredential as ManagedIdentityCredential
     from .client import PublicClientCredential as PublicClientCredential
     from .client import WorkloadIdentityCredential as WorkloadIdentityCredential
+    from .events import SQLiteEventStore as SQLiteEventStore
+    from .resource import CAEMiddleware as CAEMiddleware
+    from .resource import CAESettings as CAESettings
+    from .resource import TokenValidator as TokenValidator
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,201 @@
+"""Unit tests: client IP resolution, token cache, issuers (Entra v1/v2, multi-tenant), hooks,
+policies through the middleware, websocket refusals, and fuzzing of the parsers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cae_sdk.core.decisions import Outcome
+from cae_sdk.core.errors import ConfigurationError, TokenValidationError
+from cae_sdk.core.policies import load_policies
+from cae_sdk.core.tokens import TokenClaims
+from cae_sdk.events import InMemoryEventStore
+from cae_sdk.resource import (
+    AccessRecord,
+    CAEMiddleware,
+    ClientIPResolver,
+    TokenCache,
+    TokenValidator,
+)
+from cae_sdk.resource.bearer import extract_bearer
+from cae_sdk.resource.jws import parse_token
+
+from .helpers import APP_ID, TENANT, SigningKeys, claims, sign
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "expected"),
+    [
+        ("203.0.113.9", [(b"x-forwarded-for", b"1.1.1.1")], "203.0.113.9"),  # untrusted peer
+        ("10.0.0.2", [(b"x-forwarded-for", b"6.6.6.6, 198.51.100.7")], "198.51.100.7"),
+        ("10.0.0.2", [(b"x-forwarded-for", b"198.51.100.7, 10.0.0.3")], "198.51.100.7"),
+        ("10.0.0.2", [(b"forwarded", b'for="[2001:db8::7]:4711";proto=https')], "2001:db8::7"),
+        ("10.0.0.2", [(b"forwarded", b"for=192.0.2.60:80, for=10.0.0.5")], "192.0.2.60"),
+        ("10.0.0.2", [(b"x-forwarded-for", b"garbage, 10.0.0.3")], None),
+        ("10.0.0.2", [], "10.0.0.2"),
+        ("::ffff:10.0.0.2", [(b"x-forwarded-for", b"198.51.100.1")], "198.51.100.1"),
+        (None, [], None),
+    ],
+)
+def test_client_ip_through_trusted_proxies(
+    peer: str | None, headers: list[tuple[bytes, bytes]], expected: str | None
+) -> None:
+    assert ClientIPResolver(["10.0.0.0/8"]).resolve(peer, headers) == expected
+
+
+def test_token_cache_is_bounded_and_expires() -> None:
+    cache = TokenCache(max_entries=2)
+    a, b, c = (TokenCache.key(t) for t in "abc")
+    claims_a = TokenClaims({"oid": "a"})
+    cache.put(a, claims_a, expires=100)
+    cache.put(b, TokenClaims({}), expires=100)
+    assert cache.get(a, now=50) is claims_a  # a becomes most recent
+    cache.put(c, TokenClaims({}), expires=100)
+    assert cache.get(b, now=50) is None and len(cache) == 2
+    assert cache.get(a, now=100) is None  # no longer than the token lives
+
+
+async def test_entra_multi_tenant_issuers_and_allowlist(keys: SigningKeys) -> None:
+    jwks = keys.jwks()
+    multi = TokenValidator.entra(app_id=APP_ID, jwks=jwks)
+    allow = TokenValidator.entra(app_id=APP_ID, tenants=["other-tenant"], jwks=jwks)
+    v2 = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    v1 = f"https://sts.windows.net/{TENANT}/"
+    assert (await multi.validate(sign(keys, claims(v2)))).tenant_id == TENANT
+    assert (await multi.validate(sign(keys, claims(v1, aud=APP_ID, ver="1.0")))).tenant_id
+    for token, reason in [
+        (sign(keys, claims("https://login.microsoftonline.com/other/v2.0")), "bad_issuer"),
+        (sign(keys, claims(v2, tid=None)), "bad_issuer"),
+    ]:
+        with pytest.raises(TokenValidationError) as caught:
+            await multi.validate(token)
+        assert caught.value.reason == reason
+    with pytest.raises(TokenValidationError) as refused:
+        await allow.validate(sign(keys, claims(v2)))
+    assert refused.value.reason == "bad_tenant"
+
+
+def test_validator_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError):
+        TokenValidator(issuer="https://x", audiences=[], jwks={"keys": []})
+    with pytest.raises(ConfigurationError):
+        TokenValidator(issuer="https://x", audiences=["a"], algorithms=["HS256"])
+    with pytest.raises(ConfigurationError):
+        TokenValidator(issuer="https://x/{tenantid}/v2.0", audiences=["a"])
+
+
+async def _ok_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.accept"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _middleware(keys: SigningKeys, **options: Any) -> CAEMiddleware:
+    validator = TokenValidator(
+        issuer="https://issuer.test/v2.0", audiences=[f"api://{APP_ID}"], jwks=keys.jwks()
+    )
+    return CAEMiddleware(_ok_app, validator=validator, store=InMemoryEventStore(), **options)
+
+
+async def test_sync_and_async_hooks_see_decisions_and_a_failing_hook_is_contained(
+    keys: SigningKeys,
+) -> None:
+    seen: list[AccessRecord] = []
+
+    async def async_hook(record: AccessRecord) -> None:
+        seen.append(record)
+
+    def broken_hook(record: AccessRecord) -> None:
+        raise RuntimeError("boom")
+
+    middleware = _middleware(keys, on_decision=[seen.append, async_hook, broken_hook])
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        token = sign(keys, claims("https://issuer.test/v2.0"))
+        assert (await client.get("/x", headers={"Authorization": f"Bearer {token}"})).text == "ok"
+        assert (await client.get("/x")).status_code == 401
+    assert [r.decision.outcome for r in seen] == [Outcome.ALLOW] * 2 + [Outcome.DENY] * 2
+    assert seen[0].path == "/x" and seen[0].claims is not None and seen[2].claims is None
+
+
+async def test_policies_enforced_by_the_middleware_and_reloadable(keys: SigningKeys) -> None:
+    block_unknown_platform = {
+        "id": "CA001",
+        "displayName": "CA001-Global-BaseProtection-AllApps-UnknownPlatforms-Block",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]},
+            "platforms": {
+                "includePlatforms": ["all"],
+                "excludePlatforms": ["android", "iOS", "windows", "macOS", "linux"],
+            },
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+    middleware = _middleware(keys, policies=load_policies([block_unknown_platform]))
+    token = sign(keys, claims("https://issuer.test/v2.0"))
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        headers = {"Authorization": f"Bearer {token}", "User-Agent": "curl/8"}
+        blocked = await client.get("/", headers=headers)
+        assert blocked.status_code == 403
+        assert blocked.json()["reason"] == "BlockedByConditionalAccessPolicy"
+        windows = {**headers, "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"}
+        assert (await client.get("/", headers=windows)).status_code == 200
+        middleware.settings.policies = []  # a reloaded policy set applies on the next request
+        assert (await client.get("/", headers=headers)).status_code == 200
+
+
+async def test_websocket_refusal_closes_with_policy_violation(keys: SigningKeys) -> None:
+    middleware = _middleware(keys)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [], "client": ("127.0.0.1", 1)}
+    await middleware(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": "MissingToken"}]
+
+
+async def test_lifespan_passes_through(keys: SigningKeys) -> None:
+    called: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        called.append(scope["type"])
+
+    middleware = CAEMiddleware(app, validator=_middleware(keys).validator)
+    await middleware({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert called == ["lifespan"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([b"authorization", b"x"]), st.binary(max_size=64))))
+def test_bearer_extraction_never_crashes(headers: list[tuple[bytes, bytes]]) -> None:
+    try:
+        token = extract_bearer(headers)
+    except TokenValidationError as error:
+        assert error.reason == "invalid_request"
+    else:
+        assert token is None or token.isascii()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=200)
+    | st.from_regex(r"[A-Za-z0-9_\-]{0,40}\.[A-Za-z0-9_\-]{0,40}\.[A-Za-z0-9_\-]{0,40}")
+)
+def test_token_parser_never_crashes(text: str) -> None:
+    with pytest.raises(TokenValidationError):
+        parse_token(text)
