@@ -1,0 +1,258 @@
+"""End to end with the dev identity provider: an admin action at the IdP reaches the API.
+
+Transmitter -> push receiver / poll client -> store -> CAEMiddleware challenges that user's next
+request; and the same through the IdP's Graph surface and the Graph bridge (authenticated with
+our own cp1 client SDK).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import msal
+import pytest
+from _ssf_helpers import running
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from cae_sdk import CAEAuth, ConfidentialClientCredential
+from cae_sdk.core import find_claims_challenge
+from cae_sdk.core.secevents import CAEP, RISC
+from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.events import InMemoryEventStore, RiskLevel
+from cae_sdk.events.graph import GraphBridge, GraphBridgeOptions, GraphClient
+from cae_sdk.events.ssf import (
+    DirectorySubjectResolver,
+    PollClient,
+    PushReceiverApp,
+    SetDecoder,
+    SetReceiver,
+    SetValidationConfig,
+    StreamClient,
+    TransmitterKeys,
+    poll_delivery,
+    push_delivery,
+)
+from cae_sdk.resource import CAEMiddleware, TokenValidator
+
+pytestmark = pytest.mark.e2e
+
+EVENTS = [
+    RISC.ACCOUNT_DISABLED,
+    CAEP.SESSION_REVOKED,
+    CAEP.CREDENTIAL_CHANGE,
+    CAEP.RISK_LEVEL_CHANGE,
+]
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[DevIdentityProvider]:
+    with DevIdentityProvider() as provider:
+        yield provider
+
+
+def _tls(idp: DevIdentityProvider) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=idp.ca_bundle)
+
+
+def _user_token(idp: DevIdentityProvider) -> str:
+    """A cp1 user token from a real MSAL device code flow (auto-approved by the dev IdP)."""
+    session = idp.http_session()
+    try:
+        app = msal.PublicClientApplication(
+            idp.seed.public_app.client_id,
+            authority=idp.authority,
+            client_capabilities=["cp1"],
+            instance_discovery=False,
+            http_client=session,
+        )
+        scopes = [f"{idp.seed.api.audience}/access_as_user"]
+        flow = app.initiate_device_flow(scopes)
+        result = app.acquire_token_by_device_flow(flow)
+    finally:
+        session.close()
+    assert "access_token" in result, result
+    return str(result["access_token"])
+
+
+async def _me(request: Request) -> JSONResponse:
+    return JSONResponse({"oid": request.user.identity})
+
+
+@dataclass
+class Api:
+    url: str
+    store: InMemoryEventStore
+    http: httpx.AsyncClient
+
+    async def status(self, token: str) -> httpx.Response:
+        return await self.http.get(f"{self.url}/me", headers={"authorization": f"Bearer {token}"})
+
+    async def challenged(self, token: str, timeout: float = 10.0) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.status(token)
+            if response.status_code == 401 or time.monotonic() > deadline:
+                return response
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def api(idp: DevIdentityProvider) -> AsyncIterator[Api]:
+    store = InMemoryEventStore()
+    async with httpx.AsyncClient(verify=_tls(idp)) as idp_http, httpx.AsyncClient() as http:
+        validator = TokenValidator.entra(
+            app_id=idp.seed.api.app_id,
+            tenant_id=idp.tenant_id,
+            authority_host=idp.base_url,
+            http_client=idp_http,
+        )
+        app = Starlette(
+            routes=[Route("/me", _me)],
+            middleware=[Middleware(CAEMiddleware, validator=validator, store=store)],  # type: ignore[arg-type]
+        )
+        async with running(app) as url:
+            yield Api(url, store, http)
+
+
+def _receiver(
+    idp: DevIdentityProvider, http: httpx.AsyncClient, store: InMemoryEventStore, aud: Any
+) -> SetReceiver:
+    config = SetValidationConfig(
+        issuer=idp.ssf_issuer, audiences=tuple(aud if isinstance(aud, list) else [aud])
+    )
+    keys = TransmitterKeys(idp.ssf_issuer, http=http, configuration_url=idp.ssf_configuration_url)
+    return SetReceiver(
+        SetDecoder(config, keys),
+        store,
+        DirectorySubjectResolver(),  # the IdP sends complex subjects naming their tenant
+        replay_window_seconds=config.replay_window_seconds,
+        allowed_tenants=[idp.tenant_id],
+    )
+
+
+class _Late:
+    """ASGI app whose target is set after the stream exists (its audience is needed first)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[..., Any] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.app is not None or scope["type"] != "http"
+        if self.app is not None:
+            await self.app(scope, receive, send)
+
+
+async def test_disabled_user_is_challenged_through_push(idp: DevIdentityProvider, api: Api) -> None:
+    token = await asyncio.to_thread(_user_token, idp)
+    assert (await api.status(token)).status_code == 200
+    late = _Late()
+    async with httpx.AsyncClient(verify=_tls(idp)) as http, running(late) as push_url:
+        streams = StreamClient(
+            idp.ssf_issuer,
+            http=http,
+            auth=idp.ssf_access_token,
+            configuration_url=idp.ssf_configuration_url,
+        )
+        stream = await streams.create(push_delivery(push_url, "Bearer e2e-push-secret"), EVENTS)
+        receiver = _receiver(idp, http, api.store, stream["aud"])
+        late.app = PushReceiverApp(receiver, authorization="Bearer e2e-push-secret")
+        assert await streams.verify(stream["stream_id"], receiver.verification, timeout=10)
+        await asyncio.sleep(1.1)  # the revocation second must follow the token's iat
+        await asyncio.to_thread(idp.admin.disable_user, idp.seed.user.object_id)
+        try:
+            challenged = await api.challenged(token)
+            assert challenged.status_code == 401, challenged.text
+            challenge = find_claims_challenge(challenged.headers)
+            assert challenge is not None and "nbf" in challenge.claims_dict["access_token"]
+            assert api.store.watermark(SubjectKey.user(idp.tenant_id, idp.seed.user.object_id))
+        finally:
+            await asyncio.to_thread(idp.admin.enable_user, idp.seed.user.object_id)
+            await streams.delete(stream["stream_id"])
+
+
+async def test_revoked_sessions_are_challenged_through_poll(
+    idp: DevIdentityProvider, api: Api
+) -> None:
+    token = await asyncio.to_thread(_user_token, idp)
+    assert (await api.status(token)).status_code == 200
+    async with httpx.AsyncClient(verify=_tls(idp)) as http:
+        streams = StreamClient(
+            idp.ssf_issuer,
+            http=http,
+            auth=idp.ssf_access_token,
+            configuration_url=idp.ssf_configuration_url,
+        )
+        stream = await streams.create(poll_delivery(), EVENTS)
+        receiver = _receiver(idp, http, api.store, stream["aud"])
+        poller = PollClient(
+            receiver,
+            stream["delivery"]["endpoint_url"],
+            http=http,
+            auth=idp.ssf_access_token,
+            request_timeout=10,
+        )
+        poller.start()
+        try:
+            await asyncio.sleep(1.1)
+            await asyncio.to_thread(idp.admin.revoke_sessions, idp.seed.user.object_id)
+            challenged = await api.challenged(token)
+            assert challenged.status_code == 401, challenged.text
+        finally:
+            await poller.stop()
+            await streams.delete(stream["stream_id"])
+
+
+async def test_revoked_sessions_are_challenged_through_the_graph_bridge(
+    idp: DevIdentityProvider, api: Api
+) -> None:
+    credential = ConfidentialClientCredential(
+        idp.tenant_id,
+        idp.seed.secret_app.client_id,
+        client_secret=idp.seed.secret_app.client_secret,
+        authority=idp.authority,
+        ca_bundle=idp.ca_bundle,
+        instance_discovery=False,
+    )
+    auth = CAEAuth(credential, [f"{idp.graph_base_url}/.default"])
+    async with httpx.AsyncClient(verify=_tls(idp)) as http:
+        bridge = GraphBridge(
+            api.store,
+            GraphClient(http, auth, base_url=idp.graph_base_url),
+            tenant_id=idp.tenant_id,
+            options=GraphBridgeOptions(minimum_risk=RiskLevel.HIGH, named_locations=True),
+        )
+        await bridge.sync_once()  # initial round: the delta link is stored
+        assert await api.store.get_cursor(bridge.cursor_name("users"))
+        token = await asyncio.to_thread(_user_token, idp)
+        assert (await api.status(token)).status_code == 200
+        await asyncio.sleep(1.1)
+        await asyncio.to_thread(idp.admin.revoke_sessions, idp.seed.user.object_id)
+        report = await bridge.sync_once()
+        assert report.changed.get("users", 0) >= 1, report
+        assert (await api.status(token)).status_code == 401
+
+        # High user risk at the IdP -> riskyUsers -> risk in the store -> challenged.
+        await asyncio.sleep(1.1)
+        fresh = await asyncio.to_thread(_user_token, idp)
+        assert (await api.status(fresh)).status_code == 200
+        user = SubjectKey.user(idp.tenant_id, idp.seed.user.object_id)
+        await asyncio.to_thread(idp.admin.set_user_risk, idp.seed.user.object_id, "high")
+        try:
+            await bridge.sync_once()
+            assert api.store.risk(user) is RiskLevel.HIGH
+            assert (await api.status(fresh)).status_code == 401
+        finally:
+            await asyncio.to_thread(idp.admin.set_user_risk, idp.seed.user.object_id, "none")
+        await bridge.sync_once()
+        assert api.store.risk(user) is None
