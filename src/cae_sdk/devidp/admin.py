@@ -164,6 +164,10 @@ async def _create_application(ctx: IdPContext, request: Request, body: dict[str,
         app.identifier_uris = _str_list(body, "identifier_uris", [])
         app.app_roles = _str_list(body, "app_roles", [])
         app.scopes = _str_list(body, "scopes", [])
+        version = body.get("access_token_version", 2)
+        if version not in (1, 2):
+            raise AdminError(400, "invalid_request", "access_token_version must be 1 or 2")
+        app.access_token_version = version
     ctx.directory.add_application(app)
     return {"client_id": app.app_id, "client_secret": secret, "object_id": app.service_principal_id}
 

@@ -32,8 +32,8 @@ class IdPSettings:
     device_code_lifetime: int = 900
     imds_cp1: bool = True  # IMDS has no capability parameter: treat MI callers as CAE-capable
     block_high_risk_service_principals: bool = True
-    admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    identity_header: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    identity_header: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
     ssf_push_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 

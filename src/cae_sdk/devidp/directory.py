@@ -61,7 +61,7 @@ class Application:
     app_id: str
     tenant_id: str
     display_name: str
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)
     certificates: list[CertificateCredential] = field(default_factory=list)
     federated_credentials: list[FederatedCredential] = field(default_factory=list)
     app_roles: list[str] = field(default_factory=list)
@@ -97,7 +97,7 @@ class User:
     object_id: str
     tenant_id: str
     username: str
-    password: str
+    password: str = field(repr=False)
     display_name: str = ""
     enabled: bool = True
     deleted: bool = False

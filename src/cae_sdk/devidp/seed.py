@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .context import TOKEN_EXCHANGE_AUDIENCE
@@ -60,7 +60,7 @@ class ResourceApi:
 @dataclass(frozen=True)
 class SeededApp:
     client_id: str
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,16 @@ class SeededCertificateApp:
     certificate_path: str  # PEM with certificate and private key
     thumbprint: str  # SHA-1, hex upper case (MSAL's "thumbprint")
     thumbprint_sha256: str
-    certificate_pem: str
-    private_key_pem: str
+    certificate_pem: str = field(repr=False)
+    private_key_pem: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class SeededUser:
     username: str
-    password: str
-    object_id: str
-    mfa_registered: bool
+    password: str = field(repr=False)
+    object_id: str = ""
+    mfa_registered: bool = True
 
 
 @dataclass(frozen=True)
