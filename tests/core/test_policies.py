@@ -167,9 +167,21 @@ def test_unobservable_conditions_and_controls_are_reported_not_guessed() -> None
     assert result.decision.allowed
     assert result.unobservable["CA070"] == ("signInRiskLevels",)
     assert result.unobservable["CA071"] == ("grantControls.compliantdevice",)
-    assert result.unobservable["CA072"] == ("users.includeGroups",)
+    assert result.unobservable["CA072"] == ("users.groups",)
     with_groups = evaluate(load_policies([groups]), ctx(groups=["G1"]))
     assert with_groups.decision.outcome is Outcome.DENY
+    # An observed mismatch settles a policy even when another condition is unobservable.
+    other_user = policy(
+        "CA073",
+        grant=["block"],
+        users={"includeUsers": ["someone-else"]},
+        signInRiskLevels=["high"],
+    )
+    result = evaluate(
+        load_policies([other_user]), PolicyContext(**{**_fields(ctx()), "client_ip": None})
+    )
+    assert result.result("CA073").verdict is PolicyVerdict.NOT_APPLIED
+    assert result.unobservable == {}
 
 
 def test_user_risk_and_workload_identity_policies() -> None:

@@ -96,36 +96,46 @@ def _lowered(values: Sequence[str]) -> frozenset[str]:
     return frozenset(v.lower() for v in values)
 
 
-def _match_users(policy: Policy, claims: TokenClaims, unknown: list[str]) -> bool:
-    oid = (claims.object_id or "").lower()
-    if policy.users.exclude & {oid} or _excluded_by_groups_or_roles(policy, claims, unknown):
+Tri = bool | None
+"""A condition's outcome: matched, not matched, or None when it hangs on something the
+resource cannot observe (the names of those go to the ``unknown`` list)."""
+
+
+def _all_of(outcomes: Sequence[Tri]) -> Tri:
+    """Conjunction in three-valued logic: one observed False settles it."""
+    if False in outcomes:
         return False
-    if "all" in policy.users.include or oid in policy.users.include:
-        return True
-    if policy.groups.include & _lowered(claims.groups):
-        return True
-    wids = _lowered(_str_list(claims.get("wids")))
-    if policy.roles.include & wids:
-        return True
-    if policy.groups.include and "groups" not in claims.raw:
-        unknown.append("users.includeGroups")
-    if policy.roles.include and "wids" not in claims.raw:
-        unknown.append("users.includeRoles")
-    return False
+    return None if None in outcomes else True
 
 
-def _excluded_by_groups_or_roles(policy: Policy, claims: TokenClaims, unknown: list[str]) -> bool:
-    if policy.groups.exclude:
-        if "groups" not in claims.raw:
-            unknown.append("users.excludeGroups")
-        elif policy.groups.exclude & _lowered(claims.groups):
-            return True
-    if policy.roles.exclude:
-        if "wids" not in claims.raw:
-            unknown.append("users.excludeRoles")
-        elif policy.roles.exclude & _lowered(_str_list(claims.get("wids"))):
-            return True
-    return False
+def _membership(
+    selection: Selection, claims: TokenClaims, claim: str, name: str, unknown: list[str]
+) -> tuple[Tri, Tri]:
+    """(included, excluded) for a group or directory-role selection read from ``claim``."""
+    if not selection.configured:
+        return False, False
+    if claim not in claims.raw:
+        # No ``groups``/``wids`` claim (not configured, or overage): unobservable.
+        unknown.append(name)
+        return (None if selection.include else False), (None if selection.exclude else False)
+    held = _lowered(_str_list(claims.get(claim)))
+    return bool(selection.include & held), bool(selection.exclude & held)
+
+
+def _match_users(policy: Policy, claims: TokenClaims, unknown: list[str]) -> Tri:
+    oid = (claims.object_id or "").lower()
+    in_groups, out_groups = _membership(policy.groups, claims, "groups", "users.groups", unknown)
+    in_roles, out_roles = _membership(policy.roles, claims, "wids", "users.roles", unknown)
+    if oid in policy.users.exclude or out_groups or out_roles:
+        return False
+    included: Tri = "all" in policy.users.include or oid in policy.users.include
+    if not included:
+        included = (
+            True if (in_groups or in_roles) else (None if None in (in_groups, in_roles) else False)
+        )
+    if included is False:
+        return False
+    return None if None in (included, out_groups, out_roles) else True
 
 
 def _str_list(value: object) -> tuple[str, ...]:
@@ -134,13 +144,13 @@ def _str_list(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _match_locations(policy: Policy, context: PolicyContext, unknown: list[str]) -> bool:
+def _match_locations(policy: Policy, context: PolicyContext, unknown: list[str]) -> Tri:
     if not policy.locations.configured:
         return True
     address = parse_ip(context.client_ip) if context.client_ip else None
     if address is None:
         unknown.append("locations")
-        return False
+        return None
     inside = [loc for loc in context.named_locations if loc.contains(address)]
     ids = {loc.id.lower() for loc in inside}
     if any(loc.trusted for loc in inside):
@@ -152,39 +162,38 @@ def _match_risk(levels: frozenset[str], level: str | None) -> bool:
     return not levels or (risk_text(level) or "none") in levels
 
 
-def _conditions_match(policy: Policy, context: PolicyContext, unknown: list[str]) -> bool:
+def _conditions_match(policy: Policy, context: PolicyContext, unknown: list[str]) -> Tri:
     claims = context.claims
+    outcomes: list[Tri] = []
     if policy.targets_workload_identities:
-        if not claims.is_app_only:
-            return False
         ids = _lowered([v for v in (claims.app_id, claims.object_id) if v])
-        if not _selected(policy.client_apps, ids):
-            return False
-        if not _match_risk(policy.service_principal_risk_levels, context.service_principal_risk):
-            return False
+        outcomes += [
+            claims.is_app_only,
+            _selected(policy.client_apps, ids),
+            _match_risk(policy.service_principal_risk_levels, context.service_principal_risk),
+        ]
     else:
         # User policies never apply to app-only tokens (Entra: workload identities need
         # their own policies).
-        if claims.is_app_only or not _match_users(policy, claims, unknown):
+        if claims.is_app_only:
             return False
-        if policy.client_apps.configured and not _selected(
-            policy.client_apps, _lowered([claims.app_id or ""])
-        ):
-            return False
-        if not _match_risk(policy.user_risk_levels, context.user_risk):
-            return False
+        outcomes.append(_match_users(policy, claims, unknown))
+        if policy.client_apps.configured:
+            outcomes.append(_selected(policy.client_apps, _lowered([claims.app_id or ""])))
+        outcomes.append(_match_risk(policy.user_risk_levels, context.user_risk))
     if policy.auth_contexts:
-        if not policy.auth_contexts & context.auth_contexts:
-            return False
-    elif not _selected(policy.applications, context.app_ids):
-        return False
+        outcomes.append(bool(policy.auth_contexts & context.auth_contexts))
+    else:
+        outcomes.append(_selected(policy.applications, context.app_ids))
     if policy.platforms.configured:
         platform = platform_from_user_agent(context.user_agent)
         # The unknown platform matches "all" minus the listed ones: that is how a policy set
         # catches spoofed or missing User-Agents (seed 003).
-        if not _selected(policy.platforms, frozenset({platform} if platform else set())):
-            return False
-    return _match_locations(policy, context, unknown)
+        outcomes.append(_selected(policy.platforms, frozenset({platform} if platform else set())))
+    outcomes.append(_match_locations(policy, context, unknown))
+    if policy.unobservable:
+        outcomes.append(None)
+    return _all_of(outcomes)
 
 
 def _grant_verdict(policy: Policy, claims: TokenClaims, unknown: list[str]) -> PolicyVerdict:
@@ -217,41 +226,16 @@ def _grant_verdict(policy: Policy, claims: TokenClaims, unknown: list[str]) -> P
 
 def _evaluate_one(policy: Policy, context: PolicyContext) -> PolicyResult:
     unknown = list(policy.unobservable)
-    if not _conditions_match(policy, context, unknown):
-        verdict = PolicyVerdict.UNKNOWN if unknown else PolicyVerdict.NOT_APPLIED
-        # A condition that failed on observable facts settles it, whatever else is unknown.
-        if unknown and not _could_match_if_unknown(policy, context):
-            verdict = PolicyVerdict.NOT_APPLIED
-        return PolicyResult(policy.id, policy.name, policy.state, verdict, tuple(unknown))
-    if policy.unobservable:
+    matched = _conditions_match(policy, context, unknown)
+    if matched is False:
+        # A condition failed on observed facts: settled, whatever else is unknown.
+        return PolicyResult(policy.id, policy.name, policy.state, PolicyVerdict.NOT_APPLIED)
+    if matched is None:
         return PolicyResult(
             policy.id, policy.name, policy.state, PolicyVerdict.UNKNOWN, tuple(unknown)
         )
     verdict = _grant_verdict(policy, context.claims, unknown)
     return PolicyResult(policy.id, policy.name, policy.state, verdict, tuple(unknown))
-
-
-def _could_match_if_unknown(policy: Policy, context: PolicyContext) -> bool:
-    """Whether the policy would match if every unknown condition turned out to match."""
-    optimistic = PolicyContext(
-        claims=TokenClaims(
-            {
-                **context.claims.raw,
-                "groups": [*context.claims.groups, *policy.groups.include],
-                "wids": [*_str_list(context.claims.get("wids")), *policy.roles.include],
-            }
-        ),
-        client_ip=context.client_ip,
-        user_agent=context.user_agent,
-        app_ids=context.app_ids,
-        auth_contexts=context.auth_contexts,
-        named_locations=context.named_locations,
-        user_risk=context.user_risk,
-        service_principal_risk=context.service_principal_risk,
-    )
-    if policy.locations.configured and not context.client_ip:
-        return True
-    return _conditions_match(policy, optimistic, [])
 
 
 def evaluate(policies: Sequence[Policy], context: PolicyContext) -> PolicyEvaluation:
