@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.types import Receive, Send
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["handle_lifespan", "read_body", "respond", "respond_json"]
+__all__ = ["handle_lifespan", "is_http", "read_body", "respond", "respond_json"]
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
@@ -60,3 +60,10 @@ async def handle_lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def is_http(scope: Scope, receive: Receive, send: Send) -> bool:
+    """True for an HTTP request; answers lifespan itself and ignores other scope types."""
+    if scope["type"] == "lifespan":
+        await handle_lifespan(receive, send)
+    return bool(scope["type"] == "http")

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..core.errors import CAEError, ConfigurationError, StoreUnavailable
 from ..core.tokens import TokenClaims
-from ._asgi import handle_lifespan, read_body, respond_json
+from ._asgi import is_http, read_body, respond_json
 from .model import event_from_dict
 from .store import EventStore
 
@@ -58,10 +58,7 @@ class AdminApp:
         self._role = required_role
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await handle_lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        if not await is_http(scope, receive, send):
             return
         if not self.enabled:
             await respond_json(send, 404, {"error": "not_found"})

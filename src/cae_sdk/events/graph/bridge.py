@@ -10,7 +10,6 @@ credential, or a credential with ``get_token(scopes)``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 
 from ...core.errors import EventSourceError, StoreUnavailable
+from .._background import BackgroundLoop
 from ..model import Event, RiskLevel
 from ..store import EventStore
 from .client import DeltaReset, GraphClient
@@ -61,7 +61,9 @@ class SyncReport:
     resets: int = 0
 
 
-class GraphBridge:
+class GraphBridge(BackgroundLoop):
+    _task_name = "cae-graph-bridge"
+
     def __init__(
         self,
         store: EventStore,
@@ -78,7 +80,6 @@ class GraphBridge:
         self.options = options or GraphBridgeOptions()
         self._on_policies = on_policies
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
         self.last_report: SyncReport | None = None
 
     def _path(self, path: str) -> str:
@@ -193,15 +194,3 @@ class GraphBridge:
                 delay = min(self.options.interval_seconds * 5, 2.0**failures)
                 _log.warning("Graph sync failed (%s); retrying in %.0fs", type(exc).__name__, delay)
             await asyncio.sleep(delay)
-
-    def start(self) -> asyncio.Task[None]:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run(), name="cae-graph-bridge")
-        return self._task
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -23,6 +23,7 @@ import httpx
 
 from ...core.errors import EventValidationError, StoreUnavailable
 from .._auth import BearerSource, bearer_auth
+from .._background import BackgroundLoop
 from .receiver import SetReceiver
 from .rules import INVALID_REQUEST
 
@@ -67,7 +68,9 @@ class PollResult:
     more_available: bool = False
 
 
-class PollClient:
+class PollClient(BackgroundLoop):
+    _task_name = "cae-ssf-poll"
+
     """Poll one stream's endpoint and feed the SETs to a :class:`SetReceiver`."""
 
     def __init__(
@@ -96,7 +99,6 @@ class PollClient:
         self._sleep = sleep
         self._ack: list[str] = []
         self._errors: dict[str, tuple[str, str]] = {}
-        self._task: asyncio.Task[None] | None = None
         self.failures = 0
 
     async def poll_once(self, *, return_immediately: bool | None = None) -> PollResult:
@@ -164,17 +166,8 @@ class PollClient:
             if not more and not self._long_poll:
                 await self._sleep(self._backoff_initial)
 
-    def start(self) -> asyncio.Task[None]:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run(), name="cae-ssf-poll")
-        return self._task
-
     async def stop(self) -> None:
         """Cancel the loop and send the last acknowledgements."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         with contextlib.suppress(httpx.HTTPError):
             await self.flush()

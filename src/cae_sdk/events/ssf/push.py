@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from ...core.errors import ConfigurationError, EventValidationError, StoreUnavailable
 from ...core.secevents import SECEVENT_CONTENT_TYPE
-from .._asgi import handle_lifespan, read_body, respond, respond_json
+from .._asgi import is_http, read_body, respond, respond_json
 from .receiver import SetReceiver
 from .rules import INVALID_REQUEST
 
@@ -44,10 +44,7 @@ class PushReceiverApp:
         self._max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await handle_lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        if not await is_http(scope, receive, send):
             return
         if scope["method"] != "POST":
             await respond(send, 405, b"", extra=[(b"allow", b"POST")])
