@@ -25,6 +25,7 @@ from .directory import (
     RISK_LEVELS,
     Application,
     ConditionalAccessPolicy,
+    Directory,
     FederatedCredential,
     NamedLocationEntry,
     User,
@@ -77,47 +78,33 @@ def _text(body: dict[str, Any], name: str, default: str | None = None) -> str:
     return value
 
 
-async def _disable_sp(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.set_service_principal_enabled(_sp(ctx, request), False, ctx.now())
+SpAction = Callable[[Directory, Application, float, dict[str, Any]], Any]
+UserAction = Callable[[Directory, User, float, dict[str, Any]], Any]
 
 
-async def _enable_sp(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.set_service_principal_enabled(_sp(ctx, request), True, ctx.now())
+def _on_sp(action: SpAction) -> Handler:
+    async def handler(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+        return action(ctx.directory, _sp(ctx, request), ctx.now(), body)
+
+    return handler
 
 
-async def _delete_sp(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.delete_service_principal(_sp(ctx, request), ctx.now())
+def _on_user(action: UserAction) -> Handler:
+    async def handler(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+        return action(ctx.directory, _user(ctx, request), ctx.now(), body)
+
+    return handler
 
 
-async def _sp_risk(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.set_service_principal_risk(_sp(ctx, request), _risk(body), ctx.now())
-
-
-async def _disable_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.set_user_enabled(_user(ctx, request), False, ctx.now())
-
-
-async def _enable_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.set_user_enabled(_user(ctx, request), True, ctx.now())
-
-
-async def _delete_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.delete_user(_user(ctx, request), ctx.now())
-
-
-async def _revoke(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.revoke_sessions(_user(ctx, request), ctx.now())
+def _revoke(directory: Directory, user: User, now: float, body: dict[str, Any]) -> Any:
+    directory.revoke_sessions(user, now)
     return {"value": True}
 
 
-async def _reset_password(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+def _reset_password(directory: Directory, user: User, now: float, body: dict[str, Any]) -> Any:
     password = _text(body, "password", secrets.token_urlsafe(16))
-    ctx.directory.reset_password(_user(ctx, request), password, ctx.now())
+    directory.reset_password(user, password, now)
     return {"password": password}
-
-
-async def _user_risk(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    ctx.directory.set_user_risk(_user(ctx, request), _risk(body), ctx.now())
 
 
 async def _rotate(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
@@ -267,17 +254,45 @@ def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitabl
 
 
 _ROUTES: list[tuple[str, str, Handler]] = [
-    ("/admin/servicePrincipals/{app_id}/disable", "POST", _disable_sp),
-    ("/admin/servicePrincipals/{app_id}/enable", "POST", _enable_sp),
-    ("/admin/servicePrincipals/{app_id}", "DELETE", _delete_sp),
-    ("/admin/servicePrincipals/{app_id}/risk", "POST", _sp_risk),
+    (
+        "/admin/servicePrincipals/{app_id}/disable",
+        "POST",
+        _on_sp(lambda d, app, now, _: d.set_service_principal_enabled(app, False, now)),
+    ),
+    (
+        "/admin/servicePrincipals/{app_id}/enable",
+        "POST",
+        _on_sp(lambda d, app, now, _: d.set_service_principal_enabled(app, True, now)),
+    ),
+    (
+        "/admin/servicePrincipals/{app_id}",
+        "DELETE",
+        _on_sp(lambda d, app, now, _: d.delete_service_principal(app, now)),
+    ),
+    (
+        "/admin/servicePrincipals/{app_id}/risk",
+        "POST",
+        _on_sp(lambda d, app, now, body: d.set_service_principal_risk(app, _risk(body), now)),
+    ),
     ("/admin/servicePrincipals/{app_id}/federatedCredentials", "POST", _add_federated),
-    ("/admin/users/{oid}/disable", "POST", _disable_user),
-    ("/admin/users/{oid}/enable", "POST", _enable_user),
-    ("/admin/users/{oid}", "DELETE", _delete_user),
-    ("/admin/users/{oid}/revokeSignInSessions", "POST", _revoke),
-    ("/admin/users/{oid}/resetPassword", "POST", _reset_password),
-    ("/admin/users/{oid}/risk", "POST", _user_risk),
+    (
+        "/admin/users/{oid}/disable",
+        "POST",
+        _on_user(lambda d, user, now, _: d.set_user_enabled(user, False, now)),
+    ),
+    (
+        "/admin/users/{oid}/enable",
+        "POST",
+        _on_user(lambda d, user, now, _: d.set_user_enabled(user, True, now)),
+    ),
+    ("/admin/users/{oid}", "DELETE", _on_user(lambda d, user, now, _: d.delete_user(user, now))),
+    ("/admin/users/{oid}/revokeSignInSessions", "POST", _on_user(_revoke)),
+    ("/admin/users/{oid}/resetPassword", "POST", _on_user(_reset_password)),
+    (
+        "/admin/users/{oid}/risk",
+        "POST",
+        _on_user(lambda d, user, now, body: d.set_user_risk(user, _risk(body), now)),
+    ),
     ("/admin/users", "POST", _create_user),
     ("/admin/applications", "POST", _create_application),
     ("/admin/keys/rotate", "POST", _rotate),

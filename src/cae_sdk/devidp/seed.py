@@ -11,6 +11,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .context import TOKEN_EXCHANGE_AUDIENCE
 from .directory import (
@@ -105,6 +106,15 @@ def _gid() -> str:
     return str(uuid.uuid4())
 
 
+def _add_client(directory: Directory, tenant_id: str, display_name: str, **fields: Any) -> str:
+    """Register a client application; returns its client id."""
+    client_id = _gid()
+    directory.add_application(
+        Application(app_id=client_id, tenant_id=tenant_id, display_name=display_name, **fields)
+    )
+    return client_id
+
+
 def seed_directory(
     directory: Directory,
     *,
@@ -118,18 +128,15 @@ def seed_directory(
     certificate, federated), a public client, a user with MFA and a managed identity."""
     now = _dt.datetime.now(_dt.timezone.utc)
     directory.add_tenant(tenant_id, "cae-sdk dev tenant")
-    api_id = _gid()
-    audience = f"api://{api_id}"
-    directory.add_application(
-        Application(
-            app_id=api_id,
-            tenant_id=tenant_id,
-            display_name="cae-sdk dev API",
-            app_roles=["Data.Read"],
-            scopes=["access_as_user"],
-            identifier_uris=[audience],
-        )
+    api_id = _add_client(
+        directory,
+        tenant_id,
+        "cae-sdk dev API",
+        app_roles=["Data.Read"],
+        scopes=["access_as_user"],
     )
+    audience = f"api://{api_id}"
+    directory.applications[api_id].identifier_uris = [audience]
     directory.add_application(
         Application(
             app_id=GRAPH_APP_ID,
@@ -140,78 +147,59 @@ def seed_directory(
             identifier_uris=[graph_url],
         )
     )
-    ssf_app_id = _gid()
-    directory.add_application(
-        Application(
-            app_id=ssf_app_id,
-            tenant_id=tenant_id,
-            display_name="Shared Signals transmitter",
-            app_roles=["ssf.manage"],
-            identifier_uris=[ssf_url],
-        )
+    ssf_app_id = _add_client(
+        directory,
+        tenant_id,
+        "Shared Signals transmitter",
+        app_roles=["ssf.manage"],
+        identifier_uris=[ssf_url],
     )
     grants = {api_id: ["Data.Read"], GRAPH_APP_ID: list(GRAPH_ROLES), ssf_app_id: ["ssf.manage"]}
 
-    secret_app = SeededApp(_gid(), secrets.token_urlsafe(30))
-    directory.add_application(
-        Application(
-            app_id=secret_app.client_id,
-            tenant_id=tenant_id,
-            display_name="dev secret client",
-            secrets=[secret_app.client_secret or ""],
-            granted_roles=dict(grants),
-        )
+    secret = secrets.token_urlsafe(30)
+    secret_app = SeededApp(
+        _add_client(
+            directory, tenant_id, "dev secret client", secrets=[secret], granted_roles=dict(grants)
+        ),
+        secret,
     )
 
     cert = generate_client_certificate("dev certificate client", now)
     cert_path = workdir / "cert-app.pem"
     cert_path.write_text(cert.certificate_pem + cert.private_key_pem)
     cert_path.chmod(0o600)
+    credential = CertificateCredential(
+        cert.thumbprint_sha1, cert.thumbprint_sha256, cert.certificate_pem
+    )
     cert_app = SeededCertificateApp(
-        client_id=_gid(),
+        client_id=_add_client(
+            directory,
+            tenant_id,
+            "dev certificate client",
+            certificates=[credential],
+            granted_roles=dict(grants),
+        ),
         certificate_path=str(cert_path),
         thumbprint=cert.thumbprint_sha1,
         thumbprint_sha256=cert.thumbprint_sha256,
         certificate_pem=cert.certificate_pem,
         private_key_pem=cert.private_key_pem,
     )
-    directory.add_application(
-        Application(
-            app_id=cert_app.client_id,
-            tenant_id=tenant_id,
-            display_name="dev certificate client",
-            certificates=[
-                CertificateCredential(
-                    cert.thumbprint_sha1, cert.thumbprint_sha256, cert.certificate_pem
-                )
-            ],
+
+    federated = FederatedCredential(
+        federation_issuer, FEDERATED_SUBJECT, (TOKEN_EXCHANGE_AUDIENCE,)
+    )
+    federated_app = SeededApp(
+        _add_client(
+            directory,
+            tenant_id,
+            "dev federated workload",
+            federated_credentials=[federated],
             granted_roles=dict(grants),
         )
     )
-
-    federated_app = SeededApp(_gid())
-    directory.add_application(
-        Application(
-            app_id=federated_app.client_id,
-            tenant_id=tenant_id,
-            display_name="dev federated workload",
-            federated_credentials=[
-                FederatedCredential(
-                    federation_issuer, FEDERATED_SUBJECT, (TOKEN_EXCHANGE_AUDIENCE,)
-                )
-            ],
-            granted_roles=dict(grants),
-        )
-    )
-
-    public_app = SeededApp(_gid())
-    directory.add_application(
-        Application(
-            app_id=public_app.client_id,
-            tenant_id=tenant_id,
-            display_name="dev public client",
-            is_public_client=True,
-        )
+    public_app = SeededApp(
+        _add_client(directory, tenant_id, "dev public client", is_public_client=True)
     )
 
     user = SeededUser("alice@dev.example", secrets.token_urlsafe(16), _gid(), True)
