@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ssl
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI
 from starlette.requests import Request
+from starlette.routing import Route
 
 from cae_sdk import CAEClient, ConfidentialClientCredential, decode_unverified
 from cae_sdk.events import InMemoryEventStore
@@ -47,9 +50,23 @@ def create_app(
     authority_host: str = ENTRA,
     ca_bundle: str | None = None,
     store: EventStore | None = None,
+    push_receiver: Any = None,
 ) -> FastAPI:
-    """The protected API. ``ca_bundle`` lets it trust a dev identity provider's TLS."""
-    app = FastAPI(title="Orders API (CAE)")
+    """The protected API. ``ca_bundle`` lets it trust a dev identity provider's TLS;
+    ``push_receiver`` (an SSF ``PushReceiverApp``) is served at ``/ssf/events`` without a bearer
+    token (it checks the stream's own Authorization header)."""
+    store = store or InMemoryEventStore()
+    verify: Any = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
+    keys_http = httpx.AsyncClient(verify=verify, timeout=5.0)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.start()  # a shared store (Redis) connects and loads its state here
+        yield
+        await store.close()
+        await keys_http.aclose()
+
+    app = FastAPI(title="Orders API (CAE)", lifespan=lifespan)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -68,18 +85,19 @@ def create_app(
     async def payroll() -> dict[str, Any]:
         return {"payroll": "sensitive; needs authentication context c1"}
 
+    if push_receiver is not None:
+        app.router.routes.append(Route("/ssf/events", push_receiver, methods=["POST"]))
     install_cae_openapi(app)
-    verify: Any = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
     app.add_middleware(
         CAEMiddleware,
         validator=TokenValidator.entra(
             app_id=app_id,
             tenant_id=tenant_id,
             authority_host=authority_host,
-            http_client=httpx.AsyncClient(verify=verify, timeout=5.0),
+            http_client=keys_http,
         ),
-        store=store or InMemoryEventStore(),
-        exclude_paths=["/health"],
+        store=store,
+        exclude_paths=["/health", "/ssf/events"],
         authorization_uri=f"{authority_host}/{{tenantid}}/oauth2/v2.0/authorize",
     )
     return app

@@ -6,6 +6,7 @@ environment changes (managed identity endpoints) and servers stay inside that pr
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 pytestmark = pytest.mark.e2e
 
 
-def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_example(
+    name: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
@@ -25,6 +28,7 @@ def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=90,
         check=False,
         cwd=EXAMPLES.parent,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -36,6 +40,7 @@ def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
         ("lob_app.py", "GET /payroll: 200"),
         ("aks_workload_identity.py", "disabled: (7000112,) admin"),
         ("vm_managed_identity.py", "token: cp1 = True"),
+        ("graph_bridge.py", "second round changed"),
     ],
 )
 def test_example_check(name: str, expected: str) -> None:
@@ -45,9 +50,17 @@ def test_example_check(name: str, expected: str) -> None:
     assert expected in done.stdout
 
 
+@pytest.mark.redis
+def test_ssf_receiver_with_redis(redis_url: str) -> None:
+    done = run_example("ssf_receiver_redis.py", "--check", env={"CAE_REDIS_URL": redis_url})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "replica B, the user's old token: 401" in done.stdout
+    assert done.stdout.splitlines()[-1] == "OK"
+
+
 def test_every_example_has_a_header_and_a_check() -> None:
     scripts = sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
-    assert len(scripts) >= 5
+    assert len(scripts) == 7
     for script in scripts:
         text = script.read_text()
         assert text.startswith('"""'), script.name

@@ -1,0 +1,160 @@
+"""A Shared Signals (SSF) push receiver feeding two API replicas through Redis.
+
+What it shows
+    * a ``SetReceiver`` (signature with the transmitter's JWKS, ``iss``/``aud``/``iat``/``jti``
+      checks, CAEP/RISC mapping) behind ``PushReceiverApp``, mounted next to the API;
+    * creating the push stream at the transmitter (SSF 1.0 stream management) and verifying it;
+    * ``RedisEventStore``: the replica that received the SET writes the watermark to Redis and
+      publishes it; the other replica's local mirror has it moments later, so both challenge
+      the revoked user's old token. A request never waits on Redis.
+
+How to run it (needs Redis; ``CAE_REDIS_URL``, default ``redis://127.0.0.1:6379/15``)
+    python examples/ssf_receiver_redis.py --check
+
+In production the transmitter is your identity provider's SSF endpoint (Okta, authentik,
+Keycloak, ...): use its issuer and a bearer token it accepts for stream management.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import ssl
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+from fastapi_resource import create_app
+
+from cae_sdk.core.secevents import CAEP, RISC
+from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.events.redis import RedisEventStore
+from cae_sdk.events.ssf import (
+    DirectorySubjectResolver,
+    PushReceiverApp,
+    SetDecoder,
+    SetReceiver,
+    SetValidationConfig,
+    TransmitterKeys,
+)
+from cae_sdk.events.ssf.streams import StreamClient, push_delivery
+
+REDIS_URL = os.environ.get("CAE_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def create_stream(idp: Any, endpoint_url: str, authorization: str) -> dict[str, Any]:
+    """Ask the transmitter to push session and account events to ``endpoint_url``."""
+    tls = ssl.create_default_context(cafile=idp.ca_bundle)
+    async with httpx.AsyncClient(verify=tls, timeout=5.0) as http:
+        streams = StreamClient(
+            idp.ssf_issuer,
+            http=http,
+            auth=idp.ssf_access_token(),
+            configuration_url=idp.ssf_configuration_url,
+        )
+        return await streams.create(
+            push_delivery(endpoint_url, authorization),
+            [CAEP.SESSION_REVOKED, CAEP.CREDENTIAL_CHANGE, RISC.ACCOUNT_DISABLED],
+        )
+
+
+def receiver_for(idp: Any, store: RedisEventStore, audience: str) -> SetReceiver:
+    config = SetValidationConfig(issuer=idp.ssf_issuer, audiences=(audience,))
+    keys = TransmitterKeys(
+        idp.ssf_issuer,
+        http=httpx.AsyncClient(verify=ssl.create_default_context(cafile=idp.ca_bundle)),
+        configuration_url=idp.ssf_configuration_url,
+    )
+    return SetReceiver(
+        SetDecoder(config, keys),
+        store,
+        DirectorySubjectResolver(tenant_id=idp.tenant_id),
+        replay_window_seconds=config.replay_window_seconds,
+    )
+
+
+def user_token(idp: Any) -> str:
+    """The signed-in user's access token (device code, auto-approved by the dev IdP)."""
+    from cae_sdk import PublicClientCredential
+
+    credential = PublicClientCredential(
+        idp.seed.public_app.client_id,
+        tenant_id=idp.tenant_id,
+        authority=idp.authority,
+        ca_bundle=idp.ca_bundle,
+        instance_discovery=False,
+        prompt_callback=lambda message: None,
+    )
+    return credential.get_token([f"{idp.seed.api.audience}/access_as_user"]).token
+
+
+def check() -> int:
+    from cae_sdk.cli.demo.api import DeferredApp
+    from cae_sdk.cli.demo.servers import serve
+    from cae_sdk.devidp import DevIdentityProvider
+
+    prefix = f"cae-example-{uuid.uuid4().hex[:8]}:"
+    stores = [RedisEventStore(REDIS_URL, prefix=prefix) for _ in range(2)]
+    push = DeferredApp()  # the receiver is configured once the stream (and its aud) exists
+    authorization = f"Bearer {secrets.token_urlsafe(24)}"
+    with DevIdentityProvider() as idp:
+        common = {
+            "tenant_id": idp.tenant_id,
+            "app_id": idp.seed.api.app_id,
+            "authority_host": idp.base_url,
+            "ca_bundle": idp.ca_bundle,
+        }
+        replica_a = create_app(store=stores[0], push_receiver=push, **common)
+        replica_b = create_app(store=stores[1], **common)
+        with serve(replica_a) as a, serve(replica_b) as b:
+            stream = asyncio.run(create_stream(idp, a.url + "/ssf/events", authorization))
+            push.app = PushReceiverApp(
+                receiver_for(idp, stores[0], str(stream["aud"])), authorization=authorization
+            )
+            print("stream", stream["stream_id"], "pushes to replica A at", a.url)
+            user = SubjectKey.user(idp.tenant_id, idp.seed.user.object_id)
+            old_token = user_token(idp)
+            time.sleep(max(0.0, int(time.time()) + 1 - time.time()))  # a later second than now
+            started = time.perf_counter()
+            idp.admin.revoke_sessions(idp.seed.user.object_id)
+            seen_on_b = None
+            while time.perf_counter() - started < 10:
+                if stores[1].watermark(user) is not None:
+                    seen_on_b = time.perf_counter() - started
+                    break
+                time.sleep(0.005)
+            print("replica A:", stores[0].watermark(user), "replica B:", stores[1].watermark(user))
+            on_b = httpx.get(b.url + "/orders", headers={"Authorization": f"Bearer {old_token}"})
+            challenge = on_b.headers.get("www-authenticate", "")
+            print("replica B, the user's old token:", on_b.status_code, challenge[:70], "...")
+    asyncio.run(_cleanup(prefix))
+    if seen_on_b is not None:
+        print(f"admin action -> replica B enforces: {seen_on_b * 1000:.0f} ms")
+    ok = seen_on_b is not None and on_b.status_code == 401 and "insufficient_claims" in challenge
+    print("OK" if ok else "UNEXPECTED")
+    return 0 if ok else 1
+
+
+async def _cleanup(prefix: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    keys = [key async for key in client.scan_iter(f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="run against a dev IdP and Redis")
+    parser.parse_args(argv)
+    return check()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
