@@ -108,10 +108,16 @@ async def test_malformed_channel_messages_are_ignored(redis_url: str) -> None:
         raw = Redis.from_url(redis_url)
         await raw.publish(f"{prefix}events", b"not json")
         await raw.publish(f"{prefix}events", json.dumps({"type": "bogus"}))
+        await raw.publish(f"{prefix}events", b"[1, 2]")
+        await raw.hset(f"{prefix}wm:user:t1:broken", mapping={"order": 1, "event": "[]"})
         await store.revoke_user("t1", "after", at=int(time.time()))
         await raw.aclose()
         assert await eventually(lambda: store.watermark(SubjectKey.user("t1", "after")) is not None)
         assert store.healthy
+        late = RedisEventStore(redis_url, prefix=prefix)
+        await late.start()  # resync skips the broken hash
+        assert late.healthy and late.watermark(SubjectKey.user("t1", "after")) is not None
+        await late.close()
     finally:
         await store.clear()
         await store.close()

@@ -324,12 +324,21 @@ class RedisEventStore(EventStoreMixin):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _on_message(self, data: bytes) -> None:
+        event = self._decode(data)
+        if event is not None:
+            self._apply_mirror(event)
+
+    def _decode(self, data: bytes | str) -> Event | None:
+        """An event from the channel or a state hash; anything malformed (another writer, a
+        version skew) is logged and skipped rather than stopping the subscription."""
         try:
-            event = event_from_dict(json.loads(data))
+            payload = json.loads(data)
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+            return event_from_dict(payload)
         except (ValueError, KeyError, TypeError):
-            _log.warning("ignoring a malformed message on %s", self.channel)
-            return
-        self._apply_mirror(event)
+            _log.warning("ignoring a malformed event under %s", self.prefix)
+            return None
 
     async def _reseed(self) -> None:
         """After an outage, write the mirror's state back: a Redis restarted without persistence
@@ -369,7 +378,9 @@ class RedisEventStore(EventStoreMixin):
             for raw in await pipe.execute():
                 if raw is None:
                     continue  # expired between SCAN and HGET
-                event = event_from_dict(json.loads(raw))
+                event = self._decode(raw)
+                if event is None:
+                    continue
                 if isinstance(event, RiskEvent):
                     seen_risk.add(event.subject)
                 self._apply_mirror(event)
@@ -379,9 +390,9 @@ class RedisEventStore(EventStoreMixin):
                 self._apply_mirror(RiskEvent(subject, RiskLevel.NONE, int(self._clock())))
         raw_locations = await self._client.hget(f"{self.prefix}locations", "event")
         if raw_locations is not None:
-            event = event_from_dict(json.loads(raw_locations))
-            if isinstance(event, LocationsEvent):
-                self._apply_mirror(event)
+            locations = self._decode(raw_locations)
+            if isinstance(locations, LocationsEvent):
+                self._apply_mirror(locations)
 
     async def clear(self) -> None:
         """Delete every key under this store's prefix (tests and resets)."""
