@@ -132,10 +132,11 @@ class RedisEventStore(EventStoreMixin):
                 retry=Retry(NoBackoff(), 0),
                 health_check_interval=5,
             )
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
+        from redis.exceptions import RedisError
 
-        self._errors = (OSError, RedisConnectionError, RedisTimeoutError)
+        # Any Redis failure (connection, timeout, a refused command such as OOM) makes the store
+        # unhealthy and queues or raises; the background loop retries and never dies of it.
+        self._errors = (OSError, RedisError)
         self._script = self._client.register_script(_WRITE_SCRIPT)
         self._closed = False
         self._task = asyncio.create_task(self._run(), name="cae-redis-event-store")
