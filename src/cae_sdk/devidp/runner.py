@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import shutil
-import socket
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,20 +28,12 @@ from .context import TOKEN_EXCHANGE_AUDIENCE, IdPContext, IdPSettings
 from .directory import Directory
 from .imds import APP_SERVICE_PATH, build_imds_app
 from .seed import GRAPH_APP_ID, Seed, seed_directory
+from .server import ServerThread, bind_loopback
 from .tls import generate_server_tls
 
 __all__ = ["DevIdentityProvider"]
 
 _START_TIMEOUT = 10.0
-
-
-def _bind(host: str) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 class DevIdentityProvider:
@@ -68,22 +58,19 @@ class DevIdentityProvider:
         self._ctx: IdPContext | None = None
         self._seed: Seed | None = None
         self._admin: AdminClient | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._servers: list[uvicorn.Server] = []
+        self._servers: ServerThread | None = None
         self._workdir: Path | None = None
-        self._error: BaseException | None = None
         self._ca_bundle = ""
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> DevIdentityProvider:
-        if self._thread is not None:
+        if self._servers is not None:
             raise RuntimeError("DevIdentityProvider is already running")
         self._workdir = Path(tempfile.mkdtemp(prefix="cae-devidp-"))
         now = _dt.datetime.now(_dt.timezone.utc)
         tls = generate_server_tls(self._workdir, now, self.host)
         self._ca_bundle = tls.ca_path
-        https_sock, http_sock = _bind(self.host), _bind(self.host)
+        https_sock, http_sock = bind_loopback(self.host), bind_loopback(self.host)
         ctx = IdPContext(self.settings, Directory(), self._tenant_id)
         ctx.base_url = f"https://{self.host}:{https_sock.getsockname()[1]}"
         ctx.imds_base_url = f"http://{self.host}:{http_sock.getsockname()[1]}"
@@ -109,42 +96,12 @@ class DevIdentityProvider:
         imds = uvicorn.Config(
             build_imds_app(ctx), log_level="warning", access_log=False, lifespan="off"
         )
-        self._servers = [uvicorn.Server(main), uvicorn.Server(imds)]
-        self._thread = threading.Thread(
-            target=self._run, args=([https_sock], [http_sock]), name="cae-devidp", daemon=True
+        self._servers = ServerThread(
+            [(main, https_sock), (imds, http_sock)], self._close_background_work
         )
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not all(s.started for s in self._servers):
-            if self._error is not None or not self._thread.is_alive():
-                self.stop()
-                raise RuntimeError(f"dev identity provider failed to start: {self._error!r}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("dev identity provider did not start in time")
-            time.sleep(0.005)
+        self._servers.start(_START_TIMEOUT)
         self._admin = AdminClient(ctx.base_url, self.settings.admin_key, self._ca_bundle)
         return self
-
-    def _run(self, https_socks: list[socket.socket], http_socks: list[socket.socket]) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(
-                asyncio.gather(
-                    self._servers[0].serve(sockets=https_socks),
-                    self._servers[1].serve(sockets=http_socks),
-                )
-            )
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-        finally:
-            for sock in [*https_socks, *http_socks]:
-                sock.close()
-            loop.run_until_complete(self._close_background_work())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     async def _close_background_work(self) -> None:
         """Stop push workers and their HTTP client before the loop goes away."""
@@ -153,27 +110,14 @@ class DevIdentityProvider:
         transmitter = self._ctx.extensions.get("ssf") if self._ctx else None
         if isinstance(transmitter, Transmitter):
             await transmitter.aclose()
-        current = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not current]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
 
     def stop(self) -> None:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        for server in self._servers:
-            server.should_exit = True
-        if self._thread is not None:
-            # Idle keep-alive TLS connections of callers would hold a graceful shutdown until
-            # its timeout; give in-flight requests a moment, then stop without waiting.
-            self._thread.join(timeout=0.5)
-            if self._thread.is_alive():
-                for server in self._servers:
-                    server.force_exit = True
-                self._thread.join(timeout=5)
-        self._thread = None
+        if self._servers is not None:
+            self._servers.stop()
+            self._servers = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
