@@ -16,7 +16,6 @@ provider, which also plays the cluster's OIDC issuer.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +32,7 @@ def call(url: str, scope: str, credential: WorkloadIdentityCredential | None = N
 
 
 def check() -> int:
+    from _devenv import api_options, verdict
     from fastapi_resource import create_app
 
     from cae_sdk.cli.demo.servers import serve
@@ -47,12 +47,7 @@ def check() -> int:
             "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
             "AZURE_AUTHORITY_HOST": idp.base_url,
         }
-        api = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-        )
+        api = create_app(**api_options(idp))
         scope = idp.seed.api.default_scope
         with serve(api) as server:
             pod_identity = WorkloadIdentityCredential(environ=environ, ca_bundle=idp.ca_bundle)
@@ -66,22 +61,13 @@ def check() -> int:
             except TokenAcquisitionError as error:
                 print("disabled:", error.error_codes, error.remediation.kind.value)
                 refused = 7000112 in error.error_codes
-    ok = served == 0 and refused
-    print("OK" if ok else "UNEXPECTED")
-    return 0 if ok else 1
+    return verdict(served == 0 and refused)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="play the pod against a dev IdP")
-    parser.add_argument("--url", help="the API to call (in a pod)")
-    parser.add_argument("--scope", help="the API's scope, e.g. api://<app id>/.default")
-    args = parser.parse_args(argv)
-    if args.check:
-        return check()
-    if not (args.url and args.scope):
-        parser.error("--url and --scope are required outside --check")
-    return call(args.url, args.scope)
+    from _devenv import client_example_main
+
+    return client_example_main(__doc__, argv, check, lambda args: call(args.url, args.scope))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import ssl
 import sys
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,7 +33,7 @@ from fastapi import Depends, FastAPI
 from starlette.requests import Request
 from starlette.routing import Route
 
-from cae_sdk import CAEClient, ConfidentialClientCredential, decode_unverified
+from cae_sdk import CAEClient, decode_unverified
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events.store import EventStore
 from cae_sdk.resource import CAEMiddleware, TokenValidator
@@ -103,64 +102,37 @@ def create_app(
     return app
 
 
-def wait_past(epoch_seconds: int) -> None:
-    """Sleep until the clock is in a later second than ``epoch_seconds``."""
-    time.sleep(max(0.0, epoch_seconds + 1 - time.time()))
-
-
 def check() -> int:
     """Start a dev identity provider and the API, call it, revoke, call again."""
+    from _devenv import api_options, secret_app_credential, status_log, verdict, wait_past
+
     from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:
         store = InMemoryEventStore()
-        app = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-            store=store,
-        )
-        credential = ConfidentialClientCredential(
-            idp.tenant_id,
-            idp.seed.secret_app.client_id,
-            client_secret=idp.seed.secret_app.client_secret,
-            authority=idp.authority,
-            ca_bundle=idp.ca_bundle,
-            instance_discovery=False,  # a private authority: no lookup at login.microsoftonline.com
-        )
-        seen: list[int] = []
+        app = create_app(store=store, **api_options(idp))
+        credential = secret_app_credential(idp)
+        scope = idp.seed.api.default_scope
+        seen, hooks = status_log()
         with (
             serve(app) as server,
-            CAEClient(
-                credential,
-                idp.seed.api.default_scope,
-                base_url=server.url,
-                event_hooks={"response": [lambda response: seen.append(response.status_code)]},
-            ) as client,
+            CAEClient(credential, scope, base_url=server.url, event_hooks=hooks) as client,
         ):
             first = client.get("/orders")
             print("GET /orders:", first.status_code, first.json())
             unauthenticated = httpx.get(server.url + "/orders")
             print("without a token:", unauthenticated.status_code)
-            # An event source learned that the app was revoked: tokens issued until now are out.
-            # (Token times have whole seconds: revoke in a later second than the token's iat.)
-            token = credential.get_token([idp.seed.api.default_scope]).token
-            wait_past(decode_unverified(token)[1]["iat"])
-            asyncio.run(
-                store.revoke_service_principal(idp.tenant_id, idp.seed.secret_app.client_id)
-            )
+            # An event source learned that the app was revoked: tokens issued so far are out.
+            wait_past(decode_unverified(credential.get_token([scope]).token)[1]["iat"])
+            app_id = idp.seed.secret_app.client_id
+            asyncio.run(store.revoke_service_principal(idp.tenant_id, app_id))
             seen.clear()
             again = client.get("/orders")  # challenged, reacquired and replayed inside
             print("after the revocation:", again.status_code, "responses seen:", seen)
-            ok = (
-                first.status_code == 200
-                and unauthenticated.status_code == 401
-                and seen == [401, 200]
-            )
-    print("OK" if ok else "UNEXPECTED")
-    return 0 if ok else 1
+    return verdict(
+        first.status_code == 200 and unauthenticated.status_code == 401 and seen == [401, 200]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,21 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         return check()
-    import uvicorn
+    from _devenv import serve_with_dev_idp
 
-    from cae_sdk.devidp import DevIdentityProvider
-
-    with DevIdentityProvider() as idp:
-        app = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-        )
-        print(f"identity provider: {idp.authority} (CA bundle {idp.ca_bundle})")
-        print(f"token scope for callers: {idp.seed.api.default_scope}")
-        uvicorn.run(app, host="127.0.0.1", port=args.port)
-    return 0
+    return serve_with_dev_idp(create_app, args.port)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from typing import Any
 
 import httpx
 
-from cae_sdk import ConfidentialClientCredential
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events.graph import GraphBridge, GraphClient
@@ -37,14 +36,9 @@ from cae_sdk.events.graph import GraphBridge, GraphClient
 
 async def two_rounds(idp: Any) -> tuple[int | None, int | None]:
     """A baseline round, the admin acts, a second round; returns the two new watermarks."""
-    credential = ConfidentialClientCredential(
-        idp.tenant_id,
-        idp.seed.secret_app.client_id,
-        client_secret=idp.seed.secret_app.client_secret,
-        authority=idp.authority,
-        ca_bundle=idp.ca_bundle,
-        instance_discovery=False,
-    )
+    from _devenv import secret_app_credential, wait_past
+
+    credential = secret_app_credential(idp)  # the seeded app has the Graph roles
     store = InMemoryEventStore()
     tls = ssl.create_default_context(cafile=idp.ca_bundle)
     async with httpx.AsyncClient(verify=tls, timeout=10.0) as http:
@@ -52,7 +46,7 @@ async def two_rounds(idp: Any) -> tuple[int | None, int | None]:
         bridge = GraphBridge(store, graph, tenant_id=idp.tenant_id)
         baseline = await bridge.sync_once()
         print("baseline round saw:", baseline.seen)
-        await asyncio.sleep(max(0.0, int(time.time()) + 1 - time.time()))  # a later second
+        await asyncio.to_thread(wait_past, int(time.time()))
         await asyncio.to_thread(idp.admin.revoke_sessions, idp.seed.user.object_id)
         await asyncio.to_thread(idp.admin.disable_service_principal, idp.seed.cert_app.client_id)
         report = await bridge.sync_once()
@@ -65,14 +59,14 @@ async def two_rounds(idp: Any) -> tuple[int | None, int | None]:
 
 
 def check() -> int:
+    from _devenv import verdict
+
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:
         user, workload = asyncio.run(two_rounds(idp))
     print("watermarks: user", user, "service principal", workload)
-    ok = user is not None and workload is not None
-    print("OK" if ok else "UNEXPECTED")
-    return 0 if ok else 1
+    return verdict(user is not None and workload is not None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,38 +26,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from fastapi_resource import create_app  # the FastAPI example next to this file
 
-from cae_sdk import CAEClient, PublicClientCredential, decode_unverified
-
-
-def sign_in_user(idp: Any, scopes: list[str]) -> PublicClientCredential:
-    """The user's credential; device code instructions go to the console."""
-    credential: PublicClientCredential
-
-    def step_up(claims: str) -> Mapping[str, Any]:
-        print("The API asks for more (MFA / step-up): signing in again with", claims)
-        return credential.sign_in_with_device_code(scopes, claims)
-
-    credential = PublicClientCredential(
-        idp.seed.public_app.client_id,
-        tenant_id=idp.tenant_id,
-        authority=idp.authority,
-        ca_bundle=idp.ca_bundle,
-        instance_discovery=False,
-        prompt_callback=lambda message: print("Device code sign-in:", message),
-        interaction_handler=step_up,
-    )
-    return credential
+from cae_sdk import CAEClient, decode_unverified
 
 
 def check() -> int:
     import asyncio
 
-    from fastapi_resource import wait_past
+    from _devenv import api_options, status_log, user_credential, verdict, wait_past
 
     from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
@@ -65,24 +43,14 @@ def check() -> int:
 
     with DevIdentityProvider() as idp:
         store = InMemoryEventStore()
-        api = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-            store=store,
-        )
+        api = create_app(store=store, **api_options(idp))
         scopes = [f"{idp.seed.api.audience}/access_as_user"]
-        credential = sign_in_user(idp, scopes)
-        seen: list[int] = []
+        # The interaction handler signs the user in again when only the user can answer.
+        credential = user_credential(idp, scopes, step_up=True)
+        seen, hooks = status_log()
         with (
             serve(api) as server,
-            CAEClient(
-                credential,
-                scopes,
-                base_url=server.url,
-                event_hooks={"response": [lambda response: seen.append(response.status_code)]},
-            ) as client,
+            CAEClient(credential, scopes, base_url=server.url, event_hooks=hooks) as client,
         ):
             orders = client.get("/orders")
             print("GET /orders:", orders.status_code, orders.json())
@@ -94,9 +62,7 @@ def check() -> int:
             seen.clear()
             again = client.get("/orders")
             print("after the revocation:", again.status_code, "responses seen:", seen)
-    ok = orders.status_code == 200 and payroll.status_code == 200 and seen == [401, 200]
-    print("OK" if ok else "UNEXPECTED")
-    return 0 if ok else 1
+    return verdict(orders.status_code == 200 and payroll.status_code == 200 and seen == [401, 200])
 
 
 def main(argv: list[str] | None = None) -> int:

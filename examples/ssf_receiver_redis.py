@@ -79,20 +79,15 @@ def receiver_for(idp: Any, store: RedisEventStore, audience: str) -> SetReceiver
 
 def user_token(idp: Any) -> str:
     """The signed-in user's access token (device code, auto-approved by the dev IdP)."""
-    from cae_sdk import PublicClientCredential
+    from _devenv import user_credential
 
-    credential = PublicClientCredential(
-        idp.seed.public_app.client_id,
-        tenant_id=idp.tenant_id,
-        authority=idp.authority,
-        ca_bundle=idp.ca_bundle,
-        instance_discovery=False,
-        prompt_callback=lambda message: None,
-    )
-    return credential.get_token([f"{idp.seed.api.audience}/access_as_user"]).token
+    scopes = [f"{idp.seed.api.audience}/access_as_user"]
+    return user_credential(idp, scopes).get_token(scopes).token
 
 
 def check() -> int:
+    from _devenv import api_options, verdict, wait_past
+
     from cae_sdk.cli.demo.api import DeferredApp
     from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
@@ -102,12 +97,7 @@ def check() -> int:
     push = DeferredApp()  # the receiver is configured once the stream (and its aud) exists
     authorization = f"Bearer {secrets.token_urlsafe(24)}"
     with DevIdentityProvider() as idp:
-        common = {
-            "tenant_id": idp.tenant_id,
-            "app_id": idp.seed.api.app_id,
-            "authority_host": idp.base_url,
-            "ca_bundle": idp.ca_bundle,
-        }
+        common = api_options(idp)
         replica_a = create_app(store=stores[0], push_receiver=push, **common)
         replica_b = create_app(store=stores[1], **common)
         with serve(replica_a) as a, serve(replica_b) as b:
@@ -118,7 +108,7 @@ def check() -> int:
             print("stream", stream["stream_id"], "pushes to replica A at", a.url)
             user = SubjectKey.user(idp.tenant_id, idp.seed.user.object_id)
             old_token = user_token(idp)
-            time.sleep(max(0.0, int(time.time()) + 1 - time.time()))  # a later second than now
+            wait_past(int(time.time()))
             started = time.perf_counter()
             idp.admin.revoke_sessions(idp.seed.user.object_id)
             seen_on_b = None
@@ -134,9 +124,9 @@ def check() -> int:
     asyncio.run(_cleanup(prefix))
     if seen_on_b is not None:
         print(f"admin action -> replica B enforces: {seen_on_b * 1000:.0f} ms")
-    ok = seen_on_b is not None and on_b.status_code == 401 and "insufficient_claims" in challenge
-    print("OK" if ok else "UNEXPECTED")
-    return 0 if ok else 1
+    return verdict(
+        seen_on_b is not None and on_b.status_code == 401 and "insufficient_claims" in challenge
+    )
 
 
 async def _cleanup(prefix: str) -> None:

@@ -73,28 +73,22 @@ def check() -> int:
     """Call from inside the office range (served) and from 127.0.0.2 (challenged, refused)."""
     import os
 
+    from _devenv import api_options, verdict
+
     from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:
         os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = idp.imds_url  # the VM's IMDS, here
-        app = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-        )
         credential = ManagedIdentityCredential(client_id=idp.seed.managed_identity.client_id)
         scope = idp.seed.api.default_scope
-        with serve(app) as server:
+        with serve(create_app(**api_options(idp))) as server:
             with CAEClient(credential, scope, base_url=server.url) as client:
                 inside = client.get("/whoami")
             print("from 127.0.0.1:", inside.status_code, inside.json())
-            outside_transport = httpx.HTTPTransport(local_address="127.0.0.2")
+            outside = httpx.HTTPTransport(local_address="127.0.0.2")
             refused = False
-            with CAEClient(
-                credential, scope, base_url=server.url, transport=outside_transport
-            ) as client:
+            with CAEClient(credential, scope, base_url=server.url, transport=outside) as client:
                 try:
                     client.get("/whoami")
                 except ClaimsChallengeFailed as exc:
@@ -103,9 +97,7 @@ def check() -> int:
                     print("from 127.0.0.2: refused,", exc)
             anonymous = httpx.get(server.url + "/whoami")
             print("without a token:", anonymous.status_code, anonymous.headers["www-authenticate"])
-    ok = inside.status_code == 200 and refused and anonymous.status_code == 401
-    print("OK" if ok else "UNEXPECTED")
-    return 0 if ok else 1
+    return verdict(inside.status_code == 200 and refused and anonymous.status_code == 401)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,20 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         return check()
-    import uvicorn
+    from _devenv import serve_with_dev_idp
 
-    from cae_sdk.devidp import DevIdentityProvider
-
-    with DevIdentityProvider() as idp:
-        app = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-        )
-        print(f"identity provider: {idp.authority}; scope {idp.seed.api.default_scope}")
-        uvicorn.run(app, host="127.0.0.1", port=args.port)
-    return 0
+    return serve_with_dev_idp(create_app, args.port)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def call(url: str, scope: str, client_id: str | None = None) -> int:
 
 
 def check() -> int:
+    from _devenv import api_options, verdict
     from fastapi_resource import create_app
 
     from cae_sdk.cli.demo.servers import serve
@@ -43,34 +44,25 @@ def check() -> int:
 
     with DevIdentityProvider() as idp:
         os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = idp.imds_url
-        api = create_app(
-            tenant_id=idp.tenant_id,
-            app_id=idp.seed.api.app_id,
-            authority_host=idp.base_url,
-            ca_bundle=idp.ca_bundle,
-        )
+        api = create_app(**api_options(idp))
         with serve(api) as server:
             code = call(
                 f"{server.url}/orders",
                 idp.seed.api.default_scope,
                 client_id=idp.seed.managed_identity.client_id,
             )
-    print("OK" if code == 0 else "UNEXPECTED")
-    return code
+    return verdict(code == 0)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="run against a dev IdP's IMDS")
-    parser.add_argument("--url", help="the API to call")
-    parser.add_argument("--scope", help="the API's scope, e.g. api://<app id>/.default")
-    parser.add_argument("--client-id", help="a user-assigned identity (default: system-assigned)")
-    args = parser.parse_args(argv)
-    if args.check:
-        return check()
-    if not (args.url and args.scope):
-        parser.error("--url and --scope are required outside --check")
-    return call(args.url, args.scope, args.client_id)
+    from _devenv import client_example_main
+
+    def client_id(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--client-id", help="a user-assigned identity (default: system)")
+
+    return client_example_main(
+        __doc__, argv, check, lambda args: call(args.url, args.scope, args.client_id), client_id
+    )
 
 
 if __name__ == "__main__":
