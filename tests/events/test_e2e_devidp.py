@@ -43,6 +43,7 @@ from cae_sdk.events.ssf import (
     poll_delivery,
     push_delivery,
 )
+from cae_sdk.events.workflows import Workflows
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 
 pytestmark = pytest.mark.e2e
@@ -94,6 +95,7 @@ class Api:
     url: str
     store: InMemoryEventStore
     http: httpx.AsyncClient
+    records: list[dict[str, Any]]
 
     async def status(self, token: str) -> httpx.Response:
         return await self.http.get(f"{self.url}/me", headers={"authorization": f"Bearer {token}"})
@@ -110,6 +112,13 @@ class Api:
 @pytest.fixture
 async def api(idp: DevIdentityProvider) -> AsyncIterator[Api]:
     store = InMemoryEventStore()
+    records: list[dict[str, Any]] = []
+
+    async def sink(record: dict[str, Any]) -> None:
+        records.append(record)
+
+    workflows = Workflows(sinks=[sink])
+    workflows.attach(store)
     async with httpx.AsyncClient(verify=_tls(idp)) as idp_http, httpx.AsyncClient() as http:
         validator = TokenValidator.entra(
             app_id=idp.seed.api.app_id,
@@ -119,10 +128,18 @@ async def api(idp: DevIdentityProvider) -> AsyncIterator[Api]:
         )
         app = Starlette(
             routes=[Route("/me", _me)],
-            middleware=[Middleware(CAEMiddleware, validator=validator, store=store)],  # type: ignore[arg-type]
+            middleware=[
+                Middleware(
+                    CAEMiddleware,  # type: ignore[arg-type]
+                    validator=validator,
+                    store=store,
+                    on_decision=[workflows.on_decision],
+                )
+            ],
         )
         async with running(app) as url:
-            yield Api(url, store, http)
+            yield Api(url, store, http, records)
+    await workflows.close()
 
 
 def _receiver(
@@ -178,7 +195,17 @@ async def test_disabled_user_is_challenged_through_push(idp: DevIdentityProvider
             assert api.store.watermark(SubjectKey.user(idp.tenant_id, idp.seed.user.object_id))
         finally:
             await asyncio.to_thread(idp.admin.enable_user, idp.seed.user.object_id)
-            await streams.delete(stream["stream_id"])
+        # An administrator re-enabled the account: the user signs in again and is let through,
+        # which the workflow records as remediated (seed 001: an admin-only case).
+        await asyncio.sleep(1.1)
+        renewed = await asyncio.to_thread(_user_token, idp)
+        assert (await api.status(renewed)).status_code == 200
+        incidents = [r for r in api.records if r["kind"] in ("incident", "remediated")]
+        assert [r["kind"] for r in incidents] == ["incident", "remediated"], api.records
+        assert incidents[0]["cause"] == "user_disabled"
+        assert incidents[0]["remediation"] == incidents[1]["remediation"] == "admin"
+        assert incidents[1]["elapsed_seconds"] > 0
+        await streams.delete(stream["stream_id"])
 
 
 async def test_revoked_sessions_are_challenged_through_poll(

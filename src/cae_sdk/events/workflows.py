@@ -53,6 +53,7 @@ Remediator = Callable[[Event], Awaitable[None]]
 # Seed 001: users self-remediate risk with MFA or a password change and revocations by signing
 # in again; a disabled or deleted principal needs an administrator.
 _ADMIN_ONLY = frozenset({"user_disabled", "user_deleted", "sp_disabled", "sp_deleted"})
+_MAX_CAUSES = 100_000
 _IT_ONLY = frozenset({"BlockedByConditionalAccessPolicy", "EventStoreUnavailable"})
 
 
@@ -164,8 +165,11 @@ class RemediationTracker:
     def open_incidents(self) -> Mapping[SubjectKey, tuple[float, str]]:
         return dict(self._open)
 
-    def observe(self, record: DecisionRecord) -> Record | None:
-        """Feed one decision; returns a record when an incident opens or is remediated."""
+    def observe(self, record: DecisionRecord, *, cause: str | None = None) -> Record | None:
+        """Feed one decision; returns a record when an incident opens or is remediated.
+
+        ``cause`` is the reason of the event behind a refusal (e.g. ``user_disabled``), when
+        known: it decides who can remediate better than the decision's reason code."""
         subject = _principal(record.claims)
         if subject is None:
             return None
@@ -176,24 +180,26 @@ class RemediationTracker:
         if outcome != "allow":
             if subject in self._open:
                 return None
-            self._open[subject] = (now, reason)
+            label = cause or reason
+            self._open[subject] = (now, label)
             return {
                 "kind": "incident",
                 "subject": str(subject),
                 "outcome": outcome,
                 "reason": reason,
-                "remediation": remediation_kind(reason).value,
+                "cause": cause,
+                "remediation": remediation_kind(label).value,
                 "at": now,
             }
         opened = self._open.pop(subject, None)
         if opened is None:
             return None
-        since, first_reason = opened
+        since, label = opened
         return {
             "kind": "remediated",
             "subject": str(subject),
-            "reason": first_reason,
-            "remediation": remediation_kind(first_reason).value,
+            "reason": label,
+            "remediation": remediation_kind(label).value,
             "elapsed_seconds": round(now - since, 3),
             "at": now,
         }
@@ -224,6 +230,7 @@ class Workflows:
         self.remediators = dict(remediators or {})
         self.tracker = tracker or RemediationTracker(clock)
         self._clock = clock
+        self._causes: dict[str, str] = {}
         self._queue: asyncio.Queue[Coroutine[Any, Any, None]] | None = None
         self._worker: asyncio.Task[None] | None = None
 
@@ -231,7 +238,13 @@ class Workflows:
         return store.subscribe(self.on_event)
 
     def on_event(self, event: Event) -> None:
-        """Store listener (synchronous): schedules the event's workflow."""
+        """Store listener (synchronous): remembers why the subject was hit (for decisions that
+        follow at once) and schedules the event's workflow."""
+        subject = getattr(event, "subject", None)
+        if subject is not None:
+            if len(self._causes) >= _MAX_CAUSES:
+                self._causes.clear()
+            self._causes[str(subject)] = _event_reason(event)
         self._spawn(self.handle_event(event))
 
     async def handle_event(self, event: Event) -> None:
@@ -259,7 +272,9 @@ class Workflows:
 
     async def on_decision(self, record: DecisionRecord) -> None:
         """``CAEMiddleware`` decision hook."""
-        observed = self.tracker.observe(record)
+        details = getattr(record.decision, "details", None) or {}
+        cause = self._causes.get(str(details.get("subject")))
+        observed = self.tracker.observe(record, cause=cause)
         if observed is not None:
             await self._emit(observed)
 
