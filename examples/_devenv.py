@@ -93,6 +93,22 @@ def serve_with_dev_idp(create_app: Callable[..., Any], port: int) -> int:
     return 0
 
 
+def resource_example_main(
+    doc: str,
+    argv: list[str] | None,
+    check: Callable[[], int],
+    create_app: Callable[..., Any],
+    *,
+    default_port: int,
+) -> int:
+    """Command line of the API examples: ``--check``, or serve until Ctrl-C on ``--port``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="run the self-check and exit")
+    parser.add_argument("--port", type=int, default=default_port, help="port to serve on")
+    args = parser.parse_args(argv)
+    return check() if args.check else serve_with_dev_idp(create_app, args.port)
+
+
 def client_example_main(
     doc: str,
     argv: list[str] | None,

@@ -15,7 +15,6 @@ How to run it
 
 from __future__ import annotations
 
-import argparse
 import ssl
 import sys
 from typing import Any
@@ -101,15 +100,9 @@ def check() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="run the self-check and exit")
-    parser.add_argument("--port", type=int, default=8001, help="port to serve on (default 8001)")
-    args = parser.parse_args(argv)
-    if args.check:
-        return check()
-    from _devenv import serve_with_dev_idp
+    from _devenv import resource_example_main
 
-    return serve_with_dev_idp(create_app, args.port)
+    return resource_example_main(__doc__, argv, check, create_app, default_port=8001)
 
 
 if __name__ == "__main__":
