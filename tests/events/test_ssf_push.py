@@ -185,3 +185,24 @@ async def test_discovery_issuer_mismatch_fails_closed() -> None:
         with pytest.raises(Exception) as info:
             await decoder.decode(sign(set_claims(url)))
         assert getattr(info.value, "err", None) == "invalid_key"
+
+
+async def test_unstored_event_is_503_and_applied_on_redelivery(env: Env) -> None:
+    from cae_sdk.core.errors import StoreUnavailable
+
+    class Flaky(InMemoryEventStore):
+        failures = 1
+
+        async def apply(self, event):  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                raise StoreUnavailable("down")
+            return await super().apply(event)
+
+    flaky = Flaky()
+    env.receiver.store = flaky
+    token = _set(env)
+    response = await env.post(token)
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert (await env.post(token)).status_code == 202  # redelivery is not taken for a duplicate
+    assert flaky.watermark(USER) is not None

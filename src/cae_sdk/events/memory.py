@@ -162,6 +162,10 @@ class InMemoryEventStore(EventStoreMixin):
             self._seen = {k: v for k, v in self._seen.items() if v > now}
         return True
 
+    async def forget(self, key: str) -> None:
+        """Undo :meth:`remember_once` for ``key`` (its event could not be applied)."""
+        self._seen.pop(key, None)
+
     async def get_cursor(self, name: str) -> str | None:
         return self._cursors.get(name)
 

@@ -221,6 +221,12 @@ class RedisEventStore(EventStoreMixin):
         # Queue mode: deduplicate on this replica until Redis is back.
         return await self._mirror.remember_once(key, ttl_seconds)
 
+    async def forget(self, key: str) -> None:
+        """Undo :meth:`remember_once` (an event that could not be applied must be accepted
+        when it is delivered again)."""
+        await self._mirror.forget(key)
+        await self._command(lambda c: c.delete(f"{self.prefix}once:{key}"))
+
     async def get_cursor(self, name: str) -> str | None:
         value = await self._command(lambda c: c.get(f"{self.prefix}cursor:{name}"))
         return value.decode() if isinstance(value, bytes) else None

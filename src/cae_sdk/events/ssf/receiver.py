@@ -9,12 +9,13 @@ event through :data:`~.mapping.EVENT_MAPPING` and applies the result to the stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from ...core.errors import EventValidationError
+from ...core.errors import EventValidationError, StoreUnavailable
 from ...core.secevents import SSF
 from ..store import EventStore
 from .mapping import MappedEvent, SubjectResolver, map_security_event
@@ -106,15 +107,23 @@ class SetReceiver:
         mapped = map_security_event(event, self.resolver, source=self._source)
         self._check_tenants(mapped)
         # Remember before applying: a redelivered risk event must not revert a newer level.
-        first = await self.store.remember_once(
-            f"ssf:{event.issuer}:{event.jti}", self._replay_window
-        )
+        replay_key = f"ssf:{event.issuer}:{event.jti}"
+        first = await self.store.remember_once(replay_key, self._replay_window)
         if not first:
             result = ReceiveResult(event, mapped, duplicate=True)
         else:
             changed = 0
-            for item in mapped.events:
-                changed += bool(await self.store.apply(item))
+            try:
+                for item in mapped.events:
+                    changed += bool(await self.store.apply(item))
+            except StoreUnavailable:
+                # Not applied: let the redelivery through (best effort; stores that cannot
+                # forget have no failing apply).
+                forget = getattr(self.store, "forget", None)
+                if forget is not None:
+                    with contextlib.suppress(StoreUnavailable):
+                        await forget(replay_key)
+                raise
             result = ReceiveResult(event, mapped, changed=changed)
         if mapped.ignored_reason is not None:
             _log.info("SET %s (%s) ignored: %s", event.jti, event.event_type, mapped.ignored_reason)
