@@ -55,8 +55,8 @@ class VerificationStates:
 
     def confirm(self, state: object) -> None:
         """Accept a verification event's ``state``, or raise ``invalid_state``."""
-        if state is None and not self._pending:
-            return  # transmitter-initiated verification without a state (SSF 1.0 8.1.4.2)
+        if state is None:
+            return  # transmitter-initiated verification carries no state (SSF 1.0 8.1.4.2)
         if not isinstance(state, str) or state not in self._pending:
             raise EventValidationError(INVALID_STATE, "verification state does not match a request")
         self._pending.discard(state)
