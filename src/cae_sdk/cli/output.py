@@ -105,7 +105,8 @@ class Output:
         if self._rich is not None:
             from rich.text import Text
 
-            self._rich.print(Text(text, style=style or ""))
+            # soft_wrap: long narration and the sequence picture are not re-wrapped by rich.
+            self._rich.print(Text(text, style=style or ""), soft_wrap=True)
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
