@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from cae_sdk.devidp.server import bind_loopback
 
 
 @dataclass
@@ -50,9 +51,7 @@ class Receiver:
 def running_receiver() -> Iterator[Receiver]:
     receiver = Receiver()
     app = Starlette(routes=[Route("/events", receiver.endpoint, methods=["POST"])])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
+    sock = bind_loopback("127.0.0.1")
     receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/events"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
