@@ -375,3 +375,29 @@ def test_secrets_and_tokens_never_logged(caplog: pytest.LogCaptureFixture) -> No
     ):
         assert secret not in text
     assert "DevIdentityProvider(" in text
+
+
+def test_client_secret_basic(idp: DevIdentityProvider, client: httpx.Client) -> None:
+    seed = idp.seed
+    form = {"grant_type": "client_credentials", "scope": seed.api.default_scope}
+    basic = (seed.secret_app.client_id, seed.secret_app.client_secret or "")
+    assert client.post(idp.token_endpoint, data=form, auth=basic).status_code == 200
+    both = client.post(idp.token_endpoint, data={**form, "client_secret": "x"}, auth=basic)
+    _assert_entra_error(both, "invalid_request")
+    garbled = client.post(idp.token_endpoint, data=form, headers={"Authorization": "Basic %%%"})
+    _assert_entra_error(garbled, "invalid_request")
+
+
+def test_ssf_management_needs_the_role(idp: DevIdentityProvider, client: httpx.Client) -> None:
+    other = idp.admin.create_application("no ssf role")
+    token = client.post(
+        idp.token_endpoint,
+        data={
+            "grant_type": "client_credentials",
+            "scope": f"{idp.ssf_issuer}/.default",
+            "client_id": other["client_id"],
+            "client_secret": other["client_secret"],
+        },
+    ).json()["access_token"]
+    response = client.get(f"{idp.ssf_issuer}/streams", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403 and response.json()["err"] == "access_denied"

@@ -123,6 +123,17 @@ def test_revoked_sessions_invalidate_refresh_token(
     assert 50173 in result["error_codes"]
 
 
+def test_password_reset_ends_refresh_with_50133(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    app = _public_app(cae_idp, http)
+    app.acquire_token_by_device_flow(app.initiate_device_flow(_scope(cae_idp)))
+    cae_idp.admin.reset_password(cae_idp.seed.user.object_id)
+    account = app.get_accounts()[0]
+    result = app.acquire_token_silent_with_error(_scope(cae_idp), account, force_refresh=True)
+    assert result is not None and result["error_codes"] == [50133], result
+
+
 def test_device_code_waits_for_admin_approval_without_mfa(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:

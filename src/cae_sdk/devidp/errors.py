@@ -149,6 +149,15 @@ class EntraError(Exception):
         )
 
     @classmethod
+    def session_invalid_after_password_change(cls) -> EntraError:
+        # 50133 SsoArtifactRevoked: the session ended with a password change.
+        return cls(
+            "invalid_grant",
+            50133,
+            "Session is invalid due to expiration or recent password change.",
+        )
+
+    @classmethod
     def invalid_grant(cls, message: str, code: int = 9002313) -> EntraError:
         return cls("invalid_grant", code, message)
 

@@ -9,11 +9,13 @@ reaches a 500.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
 from starlette.requests import Request
@@ -85,6 +87,26 @@ async def read_form(request: Request) -> dict[str, str]:
             raise EntraError.invalid_request(f"The parameter '{key[:64]}' is duplicated.", 90015)
         values[key] = value
     return values
+
+
+def with_basic_credentials(authorization: str | None, form: dict[str, str]) -> dict[str, str]:
+    """``client_secret_basic`` (RFC 6749 section 2.3.1): credentials in the Authorization
+    header, each form-urlencoded. Using both the header and body credentials is an error."""
+    if not authorization:
+        return form
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise EntraError.invalid_request("The Basic authorization header is malformed.") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep or "client_secret" in form or "client_assertion" in form:
+        raise EntraError.invalid_request("Use exactly one client authentication method.", 90015)
+    if form.get("client_id", unquote_plus(client_id)) != unquote_plus(client_id):
+        raise EntraError.invalid_request("client_id differs from the Basic credentials.", 90015)
+    return {**form, "client_id": unquote_plus(client_id), "client_secret": unquote_plus(secret)}
 
 
 def _required(form: Mapping[str, str], name: str) -> str:
@@ -263,7 +285,9 @@ class TokenEndpoint:
     async def handle(self, request: Request) -> JSONResponse:
         try:
             tenant_id = self.tenant(request)
-            form = await read_form(request)
+            form = with_basic_credentials(
+                request.headers.get("authorization"), await read_form(request)
+            )
             delay = wait_for_watermark(
                 self.ctx.now(), evaluate_claims(form.get("claims")).not_before
             )
@@ -324,7 +348,10 @@ class TokenEndpoint:
         user = self.ctx.directory.users.get(str(grant["oid"]))
         if user is None:
             raise EntraError.invalid_grant("The user of this refresh token no longer exists.")
-        if float(grant.get("issued_at", grant.get("iat", 0))) < user.sessions_valid_from:
+        issued = float(grant.get("issued_at", grant.get("iat", 0)))
+        if issued < user.last_password_change:
+            raise EntraError.session_invalid_after_password_change()
+        if issued < user.sessions_valid_from:
             raise EntraError.grant_revoked()
         return issue_user_tokens(
             self.ctx,

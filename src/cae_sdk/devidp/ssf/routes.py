@@ -32,6 +32,7 @@ from .transmitter import Transmitter, transmitter_of
 __all__ = ["ssf_routes"]
 
 MAX_BODY = 64 * 1024
+MANAGE_ROLE = "ssf.manage"
 
 
 def ssf_configuration(ctx: IdPContext) -> dict[str, Any]:
@@ -64,8 +65,8 @@ def _owner(ctx: IdPContext, request: Request) -> str:
     except jwt.InvalidTokenError:
         raise StreamError(401, "authentication_failed", "invalid bearer token") from None
     owner = claims.get("azp") or claims.get("appid")
-    if not isinstance(owner, str):
-        raise StreamError(403, "access_denied", "token names no client")
+    if not isinstance(owner, str) or MANAGE_ROLE not in (claims.get("roles") or []):
+        raise StreamError(403, "access_denied", f"token lacks the {MANAGE_ROLE} role")
     return owner
 
 
