@@ -14,7 +14,7 @@ CAE = Path(sys.executable).parent / "cae"
 def test_help_lists_commands(cae):
     result = cae()
     assert result.code == 0
-    for command in ("decode", "lint", "events"):
+    for command in ("demo", "idp", "decode", "whatif", "lint", "events"):
         assert command in result.out
 
 
@@ -40,3 +40,22 @@ def test_json_flag_before_the_command(cae):
     result = cae("--json", "decode", 'Bearer error="invalid_token"')
     assert result.code == 0
     assert result.json()["kind"] == "www-authenticate"
+
+
+def test_plain_and_rich_tables_render_the_same_cells():
+    import io
+
+    from cae_sdk.cli.output import Output, Table, render_plain
+
+    table = Table("T", ("a", "b"))
+    table.add("x", None)
+    table.add(True, ["p", "q"])
+    plain = render_plain(table)
+    assert plain.splitlines()[0] == "T"
+    assert "x  -" in plain and "yes  p, q" in plain
+    buffer = io.StringIO()
+    Output(stream=buffer, use_rich=True).table(table)
+    assert "p, q" in buffer.getvalue() and "yes" in buffer.getvalue()
+    quiet = io.StringIO()
+    Output(stream=quiet, json_mode=True).table(table)
+    assert quiet.getvalue() == ""  # JSON mode prints only the JSON document

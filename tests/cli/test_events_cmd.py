@@ -274,3 +274,71 @@ def test_tail_unavailable_store_is_exit_3(cae, monkeypatch):
     monkeypatch.setitem(sys.modules, "cae_sdk.events.redis", None)  # as if redis is missing
     result = cae("events", "tail", "--redis-url", "redis://127.0.0.1:1/0", "--seconds", "0.1")
     assert result.code == 3 and "RedisEventStore is not available" in result.err
+
+
+def test_send_to_the_real_push_receiver(cae, rsa_key, tmp_path):
+    """``cae events send`` -> ``PushReceiverApp`` (JWKS-verified, mapped, applied to a store)."""
+    import contextlib
+
+    import httpx
+
+    from cae_sdk.cli.demo.api import DeferredApp
+    from cae_sdk.core.subjects import SubjectKey
+    from cae_sdk.events import InMemoryEventStore
+    from cae_sdk.events.ssf import (
+        DirectorySubjectResolver,
+        PushReceiverApp,
+        SetDecoder,
+        SetReceiver,
+        SetValidationConfig,
+        TransmitterKeys,
+    )
+
+    issuer = "https://transmitter.example"
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    jwk.update({"kid": "k1", "alg": "RS256", "use": "sig"})
+    store = InMemoryEventStore()
+    keys_http = httpx.AsyncClient()
+    push = DeferredApp()  # built once the port (and so the JWKS URL) is known
+
+    async def configuration(request: Request) -> Response:
+        return JSONResponse({"issuer": issuer, "jwks_uri": str(request.base_url) + "jwks"})
+
+    async def jwks(request: Request) -> Response:
+        return JSONResponse({"keys": [jwk]})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await keys_http.aclose()  # in the server's own event loop
+
+    app = Starlette(
+        routes=[
+            Route("/.well-known/ssf-configuration", configuration),
+            Route("/jwks", jwks),
+            Route("/push", push, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    key = write_key(tmp_path / "k.pem", rsa_key)
+    config = SetValidationConfig(issuer=issuer, audiences=("https://rp",))
+    with serve(app) as server:
+        keys = TransmitterKeys(
+            issuer, http=keys_http, configuration_url=server.url + "/.well-known/ssf-configuration"
+        )
+        receiver = SetReceiver(
+            SetDecoder(config, keys),
+            store,
+            DirectorySubjectResolver(),
+            replay_window_seconds=config.replay_window_seconds,
+        )
+        push.app = PushReceiverApp(receiver, authorization="Bearer s3cret")
+        argv = send_args(server.url + "/push", key)
+        argv[argv.index("--issuer") + 1] = issuer
+        accepted = cae(*argv, "--json")
+        foreign = cae(*send_args(server.url + "/push", key))  # issuer https://tx
+    assert accepted.code == 0, accepted.out + accepted.err
+    assert accepted.json()["status"] == 202
+    assert store.watermark(SubjectKey.user("t1", "o1")) is not None
+    assert foreign.code == 1
+    assert "invalid_issuer" in foreign.out
