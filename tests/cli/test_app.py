@@ -52,7 +52,7 @@ def test_plain_and_rich_tables_render_the_same_cells():
     table.add(True, ["p", "q"])
     plain = render_plain(table)
     assert plain.splitlines()[0] == "T"
-    assert "x  -" in plain and "yes  p, q" in plain
+    assert "x    -" in plain and "yes  p, q" in plain
     buffer = io.StringIO()
     Output(stream=buffer, use_rich=True).table(table)
     assert "p, q" in buffer.getvalue() and "yes" in buffer.getvalue()
