@@ -14,17 +14,13 @@ from starlette.routing import BaseRoute, Route
 
 from .admin import admin_routes
 from .context import FEDERATION_PATH, IdPContext
-from .device import device_authorization
+from .device import DEVICE_CODE_GRANT, device_authorization, redeem_device_code
 from .errors import EntraError
-from .oauth import TokenEndpoint, error_response
+from .oauth import TokenEndpoint, error_response, resolve_tenant
 
 __all__ = ["build_app"]
 
 logger = logging.getLogger(__name__)
-
-
-def _tenant_or_error(ctx: IdPContext, request: Request) -> str:
-    return TokenEndpoint(ctx).tenant(request)
 
 
 def openid_configuration(ctx: IdPContext, tenant_id: str, version: int) -> dict[str, Any]:
@@ -62,17 +58,17 @@ def openid_configuration(ctx: IdPContext, tenant_id: str, version: int) -> dict[
 
 
 def _routes(ctx: IdPContext) -> list[BaseRoute]:
-    token = TokenEndpoint(ctx)
+    token = TokenEndpoint(ctx, {DEVICE_CODE_GRANT: redeem_device_code})
 
     async def discovery_v2(request: Request) -> Response:
         try:
-            return JSONResponse(openid_configuration(ctx, _tenant_or_error(ctx, request), 2))
+            return JSONResponse(openid_configuration(ctx, resolve_tenant(ctx, request), 2))
         except EntraError as err:
             return error_response(ctx, err, request)
 
     async def discovery_v1(request: Request) -> Response:
         try:
-            return JSONResponse(openid_configuration(ctx, _tenant_or_error(ctx, request), 1))
+            return JSONResponse(openid_configuration(ctx, resolve_tenant(ctx, request), 1))
         except EntraError as err:
             return error_response(ctx, err, request)
 

@@ -18,10 +18,18 @@ from starlette.responses import JSONResponse
 
 from .context import IdPContext
 from .errors import EntraError
-from .oauth import error_response, issue_user_tokens, lookup_client, read_form
+from .oauth import error_response, issue_user_tokens, lookup_client, read_form, resolve_tenant
 from .tokens import ClaimsEvaluation, evaluate_claims, resolve_scope
 
-__all__ = ["DeviceCodes", "approve_device_code", "device_authorization", "redeem_device_code"]
+__all__ = [
+    "DEVICE_CODE_GRANT",
+    "DeviceCodes",
+    "approve_device_code",
+    "device_authorization",
+    "redeem_device_code",
+]
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 _USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 section 6.1: no vowels, no look-alikes
 
@@ -70,9 +78,7 @@ async def device_authorization(request: Request) -> JSONResponse:
     """``POST /{tenant}/oauth2/v2.0/devicecode`` (RFC 8628 section 3.1-3.2)."""
     ctx: IdPContext = request.app.state.ctx
     try:
-        from .oauth import TokenEndpoint
-
-        tenant_id = TokenEndpoint(ctx).tenant(request)
+        tenant_id = resolve_tenant(ctx, request)
         form = await read_form(request)
         client_id = form.get("client_id") or ""
         lookup_client(ctx, tenant_id, client_id)

@@ -13,7 +13,7 @@ import base64
 import binascii
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -36,11 +36,18 @@ from .tokens import (
     wait_for_watermark,
 )
 
-__all__ = ["TokenEndpoint", "error_response", "issue_user_tokens", "read_form"]
+__all__ = [
+    "Grant",
+    "TokenEndpoint",
+    "error_response",
+    "issue_user_tokens",
+    "read_form",
+    "resolve_tenant",
+]
 
 logger = logging.getLogger(__name__)
 
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+Grant = Callable[[IdPContext, str, Mapping[str, str], ClaimsEvaluation], dict[str, Any]]
 MAX_BODY = 256 * 1024
 _REFRESH_AUDIENCE_SUFFIX = "/refresh"
 
@@ -116,6 +123,18 @@ def _required(form: Mapping[str, str], name: str) -> str:
             f"The request body must contain the following parameter: '{name}'."
         )
     return value
+
+
+def resolve_tenant(ctx: IdPContext, request: Request) -> str:
+    """The tenant named in the path; ``common`` / ``organizations`` mean the default tenant."""
+    tenant = str(request.path_params.get("tenant", "")).lower()
+    if tenant in ("common", "organizations"):
+        return ctx.default_tenant_id
+    if tenant not in ctx.directory.tenants:
+        raise EntraError(
+            "invalid_request", 90002, f"Tenant '{tenant[:64]}' not found. Check the tenant id."
+        )
+    return tenant
 
 
 def lookup_client(ctx: IdPContext, tenant_id: str, client_id: str) -> Application:
@@ -279,12 +298,13 @@ def issue_user_tokens(
 class TokenEndpoint:
     """``POST /{tenant}/oauth2/v2.0/token`` (and the v1 path)."""
 
-    def __init__(self, ctx: IdPContext) -> None:
+    def __init__(self, ctx: IdPContext, extra_grants: Mapping[str, Grant] | None = None) -> None:
         self.ctx = ctx
+        self.extra_grants = dict(extra_grants or {})
 
     async def handle(self, request: Request) -> JSONResponse:
         try:
-            tenant_id = self.tenant(request)
+            tenant_id = resolve_tenant(self.ctx, request)
             form = with_basic_credentials(
                 request.headers.get("authorization"), await read_form(request)
             )
@@ -299,16 +319,6 @@ class TokenEndpoint:
             return error_response(self.ctx, err, request)
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def tenant(self, request: Request) -> str:
-        tenant = str(request.path_params.get("tenant", "")).lower()
-        if tenant in ("common", "organizations"):
-            return self.ctx.default_tenant_id
-        if tenant not in self.ctx.directory.tenants:
-            raise EntraError(
-                "invalid_request", 90002, f"Tenant '{tenant[:64]}' not found. Check the tenant id."
-            )
-        return tenant
-
     def dispatch(self, tenant_id: str, form: Mapping[str, str]) -> dict[str, Any]:
         grant_type = _required(form, "grant_type")
         claims = evaluate_claims(form.get("claims"))
@@ -318,10 +328,9 @@ class TokenEndpoint:
             return app_only_token(self.ctx, app, tenant_id, _required(form, "scope"), claims)
         if grant_type == "refresh_token":
             return self.refresh(tenant_id, form, claims)
-        if grant_type == DEVICE_CODE_GRANT:
-            from .device import redeem_device_code  # one concept per module
-
-            return redeem_device_code(self.ctx, tenant_id, form, claims)
+        extra = self.extra_grants.get(grant_type)
+        if extra is not None:
+            return extra(self.ctx, tenant_id, form, claims)
         raise EntraError.unsupported_grant_type(grant_type)
 
     def refresh(
