@@ -176,9 +176,12 @@ async def test_redis_killed_and_restarted_under_load() -> None:
             assert len(written) == 300
             assert queued_during_outage[0] > 0  # the outage really happened mid-load
             assert await eventually(lambda: a.healthy and b.healthy, 10)
-            assert await eventually(
+            converged = await eventually(
                 lambda: all(a.watermark(s) == now and b.watermark(s) == now for s in written), 10
             )
+            missing_a = [str(s) for s in written if a.watermark(s) != now]
+            missing_b = [str(s) for s in written if b.watermark(s) != now]
+            assert converged, (missing_a, missing_b, a.queued, b.queued)
             assert a.queued == 0 and b.queued == 0
             # A replica that starts now finds every revocation in Redis.
             c = RedisEventStore(server.url, **opts)  # type: ignore[arg-type]
@@ -189,3 +192,18 @@ async def test_redis_killed_and_restarted_under_load() -> None:
         finally:
             await a.close()
             await b.close()
+
+
+def test_write_layout_is_pure_and_orders_by_kind() -> None:
+    from cae_sdk.events._redis_layout import write_for
+
+    user = SubjectKey.user(TID, "u")
+    wm = write_for(RevocationEvent(user, 1_000, "r"), "p:", "p:events", 100, now=1_050)
+    assert wm is not None and wm.key == f"p:wm:{user}" and wm.args[:2] == [1_000, 50]
+    assert wm.args[3:] == ["p:events", "strict"]
+    assert write_for(RevocationEvent(user, 1_000, "r"), "p:", "c", 100, now=1_101) is None
+    assert write_for(RevocationEvent(user, 1_000, "r"), "p:", "c", 100, now=1_100).args[1] == 1  # type: ignore[union-attr]
+    high = write_for(RiskEvent(user, RiskLevel.HIGH, 5), "p:", "c", 100, now=0)
+    cleared = write_for(RiskEvent(user, RiskLevel.NONE, 6), "p:", "c", 100, now=0)
+    assert high is not None and high.args[1] == 0 and high.args[4] == "newer"  # kept until changed
+    assert cleared is not None and cleared.args[1] == 100

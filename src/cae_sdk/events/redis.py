@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..core.errors import ConfigurationError, StoreUnavailable
 from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey
+from ._redis_layout import WRITE_SCRIPT, write_for
 from .memory import InMemoryEventStore
 from .model import (
     WATERMARK_TTL_SECONDS,
@@ -38,7 +39,6 @@ from .model import (
     RiskEvent,
     RiskLevel,
     event_from_dict,
-    event_to_dict,
 )
 from .store import EventListener, EventStoreMixin
 
@@ -48,28 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisEventStore"]
 
 _log = logging.getLogger("cae_sdk.events.redis")
-
-# KEYS[1] state key; ARGV: 1 order value, 2 TTL seconds (0 = keep), 3 event JSON, 4 channel,
-# 5 "strict" (watermarks: only a strictly newer value wins) or "newer" (risk, locations: a newer
-# or equally new, different event wins). State and publication happen in one atomic step.
-_WRITE_SCRIPT = """
-local current = redis.call('HGET', KEYS[1], 'order')
-if current then
-  local cur, new = tonumber(current), tonumber(ARGV[1])
-  if cur > new then return 0 end
-  if cur == new and (ARGV[5] == 'strict' or redis.call('HGET', KEYS[1], 'event') == ARGV[3]) then
-    return 0
-  end
-end
-redis.call('HSET', KEYS[1], 'order', ARGV[1], 'event', ARGV[3])
-if tonumber(ARGV[2]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-else
-  redis.call('PERSIST', KEYS[1])
-end
-redis.call('PUBLISH', ARGV[4], ARGV[3])
-return 1
-"""
 
 OnUnavailable = Literal["queue", "raise"]
 
@@ -137,7 +115,7 @@ class RedisEventStore(EventStoreMixin):
         # Any Redis failure (connection, timeout, a refused command such as OOM) makes the store
         # unhealthy and queues or raises; the background loop retries and never dies of it.
         self._errors = (OSError, RedisError)
-        self._script = self._client.register_script(_WRITE_SCRIPT)
+        self._script = self._client.register_script(WRITE_SCRIPT)
         self._closed = False
         self._task = asyncio.create_task(self._run(), name="cae-redis-event-store")
         with contextlib.suppress(asyncio.TimeoutError):
@@ -267,27 +245,11 @@ class RedisEventStore(EventStoreMixin):
             self._queue.popleft()
 
     async def _write(self, event: Event, *, client: Any = None) -> bool:
-        payload = json.dumps(event_to_dict(event), separators=(",", ":"))
-        key, order, ttl, comparison = self._layout(event)
-        if ttl < 0:
+        write = write_for(event, self.prefix, self.channel, self._ttl, now=self._clock())
+        if write is None:
             return False  # already older than the watermark lifetime
-        result = await self._script(
-            keys=[key], args=[order, ttl, payload, self.channel, comparison]
-        )
+        result = await self._script(keys=[write.key], args=write.args, client=client)
         return bool(result)
-
-    def _layout(self, event: Event) -> tuple[str, int, int, str]:
-        """Redis key, ordering value, TTL (0 = keep) and comparison for one event."""
-        if isinstance(event, RevocationEvent):
-            remaining = int(event.not_before + self._ttl - self._clock())
-            ttl = -1 if remaining < 0 else max(remaining, 1)  # 0 would mean "keep forever"
-            return f"{self.prefix}wm:{event.subject}", event.not_before, ttl, "strict"
-        if isinstance(event, RiskEvent):
-            # A risk back to "none" is kept for a watermark lifetime so that a late, older
-            # "high" cannot resurrect it; a real risk level stays until it changes.
-            ttl = self._ttl if event.level is RiskLevel.NONE else 0
-            return f"{self.prefix}risk:{event.subject}", event.at, ttl, "newer"
-        return f"{self.prefix}locations", event.at, 0, "newer"
 
     def _mark_unhealthy(self, exc: BaseException) -> None:
         if self._healthy:
@@ -318,6 +280,9 @@ class RedisEventStore(EventStoreMixin):
                 if self._synced.is_set():
                     await self._reseed()
                 await self._resync()
+                # Writes queued while we resynced (they do not wait for the lock): flush them
+                # too; no await separates the empty queue from ``healthy``.
+                await self._flush_queue()
                 self._healthy = True
             self._synced.set()
             _log.info("Redis event store in sync (%d watermarks)", len(self.watermarks()))
