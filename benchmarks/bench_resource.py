@@ -98,12 +98,13 @@ def bench_cold() -> tuple[list[tuple[str, str]], bool]:
     key = make_key()
     public = key.public_key()
     token = make_token(key)
-    head, body, sig = token.split(".")
-    signature = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
-    signing_input = f"{head}.{body}".encode()
 
     def bare() -> None:
-        public.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        # The least any verifier does with a token string: split it, decode the signature,
+        # verify the RSA signature over the signing input.
+        head, _, rest = token.rpartition(".")
+        signature = base64.urlsafe_b64decode(rest + "=" * (-len(rest) % 4))
+        public.verify(signature, head.encode(), padding.PKCS1v15(), hashes.SHA256())
 
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -134,7 +135,10 @@ def bench_cold() -> tuple[list[tuple[str, str]], bool]:
     best = {name: min(values) for name, values in results.items()}
     ratio = best["cae"] / best["bare"]
     rows = [
-        ("cold: bare cryptography RSA-2048 verify", f"{best['bare'] * 1e6:.1f} us"),
+        (
+            "cold: bare cryptography RSA-2048 verify (split, decode, verify)",
+            f"{best['bare'] * 1e6:.1f} us",
+        ),
         (
             "cold: TokenValidator (new token)",
             f"{best['cae'] * 1e6:.1f} us ({ratio:.2f}x, goal <= 2.0x)",
@@ -228,7 +232,9 @@ def _load(client: httpx.Client, url: str, headers: dict[str, str], seconds: floa
     return count / seconds
 
 
-def bench_warm_uvicorn(rounds: int = 7, seconds: float = 1.0) -> tuple[list[tuple[str, str]], bool]:
+def bench_warm_uvicorn(
+    rounds: int = 16, seconds: float = 0.5
+) -> tuple[list[tuple[str, str]], bool]:
     key = make_key()
     token = make_token(key)
     headers = {"Authorization": f"Bearer {token}"}
@@ -269,7 +275,7 @@ def bench_warm_uvicorn(rounds: int = 7, seconds: float = 1.0) -> tuple[list[tupl
                 _wait_ready(url, headers)
             rps: dict[str, list[float]] = {kind: [] for kind in servers}
             with httpx.Client(timeout=10) as client:
-                for kind, (_, url) in servers.items():  # warm-up
+                for _, url in servers.values():  # warm-up
                     _load(client, url, headers, 0.3)
                 for _ in range(rounds):
                     for kind, (_, url) in servers.items():
@@ -279,7 +285,10 @@ def bench_warm_uvicorn(rounds: int = 7, seconds: float = 1.0) -> tuple[list[tupl
                 proc.terminate()
                 proc.wait(10)
     median = {kind: statistics.median(values) for kind, values in rps.items()}
-    ratio = median["cae"] / median["bare"]
+    # Rounds are interleaved, so the two servers of one round shared the host's conditions:
+    # the median of the per-round ratios is robust to load from other processes.
+    ratio = statistics.median(c / b for c, b in zip(rps["cae"], rps["bare"], strict=True))
+    naive = statistics.median(p / b for p, b in zip(rps["pyjwt"], rps["bare"], strict=True))
     rows = [
         ("warm (uvicorn+httpx): bare Starlette", f"{median['bare']:.0f} req/s"),
         (
@@ -288,7 +297,7 @@ def bench_warm_uvicorn(rounds: int = 7, seconds: float = 1.0) -> tuple[list[tupl
         ),
         (
             "warm (uvicorn+httpx): naive PyJWT middleware",
-            f"{median['pyjwt']:.0f} req/s ({median['pyjwt'] / median['bare']:.2f}x)",
+            f"{median['pyjwt']:.0f} req/s ({naive:.2f}x)",
         ),
     ]
     return rows, ratio >= 0.90
@@ -352,42 +361,47 @@ def bench_warm_in_process() -> list[tuple[str, str]]:
 
 
 # -- 3. revocation check and memory ------------------------------------------------------------
+def _per_call(function: Any, *args: Any, number: int = 20_000) -> float:
+    return min(timeit.repeat(lambda: function(*args), number=number, repeat=5)) / number
+
+
 def bench_revocation() -> tuple[list[tuple[str, str]], bool]:
     rows = []
     timings = []
     now = int(time.time())
-    token = TokenClaims({"tid": TENANT, "oid": "target-user", "sid": "s", "scp": "x", "iat": now})
+    per_watermark = float("inf")
+
+    def oid(i: int) -> str:
+        return f"{i:08x}-0000-0000-0000-000000000000"
+
     for size in (1, 1_000, 100_000, 1_000_000):
         store = InMemoryEventStore()
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         for i in range(size):
-            store.apply_local(
-                RevocationEvent(
-                    SubjectKey.user(TENANT, f"{i:08x}-0000-0000-0000-000000000000"),
-                    now - 5,
-                    "bench",
-                )
-            )
+            store.apply_local(RevocationEvent(SubjectKey.user(TENANT, oid(i)), now - 5, "bench"))
         used = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
-        per_check = (
-            min(
-                timeit.repeat(
-                    lambda: evaluate_revocation(token, store.watermark), number=20_000, repeat=5
-                )
-            )
-            / 20_000
+        revoked = TokenClaims(
+            {"tid": TENANT, "oid": oid(size // 2), "sid": "s", "scp": "x", "iat": now - 60}
         )
-        timings.append(per_check)
-        row = f"{per_check * 1e6:.2f} us/check"
+        unrelated = TokenClaims(
+            {"tid": TENANT, "oid": "someone-else", "sid": "s", "scp": "x", "iat": now}
+        )
+        assert not evaluate_revocation(revoked, store.watermark).allowed
+        hit = _per_call(evaluate_revocation, revoked, store.watermark)
+        miss = _per_call(evaluate_revocation, unrelated, store.watermark)
+        timings += [hit, miss]
+        row = f"{hit * 1e6:.2f} us (revoked) / {miss * 1e6:.2f} us (not revoked)"
         if size == 1_000_000:
             per_watermark = used / size
             row += f", {per_watermark:.0f} bytes/watermark (goal < 200)"
         rows.append((f"revocation check, {size:>9,} watermarks", row))
-        del store
-    flat = max(timings) <= 2.0 * min(timings)
+    hits, misses = timings[0::2], timings[1::2]
+    # O(1): per kind of check, the largest store costs at most twice the smallest (memory
+    # hierarchy effects of a 1,000,000-entry dict stay within that).
+    flat = max(hits) <= 2.0 * min(hits) and max(misses) <= 2.0 * min(misses)
     rows.append(("revocation check flat (max <= 2x min)", "yes" if flat else "NO"))
     return rows, flat and per_watermark < 200
 

@@ -28,8 +28,8 @@ TENANT_PLACEHOLDER = "{tenantid}"
 
 def _int_claim(payload: Mapping[str, Any], name: str) -> int | None:
     value = payload.get(name)
-    if value is None:
-        return None
+    if value is None or type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TokenValidationError("malformed_token", f"claim {name!r} is not a number")
     return int(value)
@@ -150,21 +150,28 @@ class TokenValidator:
     def _check_claims(self, parsed: ParsedToken, now: float) -> TokenClaims:
         payload = parsed.payload
         for name in self.required_claims:
-            if payload.get(name) in (None, ""):
+            value = payload.get(name)
+            if value is None or value == "":
                 raise TokenValidationError("missing_claim", f"token lacks required claim {name!r}")
+        leeway = self.leeway
         exp = _int_claim(payload, "exp")
-        nbf = _int_claim(payload, "nbf")
-        iat = _int_claim(payload, "iat")
-        if exp is not None and now > exp + self.leeway:
+        if exp is not None and now > exp + leeway:
             raise TokenValidationError("token_expired", "token has expired")
-        if nbf is not None and now + self.leeway < nbf:
+        nbf = _int_claim(payload, "nbf")
+        if nbf is not None and now + leeway < nbf:
             raise TokenValidationError("token_not_yet_valid", "token is not valid yet")
-        if iat is not None and now + self.leeway < iat:
+        iat = _int_claim(payload, "iat")
+        if iat is not None and now + leeway < iat:
             raise TokenValidationError("token_not_yet_valid", "token was issued in the future")
         self._check_issuer(payload)
         aud = payload.get("aud")
-        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not any(isinstance(a, str) and a in self.audiences for a in audiences):
+        if isinstance(aud, str):
+            accepted = aud in self.audiences
+        else:
+            accepted = isinstance(aud, list) and any(
+                isinstance(a, str) and a in self.audiences for a in aud
+            )
+        if not accepted:
             raise TokenValidationError("bad_audience", "token audience is not accepted")
         return TokenClaims(payload)
 
