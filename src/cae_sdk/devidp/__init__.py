@@ -3,7 +3,7 @@ Signals, for tests and demos. See ``docs/devidp.md``."""
 
 from __future__ import annotations
 
-from .admin import AdminClient
+from .admin import AdminClient, AdminError
 from .context import IdPSettings
 from .errors import EntraError, entra_error_body
 from .runner import DevIdentityProvider
@@ -11,6 +11,7 @@ from .seed import Seed
 
 __all__ = [
     "AdminClient",
+    "AdminError",
     "DevIdentityProvider",
     "EntraError",
     "IdPSettings",

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..core.errors import CAEError
 from .context import IdPContext
 from .directory import (
     RISK_LEVELS,
@@ -34,9 +35,12 @@ from .directory import (
 __all__ = ["AdminClient", "AdminError", "admin_routes"]
 
 
-class AdminError(Exception):
+class AdminError(CAEError):
+    """A refused admin call: HTTP ``status``, Graph-style ``code`` and ``message``. Raised by the
+    API handlers and, with what the server said, by :class:`AdminClient`."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
 
 
@@ -324,7 +328,12 @@ class AdminClient:
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self._http.request(method, path, json=body)
         if response.status_code >= 400:
-            raise RuntimeError(f"admin {method} {path}: {response.status_code} {response.text}")
+            try:
+                error = response.json()["error"]
+                code, message = str(error["code"]), str(error["message"])
+            except (ValueError, KeyError, TypeError):
+                code, message = "unknown", response.text[:200]
+            raise AdminError(response.status_code, code, message)
         return response.json() if response.content else None
 
     def disable_service_principal(self, app_id: str) -> None:

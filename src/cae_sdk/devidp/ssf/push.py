@@ -75,5 +75,6 @@ async def push_set(
         if attempt < len(delays):
             await asyncio.sleep(wait if wait is not None else delays[attempt])
     if outcome != DELIVERED:
-        logger.info("SET push to %s ended with %s", url, outcome)
+        target = httpx.URL(url).copy_with(query=None, fragment=None)  # no secrets from the query
+        logger.info("SET push to %s ended with %s", target, outcome)
     return outcome
