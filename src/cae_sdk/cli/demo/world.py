@@ -8,11 +8,8 @@ steps that need it report themselves unavailable instead of failing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import secrets
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,26 +19,18 @@ from typing import Any
 import httpx
 
 from ...core.locations import NamedLocation
-from ...core.secevents import CAEP, RISC, SSF
 from ...core.subjects import SubjectKey
 from ...events.memory import InMemoryEventStore
 from ..output import CLIError, ExitCode
 from .api import PUSH_PATH, STEP_UP_PREFIX, DeferredApp, build_api
 from .servers import BackgroundServer, serve
+from .signals import ca_context, connect_push_stream
 
 __all__ = ["DemoWorld", "ReceivedSet", "open_world"]
 
 OFFICE = "127.0.0.1/32"
 ELSEWHERE = "127.0.0.2"
 STEP_UP_CONTEXT = "c1"
-_EVENTS = [
-    CAEP.SESSION_REVOKED,
-    CAEP.CREDENTIAL_CHANGE,
-    CAEP.RISK_LEVEL_CHANGE,
-    RISC.ACCOUNT_DISABLED,
-    RISC.ACCOUNT_ENABLED,
-    RISC.ACCOUNT_PURGED,
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +110,11 @@ class DemoWorld:
             )
 
 
-def _ca_context(path: str) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=path)
-
-
 def _build_middleware_app(world_parts: dict[str, Any], idp: Any, push: DeferredApp) -> Any:
     from ...resource import CAEMiddleware, LocationMode, TokenValidator
 
     api = build_api(push)
-    validator_http = httpx.AsyncClient(verify=_ca_context(idp.ca_bundle), timeout=5.0)
+    validator_http = httpx.AsyncClient(verify=ca_context(idp.ca_bundle), timeout=5.0)
     world_parts["closers"].append(validator_http.aclose)
     validator = TokenValidator.entra(
         app_id=idp.seed.api.app_id,
@@ -174,82 +159,6 @@ def _with_shutdown(app: Any, closers: list[Callable[[], Any]]) -> Any:
                 return
 
     return wrapped
-
-
-def _connect_shared_signals(world: DemoWorld, push: DeferredApp, closers: list[Any]) -> None:
-    """Create a push stream at the transmitter, mount its receiver, and verify the path."""
-    from ...events.ssf import (
-        DirectorySubjectResolver,
-        PushReceiverApp,
-        SetDecoder,
-        SetReceiver,
-        SetValidationConfig,
-        TransmitterKeys,
-    )
-    from ...events.ssf.streams import StreamClient, push_delivery
-
-    idp = world.idp
-    authorization = f"Bearer {secrets.token_urlsafe(24)}"
-
-    async def create() -> dict[str, Any]:
-        async with httpx.AsyncClient(verify=_ca_context(idp.ca_bundle), timeout=5.0) as http:
-            client = StreamClient(
-                idp.ssf_issuer,
-                http=http,
-                auth=idp.ssf_access_token(),
-                configuration_url=idp.ssf_configuration_url,
-            )
-            return await client.create(
-                push_delivery(world.api_url + PUSH_PATH, authorization),
-                _EVENTS,
-                description="cae demo API",
-            )
-
-    stream = asyncio.run(create())
-    audience = stream.get("aud")
-    audiences = tuple(audience) if isinstance(audience, list) else (str(audience),)
-    config = SetValidationConfig(issuer=idp.ssf_issuer, audiences=audiences)
-    keys_http = httpx.AsyncClient(verify=_ca_context(idp.ca_bundle), timeout=5.0)
-    closers.append(keys_http.aclose)
-    receiver = SetReceiver(
-        SetDecoder(
-            config,
-            TransmitterKeys(
-                idp.ssf_issuer, http=keys_http, configuration_url=idp.ssf_configuration_url
-            ),
-        ),
-        world.store,
-        DirectorySubjectResolver(tenant_id=idp.tenant_id),
-        replay_window_seconds=config.replay_window_seconds,
-        on_result=world.record_set,
-    )
-    push.app = PushReceiverApp(receiver, authorization=authorization)
-    _verify_stream(world, receiver, str(stream["stream_id"]))
-
-
-def _verify_stream(world: DemoWorld, receiver: Any, stream_id: str) -> None:
-    """SSF 1.0 section 8.1.4: ask for a verification event and wait until it was pushed."""
-    idp = world.idp
-    state = secrets.token_urlsafe(12)
-    receiver.verification.expect(state)
-
-    async def request() -> None:
-        async with httpx.AsyncClient(verify=_ca_context(idp.ca_bundle), timeout=5.0) as http:
-            metadata = (await http.get(idp.ssf_configuration_url)).json()
-            response = await http.post(
-                metadata["verification_endpoint"],
-                json={"stream_id": stream_id, "state": state},
-                headers={"Authorization": f"Bearer {idp.ssf_access_token()}"},
-            )
-            response.raise_for_status()
-
-    asyncio.run(request())
-    deadline = time.perf_counter() + 10
-    while time.perf_counter() < deadline:
-        if any(r.event_type == SSF.VERIFICATION for r in world.received):
-            return
-        time.sleep(0.01)
-    raise RuntimeError("the stream's verification event did not arrive")
 
 
 def _client(
@@ -386,7 +295,9 @@ def open_world() -> Iterator[DemoWorld]:
         server: BackgroundServer = stack.enter_context(serve(app))
         world = DemoWorld(idp, server.url, parts["store"], decisions=parts["decisions"])
         try:
-            _connect_shared_signals(world, push, parts["closers"])
+            connect_push_stream(
+                idp, world.api_url + PUSH_PATH, world.store, push, parts["closers"], world
+            )
         except Exception as exc:  # noqa: BLE001 - steps 2 and 3 report it
             world.missing["ssf"] = f"{type(exc).__name__}: {exc}"
         _build_clients(world)
