@@ -199,3 +199,30 @@ def test_bearer_extraction_never_crashes(headers: list[tuple[bytes, bytes]]) -> 
 def test_token_parser_never_crashes(text: str) -> None:
     with pytest.raises(TokenValidationError):
         parse_token(text)
+
+
+class _BrokenStore(InMemoryEventStore):
+    def watermark(self, subject: Any) -> int | None:
+        raise RuntimeError("backend exploded")
+
+
+async def test_unexpected_failures_fail_closed_never_500(keys: SigningKeys) -> None:
+    token = sign(keys, claims("https://issuer.test/v2.0"))
+    broken_store = CAEMiddleware(
+        _ok_app, validator=_middleware(keys).validator, store=_BrokenStore()
+    )
+    broken_validator = _middleware(keys)
+
+    async def explode(token: str) -> TokenClaims:
+        raise KeyError("bug")
+
+    broken_validator.validator.validate = explode  # type: ignore[method-assign]
+    for middleware, reason in [
+        (broken_store, "EventStoreUnavailable"),
+        (broken_validator, "validation_error"),
+    ]:
+        transport = httpx.ASGITransport(app=middleware)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert response.json()["reason"] == reason

@@ -218,6 +218,9 @@ class SQLiteEventStore(EventStoreMixin):
                 with conn:
                     conn.execute("DELETE FROM changes WHERE at < ?", (self._clock() - self._ttl,))
                     conn.execute("DELETE FROM seen WHERE expires < ?", (self._clock(),))
+                    conn.execute(
+                        "DELETE FROM watermarks WHERE not_before < ?", (self._clock() - self._ttl,)
+                    )
         return [(int(i), str(e)) for i, e in rows]
 
     # -- reads (sync, O(1), from the mirror) ------------------------------------------------

@@ -5,11 +5,13 @@ from :mod:`cae_sdk.core`, fed with the store's O(1) reads."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..core.claims import acrs_claims, nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason
 from ..core.location_policy import LocationMode, evaluate_location
+from ..core.locations import NamedLocation
 from ..core.permissions import evaluate_permissions
 from ..core.policies import PolicyContext, evaluate
 from ..core.revocation import evaluate_revocation, evaluate_risk
@@ -106,7 +108,7 @@ class AccessEvaluator:
         self,
         claims: TokenClaims,
         facts: RequestFacts,
-        locations: object,
+        locations: Sequence[NamedLocation],
         context: str | None,
     ) -> Decision:
         store = self.store
@@ -117,7 +119,6 @@ class AccessEvaluator:
                     user_risk = store.risk(subject)
                 elif subject.kind is SubjectKind.SERVICE_PRINCIPAL and sp_risk is None:
                     sp_risk = store.risk(subject)
-        named = locations if isinstance(locations, (list, tuple)) else ()
         evaluation = evaluate(
             self.settings.policies,
             PolicyContext(
@@ -126,7 +127,7 @@ class AccessEvaluator:
                 user_agent=facts.user_agent,
                 app_ids=frozenset(a.lower() for a in self.settings.app_ids),
                 auth_contexts=frozenset({context.lower()}) if context else frozenset(),
-                named_locations=named,
+                named_locations=locations,
                 user_risk=user_risk,
                 service_principal_risk=sp_risk,
             ),

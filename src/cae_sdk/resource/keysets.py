@@ -191,8 +191,9 @@ class KeySetSource:
                 jwks_uri = uri
             document, max_age = await self._get_json(client, jwks_uri)
             keys = parse_jwks(document)
-        except (httpx.HTTPError, ValueError) as exc:
-            # Keep the last good keys (and their freshness): a failure never wipes them.
+        except Exception as exc:  # noqa: BLE001 - any failure (network, garbage, closed loop)
+            # Keep the last good keys (and their freshness): a failure never wipes them, and
+            # it never escapes to a request as a 500.
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("signing key fetch failed, keeping last good keys: %s", self.last_error)
             return

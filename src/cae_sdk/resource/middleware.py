@@ -17,6 +17,7 @@ from typing import Any
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..core.claims import nbf_claims
 from ..core.decisions import Decision, Outcome, Reason
 from ..core.errors import TokenValidationError
 from ..core.tokens import TokenClaims
@@ -151,8 +152,25 @@ class CAEMiddleware:
         except TokenValidationError as error:
             await self._refuse_token(scope, send, error)
             return
+        except Exception:  # a bug or a broken dependency must fail closed, never as a 500
+            log.exception("token validation failed unexpectedly")
+            await self._refuse_token(
+                scope,
+                send,
+                TokenValidationError("validation_error", "token could not be validated"),
+            )
+            return
         facts = self._facts(scope, path, headers)
-        decision = self.evaluator.evaluate(claims, facts, int(self._clock()))
+        try:
+            decision = self.evaluator.evaluate(claims, facts, int(self._clock()))
+        except Exception:  # e.g. a store whose read raised: refuse like an unhealthy store
+            log.exception("access evaluation failed unexpectedly")
+            decision = Decision(
+                Outcome.CHALLENGE,
+                Reason.STORE_UNAVAILABLE,
+                "access could not be evaluated",
+                claims=nbf_claims(int(self._clock())),
+            )
         if self.hooks:
             await self._run_hooks(
                 AccessRecord(decision, claims, _method(scope), path, facts.client_ip)

@@ -120,7 +120,7 @@ class TokenValidator:
         return cls(
             issuer=issuers,
             audiences=[f"api://{app_id}", app_id],
-            tenants=tenants if tenants is not None else None,
+            tenants=tenants,
             **options,
         )
 
