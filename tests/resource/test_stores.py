@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -80,31 +79,35 @@ def journal_mode(path: Path) -> str:
         return str(conn.execute("PRAGMA journal_mode").fetchone()[0])
 
 
+def _write_from_another_process(path: Path, *statements: str) -> None:
+    """Run ``statements`` (awaiting on store ``s``) in a separate Python process."""
+    body = "".join(f"    {statement}\n" for statement in statements)
+    script = (
+        "import asyncio\n"
+        "from cae_sdk.events import SQLiteEventStore\n"
+        "async def main():\n"
+        f"    s = SQLiteEventStore({str(path)!r})\n"
+        "    await s.start()\n"
+        f"{body}"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+
+
 async def test_sqlite_writes_of_another_process_become_visible(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     store = SQLiteEventStore(path, poll_interval=0.05)
     await store.start()
     heard: list[Event] = []
     store.subscribe(heard.append)
-    script = textwrap.dedent(
-        f"""
-        import asyncio
-        from cae_sdk.events import SQLiteEventStore
-
-        async def main():
-            other = SQLiteEventStore({str(path)!r})
-            await other.start()
-            await other.revoke_user({TENANT!r}, {USER_OID!r}, at=2_000_000_123)
-            await other.revoke_tenant("t2", at=2_000_000_000)
-            await other.close()
-
-        asyncio.run(main())
-        """
+    await asyncio.to_thread(
+        _write_from_another_process,
+        path,
+        f"await s.revoke_user({TENANT!r}, {USER_OID!r}, at=2_000_000_123)",
+        'await s.revoke_tenant("t2", at=2_000_000_000)',
     )
-    result = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-c", script], capture_output=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr.decode()
     for _ in range(100):
         if store.watermark(SUBJECTS[0]) is not None and len(heard) == 2:
             break
@@ -164,3 +167,54 @@ async def test_fail_modes(idp: JWKSServer, keys: SigningKeys, mode: FailMode) ->
         assert find_claims_challenge(cp1.headers) is not None
         assert cp1.json()["reason"] == "EventStoreUnavailable"
         assert 'error="invalid_token"' in plain.headers["www-authenticate"]
+
+
+def test_sqlite_store_behind_uvicorn_sees_revocations_from_another_process(
+    tmp_path: Path, idp: JWKSServer, keys: SigningKeys
+) -> None:
+    """Two processes, one database: a revocation written by another process (an admin tool,
+    another worker) is enforced by the running API on the next poll."""
+    import contextlib
+    import time
+
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from .helpers import serve
+
+    path = tmp_path / "api.db"
+    store = SQLiteEventStore(path, poll_interval=0.05)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        await store.start()  # in the server's loop: the poller runs there
+        yield
+        await store.close()
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    validator = TokenValidator(
+        issuer=idp.issuer, audiences=[f"api://{APP_ID}"], jwks_uri=f"{idp.base_url}/keys"
+    )
+    app = Starlette(
+        routes=[Route("/", hello)],
+        lifespan=lifespan,
+        middleware=[Middleware(CAEMiddleware, validator=validator, store=store)],  # type: ignore[arg-type]
+    )
+    token = sign(keys, claims(idp.issuer))
+    headers = {"Authorization": f"Bearer {token}"}
+    with serve(app, lifespan="on") as url:
+        assert httpx.get(url, headers=headers).text == "hello"
+        _write_from_another_process(
+            path, f"await s.revoke_user({TENANT!r}, {USER_OID!r}, at={int(time.time()) + 1})"
+        )
+        deadline = time.monotonic() + 5
+        response = httpx.get(url, headers=headers)
+        while response.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            response = httpx.get(url, headers=headers)
+        assert response.status_code == 401
+        assert find_claims_challenge(response.headers) is not None
