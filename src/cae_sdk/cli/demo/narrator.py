@@ -52,7 +52,9 @@ class Story:
         outcome: str = "",
         latency_ms: float | None = None,
     ) -> Beat:
-        beat = self.timeline.beat(self.now(), step, source, target, action, outcome, latency_ms)
+        at_ms = self.timeline.at_ms(self.now())
+        beat = Beat(step, at_ms, source, target, action, outcome, latency_ms)
+        self.timeline.beats.append(beat)
         arrow = f"{source} -> {target}"
         result = f"  =>  {outcome}" if outcome else ""
         took = f"  ({_ms(latency_ms)})" if latency_ms is not None else ""

@@ -50,21 +50,9 @@ class Timeline:
     beats: list[Beat] = field(default_factory=list)
     steps: list[StepResult] = field(default_factory=list)
 
-    def beat(
-        self,
-        now: float,
-        step: int,
-        source: str,
-        target: str,
-        action: str,
-        outcome: str = "",
-        latency_ms: float | None = None,
-    ) -> Beat:
-        beat = Beat(
-            step, round((now - self.start) * 1000, 1), source, target, action, outcome, latency_ms
-        )
-        self.beats.append(beat)
-        return beat
+    def at_ms(self, now: float) -> float:
+        """Milliseconds since the start, for a ``perf_counter()`` instant."""
+        return round((now - self.start) * 1000, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {
