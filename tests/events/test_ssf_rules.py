@@ -170,3 +170,22 @@ def test_segments_must_be_strict_base64url() -> None:
     assert _refused(f"{header}.{payload}!.{signature}") == "invalid_key"  # tampered
     assert _refused(f"{header}.{payload}.{signature}==") == "invalid_request"
     assert _refused(f"{header}.{payload}") == "invalid_request"
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # signing the probe
+def test_weak_or_mismatched_keys_are_not_usable() -> None:
+    from _ssf_helpers import SigningKey
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    small = SigningKey(
+        "small", rsa.generate_private_key(public_exponent=65537, key_size=1024), "RS256"
+    )
+    p384 = SigningKey("p384", ec.generate_private_key(ec.SECP384R1()), "ES384")
+    keys = parse_jwks({"keys": [small.jwk(), p384.jwk(), RSA_KEY.jwk()]})
+    assert list(keys) == [RSA_KEY.kid]
+    assert keys[RSA_KEY.kid].algorithms == frozenset({"RS256", "PS256"})
+    for key, alg in ((small, "RS256"), (p384, "ES384")):
+        token = jwt.encode(
+            _claims(), key.private, alg, headers={"typ": "secevent+jwt", "kid": key.kid}
+        )
+        assert _refused(token) == "invalid_key"

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ...core.errors import ConfigurationError, EventValidationError
 from ...core.secevents import SSF_CONFIGURATION_PATH
@@ -33,12 +34,11 @@ from .rules import (
 
 __all__ = ["SetDecoder", "TransmitterKey", "TransmitterKeys", "parse_jwks", "verify_set"]
 
-# Which key type an algorithm needs; a header may not pair RS256 with an EC key (RFC 8725 3.1).
-_KTY_FOR_ALG = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
+_MIN_RSA_BITS = 2048
 _MAX_DOCUMENT_BYTES = 256 * 1024
 
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
-_ALGORITHMS = {alg: jwt.get_algorithm_by_name(alg) for alg in _KTY_FOR_ALG}
+_ALGORITHMS = {alg: jwt.get_algorithm_by_name(alg) for alg in ("RS256", "PS256", "ES256")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,18 @@ class TransmitterKey:
     """One public signing key of the transmitter."""
 
     kid: str
-    kty: str
+    algorithms: frozenset[str]
+    """What the key may verify: RSA of 2048 bits or more for RS256/PS256, P-256 for ES256
+    (RFC 8725 section 3.1: a header may not pair an algorithm with the wrong kind of key)."""
     key: Any
+
+
+def _algorithms_for(key: Any) -> frozenset[str]:
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size >= _MIN_RSA_BITS:
+        return frozenset({"RS256", "PS256"})
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1":
+        return frozenset({"ES256"})
+    return frozenset()
 
 
 def parse_jwks(document: Any) -> dict[str, TransmitterKey]:
@@ -61,9 +71,12 @@ def parse_jwks(document: Any) -> dict[str, TransmitterKey]:
         if entry.get("kty") not in ("RSA", "EC") or not isinstance(entry.get("kid"), str):
             continue
         try:
-            keys[entry["kid"]] = TransmitterKey(entry["kid"], entry["kty"], jwt.PyJWK(entry).key)
+            public = jwt.PyJWK(entry).key
         except jwt.PyJWTError:
             continue
+        algorithms = _algorithms_for(public)
+        if algorithms:
+            keys[entry["kid"]] = TransmitterKey(entry["kid"], algorithms, public)
     return keys
 
 
@@ -136,7 +149,7 @@ def _select_key(
         raise EventValidationError(
             INVALID_KEY, "SET is signed with a key the transmitter does not publish"
         )
-    if key.kty != _KTY_FOR_ALG[alg]:
+    if alg not in key.algorithms:
         raise EventValidationError(INVALID_KEY, f"key {kid!r} cannot be used with {alg}")
     return key
 
