@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cae_sdk.core import find_claims_challenge
 from cae_sdk.core.locations import NamedLocation
-from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.core.subjects import SubjectKey, SubjectKind
 from cae_sdk.events import (
     Event,
     InMemoryEventStore,
@@ -218,3 +220,21 @@ def test_sqlite_store_behind_uvicorn_sees_revocations_from_another_process(
             response = httpx.get(url, headers=headers)
         assert response.status_code == 401
         assert find_claims_challenge(response.headers) is not None
+
+
+@given(
+    kind=st.sampled_from(list(SubjectKind)),
+    tenant=st.one_of(st.uuids().map(str), st.text(min_size=1, max_size=40)),
+    value=st.one_of(
+        st.uuids().map(lambda u: str(u).upper()), st.uuids().map(str), st.text(min_size=1)
+    ),
+    at=st.integers(-(2**40), 2**40),
+)
+def test_compact_watermark_encoding_round_trips(
+    kind: SubjectKind, tenant: str, value: str, at: int
+) -> None:
+    subject = SubjectKey(kind, tenant, value)
+    store = InMemoryEventStore(clock=lambda: float(at))
+    assert store.apply_local(RevocationEvent(subject, at, "test"))
+    assert store.watermarks() == {subject: at}
+    assert store.watermark(subject) == at

@@ -38,14 +38,14 @@ def _pack_text(text: str) -> bytes:
             if str(packed) == text:  # only canonical lower-case GUIDs round-trip
                 return b"\x00" + packed.bytes
     raw = text.encode()
-    return b"\x01" + len(raw).to_bytes(2, "big") + raw
+    return b"\x01" + len(raw).to_bytes(4, "big") + raw
 
 
 def _unpack_text(data: bytes, pos: int) -> tuple[str, int]:
     if data[pos] == 0:
         return str(uuid.UUID(bytes=data[pos + 1 : pos + 17])), pos + 17
-    length = int.from_bytes(data[pos + 1 : pos + 3], "big")
-    return data[pos + 3 : pos + 3 + length].decode(), pos + 3 + length
+    length = int.from_bytes(data[pos + 1 : pos + 5], "big")
+    return data[pos + 5 : pos + 5 + length].decode(), pos + 5 + length
 
 
 def _pack(subject: SubjectKey, not_before: int) -> bytes:
