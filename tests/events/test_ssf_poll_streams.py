@@ -86,7 +86,7 @@ def test_poll_request_and_response_shapes() -> None:
         "setErrs": {"b": {"err": "invalid_key", "description": "bad"}},
     }
     assert parse_poll_response({"sets": {"j": "t", "bad": 3}, "moreAvailable": True}) == (
-        {"j": "t"},
+        {"j": "t", "bad": 3},
         True,
     )
     assert parse_poll_response({}) == ({}, False)
@@ -192,3 +192,12 @@ async def test_poll_verification_and_auth_failures(env: Env) -> None:
     )
     with pytest.raises(ConfigurationError):
         await mismatched.discover()
+
+
+async def test_non_string_set_is_refused_not_left_pending(env: Env) -> None:
+    env.stub.queue["weird"] = 42  # type: ignore[assignment]
+    client = env.poller()
+    result = await client.poll_once(return_immediately=True)
+    assert result.refused == {"weird": ("invalid_request", "SET is not a compact JWS string")}
+    await client.flush()
+    assert env.stub.queue == {}

@@ -51,11 +51,12 @@ def build_poll_request(
     return body
 
 
-def parse_poll_response(body: Any) -> tuple[dict[str, str], bool]:
-    """``(sets by jti, moreAvailable)`` from an RFC 8936 section 2.3 response body."""
+def parse_poll_response(body: Any) -> tuple[dict[str, Any], bool]:
+    """``(sets by jti, moreAvailable)`` from an RFC 8936 section 2.3 response body. Values are
+    returned as sent: one that is not a string is refused in ``setErrs`` like any bad SET."""
     if not isinstance(body, Mapping) or not isinstance(body.get("sets", {}), Mapping):
         raise EventValidationError(INVALID_REQUEST, "poll response is not an RFC 8936 object")
-    sets = {str(k): v for k, v in body.get("sets", {}).items() if isinstance(v, str)}
+    sets = {str(k): v for k, v in body.get("sets", {}).items()}
     return sets, body.get("moreAvailable") is True
 
 
@@ -125,7 +126,10 @@ class PollClient(BackgroundLoop):
         self._errors = dict(result.refused)
         return result
 
-    async def _process(self, jti: str, token: str, result: PollResult) -> None:
+    async def _process(self, jti: str, token: Any, result: PollResult) -> None:
+        if not isinstance(token, str):
+            result.refused[jti] = (INVALID_REQUEST, "SET is not a compact JWS string")
+            return
         try:
             await self.receiver.receive(token)
         except EventValidationError as exc:
