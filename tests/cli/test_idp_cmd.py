@@ -42,6 +42,7 @@ def test_idp_serves_until_ctrl_c_and_cleans_up():
         assert config.status_code == 200
         assert config.json()["issuer"] == info["issuer"]
         assert info["user"]["username"] and info["secret_app"]["client_secret"]
+        assert info["environment"]["AZURE_POD_IDENTITY_AUTHORITY_HOST"] == info["imds_url"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
     finally:
@@ -55,6 +56,7 @@ def test_idp_seconds_and_table_output(cae):
     result = cae("idp", "--seconds", "0.2")
     assert result.code == 0
     assert "authority" in result.out and "ca_bundle" in result.out and "Stopped" in result.out
+    assert "export AZURE_AUTHORITY_HOST=" in result.out
 
 
 def test_idp_bad_lifetime(cae):

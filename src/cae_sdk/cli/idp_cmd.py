@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import threading
 from collections.abc import Mapping
@@ -86,18 +87,21 @@ def run(args: argparse.Namespace, out: Output) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with DevIdentityProvider(_settings(args), tenant_id=args.tenant_id, host=args.host) as idp:
-            description = idp.describe()
+            description = {**idp.describe(), "environment": idp.environment()}
             if out.json_mode:
                 out.json(description)
             else:
                 table = Table("Dev identity provider (throw-away tenant)", ("setting", "value"))
-                for key, value in describe_rows(description):
+                for key, value in describe_rows(idp.describe()):
                     table.add(key, value)
                 out.table(table)
                 out.line(
                     f"MSAL: authority={idp.authority} instance_discovery=False, "
                     f"verify TLS with {idp.ca_bundle}"
                 )
+                out.line("Shell environment for MSAL / azure-identity clients:")
+                for name, value in idp.environment().items():
+                    out.line(f"  export {name}={shlex.quote(value)}")
                 out.line("Serving; press Ctrl-C to stop.")
             out.stream.flush()
             with contextlib.suppress(KeyboardInterrupt):
