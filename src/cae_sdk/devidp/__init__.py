@@ -3,7 +3,8 @@ Signals, for tests and demos. See ``docs/devidp.md``."""
 
 from __future__ import annotations
 
-from .admin import AdminClient, AdminError
+from .admin import AdminError
+from .admin_client import AdminClient
 from .context import IdPSettings
 from .errors import EntraError, entra_error_body
 from .runner import DevIdentityProvider

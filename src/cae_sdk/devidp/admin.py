@@ -1,4 +1,4 @@
-"""The admin JSON API (``/admin/...``, bearer admin key) and its sync client ``AdminClient``.
+"""The admin JSON API (``/admin/...``, bearer admin key); its client is ``AdminClient``.
 
 Every state-changing call goes through :class:`~.directory.Directory`, so it lands in the Graph
 change log and, for CAE-relevant actions, becomes a Shared Signals event. Errors are JSON
@@ -10,29 +10,32 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..core.errors import CAEError
 from .context import IdPContext
+from .device import approve_device_code, device_codes
 from .directory import (
     RISK_LEVELS,
     Application,
+    CertificateCredential,
     ConditionalAccessPolicy,
     Directory,
     FederatedCredential,
+    ManagedIdentity,
     NamedLocationEntry,
     User,
 )
 
-__all__ = ["AdminClient", "AdminError", "admin_routes"]
+__all__ = ["AdminError", "admin_routes"]
 
 
 class AdminError(CAEError):
@@ -126,7 +129,7 @@ async def _create_user(ctx: IdPContext, request: Request, body: dict[str, Any]) 
     user = ctx.directory.add_user(
         User(
             object_id=str(uuid.uuid4()),
-            tenant_id=ctx.default_tenant_id,
+            tenant_id=_tenant(ctx, body),
             username=username,
             password=_text(body, "password", secrets.token_urlsafe(16)),
             display_name=_text(body, "display_name", username),
@@ -136,21 +139,69 @@ async def _create_user(ctx: IdPContext, request: Request, body: dict[str, Any]) 
     return {"object_id": user.object_id, "username": user.username, "password": user.password}
 
 
+def _tenant(ctx: IdPContext, body: dict[str, Any]) -> str:
+    tenant_id = str(body.get("tenant_id", ctx.default_tenant_id)).lower()
+    if tenant_id not in ctx.directory.tenants:
+        raise AdminError(404, "Request_ResourceNotFound", "No such tenant.")
+    return tenant_id
+
+
+def _roles(body: dict[str, Any]) -> dict[str, list[str]]:
+    roles = body.get("roles", {})
+    if not isinstance(roles, dict):
+        raise AdminError(400, "invalid_request", "roles must map resource app ids to role lists")
+    return {str(r).lower(): _str_list(roles, str(r), []) for r in roles}
+
+
+async def _create_tenant(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    tenant_id = str(uuid.uuid4())
+    ctx.directory.add_tenant(tenant_id, _text(body, "display_name", "dev tenant"))
+    return {"tenant_id": tenant_id}
+
+
+async def _create_managed_identity(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    name = _text(body, "display_name", "dev-identity")
+    tenant_id = _tenant(ctx, body)
+    resource_id = (
+        f"/subscriptions/{uuid.uuid4()}/resourceGroups/dev/providers/"
+        f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    )
+    identity = ManagedIdentity(str(uuid.uuid4()), str(uuid.uuid4()), tenant_id, resource_id)
+    ctx.directory.add_managed_identity(identity, name)
+    ctx.directory.applications[identity.client_id].granted_roles = _roles(body)
+    return {
+        "client_id": identity.client_id,
+        "object_id": identity.object_id,
+        "resource_id": resource_id,
+    }
+
+
+async def _add_certificate(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
+    app = _sp(ctx, request)
+    pem = _text(body, "certificate_pem").encode()
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise AdminError(
+            400, "invalid_request", "certificate_pem is not a PEM certificate"
+        ) from None
+    sha1 = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - x5t thumbprint
+    sha256 = cert.fingerprint(hashes.SHA256()).hex().upper()
+    app.certificates.append(CertificateCredential(sha1, sha256, pem.decode()))
+    return {"thumbprint": sha1, "thumbprint_sha256": sha256}
+
+
 async def _create_application(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
     app = Application(
         app_id=str(uuid.uuid4()),
-        tenant_id=ctx.default_tenant_id,
+        tenant_id=_tenant(ctx, body),
         display_name=_text(body, "display_name", "dev application"),
         is_public_client=bool(body.get("public_client", False)),
     )
     secret = None if app.is_public_client else secrets.token_urlsafe(30)
     if secret:
         app.secrets.append(secret)
-    roles = body.get("roles", {})
-    if not isinstance(roles, dict):
-        raise AdminError(400, "invalid_request", "roles must map resource app ids to role lists")
-    for resource_id in roles:
-        app.granted_roles[str(resource_id).lower()] = _str_list(roles, str(resource_id), [])
+    app.granted_roles = _roles(body)
     if "identifier_uris" in body:  # makes the new app a resource others can ask tokens for
         app.identifier_uris = _str_list(body, "identifier_uris", [])
         app.app_roles = _str_list(body, "app_roles", [])
@@ -172,8 +223,6 @@ async def _add_federated(ctx: IdPContext, request: Request, body: dict[str, Any]
 
 
 async def _approve_device(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    from .device import approve_device_code, device_codes
-
     code = device_codes(ctx).by_user_code(str(request.path_params["user_code"]))
     if code is None:
         raise AdminError(404, "Request_ResourceNotFound", "No pending device code.")
@@ -279,6 +328,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
         _on_sp(lambda d, app, now, body: d.set_service_principal_risk(app, _risk(body), now)),
     ),
     ("/admin/servicePrincipals/{app_id}/federatedCredentials", "POST", _add_federated),
+    ("/admin/servicePrincipals/{app_id}/certificates", "POST", _add_certificate),
     (
         "/admin/users/{oid}/disable",
         "POST",
@@ -299,6 +349,8 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ),
     ("/admin/users", "POST", _create_user),
     ("/admin/applications", "POST", _create_application),
+    ("/admin/tenants", "POST", _create_tenant),
+    ("/admin/managedIdentities", "POST", _create_managed_identity),
     ("/admin/keys/rotate", "POST", _rotate),
     ("/admin/deviceCodes/{user_code}/approve", "POST", _approve_device),
     ("/admin/namedLocations", "POST", _add_location),
@@ -309,101 +361,3 @@ _ROUTES: list[tuple[str, str, Handler]] = [
 
 def admin_routes(ctx: IdPContext) -> list[Route]:
     return [Route(path, _endpoint(ctx, h), methods=[m]) for path, m, h in _ROUTES]
-
-
-class AdminClient:
-    """Synchronous client of the admin API (what ``idp.admin`` is)."""
-
-    def __init__(self, base_url: str, admin_key: str, ca_bundle: str, timeout: float = 10.0):
-        self._http = httpx.Client(
-            base_url=base_url + "/admin",
-            headers={"Authorization": f"Bearer {admin_key}"},
-            verify=ssl.create_default_context(cafile=ca_bundle),
-            timeout=timeout,
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self._http.request(method, path, json=body)
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                code, message = str(error["code"]), str(error["message"])
-            except (ValueError, KeyError, TypeError):
-                code, message = "unknown", response.text[:200]
-            raise AdminError(response.status_code, code, message)
-        return response.json() if response.content else None
-
-    def disable_service_principal(self, app_id: str) -> None:
-        self._call("POST", f"/servicePrincipals/{app_id}/disable")
-
-    def enable_service_principal(self, app_id: str) -> None:
-        self._call("POST", f"/servicePrincipals/{app_id}/enable")
-
-    def delete_service_principal(self, app_id: str) -> None:
-        self._call("DELETE", f"/servicePrincipals/{app_id}")
-
-    def set_service_principal_risk(self, app_id: str, level: str) -> None:
-        self._call("POST", f"/servicePrincipals/{app_id}/risk", {"level": level})
-
-    def add_federated_credential(
-        self, app_id: str, issuer: str, subject: str, audiences: list[str] | None = None
-    ) -> None:
-        body: dict[str, Any] = {"issuer": issuer, "subject": subject}
-        if audiences is not None:
-            body["audiences"] = audiences
-        self._call("POST", f"/servicePrincipals/{app_id}/federatedCredentials", body)
-
-    def disable_user(self, oid: str) -> None:
-        self._call("POST", f"/users/{oid}/disable")
-
-    def enable_user(self, oid: str) -> None:
-        self._call("POST", f"/users/{oid}/enable")
-
-    def delete_user(self, oid: str) -> None:
-        self._call("DELETE", f"/users/{oid}")
-
-    def revoke_sessions(self, oid: str) -> None:
-        self._call("POST", f"/users/{oid}/revokeSignInSessions")
-
-    def reset_password(self, oid: str, password: str | None = None) -> str:
-        body = {"password": password} if password else {}
-        return str(self._call("POST", f"/users/{oid}/resetPassword", body)["password"])
-
-    def set_user_risk(self, oid: str, level: str) -> None:
-        self._call("POST", f"/users/{oid}/risk", {"level": level})
-
-    def rotate_keys(self) -> str:
-        return str(self._call("POST", "/keys/rotate")["kid"])
-
-    def create_user(self, username: str, **fields: Any) -> dict[str, Any]:
-        return dict(self._call("POST", "/users", {"username": username, **fields}))
-
-    def create_application(
-        self, display_name: str = "dev application", **fields: Any
-    ) -> dict[str, Any]:
-        return dict(self._call("POST", "/applications", {"display_name": display_name, **fields}))
-
-    def approve_device_code(
-        self, user_code: str, user_id: str | None = None, mfa: bool | None = None
-    ) -> None:
-        body: dict[str, Any] = {}
-        if user_id is not None:
-            body["user_id"] = user_id
-        if mfa is not None:
-            body["mfa"] = mfa
-        self._call("POST", f"/deviceCodes/{user_code}/approve", body)
-
-    def add_named_location(
-        self, display_name: str, ip_ranges: list[str], is_trusted: bool = True
-    ) -> str:
-        body = {"display_name": display_name, "ip_ranges": ip_ranges, "is_trusted": is_trusted}
-        return str(self._call("POST", "/namedLocations", body)["id"])
-
-    def add_policy(self, display_name: str, **fields: Any) -> str:
-        return str(self._call("POST", "/policies", {"display_name": display_name, **fields})["id"])
-
-    def delete_policy(self, policy_id: str) -> None:
-        self._call("DELETE", f"/policies/{policy_id}")

@@ -125,6 +125,14 @@ def _required(form: Mapping[str, str], name: str) -> str:
     return value
 
 
+def v1_scope(form: Mapping[str, str]) -> str:
+    """The v1 endpoint names the resource (``resource=``) instead of a scope."""
+    resource = form.get("resource")
+    if not resource:
+        return _required(form, "scope")
+    return resource.rstrip("/") + "/.default"
+
+
 def resolve_tenant(ctx: IdPContext, request: Request) -> str:
     """The tenant named in the path; ``common`` / ``organizations`` mean the default tenant."""
     tenant = str(request.path_params.get("tenant", "")).lower()
@@ -325,7 +333,8 @@ class TokenEndpoint:
         if grant_type == "client_credentials":
             app = lookup_client(self.ctx, tenant_id, _required(form, "client_id"))
             authenticate_client(self.ctx, app, form, tenant_id)
-            return app_only_token(self.ctx, app, tenant_id, _required(form, "scope"), claims)
+            scope = form.get("scope") or v1_scope(form)
+            return app_only_token(self.ctx, app, tenant_id, scope, claims)
         if grant_type == "refresh_token":
             return self.refresh(tenant_id, form, claims)
         extra = self.extra_grants.get(grant_type)

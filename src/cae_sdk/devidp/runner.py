@@ -22,7 +22,7 @@ import uvicorn
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
-from .admin import AdminClient
+from .admin_client import AdminClient
 from .app import build_app
 from .context import TOKEN_EXCHANGE_AUDIENCE, IdPContext, IdPSettings
 from .directory import Directory

@@ -1,0 +1,113 @@
+"""Directory management through the admin API: tenants, applications with certificates,
+managed identities, and the v1 ``resource`` parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+
+import httpx
+import msal
+import pytest
+import requests
+
+from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp.tls import generate_client_certificate
+
+from .conftest import verify_token
+
+pytestmark = pytest.mark.e2e
+
+
+def test_second_tenant_with_its_own_application(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    tenant = cae_idp.admin.create_tenant("contoso")
+    api = cae_idp.seed.api
+    created = cae_idp.admin.create_application(
+        "contoso daemon", tenant_id=tenant, roles={api.app_id: ["Data.Read"]}
+    )
+    app = msal.ConfidentialClientApplication(
+        created["client_id"],
+        client_credential=created["client_secret"],
+        authority=f"{cae_idp.base_url}/{tenant}",
+        client_capabilities=["cp1"],
+        instance_discovery=False,
+        http_client=http,
+    )
+    result = app.acquire_token_for_client([api.default_scope])
+    config = http.get(f"{cae_idp.base_url}/{tenant}/v2.0/.well-known/openid-configuration").json()
+    claims = verify_token(cae_idp, result["access_token"], api.audience, issuer=config["issuer"])
+    assert claims["tid"] == tenant and claims["roles"] == ["Data.Read"]
+    # The app lives in the new tenant only.
+    home = msal.ConfidentialClientApplication(
+        created["client_id"],
+        client_credential=created["client_secret"],
+        authority=cae_idp.authority,
+        instance_discovery=False,
+        http_client=http,
+    )
+    assert home.acquire_token_for_client([api.default_scope])["error_codes"] == [700016]
+
+
+def test_registered_certificate_authenticates(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    created = cae_idp.admin.create_application("cert daemon")
+    cert = generate_client_certificate("cert daemon", dt.datetime.now(dt.timezone.utc))
+    thumbprints = cae_idp.admin.add_certificate(created["client_id"], cert.certificate_pem)
+    assert thumbprints["thumbprint"] == cert.thumbprint_sha1
+    app = msal.ConfidentialClientApplication(
+        created["client_id"],
+        client_credential={
+            "private_key": cert.private_key_pem,
+            "public_certificate": cert.certificate_pem,
+        },
+        authority=cae_idp.authority,
+        instance_discovery=False,
+        http_client=http,
+    )
+    assert "access_token" in app.acquire_token_for_client([cae_idp.seed.api.default_scope])
+
+
+def test_created_managed_identity_through_imds(
+    cae_idp: DevIdentityProvider, http: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "IMDS_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", cae_idp.imds_url)
+    identity = cae_idp.admin.create_managed_identity(
+        "worker", roles={cae_idp.seed.api.app_id: ["Data.Read"]}
+    )
+    client = msal.ManagedIdentityClient(
+        msal.UserAssignedManagedIdentity(resource_id=identity["resource_id"]),
+        http_client=http,
+        token_cache=msal.TokenCache(),
+    )
+    result = client.acquire_token_for_client(resource=cae_idp.seed.api.audience)
+    claims = verify_token(cae_idp, result["access_token"], cae_idp.seed.api.audience)
+    assert claims["oid"] == identity["object_id"] and claims["roles"] == ["Data.Read"]
+    cae_idp.admin.disable_service_principal(identity["client_id"])
+    refused = msal.ManagedIdentityClient(
+        msal.UserAssignedManagedIdentity(client_id=identity["client_id"]),
+        http_client=http,
+        token_cache=msal.TokenCache(),
+    ).acquire_token_for_client(resource=cae_idp.seed.api.audience)
+    assert refused["error"] == "unauthorized_client"
+
+
+def test_v1_endpoint_takes_a_resource(cae_idp: DevIdentityProvider) -> None:
+    seed = cae_idp.seed
+    verify = ssl.create_default_context(cafile=cae_idp.ca_bundle)
+    with httpx.Client(verify=verify) as client:
+        response = client.post(
+            f"{cae_idp.authority}/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": seed.secret_app.client_id,
+                "client_secret": seed.secret_app.client_secret,
+                "resource": seed.api.audience,
+            },
+        )
+    assert response.status_code == 200, response.text
+    verify_token(cae_idp, response.json()["access_token"], seed.api.audience)
