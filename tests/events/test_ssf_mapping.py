@@ -157,6 +157,15 @@ def test_event_timestamp_earlier_than_iat_is_used_but_never_later() -> None:
             (SubjectKey.tenant("t2"),),
         ),
         ({"format": "complex"}, ()),
+        ({"format": "aliases", "identifiers": 5}, ()),
+        ({"format": "aliases", "identifiers": "abc"}, ()),
+        (
+            {
+                "format": "complex",
+                "user": {"format": "aliases", "identifiers": [{"format": "opaque", "id": OID}]},
+            },
+            (USER,),
+        ),
         ({"format": "phone_number"}, ()),
         ({"format": "did", "url": "did:example:1"}, ()),
     ],
@@ -182,3 +191,10 @@ def test_unresolvable_subject_is_ignored_with_reason() -> None:
         _event(RISC.ACCOUNT_DISABLED, subject={"format": "email", "email": "nobody@x"}), RESOLVER
     )
     assert mapped.events == () and "subject" in (mapped.ignored_reason or "")
+
+
+def test_deeply_nested_subjects_resolve_to_nothing_without_recursion_errors() -> None:
+    subject: dict[str, Any] = {"format": "opaque", "id": OID}
+    for _ in range(400):
+        subject = {"format": "aliases", "identifiers": [subject]}
+    assert RESOLVER.resolve(subject) == ()

@@ -111,6 +111,9 @@ EVENT_MAPPING: Mapping[str, EventRule] = {
 _RISK_LEVELS = {"low": RiskLevel.LOW, "medium": RiskLevel.MEDIUM, "high": RiskLevel.HIGH}
 
 
+_MAX_NESTING = 4
+
+
 class SubjectResolver(Protocol):
     def resolve(self, subject: Mapping[str, Any]) -> tuple[SubjectKey, ...]:
         """The revocation subjects an RFC 9493 subject identifier names (may be empty)."""
@@ -135,7 +138,7 @@ class DirectorySubjectResolver:
     opaque_kind: SubjectKind = SubjectKind.USER
 
     def resolve(self, subject: Mapping[str, Any]) -> tuple[SubjectKey, ...]:
-        return self._resolve(subject, SubjectKind.USER, self.tenant_id)
+        return self._resolve(subject, SubjectKind.USER, self.tenant_id, 0)
 
     def _tenant_for(self, issuer: str) -> str | None:
         mapping = self.tenant_for_issuer
@@ -144,15 +147,18 @@ class DirectorySubjectResolver:
         return mapping(issuer) if callable(mapping) else mapping.get(issuer)
 
     def _resolve(
-        self, subject: Mapping[str, Any], kind: SubjectKind, tenant: str | None
+        self, subject: Mapping[str, Any], kind: SubjectKind, tenant: str | None, depth: int
     ) -> tuple[SubjectKey, ...]:
+        if depth > _MAX_NESTING:
+            return ()  # RFC 9493 nests one level; anything deeper is not a real subject
         fmt = subject.get("format")
         if fmt == "complex":
-            return self._resolve_complex(subject, tenant)
+            return self._resolve_complex(subject, tenant, depth + 1)
         if fmt == "aliases":
-            for alias in subject.get("identifiers") or ():
+            identifiers = subject.get("identifiers")
+            for alias in identifiers if isinstance(identifiers, list) else ():
                 if isinstance(alias, Mapping):
-                    keys = self._resolve(alias, kind, tenant)
+                    keys = self._resolve(alias, kind, tenant, depth + 1)
                     if keys:
                         return keys
             return ()
@@ -173,7 +179,7 @@ class DirectorySubjectResolver:
         return (_key(kind, tenant, value),)
 
     def _resolve_complex(
-        self, subject: Mapping[str, Any], tenant: str | None
+        self, subject: Mapping[str, Any], tenant: str | None, depth: int
     ) -> tuple[SubjectKey, ...]:
         tenant_member = subject.get("tenant")
         if isinstance(tenant_member, Mapping):
@@ -182,7 +188,7 @@ class DirectorySubjectResolver:
                 tenant = tenant_value
         session = subject.get("session")
         if isinstance(session, Mapping):
-            keys = self._resolve(session, SubjectKind.SESSION, tenant)
+            keys = self._resolve(session, SubjectKind.SESSION, tenant, depth)
             if keys:
                 return keys
         keys = ()
@@ -192,7 +198,7 @@ class DirectorySubjectResolver:
         ):
             value = subject.get(member)
             if isinstance(value, Mapping):
-                keys += self._resolve(value, kind, tenant)
+                keys += self._resolve(value, kind, tenant, depth)
         if keys:
             return keys
         if isinstance(tenant_member, Mapping) and tenant:
