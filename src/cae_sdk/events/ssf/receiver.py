@@ -128,7 +128,10 @@ class SetReceiver:
         if mapped.ignored_reason is not None:
             _log.info("SET %s (%s) ignored: %s", event.jti, event.event_type, mapped.ignored_reason)
         if self._on_result is not None:
-            self._on_result(result)
+            try:
+                self._on_result(result)
+            except Exception as exc:  # noqa: BLE001 - an observer must not fail the delivery
+                _log.error("SET result callback failed: %s", type(exc).__name__)
         return result
 
     def _check_tenants(self, mapped: MappedEvent) -> None:
