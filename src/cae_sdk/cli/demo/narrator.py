@@ -51,8 +51,11 @@ class Story:
         action: str,
         outcome: str = "",
         latency_ms: float | None = None,
+        *,
+        at: float | None = None,
     ) -> Beat:
-        at_ms = self.timeline.at_ms(self.now())
+        """Record and tell one arrow; ``at`` (a ``perf_counter()`` instant) defaults to now."""
+        at_ms = self.timeline.at_ms(self.now() if at is None else at)
         beat = Beat(step, at_ms, source, target, action, outcome, latency_ms)
         self.timeline.beats.append(beat)
         arrow = f"{source} -> {target}"

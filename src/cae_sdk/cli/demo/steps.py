@@ -64,10 +64,14 @@ def _challenge_text(response: httpx.Response) -> str:
     return f"{response.status_code} claims challenge {' '.join(asks)} {reason}".strip()
 
 
+Seen = list[tuple[float, httpx.Response]]
+
+
 def _call(
     world: DemoWorld, name: str, path: str
-) -> tuple[httpx.Response | None, CAEError | None, list[httpx.Response], float]:
-    """GET through an SDK client; returns (final response, typed error, all responses seen, ms)."""
+) -> tuple[httpx.Response | None, CAEError | None, Seen, float]:
+    """GET through an SDK client; returns (final response, typed error, every response seen
+    with its arrival instant, ms)."""
     seen = world.responses.setdefault(name, [])
     before = len(seen)
     started = time.perf_counter()
@@ -81,16 +85,16 @@ def _call(
 
 
 def _narrate_challenges(
-    story: Story, step: int, actor: str, path: str, seen: list[Any], error: object = None
+    story: Story, step: int, actor: str, path: str, seen: Seen, error: object = None
 ) -> None:
     """The challenges a client answered inside one call: each 401 was followed by a token
     request carrying its claims. The final response is narrated by the caller, unless the call
     ended in an error (then every response was answered by a token request)."""
-    for response in seen if error is not None else seen[:-1]:
+    for at, response in seen if error is not None else seen[:-1]:
         if response.status_code == 401:
-            story.beat(step, actor, "API", f"GET {path}", _challenge_text(response))
+            story.beat(step, actor, "API", f"GET {path}", _challenge_text(response), at=at)
             if error is None:
-                story.beat(step, actor, "IdP", "token request + the challenge's claims")
+                story.beat(step, actor, "IdP", "token request + the challenge's claims", at=at)
 
 
 def step_tokens(world: DemoWorld, story: Story) -> StepResult:
@@ -246,8 +250,8 @@ def step_location(world: DemoWorld, story: Story) -> StepResult:
     refused = isinstance(error, ClaimsChallengeFailed) or (
         response is not None and response.status_code in (401, 403)
     )
-    reasons = " ".join(r.headers.get("www-authenticate", "") for r in seen)
-    last = seen[-1] if seen else None
+    reasons = " ".join(r.headers.get("www-authenticate", "") for _, r in seen)
+    last = seen[-1][1] if seen else None
     outcome = _challenge_text(last) if last is not None else "no response"
     story.beat(number, "workload", "API", "GET /api/data (replayed)", outcome, took)
     if error is not None:
@@ -282,7 +286,7 @@ def step_step_up(world: DemoWorld, story: Story) -> StepResult:
     story.beat(number, "user", "API", "GET /api/stepup/data", str(status or error), took)
     asked = any(
         STEP_UP_CONTEXT in requested_acrs(c.claims_dict)
-        for c in (find_claims_challenge(r.headers) for r in seen)
+        for c in (find_claims_challenge(r.headers) for _, r in seen)
         if c is not None
     )
     acrs = response.json().get("acrs", []) if status == 200 and response is not None else []

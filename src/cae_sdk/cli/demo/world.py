@@ -57,7 +57,7 @@ class DemoWorld:
     """Part name (``ssf``, ``workload``, ``managed``, ``user``) -> why it is unavailable."""
     prompts: list[str] = field(default_factory=list)
     builders: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    responses: dict[str, list[httpx.Response]] = field(default_factory=dict)
+    responses: dict[str, list[tuple[float, httpx.Response]]] = field(default_factory=dict)
     """Every response each client saw, challenges included (httpx response event hook)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -95,8 +95,13 @@ class DemoWorld:
             client.close()
 
     def response_recorder(self, name: str) -> Callable[[httpx.Response], None]:
+        """An httpx response hook keeping (``perf_counter()``, response) for client ``name``."""
         seen = self.responses.setdefault(name, [])
-        return seen.append
+
+        def record(response: httpx.Response) -> None:
+            seen.append((time.perf_counter(), response))
+
+        return record
 
     def record_set(self, result: Any) -> None:
         with self._lock:
