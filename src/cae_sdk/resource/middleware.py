@@ -60,13 +60,25 @@ class CAEAuthCredentials(AuthCredentials):
     the verified claims, the access decision, and the ``authorization_uri`` route-level
     challenges (FastAPI dependencies) should name."""
 
+    # Scopes are computed on first read: most requests never look at them, and splitting
+    # ``scp`` on every request shows on the warm path.
     def __init__(
         self, claims: TokenClaims, decision: Decision, authorization_uri: str = ""
     ) -> None:
-        super().__init__([*claims.scopes, *claims.roles])
         self.claims = claims
         self.decision = decision
         self.authorization_uri = authorization_uri
+        self._scopes: list[str] | None = None
+
+    @property
+    def scopes(self) -> list[str]:
+        if self._scopes is None:
+            self._scopes = [*self.claims.scopes, *self.claims.roles]
+        return self._scopes
+
+    @scopes.setter
+    def scopes(self, value: list[str]) -> None:
+        self._scopes = list(value)
 
 
 @dataclass(frozen=True, slots=True)
