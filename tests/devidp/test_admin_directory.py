@@ -111,3 +111,16 @@ def test_v1_endpoint_takes_a_resource(cae_idp: DevIdentityProvider) -> None:
         )
     assert response.status_code == 200, response.text
     verify_token(cae_idp, response.json()["access_token"], seed.api.audience)
+
+
+def test_disabled_resource_is_500014(cae_idp: DevIdentityProvider, http: requests.Session) -> None:
+    seed = cae_idp.seed
+    cae_idp.admin.disable_service_principal(seed.api.app_id)
+    app = msal.ConfidentialClientApplication(
+        seed.secret_app.client_id,
+        client_credential=seed.secret_app.client_secret,
+        authority=cae_idp.authority,
+        instance_discovery=False,
+        http_client=http,
+    )
+    assert app.acquire_token_for_client([seed.api.default_scope])["error_codes"] == [500014]

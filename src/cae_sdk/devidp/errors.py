@@ -179,6 +179,16 @@ class EntraError(Exception):
         )
 
     @classmethod
+    def resource_disabled(cls, resource: str) -> EntraError:
+        return cls(
+            "invalid_client",
+            500014,
+            f"The service principal for resource '{resource[:200]}' is disabled. This indicate "
+            "that a subscription within the tenant has lapsed, or that the administrator for "
+            "this tenant has disabled the application, preventing tokens from being issued for it.",
+        )
+
+    @classmethod
     def device_pending(cls) -> EntraError:
         return cls(
             "authorization_pending",

@@ -104,8 +104,10 @@ def resolve_scope(scope: str, directory: Directory) -> ResolvedScope:
         raise EntraError.invalid_scope(scope)
     audience = resource_ids.pop()
     resource = directory.resource_for(audience)
-    if resource is None:
+    if resource is None or resource.deleted:
         raise EntraError.invalid_resource(audience)
+    if not resource.enabled:
+        raise EntraError.resource_disabled(audience)
     is_default = names == [".default"]
     if not is_default:
         unknown = [n for n in names if n not in resource.scopes]
