@@ -226,3 +226,13 @@ async def test_unexpected_failures_fail_closed_never_500(keys: SigningKeys) -> N
             response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
         assert response.json()["reason"] == reason
+
+
+async def test_entra_preset_for_another_authority_host(keys: SigningKeys) -> None:
+    validator = TokenValidator.entra(
+        app_id=APP_ID, tenant_id=TENANT, authority_host="https://idp.test/", jwks=keys.jwks()
+    )
+    for issuer in (f"https://idp.test/{TENANT}/v2.0", f"https://idp.test/{TENANT}/"):
+        assert (await validator.validate(sign(keys, claims(issuer)))).tenant_id == TENANT
+    with pytest.raises(TokenValidationError):
+        await validator.validate(sign(keys, claims(f"https://sts.windows.net/{TENANT}/")))

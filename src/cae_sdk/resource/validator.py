@@ -105,14 +105,16 @@ class TokenValidator:
         authority_host: str = ENTRA_AUTHORITY_HOST,
         **options: Any,
     ) -> TokenValidator:
-        """An Entra API: v1 (``https://sts.windows.net/{tid}/``) and v2
-        (``{authority_host}/{tid}/v2.0``) issuers, audiences ``api://{app_id}`` and ``{app_id}``.
-        Without ``tenant_id`` the API is multi-tenant (``tenants`` may restrict it)."""
+        """An Entra API: v1 (``https://sts.windows.net/{tid}/``, or ``{authority_host}/{tid}/``
+        for another host) and v2 (``{authority_host}/{tid}/v2.0``) issuers, audiences
+        ``api://{app_id}`` and ``{app_id}``. Without ``tenant_id`` the API is multi-tenant
+        (``tenants`` may restrict it)."""
         host = authority_host.rstrip("/")
         tenant = tenant_id or TENANT_PLACEHOLDER
-        issuers = [f"{host}/{tenant}/v2.0"]
-        if host == ENTRA_AUTHORITY_HOST:
-            issuers.append(f"https://sts.windows.net/{tenant}/")
+        # v1 tokens name the security token service: sts.windows.net for Entra, the authority
+        # host itself for sovereign clouds' emulators such as the dev identity provider.
+        sts_host = "https://sts.windows.net" if host == ENTRA_AUTHORITY_HOST else host
+        issuers = [f"{host}/{tenant}/v2.0", f"{sts_host}/{tenant}/"]
         options.setdefault(
             "openid_configuration_url",
             f"{host}/{tenant_id or 'common'}/v2.0/.well-known/openid-configuration",
