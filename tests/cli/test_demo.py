@@ -59,3 +59,33 @@ def test_demo_script_narrates_and_exits_zero():
     assert "Step 1: cp1 tokens live long" in done.stdout
     assert "PASSED" in done.stdout and "Sequence" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_missing_part_is_reported_not_failed(cae, monkeypatch):
+    """Without the Shared Signals link, steps 2 and 3 are listed as unavailable; exit 0."""
+    from cae_sdk.cli.demo import world
+
+    def no_transmitter(*args, **kwargs):
+        raise ConnectionError("transmitter unreachable")
+
+    monkeypatch.setattr(world, "connect_push_stream", no_transmitter)
+    result = cae("demo", "--json", "--steps", "3")
+    data = result.json()
+    status = {s["number"]: s["status"] for s in data["steps"]}
+    assert status == {1: "passed", 2: "unavailable", 3: "unavailable"}
+    assert "transmitter unreachable" in data["steps"][1]["detail"]
+    assert result.code == 0 and data["ok"] is True
+
+
+def test_a_step_that_misbehaves_fails_the_demo(cae, monkeypatch):
+    from cae_sdk.cli.demo import steps
+
+    def broken(world, story):
+        raise AssertionError("the API served a revoked token")
+
+    monkeypatch.setattr(steps, "STEPS", (steps.step_tokens, broken))
+    result = cae("demo", "--json")
+    data = result.json()
+    assert result.code == 1 and data["ok"] is False
+    assert data["steps"][1]["status"] == "failed"
+    assert "served a revoked token" in data["steps"][1]["detail"]
