@@ -81,3 +81,14 @@ def test_risk_levels() -> None:
     assert denied.outcome is Outcome.DENY
     assert evaluate_risk(user_token(1), {SubjectKey.user(TID, OID): "low"}.get, now=1).allowed
     assert risk_rank("garbage") == risk_rank("high")  # unreadable fails closed
+
+
+def test_decision_to_dict_is_json_ready() -> None:
+    import json
+
+    decision = evaluate_revocation(user_token(100), {SubjectKey.user(TID, OID): 200}.get)
+    data = json.loads(json.dumps(decision.to_dict()))
+    assert data["outcome"] == "challenge"
+    assert data["reason"] == "TokenIssuedBeforeRevocationTimestamp"
+    assert data["claims"]["access_token"]["nbf"]["value"] == "200"
+    assert data["details"]["watermark"] == 200

@@ -52,5 +52,17 @@ class Decision:
     def allowed(self) -> bool:
         return self.outcome is Outcome.ALLOW
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for audit logs and remediation workflows."""
+        return {
+            "outcome": self.outcome.value,
+            "reason": self.reason.value,
+            "description": self.description,
+            "claims": dict(self.claims) if self.claims is not None else None,
+            "matched_policies": list(self.matched_policies),
+            "report_only": list(self.report_only),
+            "details": dict(self.details),
+        }
+
 
 ALLOW = Decision(Outcome.ALLOW)
