@@ -188,3 +188,14 @@ def test_bad_input_exit_2(cae, args, message):
         argv += [flag, value]
     result = cae(*argv)
     assert result.code == 2 and message in result.err
+
+
+def test_unobservable_membership_is_undecided_and_mismatches_still_named(cae):
+    windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+    data, rows = whatif(cae, make_token(), "--ip", "10.1.1.1", "--user-agent", windows)
+    assert rows["CA100"]["effect"] == "undecided"  # no groups claim: membership unknown
+    assert "users.groups" in rows["CA100"]["why"]
+    # CA001 excludes a group too, but the platform alone already rules it out.
+    assert rows["CA001"]["why"] == "does not match: device platform"
+    assert rows["CA101"]["why"] == "does not match: applications"
+    assert data["decision"]["outcome"] == "allow"

@@ -49,13 +49,11 @@ def _lifted(policy: Policy) -> dict[str, Policy]:
     }
 
 
-def _applies(policy: Policy, context: PolicyContext) -> bool:
-    """Whether the conditions match (grant controls and unobservable parts set aside)."""
-    enabled = dataclasses.replace(
-        policy, state=PolicyState.ENABLED, unobservable=(), grant=GrantControls()
-    )
-    verdict = evaluate([enabled], context).results[0].verdict
-    return verdict not in (PolicyVerdict.NOT_APPLIED, PolicyVerdict.UNKNOWN)
+def _could_apply(policy: Policy, context: PolicyContext) -> bool:
+    """Whether the conditions no longer rule the policy out (grant controls set aside): it
+    applies, or only conditions the resource cannot observe are left undecided."""
+    enabled = dataclasses.replace(policy, state=PolicyState.ENABLED, grant=GrantControls())
+    return evaluate([enabled], context).results[0].verdict is not PolicyVerdict.NOT_APPLIED
 
 
 def _why_not(policy: Policy, context: PolicyContext) -> str:
@@ -63,7 +61,7 @@ def _why_not(policy: Policy, context: PolicyContext) -> str:
         return "a user policy; the token is app-only (workload identities need their own)"
     if not context.claims.is_app_only and policy.targets_workload_identities:
         return "a workload-identity policy; the token is a user's"
-    failed = [name for name, copy in _lifted(policy).items() if _applies(copy, context)]
+    failed = [name for name, copy in _lifted(policy).items() if _could_apply(copy, context)]
     if failed:
         return "does not match: " + ", ".join(failed)
     return "several conditions do not match"
