@@ -20,14 +20,7 @@ from starlette.routing import Mount, Route
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events.admin import AdminApp
 from cae_sdk.events.redis import RedisEventStore
-from cae_sdk.events.ssf import (
-    DirectorySubjectResolver,
-    PushReceiverApp,
-    SetDecoder,
-    SetReceiver,
-    SetValidationConfig,
-    TransmitterKeys,
-)
+from cae_sdk.events.ssf import DirectorySubjectResolver, PushReceiverApp, SetReceiver
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 
 
@@ -57,11 +50,11 @@ def push_app() -> Any:
     with open(os.environ["BENCH_JWKS"], encoding="utf-8") as handle:
         jwks = json.load(handle)
     issuer = os.environ["BENCH_ISSUER"]
-    config = SetValidationConfig(issuer=issuer, audiences=(os.environ["BENCH_AUDIENCE"],))
-    receiver = SetReceiver(
-        SetDecoder(config, TransmitterKeys(issuer, jwks=jwks)),
+    receiver = SetReceiver.for_transmitter(
+        issuer,
+        os.environ["BENCH_AUDIENCE"],
         InMemoryEventStore(),
-        DirectorySubjectResolver(tenant_for_issuer={issuer: "bench-tenant"}),
-        replay_window_seconds=config.replay_window_seconds,
+        jwks=jwks,
+        resolver=DirectorySubjectResolver(tenant_for_issuer={issuer: "bench-tenant"}),
     )
     return PushReceiverApp(receiver, authorization="Bearer bench-push")

@@ -32,14 +32,10 @@ from cae_sdk.devidp import DevIdentityProvider
 from cae_sdk.events import InMemoryEventStore, RiskLevel
 from cae_sdk.events.graph import GraphBridge, GraphBridgeOptions, GraphClient
 from cae_sdk.events.ssf import (
-    DirectorySubjectResolver,
     PollClient,
     PushReceiverApp,
-    SetDecoder,
     SetReceiver,
-    SetValidationConfig,
     StreamClient,
-    TransmitterKeys,
     poll_delivery,
     push_delivery,
 )
@@ -145,16 +141,13 @@ async def api(idp: DevIdentityProvider) -> AsyncIterator[Api]:
 def _receiver(
     idp: DevIdentityProvider, http: httpx.AsyncClient, store: InMemoryEventStore, aud: Any
 ) -> SetReceiver:
-    config = SetValidationConfig(
-        issuer=idp.ssf_issuer, audiences=tuple(aud if isinstance(aud, list) else [aud])
-    )
-    keys = TransmitterKeys(idp.ssf_issuer, http=http, configuration_url=idp.ssf_configuration_url)
-    return SetReceiver(
-        SetDecoder(config, keys),
+    return SetReceiver.for_transmitter(
+        idp.ssf_issuer,
+        aud,  # the stream's audience, as the transmitter reported it
         store,
-        DirectorySubjectResolver(),  # the IdP sends complex subjects naming their tenant
-        replay_window_seconds=config.replay_window_seconds,
-        allowed_tenants=[idp.tenant_id],
+        http=http,
+        configuration_url=idp.ssf_configuration_url,
+        allowed_tenants=[idp.tenant_id],  # the IdP sends complex subjects naming their tenant
     )
 
 

@@ -28,11 +28,8 @@ from cae_sdk.events.ssf import (
     DirectorySubjectResolver,
     PollClient,
     PushReceiverApp,
-    SetDecoder,
     SetReceiver,
-    SetValidationConfig,
     StreamClient,
-    TransmitterKeys,
     build_poll_request,
     parse_poll_response,
     poll_delivery,
@@ -64,13 +61,13 @@ async def env() -> AsyncIterator[Env]:
     stub = TransmitterStub()
     async with running(stub.app) as url, httpx.AsyncClient() as http:
         stub.base_url = url
-        config = SetValidationConfig(issuer=url, audiences=(AUDIENCE,))
         store = InMemoryEventStore()
-        receiver = SetReceiver(
-            SetDecoder(config, TransmitterKeys(url, http=http)),
+        receiver = SetReceiver.for_transmitter(
+            url,
+            AUDIENCE,
             store,
-            DirectorySubjectResolver(tenant_for_issuer={url: TENANT}),
-            replay_window_seconds=config.replay_window_seconds,
+            http=http,
+            resolver=DirectorySubjectResolver(tenant_for_issuer={url: TENANT}),
         )
         yield Env(stub, store, receiver, http)
 

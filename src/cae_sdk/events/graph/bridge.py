@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,20 +93,13 @@ class GraphBridge(BackgroundLoop):
         report = SyncReport()
         now = int(self._clock())
         opts = self.options
-        if opts.users:
-            await self._delta(
-                report,
-                "users",
-                self._path(f"users/delta?$select={USER_SELECT}"),
-                lambda item: user_events(item, tenant_id=self.tenant_id, now=now),
-            )
-        if opts.service_principals:
-            await self._delta(
-                report,
-                "servicePrincipals",
-                self._path(f"servicePrincipals/delta?$select={SP_SELECT}"),
-                lambda item: service_principal_events(item, tenant_id=self.tenant_id, now=now),
-            )
+        for enabled, collection, select, rule in (
+            (opts.users, "users", USER_SELECT, user_events),
+            (opts.service_principals, "servicePrincipals", SP_SELECT, service_principal_events),
+        ):
+            if enabled:
+                path = self._path(f"{collection}/delta?$select={select}")
+                await self._delta(report, collection, path, rule, now)
         for enabled, collection, is_sp in (
             (opts.risky_users, "riskyUsers", False),
             (opts.risky_service_principals, "riskyServicePrincipals", True),
@@ -160,14 +153,19 @@ class GraphBridge(BackgroundLoop):
         report: SyncReport,
         name: str,
         initial: str,
-        to_events: Callable[[Mapping[str, Any]], tuple[Event, ...]],
+        rule: Callable[..., tuple[Event, ...]],
+        now: int,
     ) -> None:
         cursor = self.cursor_name(name)
         for attempt in range(2):
             start = await self.store.get_cursor(cursor) or initial
             try:
                 async for page in self.client.pages(start):
-                    events = [e for item in page.items for e in to_events(item)]
+                    events = [
+                        e
+                        for item in page.items
+                        for e in rule(item, tenant_id=self.tenant_id, now=now)
+                    ]
                     await self._apply(report, name, len(page.items), events)
                     if page.delta_link is not None:
                         # Only a complete round moves the cursor: an interrupted one restarts

@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import httpx
 
 from ...core.errors import EventValidationError, StoreUnavailable
 from ...core.secevents import SSF
 from ..store import EventStore
-from .mapping import MappedEvent, SubjectResolver, map_security_event
-from .rules import SecurityEvent
+from .mapping import DirectorySubjectResolver, MappedEvent, SubjectResolver, map_security_event
+from .rules import SecurityEvent, SetValidationConfig
+from .set_decoder import SetDecoder, TransmitterKeys
 
 __all__ = ["ReceiveResult", "SetReceiver", "VerificationStates"]
 
@@ -98,6 +101,36 @@ class SetReceiver:
         )
         self._on_result = on_result
         self._source = source
+
+    @classmethod
+    def for_transmitter(
+        cls,
+        issuer: str,
+        audiences: str | Sequence[str],
+        store: EventStore,
+        *,
+        resolver: SubjectResolver | None = None,
+        http: httpx.AsyncClient | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        configuration_url: str | None = None,
+        allowed_tenants: Collection[str] | None = None,
+        on_result: Callable[[ReceiveResult], None] | None = None,
+        **rules: Any,
+    ) -> SetReceiver:
+        """The usual wiring in one call: keys discovered with ``http`` (or pinned ``jwks``),
+        :class:`SetValidationConfig` from ``issuer``, ``audiences`` and ``rules`` (e.g.
+        ``max_age_seconds``), and a :class:`DirectorySubjectResolver` unless one is given."""
+        accepted = (audiences,) if isinstance(audiences, str) else tuple(audiences)
+        config = SetValidationConfig(issuer=issuer, audiences=accepted, **rules)
+        keys = TransmitterKeys(issuer, http=http, jwks=jwks, configuration_url=configuration_url)
+        return cls(
+            SetDecoder(config, keys),
+            store,
+            resolver or DirectorySubjectResolver(),
+            replay_window_seconds=config.replay_window_seconds,
+            allowed_tenants=allowed_tenants,
+            on_result=on_result,
+        )
 
     async def receive(self, token: str) -> ReceiveResult:
         """Process one compact SET; raises :class:`EventValidationError` if it is refused."""
