@@ -7,7 +7,7 @@ import pytest
 
 from cae_sdk.core.secevents import CAEP, DELIVERY_POLL, DELIVERY_PUSH, RISC, SSF
 from cae_sdk.devidp.directory import Directory, SecurityAction, User
-from cae_sdk.devidp.errors import EntraError, entra_error_body
+from cae_sdk.devidp.errors import EntraError, Refusal, entra_error_body
 from cae_sdk.devidp.graph_delta import (
     DeltaError,
     DeltaState,
@@ -34,7 +34,10 @@ TID = "00000000-0000-0000-0000-0000000000aa"
 
 def test_entra_error_body_shape() -> None:
     body = entra_error_body(
-        EntraError.application_disabled("app", "Name"), NOW, trace_id="t", correlation_id="c"
+        Refusal.APPLICATION_DISABLED.error(app_id="app", name="Name"),
+        NOW,
+        trace_id="t",
+        correlation_id="c",
     )
     assert body["error"] == "unauthorized_client"
     assert body["error_codes"] == [7000112]
@@ -44,8 +47,11 @@ def test_entra_error_body_shape() -> None:
     )
     assert body["timestamp"] == "2027-01-15 08:00:00Z"
     assert body["error_uri"].endswith("code=7000112")
-    assert EntraError.invalid_client_secret("a").status == 401
-    assert entra_error_body(EntraError.mfa_required("r"), NOW)["suberror"] == "basic_action"
+    assert Refusal.INVALID_CLIENT_SECRET.error(app_id="a").status == 401
+    assert (
+        entra_error_body(Refusal.MFA_REQUIRED.error(resource="r"), NOW)["suberror"]
+        == "basic_action"
+    )
 
 
 @pytest.mark.parametrize(

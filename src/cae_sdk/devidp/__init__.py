@@ -6,7 +6,7 @@ from __future__ import annotations
 from .admin import AdminError
 from .admin_client import AdminClient
 from .context import IdPSettings
-from .errors import EntraError, entra_error_body
+from .errors import EntraError, Refusal, entra_error_body
 from .runner import DevIdentityProvider
 from .seed import Seed
 
@@ -16,6 +16,7 @@ __all__ = [
     "DevIdentityProvider",
     "EntraError",
     "IdPSettings",
+    "Refusal",
     "Seed",
     "entra_error_body",
 ]

@@ -21,7 +21,7 @@ from cryptography import x509
 
 from .context import IdPContext
 from .directory import Application, CertificateCredential
-from .errors import EntraError
+from .errors import EntraError, Refusal
 
 __all__ = ["JWT_BEARER_ASSERTION_TYPE", "authenticate_client"]
 
@@ -47,12 +47,8 @@ def _matching_certificate(app: Application, header: Mapping[str, Any]) -> Certif
     for cert in app.certificates:
         if sha256 == cert.thumbprint_sha256 or (sha256 is None and sha1 == cert.thumbprint_sha1):
             return cert
-    raise EntraError(
-        "invalid_client",
-        700027,
-        "Client assertion contains an invalid signature. The key was not found: no registered "
-        "certificate matches the assertion's x5t / x5t#S256 thumbprint.",
-        status=401,
+    raise EntraError.invalid_client_assertion(
+        "no registered certificate matches the assertion's x5t / x5t#S256 thumbprint"
     )
 
 
@@ -130,10 +126,10 @@ def authenticate_client(
     assertion = form.get("client_assertion")
     if secret is not None:
         if not any(hmac.compare_digest(secret.encode(), s.encode()) for s in app.secrets):
-            raise EntraError.invalid_client_secret(app.app_id)
+            raise Refusal.INVALID_CLIENT_SECRET.error(app_id=app.app_id)
         return "secret"
     if assertion is None:
-        raise EntraError.missing_credential()
+        raise Refusal.MISSING_CREDENTIAL.error()
     if form.get("client_assertion_type") != JWT_BEARER_ASSERTION_TYPE:
         raise EntraError.invalid_request(
             "The client_assertion_type must be "

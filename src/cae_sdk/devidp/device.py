@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .context import IdPContext
-from .errors import EntraError
+from .errors import EntraError, Refusal
 from .oauth import error_response, issue_user_tokens, lookup_client, read_form, resolve_tenant
 from .tokens import ClaimsEvaluation, evaluate_claims, resolve_scope
 
@@ -125,12 +125,12 @@ def redeem_device_code(
         or code.tenant_id != tenant_id
         or code.client_id != (form.get("client_id") or "").lower()
     ):
-        raise EntraError("invalid_grant", 70000, "The provided device code is not valid.")
+        raise Refusal.DEVICE_CODE_UNKNOWN.error()
     if ctx.now() > code.expires_at:
         del store.by_device[code.device_code]
-        raise EntraError.device_expired()
+        raise Refusal.DEVICE_EXPIRED.error()
     if code.user_id is None:
-        raise EntraError.device_pending()
+        raise Refusal.DEVICE_PENDING.error()
     del store.by_device[code.device_code]  # one redemption per code
     user = ctx.directory.users[code.user_id]
     amr = ["pwd", "mfa"] if code.mfa else ["pwd"]

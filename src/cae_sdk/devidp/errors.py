@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, NamedTuple
 
-__all__ = ["EntraError", "entra_error_body", "oauth_error"]
+__all__ = ["EntraError", "Refusal", "entra_error_body", "oauth_error"]
 
 
 @dataclass(frozen=True)
@@ -31,179 +32,153 @@ class EntraError(Exception):
     def __str__(self) -> str:
         return f"AADSTS{self.code}: {self.message}"
 
-    # Catalogue. Each constructor mirrors one Entra code.
     @classmethod
     def invalid_request(cls, message: str, code: int = 900144) -> EntraError:
         # 900144: "The request body must contain the following parameter: ..."
         return cls("invalid_request", code, message)
 
     @classmethod
-    def unsupported_grant_type(cls, grant_type: str) -> EntraError:
-        return cls(
-            "unsupported_grant_type",
-            70003,
-            f"The app requested an unsupported grant type '{grant_type[:64]}'.",
-        )
-
-    @classmethod
-    def application_not_found(cls, app_id: str, tenant: str) -> EntraError:
-        return cls(
-            "unauthorized_client",
-            700016,
-            f"Application with identifier '{app_id[:64]}' was not found in the directory "
-            f"'{tenant}'. This can happen if the application has not been installed by the "
-            "administrator of the tenant or consented to by any user in the tenant. You may "
-            "have sent your authentication request to the wrong tenant.",
-        )
-
-    @classmethod
-    def application_disabled(cls, app_id: str, name: str) -> EntraError:
-        return cls("unauthorized_client", 7000112, f"Application '{app_id}'({name}) is disabled.")
-
-    @classmethod
-    def invalid_client_secret(cls, app_id: str) -> EntraError:
-        return cls(
-            "invalid_client",
-            7000215,
-            "Invalid client secret provided. Ensure the secret being sent in the request is the "
-            f"client secret value, not the client secret ID, for a secret added to app '{app_id}'.",
-            status=401,
-        )
-
-    @classmethod
-    def invalid_client_assertion(cls, reason: str) -> EntraError:
-        # 700027: "Client assertion failed signature validation." / related assertion failures.
-        return cls("invalid_client", 700027, f"Client assertion failed validation: {reason}", 401)
-
-    @classmethod
-    def missing_credential(cls) -> EntraError:
-        return cls(
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or "
-            "'client_secret'.",
-            status=401,
-        )
-
-    @classmethod
-    def federated_assertion_mismatch(cls, reason: str) -> EntraError:
-        # 70021: "No matching federated identity record found for presented assertion."
-        return cls(
-            "invalid_client",
-            70021,
-            f"No matching federated identity record found for presented assertion. {reason}",
-            status=401,
-        )
-
-    @classmethod
-    def user_disabled(cls) -> EntraError:
-        return cls("invalid_grant", 50057, "The user account is disabled.")
-
-    @classmethod
-    def invalid_credentials(cls) -> EntraError:
-        return cls(
-            "invalid_grant",
-            50126,
-            "Error validating credentials due to invalid username or password.",
-        )
-
-    @classmethod
-    def mfa_required(cls, resource: str) -> EntraError:
-        return cls(
-            "invalid_grant",
-            50076,
-            "Due to a configuration change made by your administrator, or because you moved to a "
-            f"new location, you must use multi-factor authentication to access '{resource}'.",
-            suberror="basic_action",
-        )
-
-    @classmethod
-    def blocked_by_conditional_access(cls) -> EntraError:
-        return cls(
-            "invalid_grant",
-            53003,
-            "Access has been blocked by Conditional Access policies. The access policy does not "
-            "allow token issuance.",
-            suberror="message_only",
-        )
-
-    @classmethod
-    def password_change_required(cls) -> EntraError:
-        # 50142 PasswordChangeRequiredConditionalAccess: a risk-based policy asks for a reset.
-        return cls(
-            "invalid_grant",
-            50142,
-            "Password change is required due to a conditional access policy.",
-            suberror="basic_action",
-        )
-
-    @classmethod
-    def grant_revoked(cls) -> EntraError:
-        # 50173: the grant was issued before the user's sessions were revoked or the password
-        # changed (signInSessionsValidFromDateTime moved).
-        return cls(
-            "invalid_grant",
-            50173,
-            "The provided grant has expired due to it being revoked, a fresh auth token is "
-            "needed. The user might have changed or reset their password.",
-        )
-
-    @classmethod
-    def session_invalid_after_password_change(cls) -> EntraError:
-        # 50133 SsoArtifactRevoked: the session ended with a password change.
-        return cls(
-            "invalid_grant",
-            50133,
-            "Session is invalid due to expiration or recent password change.",
-        )
-
-    @classmethod
     def invalid_grant(cls, message: str, code: int = 9002313) -> EntraError:
         return cls("invalid_grant", code, message)
 
     @classmethod
-    def invalid_scope(cls, scope: str) -> EntraError:
-        return cls(
-            "invalid_scope",
-            70011,
-            f"The provided value for the input parameter 'scope' is not valid. The scope "
-            f"{scope[:200]} is not valid.",
-        )
+    def invalid_client_assertion(cls, reason: str) -> EntraError:
+        # 700027: the client assertion failed validation (signature, key, claims).
+        return cls("invalid_client", 700027, f"Client assertion failed validation: {reason}", 401)
 
     @classmethod
-    def invalid_resource(cls, resource: str) -> EntraError:
-        return cls(
-            "invalid_resource",
-            500011,
-            f"The resource principal named {resource[:200]} was not found in the tenant.",
-        )
+    def federated_assertion_mismatch(cls, detail: str) -> EntraError:
+        # 70021: "No matching federated identity record found for presented assertion."
+        return Refusal.NO_FEDERATED_MATCH.error(detail=detail)
 
-    @classmethod
-    def resource_disabled(cls, resource: str) -> EntraError:
-        return cls(
-            "invalid_client",
-            500014,
-            f"The service principal for resource '{resource[:200]}' is disabled. This indicate "
-            "that a subscription within the tenant has lapsed, or that the administrator for "
-            "this tenant has disabled the application, preventing tokens from being issued for it.",
-        )
 
-    @classmethod
-    def device_pending(cls) -> EntraError:
-        return cls(
-            "authorization_pending",
-            70016,
-            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-        )
+class _Spec(NamedTuple):
+    error: str
+    code: int
+    template: str
+    status: int = 400
+    suberror: str | None = None
 
-    @classmethod
-    def device_expired(cls) -> EntraError:
-        return cls(
-            "expired_token",
-            70020,
-            "The provided value for the input parameter 'device_code' is not valid. Device "
-            "codes expire after 15 minutes.",
-        )
+
+class Refusal(Enum):
+    """The Entra refusals this provider mirrors; ``Refusal.X.error(**params)`` builds one."""
+
+    UNSUPPORTED_GRANT_TYPE = _Spec(
+        "unsupported_grant_type",
+        70003,
+        "The app requested an unsupported grant type '{grant_type}'.",
+    )
+    APPLICATION_NOT_FOUND = _Spec(
+        "unauthorized_client",
+        700016,
+        "Application with identifier '{app_id}' was not found in the directory '{tenant}'. This "
+        "can happen if the application has not been installed by the administrator of the "
+        "tenant or consented to by any user in the tenant. You may have sent your "
+        "authentication request to the wrong tenant.",
+    )
+    APPLICATION_DISABLED = _Spec(
+        "unauthorized_client", 7000112, "Application '{app_id}'({name}) is disabled."
+    )
+    INVALID_CLIENT_SECRET = _Spec(
+        "invalid_client",
+        7000215,
+        "Invalid client secret provided. Ensure the secret being sent in the request is the "
+        "client secret value, not the client secret ID, for a secret added to app '{app_id}'.",
+        401,
+    )
+    MISSING_CREDENTIAL = _Spec(
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or "
+        "'client_secret'.",
+        401,
+    )
+    NO_FEDERATED_MATCH = _Spec(
+        "invalid_client",
+        70021,
+        "No matching federated identity record found for presented assertion. {detail}",
+        401,
+    )
+    USER_DISABLED = _Spec("invalid_grant", 50057, "The user account is disabled.")
+    MFA_REQUIRED = _Spec(
+        "invalid_grant",
+        50076,
+        "Due to a configuration change made by your administrator, or because you moved to a "
+        "new location, you must use multi-factor authentication to access '{resource}'.",
+        suberror="basic_action",
+    )
+    BLOCKED_BY_CONDITIONAL_ACCESS = _Spec(
+        "invalid_grant",
+        53003,
+        "Access has been blocked by Conditional Access policies. The access policy does not "
+        "allow token issuance.",
+        suberror="message_only",
+    )
+    # 50142 PasswordChangeRequiredConditionalAccess: a risk-based policy asks for a reset.
+    PASSWORD_CHANGE_REQUIRED = _Spec(
+        "invalid_grant",
+        50142,
+        "Password change is required due to a conditional access policy.",
+        suberror="basic_action",
+    )
+    # 50173: the grant predates the user's signInSessionsValidFromDateTime (sessions revoked).
+    GRANT_REVOKED = _Spec(
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
+        "The user might have changed or reset their password.",
+    )
+    # 50133 SsoArtifactRevoked: the session ended with a password change.
+    SESSION_ENDED_BY_PASSWORD_CHANGE = _Spec(
+        "invalid_grant", 50133, "Session is invalid due to expiration or recent password change."
+    )
+    INVALID_SCOPE = _Spec(
+        "invalid_scope",
+        70011,
+        "The provided value for the input parameter 'scope' is not valid. The scope {scope} is "
+        "not valid.",
+    )
+    SCOPE_NEEDS_DEFAULT = _Spec(
+        "invalid_scope",
+        1002012,
+        "The provided value for scope {scope} is not valid. Client credential flows must have a "
+        "scope value with /.default suffixed to the resource identifier.",
+    )
+    INVALID_RESOURCE = _Spec(
+        "invalid_resource",
+        500011,
+        "The resource principal named {resource} was not found in the tenant.",
+    )
+    RESOURCE_DISABLED = _Spec(
+        "invalid_client",
+        500014,
+        "The service principal for resource '{resource}' is disabled. This indicate that a "
+        "subscription within the tenant has lapsed, or that the administrator for this tenant "
+        "has disabled the application, preventing tokens from being issued for it.",
+    )
+    TENANT_NOT_FOUND = _Spec(
+        "invalid_request", 90002, "Tenant '{tenant}' not found. Check the tenant id."
+    )
+    INVALID_CLAIMS = _Spec("invalid_request", 90100, "The claims parameter is not valid: {detail}")
+    DEVICE_PENDING = _Spec(
+        "authorization_pending",
+        70016,
+        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+    )
+    DEVICE_EXPIRED = _Spec(
+        "expired_token",
+        70020,
+        "The provided value for the input parameter 'device_code' is not valid. Device codes "
+        "expire after 15 minutes.",
+    )
+    DEVICE_CODE_UNKNOWN = _Spec("invalid_grant", 70000, "The provided device code is not valid.")
+
+    def error(self, **params: object) -> EntraError:
+        """The refusal with its message filled in; parameters are cut to 200 characters so a
+        hostile value cannot bloat the body."""
+        spec: _Spec = self.value
+        message = spec.template.format(**{k: str(v)[:200] for k, v in params.items()})
+        return EntraError(spec.error, spec.code, message, spec.status, spec.suberror)
 
 
 def entra_error_body(

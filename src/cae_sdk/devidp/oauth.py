@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from .client_auth import authenticate_client
 from .context import IdPContext
 from .directory import RISK_LEVELS, Application, User
-from .errors import EntraError, entra_error_body
+from .errors import EntraError, Refusal, entra_error_body
 from .tokens import (
     AccessTokenSpec,
     ClaimsEvaluation,
@@ -139,22 +139,20 @@ def resolve_tenant(ctx: IdPContext, request: Request) -> str:
     if tenant in ("common", "organizations"):
         return ctx.default_tenant_id
     if tenant not in ctx.directory.tenants:
-        raise EntraError(
-            "invalid_request", 90002, f"Tenant '{tenant[:64]}' not found. Check the tenant id."
-        )
+        raise Refusal.TENANT_NOT_FOUND.error(tenant=tenant)
     return tenant
 
 
 def lookup_client(ctx: IdPContext, tenant_id: str, client_id: str) -> Application:
     app = ctx.directory.application(tenant_id, client_id)
     if app is None or app.deleted:
-        raise EntraError.application_not_found(client_id, tenant_id)
+        raise Refusal.APPLICATION_NOT_FOUND.error(app_id=client_id, tenant=tenant_id)
     return app
 
 
 def check_enabled(app: Application) -> None:
     if not app.enabled:
-        raise EntraError.application_disabled(app.app_id, app.display_name)
+        raise Refusal.APPLICATION_DISABLED.error(app_id=app.app_id, name=app.display_name)
 
 
 def lifetime_for(ctx: IdPContext, cp1: bool) -> int:
@@ -181,15 +179,10 @@ def app_only_token(
     """Issue an app-only token for ``app`` (already authenticated) to the scope's resource."""
     resolved = resolve_scope(scope, ctx.directory)
     if not resolved.is_default:
-        raise EntraError(
-            "invalid_scope",
-            1002012,
-            f"The provided value for scope {scope[:200]} is not valid. Client credential flows "
-            "must have a scope value with /.default suffixed to the resource identifier.",
-        )
+        raise Refusal.SCOPE_NEEDS_DEFAULT.error(scope=scope)
     check_enabled(app)
     if app.risk_level == "high" and ctx.settings.block_high_risk_service_principals:
-        raise EntraError.blocked_by_conditional_access()
+        raise Refusal.BLOCKED_BY_CONDITIONAL_ACCESS.error()
     resource = resolved.resource
     cp1 = claims.cp1 and "xms_cc" in resource.optional_claims
     lifetime = lifetime_for(ctx, cp1)
@@ -213,7 +206,7 @@ def _check_user_policies(
 ) -> None:
     """Account state and the Conditional Access subset (block > password change > MFA)."""
     if not user.enabled or user.deleted:
-        raise EntraError.user_disabled()
+        raise Refusal.USER_DISABLED.error()
     applying = []
     for policy in ctx.directory.policies.values():
         if policy.state != "enabled":
@@ -229,11 +222,11 @@ def _check_user_policies(
             continue
         applying.append(policy.grant)
     if "block" in applying:
-        raise EntraError.blocked_by_conditional_access()
+        raise Refusal.BLOCKED_BY_CONDITIONAL_ACCESS.error()
     if "passwordChange" in applying:
-        raise EntraError.password_change_required()
+        raise Refusal.PASSWORD_CHANGE_REQUIRED.error()
     if "mfa" in applying and "mfa" not in amr:
-        raise EntraError.mfa_required(resource.app_id)
+        raise Refusal.MFA_REQUIRED.error(resource=resource.app_id)
 
 
 def issue_user_tokens(
@@ -253,7 +246,7 @@ def issue_user_tokens(
     _check_user_policies(ctx, user, client_id, resource, amr)
     if claims.acrs and "mfa" not in amr:
         # An authentication context step-up is only satisfiable by a sign-in that did MFA.
-        raise EntraError.mfa_required(resource.app_id)
+        raise Refusal.MFA_REQUIRED.error(resource=resource.app_id)
     cp1 = claims.cp1 and "xms_cc" in resource.optional_claims
     lifetime = lifetime_for(ctx, cp1)
     spec = AccessTokenSpec(
@@ -340,7 +333,7 @@ class TokenEndpoint:
         extra = self.extra_grants.get(grant_type)
         if extra is not None:
             return extra(self.ctx, tenant_id, form, claims)
-        raise EntraError.unsupported_grant_type(grant_type)
+        raise Refusal.UNSUPPORTED_GRANT_TYPE.error(grant_type=grant_type)
 
     def refresh(
         self, tenant_id: str, form: Mapping[str, str], claims: ClaimsEvaluation
@@ -368,9 +361,9 @@ class TokenEndpoint:
             raise EntraError.invalid_grant("The user of this refresh token no longer exists.")
         issued = float(grant.get("issued_at", grant.get("iat", 0)))
         if issued < user.last_password_change:
-            raise EntraError.session_invalid_after_password_change()
+            raise Refusal.SESSION_ENDED_BY_PASSWORD_CHANGE.error()
         if issued < user.sessions_valid_from:
-            raise EntraError.grant_revoked()
+            raise Refusal.GRANT_REVOKED.error()
         return issue_user_tokens(
             self.ctx,
             tenant_id=tenant_id,

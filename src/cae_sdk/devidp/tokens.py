@@ -17,7 +17,7 @@ from typing import Any
 from ..core.claims import has_cp1, parse_claims_request, requested_acrs, requested_nbf
 from ..core.errors import InvalidClaimsError
 from .directory import Application, Directory
-from .errors import EntraError
+from .errors import Refusal
 
 __all__ = [
     "AccessTokenSpec",
@@ -57,16 +57,14 @@ def evaluate_claims(text: str | None, *, extra_capabilities: str | None = None) 
     try:
         parsed = parse_claims_request(text)
     except InvalidClaimsError as exc:
-        raise EntraError(
-            "invalid_request", 90100, f"The claims parameter is not valid: {exc}"
-        ) from None
+        raise Refusal.INVALID_CLAIMS.error(detail=exc) from None
     access = parsed.get("access_token") or {}
     xms_cc = (access.get("xms_cc") or {}) if isinstance(access, dict) else {}
     values = xms_cc.get("values") if isinstance(xms_cc, dict) else None
     nbf_request = access.get("nbf") if isinstance(access, dict) else None
     not_before = requested_nbf(parsed)
     if nbf_request is not None and not_before is None:
-        raise EntraError("invalid_request", 90100, "The nbf claim request needs an epoch value.")
+        raise Refusal.INVALID_CLAIMS.error(detail="the nbf request needs an epoch value")
     return ClaimsEvaluation(
         cp1=cp1 or has_cp1(values),
         not_before=not_before,
@@ -91,28 +89,28 @@ def resolve_scope(scope: str, directory: Directory) -> ResolvedScope:
     """
     wanted = [s for s in scope.split() if s and s not in OIDC_SCOPES]
     if not wanted:
-        raise EntraError.invalid_scope(scope)
+        raise Refusal.INVALID_SCOPE.error(scope=scope)
     resource_ids = set()
     names: list[str] = []
     for item in wanted:
         resource_id, _, name = item.rpartition("/")
         if not resource_id or not name:
-            raise EntraError.invalid_scope(item)
+            raise Refusal.INVALID_SCOPE.error(scope=item)
         resource_ids.add(resource_id)
         names.append(name)
     if len(resource_ids) != 1:
-        raise EntraError.invalid_scope(scope)
+        raise Refusal.INVALID_SCOPE.error(scope=scope)
     audience = resource_ids.pop()
     resource = directory.resource_for(audience)
     if resource is None or resource.deleted:
-        raise EntraError.invalid_resource(audience)
+        raise Refusal.INVALID_RESOURCE.error(resource=audience)
     if not resource.enabled:
-        raise EntraError.resource_disabled(audience)
+        raise Refusal.RESOURCE_DISABLED.error(resource=audience)
     is_default = names == [".default"]
     if not is_default:
         unknown = [n for n in names if n not in resource.scopes]
         if unknown or ".default" in names:
-            raise EntraError.invalid_scope(scope)
+            raise Refusal.INVALID_SCOPE.error(scope=scope)
     return ResolvedScope(resource, audience, tuple(names), is_default)
 
 
@@ -148,18 +146,15 @@ def wait_for_watermark(now: float, not_before: int | None) -> float:
     if not_before is None or not_before <= now:
         return 0.0
     if not_before > now + MAX_FUTURE_NBF_SECONDS:
-        raise EntraError("invalid_request", 90100, "The nbf claim request lies in the future.")
+        raise Refusal.INVALID_CLAIMS.error(detail="the nbf value lies in the future")
     return not_before - now
 
 
 def issued_at(now: float, not_before: int | None) -> int:
-    """``iat`` honouring an ``nbf`` claims request: never earlier than the watermark."""
-    iat = int(now)
-    if not_before is None:
-        return iat
-    if not_before > iat + MAX_FUTURE_NBF_SECONDS:
-        raise EntraError("invalid_request", 90100, "The nbf claim request lies in the future.")
-    return max(iat, not_before)
+    """``iat`` honouring an ``nbf`` claims request: never earlier than the watermark (the
+    token endpoint has already waited, see :func:`wait_for_watermark`)."""
+    wait_for_watermark(now, not_before)  # refuses a watermark too far ahead
+    return int(now) if not_before is None else max(int(now), not_before)
 
 
 def access_token_claims(spec: AccessTokenSpec, *, base_url: str, now: float) -> dict[str, Any]:
