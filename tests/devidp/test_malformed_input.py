@@ -401,3 +401,48 @@ def test_ssf_management_needs_the_role(idp: DevIdentityProvider, client: httpx.C
     ).json()["access_token"]
     response = client.get(f"{idp.ssf_issuer}/streams", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403 and response.json()["err"] == "access_denied"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.dictionaries(
+        st.sampled_from(["maxEvents", "returnImmediately", "ack", "setErrs", "x"]),
+        _JSON,
+        max_size=4,
+    )
+)
+def test_fuzzed_poll_and_admin_bodies_never_500(
+    idp: DevIdentityProvider, client: httpx.Client, body: dict[str, object]
+) -> None:
+    headers = {"Authorization": f"Bearer {idp.ssf_access_token()}"}
+    stream = client.post(
+        f"{idp.ssf_issuer}/streams",
+        json={"delivery": {"method": "urn:ietf:rfc:8936"}},
+        headers=headers,
+    ).json()
+    poll = client.post(
+        stream["delivery"]["endpoint_url"],
+        json={**body, "returnImmediately": True},
+        headers=headers,
+    )
+    assert poll.status_code in (200, 400), poll.text
+    admin = client.post(
+        f"{idp.base_url}/admin/policies",
+        json=body,
+        headers={"Authorization": f"Bearer {idp.admin_key}"},
+    )
+    assert admin.status_code == 400, admin.text
+    client.delete(
+        f"{idp.ssf_issuer}/streams", params={"stream_id": stream["stream_id"]}, headers=headers
+    )
