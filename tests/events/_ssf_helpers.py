@@ -104,6 +104,7 @@ class TransmitterStub:
         self.polls: list[dict[str, Any]] = []
         self.jwks_fetches = 0
         self.fail_polls = 0
+        self.fail_jwks = False
         self.issuer_override: str | None = None
         self.app = Starlette(
             routes=[
@@ -140,6 +141,8 @@ class TransmitterStub:
         )
 
     async def _jwks(self, request: Request) -> Response:
+        if self.fail_jwks:
+            return Response(status_code=503)
         self.jwks_fetches += 1
         return JSONResponse({"keys": [k.jwk() for k in self.keys]})
 

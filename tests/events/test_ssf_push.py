@@ -206,3 +206,13 @@ async def test_unstored_event_is_503_and_applied_on_redelivery(env: Env) -> None
     assert response.status_code == 503 and response.headers["retry-after"]
     assert (await env.post(token)).status_code == 202  # redelivery is not taken for a duplicate
     assert flaky.watermark(USER) is not None
+
+
+async def test_unreachable_key_endpoint_is_503_not_a_refusal(env: Env) -> None:
+    env.stub.fail_jwks = True
+    token = _set(env)
+    response = await env.post(token)
+    assert response.status_code == 503  # the transmitter keeps the SET and delivers it again
+    env.stub.fail_jwks = False
+    assert (await env.post(token)).status_code == 202
+    assert env.store.watermark(USER) is not None

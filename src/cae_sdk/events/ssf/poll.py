@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ...core.errors import EventValidationError, StoreUnavailable
+from ...core.errors import EventSourceError, EventValidationError, StoreUnavailable
 from .._auth import BearerSource, bearer_auth
 from .._background import BackgroundLoop
 from .receiver import SetReceiver
@@ -134,8 +134,8 @@ class PollClient(BackgroundLoop):
             await self.receiver.receive(token)
         except EventValidationError as exc:
             result.refused[jti] = (exc.err, exc.description)
-        except StoreUnavailable:
-            result.retry_later.append(jti)
+        except (StoreUnavailable, EventSourceError):
+            result.retry_later.append(jti)  # neither acked nor refused: delivered again
         else:
             result.acknowledged.append(jti)
 

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 
 from starlette.types import Receive, Scope, Send
 
-from ...core.errors import ConfigurationError, EventValidationError, StoreUnavailable
+from ...core.errors import (
+    ConfigurationError,
+    EventSourceError,
+    EventValidationError,
+    StoreUnavailable,
+)
 from ...core.secevents import SECEVENT_CONTENT_TYPE
 from .._asgi import is_http, read_body, respond, respond_json
 from .receiver import SetReceiver
@@ -69,8 +74,9 @@ class PushReceiverApp:
         except EventValidationError as exc:
             _log.info("SET refused: %s", exc.err)
             await _error(send, exc.err, exc.description)
-        except StoreUnavailable:
-            # Not the transmitter's fault: 503 makes it deliver again later (RFC 8935 section 2.3).
+        except (StoreUnavailable, EventSourceError):
+            # Store or key endpoint unreachable, not the SET's fault: 503 makes the transmitter
+            # deliver it again later (RFC 8935 section 2.3).
             await respond(send, 503, b"", extra=[(b"retry-after", b"5")])
         else:
             await respond(send, 202, b"")

@@ -21,7 +21,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ...core.errors import ConfigurationError, EventValidationError
+from ...core.errors import ConfigurationError, EventSourceError, EventValidationError
 from ...core.secevents import SSF_CONFIGURATION_PATH
 from .rules import (
     INVALID_KEY,
@@ -244,10 +244,16 @@ class TransmitterKeys:
         if not self._loaded or (kid is not None and kid not in self._keys):
             try:
                 await self.refresh()
-            except (httpx.HTTPError, ConfigurationError) as exc:
+            except httpx.HTTPError as exc:
+                # Unreachable key endpoint: temporary, so the SET must come again later (push
+                # answers 503, poll does not acknowledge) rather than be refused for good.
+                raise EventSourceError(
+                    f"transmitter keys are unavailable: {type(exc).__name__}"
+                ) from None
+            except ConfigurationError as exc:
                 if not self._keys:
                     raise EventValidationError(
-                        INVALID_KEY, f"transmitter keys are unavailable: {type(exc).__name__}"
+                        INVALID_KEY, f"transmitter keys are unusable: {exc}"
                     ) from None
         return self._keys
 
