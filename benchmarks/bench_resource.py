@@ -361,8 +361,8 @@ def bench_warm_in_process() -> list[tuple[str, str]]:
 
 
 # -- 3. revocation check and memory ------------------------------------------------------------
-def _per_call(function: Any, *args: Any, number: int = 20_000) -> float:
-    return min(timeit.repeat(lambda: function(*args), number=number, repeat=5)) / number
+def _per_call(function: Any, *args: Any, number: int = 10_000) -> float:
+    return min(timeit.repeat(lambda: function(*args), number=number, repeat=9)) / number
 
 
 def bench_revocation() -> tuple[list[tuple[str, str]], bool]:
