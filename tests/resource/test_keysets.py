@@ -122,3 +122,23 @@ async def test_no_keys_ever_is_keys_unavailable() -> None:
 def test_garbage_jwks_documents_are_refused(document: object) -> None:
     with pytest.raises(ValueError):
         parse_jwks(document)
+
+
+async def test_key_rotation_is_picked_up_on_unknown_kid(idp: JWKSServer, keys: SigningKeys) -> None:
+    validator = TokenValidator(
+        issuer=idp.issuer,
+        audiences=[f"api://{APP_ID}"],
+        openid_configuration_url=idp.discovery_url,
+        unknown_kid_cooldown=0,
+    )
+    assert await validator.validate(sign(keys, claims(idp.issuer)))
+    rotated = SigningKeys()
+    idp.keys = rotated
+    try:
+        assert await validator.validate(sign(rotated, claims(idp.issuer, sub="after")))
+        with pytest.raises(TokenValidationError) as caught:
+            await validator.validate(sign(keys, claims(idp.issuer, sub="old key")))
+        assert caught.value.reason == "unknown_key"  # the retired key is gone after refresh
+    finally:
+        idp.keys = keys
+    await validator.aclose()

@@ -236,3 +236,24 @@ async def test_entra_preset_for_another_authority_host(keys: SigningKeys) -> Non
         assert (await validator.validate(sign(keys, claims(issuer)))).tenant_id == TENANT
     with pytest.raises(TokenValidationError):
         await validator.validate(sign(keys, claims(f"https://sts.windows.net/{TENANT}/")))
+
+
+async def test_policy_targeting_this_api_by_app_id(keys: SigningKeys) -> None:
+    def blocking(app_id: str) -> dict[str, Any]:
+        return {
+            "id": f"CA-{app_id}",
+            "state": "enabled",
+            "conditions": {
+                "users": {"includeUsers": ["All"]},
+                "applications": {"includeApplications": [app_id]},
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+        }
+
+    token = sign(keys, claims("https://issuer.test/v2.0"))
+    for app_id, status in [(APP_ID, 403), ("another-api", 200)]:
+        middleware = _middleware(keys, policies=load_policies([blocking(app_id)]))
+        transport = httpx.ASGITransport(app=middleware)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == status, app_id

@@ -5,7 +5,7 @@ from :mod:`cae_sdk.core`, fed with the store's O(1) reads."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from ..core.claims import acrs_claims, nbf_claims
@@ -33,9 +33,17 @@ class RequestFacts:
 
 
 class AccessEvaluator:
-    def __init__(self, store: EventStore | None, settings: CAESettings) -> None:
+    def __init__(
+        self,
+        store: EventStore | None,
+        settings: CAESettings,
+        *,
+        default_app_ids: Collection[str] = (),
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.default_app_ids = frozenset(a.lower() for a in default_app_ids)
+        """Used by policies when ``settings.app_ids`` is empty (the validator's audiences)."""
 
     def required_auth_context(self, path: str) -> str | None:
         best: tuple[int, str] | None = None
@@ -125,7 +133,7 @@ class AccessEvaluator:
                 claims=claims,
                 client_ip=facts.client_ip,
                 user_agent=facts.user_agent,
-                app_ids=frozenset(a.lower() for a in self.settings.app_ids),
+                app_ids=frozenset(a.lower() for a in self.settings.app_ids) or self.default_app_ids,
                 auth_contexts=frozenset({context.lower()}) if context else frozenset(),
                 named_locations=locations,
                 user_risk=user_risk,

@@ -122,7 +122,9 @@ class CAEMiddleware:
         self.store = store
         self.settings = settings or CAESettings(**options)
         self.hooks = list(on_decision)
-        self.evaluator = AccessEvaluator(store, self.settings)
+        # Policies' includeApplications name app ids: the audiences minus "api://" are ours.
+        app_ids = {a.removeprefix("api://") for a in validator.audiences}
+        self.evaluator = AccessEvaluator(store, self.settings, default_app_ids=app_ids)
         self._clock = clock
         self._ips = ClientIPResolver(self.settings.trusted_proxies)
         self._excluded = frozenset(p for p in self.settings.exclude_paths if not p.endswith("/"))

@@ -37,7 +37,8 @@ class CAESettings:
     trusted_proxies: Sequence[str] = ()
     policies: Sequence[Policy] = ()
     app_ids: Collection[str] = ()
-    """This API's application ids, matched by policies' ``includeApplications``."""
+    """This API's application ids, matched by policies' ``includeApplications``; empty means
+    the validator's audiences without ``api://``."""
     auth_contexts: Mapping[str, str] = field(default_factory=dict)
     """Path prefix -> authentication context id (``c1``..``c25``) the route requires."""
     required_scopes: Collection[str] = ()
