@@ -77,7 +77,7 @@ def _cases(idp: DevIdentityProvider) -> list[tuple[str, dict[str, str], str]]:
         ("no grant type", {}, "invalid_request"),
         (
             "unknown grant",
-            {"grant_type": "password", **secret, "scope": "x"},
+            {"grant_type": "authorization_code", **secret, "scope": "x"},
             "unsupported_grant_type",
         ),
         ("no client id", {**cc, "client_secret": "x"}, "invalid_request"),
@@ -127,6 +127,11 @@ def _cases(idp: DevIdentityProvider) -> list[tuple[str, dict[str, str], str]]:
             "refresh garbage",
             {"grant_type": "refresh_token", **secret, "scope": "openid", "refresh_token": "x"},
             "invalid_grant",
+        ),
+        (
+            "password without username",
+            {"grant_type": "password", "client_id": seed.public_app.client_id, "scope": "x"},
+            "invalid_request",
         ),
         (
             "device code unknown",

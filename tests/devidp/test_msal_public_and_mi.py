@@ -164,3 +164,26 @@ def test_disabled_user_is_50057(cae_idp: DevIdentityProvider, http: requests.Ses
     app = _public_app(cae_idp, http)
     result = app.acquire_token_by_device_flow(app.initiate_device_flow(_scope(cae_idp)))
     assert result["error_codes"] == [50057]
+
+
+def test_username_password_grant(cae_idp: DevIdentityProvider, http: requests.Session) -> None:
+    # Plain HTTP, not MSAL: MSAL's username/password flow first asks
+    # https://{host}/common/userrealm/... without the authority's port (authority.py), which
+    # cannot reach a provider on a loopback port.
+    user = cae_idp.seed.user
+    form = {
+        "grant_type": "password",
+        "client_id": cae_idp.seed.public_app.client_id,
+        "username": user.username,
+        "password": user.password,
+        "scope": " ".join([*_scope(cae_idp), "openid", "offline_access"]),
+        "claims": '{"access_token":{"xms_cc":{"values":["cp1"]}}}',
+    }
+    result = http.post(cae_idp.token_endpoint, data=form).json()
+    assert "access_token" in result and "refresh_token" in result, result
+    claims = verify_token(cae_idp, result["access_token"], cae_idp.seed.api.audience)
+    assert claims["amr"] == ["pwd"] and claims["xms_cc"] == ["cp1"]
+    wrong = http.post(cae_idp.token_endpoint, data={**form, "password": "wrong"}).json()
+    assert wrong["error_codes"] == [50126]
+    cae_idp.admin.add_policy("CA005-Global-MFA", grant="mfa")
+    assert http.post(cae_idp.token_endpoint, data=form).json()["error_codes"] == [50076]

@@ -17,6 +17,7 @@ from .context import FEDERATION_PATH, IdPContext
 from .device import DEVICE_CODE_GRANT, device_authorization, redeem_device_code
 from .errors import EntraError
 from .oauth import TokenEndpoint, error_response, resolve_tenant
+from .password import PASSWORD_GRANT, redeem_password
 
 __all__ = ["build_app"]
 
@@ -48,6 +49,7 @@ def openid_configuration(ctx: IdPContext, tenant_id: str, version: int) -> dict[
             "client_credentials",
             "refresh_token",
             "urn:ietf:params:oauth:grant-type:device_code",
+            "password",
         ],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_parameter_supported": True,
@@ -58,7 +60,9 @@ def openid_configuration(ctx: IdPContext, tenant_id: str, version: int) -> dict[
 
 
 def _routes(ctx: IdPContext) -> list[BaseRoute]:
-    token = TokenEndpoint(ctx, {DEVICE_CODE_GRANT: redeem_device_code})
+    token = TokenEndpoint(
+        ctx, {DEVICE_CODE_GRANT: redeem_device_code, PASSWORD_GRANT: redeem_password}
+    )
 
     async def discovery_v2(request: Request) -> Response:
         try:

@@ -100,6 +100,9 @@ class Refusal(Enum):
         401,
     )
     USER_DISABLED = _Spec("invalid_grant", 50057, "The user account is disabled.")
+    INVALID_CREDENTIALS = _Spec(
+        "invalid_grant", 50126, "Error validating credentials due to invalid username or password."
+    )
     MFA_REQUIRED = _Spec(
         "invalid_grant",
         50076,

@@ -116,7 +116,7 @@ def with_basic_credentials(authorization: str | None, form: dict[str, str]) -> d
     return {**form, "client_id": unquote_plus(client_id), "client_secret": unquote_plus(secret)}
 
 
-def _required(form: Mapping[str, str], name: str) -> str:
+def required(form: Mapping[str, str], name: str) -> str:
     value = form.get(name)
     if not value:
         raise EntraError.invalid_request(
@@ -129,7 +129,7 @@ def v1_scope(form: Mapping[str, str]) -> str:
     """The v1 endpoint names the resource (``resource=``) instead of a scope."""
     resource = form.get("resource")
     if not resource:
-        return _required(form, "scope")
+        return required(form, "scope")
     return resource.rstrip("/") + "/.default"
 
 
@@ -321,10 +321,10 @@ class TokenEndpoint:
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     def dispatch(self, tenant_id: str, form: Mapping[str, str]) -> dict[str, Any]:
-        grant_type = _required(form, "grant_type")
+        grant_type = required(form, "grant_type")
         claims = evaluate_claims(form.get("claims"))
         if grant_type == "client_credentials":
-            app = lookup_client(self.ctx, tenant_id, _required(form, "client_id"))
+            app = lookup_client(self.ctx, tenant_id, required(form, "client_id"))
             authenticate_client(self.ctx, app, form, tenant_id)
             scope = form.get("scope") or v1_scope(form)
             return app_only_token(self.ctx, app, tenant_id, scope, claims)
@@ -338,14 +338,14 @@ class TokenEndpoint:
     def refresh(
         self, tenant_id: str, form: Mapping[str, str], claims: ClaimsEvaluation
     ) -> dict[str, Any]:
-        client_id = _required(form, "client_id")
+        client_id = required(form, "client_id")
         app = lookup_client(self.ctx, tenant_id, client_id)
         if not app.is_public_client:
             authenticate_client(self.ctx, app, form, tenant_id)
         check_enabled(app)
         try:
             grant = self.ctx.keys.verify(
-                _required(form, "refresh_token"),
+                required(form, "refresh_token"),
                 self.ctx.now(),
                 audience=self.ctx.base_url + _REFRESH_AUDIENCE_SUFFIX,
                 options={"require": ["exp", "oid", "cid", "sid"]},
@@ -369,7 +369,7 @@ class TokenEndpoint:
             tenant_id=tenant_id,
             client_id=client_id,
             user=user,
-            scope=_required(form, "scope"),
+            scope=required(form, "scope"),
             claims=claims,
             amr=[str(a) for a in grant.get("amr", [])],
             session_id=str(grant["sid"]),
