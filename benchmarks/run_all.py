@@ -22,7 +22,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 _RUNNER = (
-    "import importlib.util, sys\n"
+    "import importlib.util, os, sys\n"
+    # As `python benchmarks/bench_x.py` would: the script's folder first on sys.path.
+    "sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))\n"
     "spec = importlib.util.spec_from_file_location('bench', sys.argv[1])\n"
     "module = importlib.util.module_from_spec(spec)\n"
     "spec.loader.exec_module(module)\n"
