@@ -83,7 +83,7 @@ def run_one(script: Path, timeout: float) -> tuple[int | None, float, str]:
 
 
 def render(rows: list[tuple[str, str, str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
         lines.append(
