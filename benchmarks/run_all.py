@@ -82,7 +82,7 @@ def run_one(script: Path, timeout: float) -> tuple[int | None, float, str]:
     return done.returncode, time.perf_counter() - started, output
 
 
-def render(rows: list[tuple[str, str, str]]) -> str:
+def render(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if not scripts:
         print("no benchmarks found (benchmarks/bench_*.py)")
         return 0
-    summary: list[tuple[str, str, str]] = [("benchmark", "result", "seconds")]
+    summary: list[tuple[str, ...]] = [("benchmark", "result", "seconds")]
     all_met = True
     for script in scripts:
         print(f"== {script.stem} ==", flush=True)
