@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cae_sdk.core import ClaimsChallenge, find_claims_challenge
+
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 APP_ID = "11111111-2222-3333-4444-555555555555"
 USER_OID = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -163,3 +165,20 @@ class JWKSServer:
     @property
     def discovery_url(self) -> str:
         return f"{self.issuer}/.well-known/openid-configuration"
+
+
+def assert_revocation_challenge(
+    response: Any, *, watermark: int, authorization_uri: str
+) -> ClaimsChallenge:
+    """The response is Entra's revocation claims challenge asking for ``nbf >= watermark``."""
+    assert response.status_code == 401, response.text
+    challenge = find_claims_challenge(response.headers)
+    assert challenge is not None
+    assert challenge.claims_dict == {
+        "access_token": {"nbf": {"essential": True, "value": str(watermark)}}
+    }
+    assert challenge.authorization_uri == authorization_uri
+    assert challenge.realm == ""
+    assert challenge.error_description == "TokenIssuedBeforeRevocationTimestamp"
+    assert response.json()["reason"] == "TokenIssuedBeforeRevocationTimestamp"
+    return challenge

@@ -22,7 +22,7 @@ from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import TokenValidator
 
 from .apps import starlette_app
-from .helpers import serve
+from .helpers import assert_revocation_challenge, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -96,15 +96,11 @@ def test_user_token_accepted_then_revoked_then_renewed(
     watermark = int(time.time()) + 1  # strictly after the first token's iat
     asyncio.run(store.revoke_user(idp.tenant_id, idp.seed.user.object_id, at=watermark))
 
-    challenged = _call(url, first["access_token"])
-    assert challenged.status_code == 401
-    challenge = find_claims_challenge(challenged.headers)
-    assert challenge is not None
-    assert challenge.claims_dict == {
-        "access_token": {"nbf": {"essential": True, "value": str(watermark)}}
-    }
-    assert challenge.authorization_uri == f"{idp.base_url}/{idp.tenant_id}/oauth2/authorize"
-    assert challenge.error_description == "TokenIssuedBeforeRevocationTimestamp"
+    challenge = assert_revocation_challenge(
+        _call(url, first["access_token"]),
+        watermark=watermark,
+        authorization_uri=f"{idp.base_url}/{idp.tenant_id}/oauth2/authorize",
+    )
 
     # The refresh token died with the sessions: sign in again, passing the challenge's claims.
     renewed = _device_code_token(app, idp, claims=challenge.claims)

@@ -18,7 +18,17 @@ from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import AccessRecord, CAEMiddleware, LocationMode, TokenValidator
 
 from .apps import fastapi_app, starlette_app
-from .helpers import APP_ID, TENANT, USER_OID, JWKSServer, SigningKeys, claims, serve, sign
+from .helpers import (
+    APP_ID,
+    TENANT,
+    USER_OID,
+    JWKSServer,
+    SigningKeys,
+    assert_revocation_challenge,
+    claims,
+    serve,
+    sign,
+)
 
 
 def _validator(idp: JWKSServer) -> TokenValidator:
@@ -96,16 +106,11 @@ def test_revoked_user_gets_nbf_claims_challenge_with_tenant_authorization_uri(
     asyncio.run(store.revoke_user(TENANT, USER_OID, at=watermark))
     with caplog.at_level(logging.INFO, logger="cae_sdk.resource"):
         response = _get(f"{starlette_url}/me", token)
-    assert response.status_code == 401
-    challenge = find_claims_challenge(response.headers)
-    assert challenge is not None
-    assert challenge.claims_dict == {
-        "access_token": {"nbf": {"essential": True, "value": str(watermark)}}
-    }
-    assert challenge.authorization_uri == f"{idp.base_url}/{TENANT}/oauth2/authorize"
-    assert challenge.realm == ""
-    assert challenge.error_description == "TokenIssuedBeforeRevocationTimestamp"
-    assert response.json()["reason"] == "TokenIssuedBeforeRevocationTimestamp"
+    assert_revocation_challenge(
+        response,
+        watermark=watermark,
+        authorization_uri=f"{idp.base_url}/{TENANT}/oauth2/authorize",
+    )
     assert "TokenIssuedBeforeRevocationTimestamp" in caplog.text
     assert token not in caplog.text
     # A token issued at or after the watermark passes.
