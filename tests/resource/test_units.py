@@ -257,3 +257,15 @@ async def test_policy_targeting_this_api_by_app_id(keys: SigningKeys) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == status, app_id
+
+
+async def test_replacing_settings_applies_on_the_next_request(keys: SigningKeys) -> None:
+    from cae_sdk.resource import CAESettings
+
+    middleware = _middleware(keys)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/open/x")).status_code == 401
+        middleware.settings = CAESettings(exclude_paths=["/open/"])
+        assert (await client.get("/open/x")).text == "ok"
+        assert (await client.get("/closed")).status_code == 401

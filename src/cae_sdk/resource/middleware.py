@@ -102,8 +102,8 @@ class CAEMiddleware:
                             store=InMemoryEventStore(), exclude_paths=["/health"])
 
     Keyword arguments other than ``validator``, ``store``, ``settings`` and ``on_decision`` are
-    :class:`CAESettings` fields. ``self.settings`` may be changed at run time (policies, static
-    locations): the next request uses the new values.
+    :class:`CAESettings` fields. ``self.settings`` may be changed or replaced at run time
+    (policies, static locations, modes): the next request uses the new values.
     """
 
     def __init__(
@@ -120,15 +120,13 @@ class CAEMiddleware:
         self.app = app
         self.validator = validator
         self.store = store
-        self.settings = settings or CAESettings(**options)
         self.hooks = list(on_decision)
+        self._clock = clock
+        settings = settings or CAESettings(**options)
         # Policies' includeApplications name app ids: the audiences minus "api://" are ours.
         app_ids = {a.removeprefix("api://") for a in validator.audiences}
-        self.evaluator = AccessEvaluator(store, self.settings, default_app_ids=app_ids)
-        self._clock = clock
-        self._ips = ClientIPResolver(self.settings.trusted_proxies)
-        self._excluded = frozenset(p for p in self.settings.exclude_paths if not p.endswith("/"))
-        self._excluded_prefixes = tuple(p for p in self.settings.exclude_paths if p.endswith("/"))
+        self.evaluator = AccessEvaluator(store, settings, default_app_ids=app_ids)
+        self.settings = settings
 
     @property
     def settings(self) -> CAESettings:
@@ -136,10 +134,13 @@ class CAEMiddleware:
 
     @settings.setter
     def settings(self, value: CAESettings) -> None:
+        """Replace the whole configuration; fields of the current one may also be changed in
+        place, except ``exclude_paths`` and ``trusted_proxies`` (read here)."""
         self._settings = value
-        if hasattr(self, "evaluator"):
-            self.evaluator.settings = value
-            self._ips = ClientIPResolver(value.trusted_proxies)
+        self.evaluator.settings = value
+        self._ips = ClientIPResolver(value.trusted_proxies)
+        self._excluded = frozenset(p for p in value.exclude_paths if not p.endswith("/"))
+        self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
 
     def add_hook(self, hook: DecisionHook) -> None:
         self.hooks.append(hook)
