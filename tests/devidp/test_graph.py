@@ -67,6 +67,11 @@ def test_users_delta_follows_directory_changes(
     ]
     assert items[0]["accountEnabled"] is False
     assert _round(http, delta_link, token, page_size=10)[0] == []
+    latest = _get(http, f"{cae_idp.graph_base_url}/v1.0/users/delta?$deltatoken=latest", token)
+    assert latest["value"] == []
+    admin.enable_user(oid)
+    items, _, _ = _round(http, latest["@odata.deltaLink"], token, page_size=10)
+    assert [i["id"] for i in items] == [oid]
 
 
 def test_service_principals_delta_with_graph_token_from_msal(
@@ -92,8 +97,10 @@ def test_risk_and_policy_collections(cae_idp: DevIdentityProvider, http: request
     cae_idp.admin.set_service_principal_risk(cae_idp.seed.secret_app.client_id, "medium")
     cae_idp.admin.add_named_location("office", ["192.0.2.0/24", "2001:db8::/32"])
     cae_idp.admin.add_policy("CA001-Global-BaseProtection-AllApps-AnyPlatform-MFA", grant="mfa")
-    (risky,) = _get(http, f"{base}/identityProtection/riskyUsers", token)["value"]
+    select = "?$select=riskLevel,riskState,riskLastUpdatedDateTime"
+    (risky,) = _get(http, f"{base}/identityProtection/riskyUsers{select}", token)["value"]
     assert risky["riskLevel"] == "high" and risky["riskState"] == "atRisk"
+    assert set(risky) == {"id", "riskLevel", "riskState", "riskLastUpdatedDateTime"}
     (risky_sp,) = _get(http, f"{base}/identityProtection/riskyServicePrincipals", token)["value"]
     assert risky_sp["appId"] == cae_idp.seed.secret_app.client_id
     (location,) = _get(http, f"{base}/identity/conditionalAccess/namedLocations", token)["value"]

@@ -103,7 +103,12 @@ def _delta(
     changes = ctx.directory.changes
     latest = changes[-1].seq if changes else 0
     token = params.get("$skiptoken") or params.get("$deltatoken")
-    if token:
+    if token == "latest":
+        # "$deltatoken=latest": no objects, only a delta link from now on (Graph delta query
+        # overview, "Use $deltatoken=latest").
+        select = parse_select(params.get("$select"), allowed)
+        state = DeltaState(since=latest, upto=latest, offset=0, select=select)
+    elif token:
         state = decode_state(token, latest)
     else:
         state = DeltaState(select=parse_select(params.get("$select"), allowed))
@@ -144,9 +149,40 @@ def _sps_delta(ctx: IdPContext, request: Request) -> dict[str, Any]:
     return _delta(ctx, request, "servicePrincipal", SP_PROPERTIES, view)
 
 
+RISKY_USER_PROPERTIES = (
+    "id",
+    "userPrincipalName",
+    "riskLevel",
+    "riskState",
+    "riskDetail",
+    "riskLastUpdatedDateTime",
+    "isDeleted",
+)
+RISKY_SP_PROPERTIES = (
+    "id",
+    "appId",
+    "displayName",
+    "accountEnabled",
+    "riskLevel",
+    "riskState",
+    "riskLastUpdatedDateTime",
+)
+
+
+def _collection(
+    request: Request, items: list[dict[str, Any]], allowed: tuple[str, ...]
+) -> dict[str, Any]:
+    """A non-delta collection, narrowed by ``$select`` like Graph does."""
+    select = parse_select(request.query_params.get("$select"), allowed)
+    if select:
+        items = [{k: item.get(k) for k in ("id", *select)} for item in items]
+    return {"value": items}
+
+
 def _risky_users(ctx: IdPContext, request: Request) -> dict[str, Any]:
-    return {
-        "value": [
+    return _collection(
+        request,
+        [
             {
                 "id": u.object_id,
                 "userPrincipalName": u.username,
@@ -158,13 +194,15 @@ def _risky_users(ctx: IdPContext, request: Request) -> dict[str, Any]:
             }
             for u in ctx.directory.users.values()
             if u.risk_updated_at
-        ]
-    }
+        ],
+        RISKY_USER_PROPERTIES,
+    )
 
 
 def _risky_sps(ctx: IdPContext, request: Request) -> dict[str, Any]:
-    return {
-        "value": [
+    return _collection(
+        request,
+        [
             {
                 "id": a.service_principal_id,
                 "appId": a.app_id,
@@ -176,8 +214,9 @@ def _risky_sps(ctx: IdPContext, request: Request) -> dict[str, Any]:
             }
             for a in ctx.directory.applications.values()
             if a.risk_updated_at
-        ]
-    }
+        ],
+        RISKY_SP_PROPERTIES,
+    )
 
 
 def _named_locations(ctx: IdPContext, request: Request) -> dict[str, Any]:
