@@ -127,6 +127,8 @@ def _action(action: str, subject_type: str = "user", **extra: str) -> SecurityAc
     [
         ("sessions-revoked", CAEP.SESSION_REVOKED),
         ("password-reset", CAEP.CREDENTIAL_CHANGE),
+        ("mfa-registered", CAEP.CREDENTIAL_CHANGE),
+        ("mfa-removed", CAEP.CREDENTIAL_CHANGE),
         ("disabled", RISC.ACCOUNT_DISABLED),
         ("enabled", RISC.ACCOUNT_ENABLED),
         ("deleted", RISC.ACCOUNT_PURGED),

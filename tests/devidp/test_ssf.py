@@ -193,6 +193,18 @@ def test_poll_stream_with_ack_max_events_and_more_available(
     assert outcomes[jti] == "invalid_audience"
 
 
+def test_mfa_registration_is_a_credential_change(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    ssf = SsfClient(cae_idp, http)
+    stream = ssf.create({"method": DELIVERY_POLL})
+    cae_idp.admin.set_mfa_registered(cae_idp.seed.user.object_id, False)
+    (token,) = ssf.poll(stream, returnImmediately=True)["sets"].values()
+    event_type, payload = _event(ssf.decode(token))
+    assert event_type == CAEP.CREDENTIAL_CHANGE
+    assert payload["credential_type"] == "app" and payload["change_type"] == "delete"
+
+
 def test_long_poll_returns_when_an_event_arrives(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:

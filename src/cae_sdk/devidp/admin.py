@@ -108,6 +108,13 @@ def _revoke(directory: Directory, user: User, now: float, body: dict[str, Any]) 
     return {"value": True}
 
 
+def _set_mfa(directory: Directory, user: User, now: float, body: dict[str, Any]) -> Any:
+    registered = body.get("registered", True)
+    if not isinstance(registered, bool):
+        raise AdminError(400, "invalid_request", "registered must be a boolean")
+    directory.set_mfa_registered(user, registered, now)
+
+
 def _reset_password(directory: Directory, user: User, now: float, body: dict[str, Any]) -> Any:
     password = _text(body, "password", secrets.token_urlsafe(16))
     directory.reset_password(user, password, now)
@@ -342,6 +349,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("/admin/users/{oid}", "DELETE", _on_user(lambda d, user, now, _: d.delete_user(user, now))),
     ("/admin/users/{oid}/revokeSignInSessions", "POST", _on_user(_revoke)),
     ("/admin/users/{oid}/resetPassword", "POST", _on_user(_reset_password)),
+    ("/admin/users/{oid}/mfa", "POST", _on_user(_set_mfa)),
     (
         "/admin/users/{oid}/risk",
         "POST",

@@ -73,6 +73,9 @@ class AdminClient:
         body = {"password": password} if password else {}
         return str(self._call("POST", f"/users/{oid}/resetPassword", body)["password"])
 
+    def set_mfa_registered(self, oid: str, registered: bool = True) -> None:
+        self._call("POST", f"/users/{oid}/mfa", {"registered": registered})
+
     def set_user_risk(self, oid: str, level: str) -> None:
         self._call("POST", f"/users/{oid}/risk", {"level": level})
 

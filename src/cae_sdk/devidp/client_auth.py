@@ -65,7 +65,11 @@ def _verify_certificate_assertion(
             assertion,
             public_key,  # type: ignore[arg-type]
             algorithms=[algorithm],
-            audience=[ctx.token_endpoint(tenant_id), ctx.issuer_v2(tenant_id)],
+            audience=[
+                ctx.token_endpoint(tenant_id),
+                ctx.token_endpoint(tenant_id).replace("/v2.0/token", "/token"),  # v1 endpoint
+                ctx.issuer_v2(tenant_id),
+            ],
             options={"require": ["exp", "aud", "iss", "sub"]},
             leeway=_LEEWAY,
         )

@@ -183,8 +183,9 @@ class DirectoryChange:
 class SecurityAction:
     """Something happened that a relying party should hear about (becomes one SET).
 
-    ``action`` is one of ``sessions-revoked``, ``password-reset``, ``disabled``, ``enabled``,
-    ``deleted``, ``risk-changed``; ``subject_type`` is ``user`` or ``application``.
+    ``action`` is one of ``sessions-revoked``, ``password-reset``, ``mfa-registered``,
+    ``mfa-removed``, ``disabled``, ``enabled``, ``deleted``, ``risk-changed``;
+    ``subject_type`` is ``user`` or ``application``.
     """
 
     action: str
@@ -334,6 +335,11 @@ class Directory:
         user.last_password_change = now
         user.sessions_valid_from = now
         self._user_action(user, "password-reset", now)
+
+    def set_mfa_registered(self, user: User, registered: bool, now: float) -> None:
+        """A second factor registered or removed: a credential change (a CAE critical event)."""
+        user.mfa_registered = registered
+        self._user_action(user, "mfa-registered" if registered else "mfa-removed", now)
 
     def set_user_risk(self, user: User, level: str, now: float) -> None:
         previous, user.risk_level, user.risk_updated_at = user.risk_level, level, now

@@ -50,6 +50,12 @@ def event_for(action: SecurityAction) -> tuple[str, dict[str, Any]] | None:
             "credential_type": "password",
             "change_type": "update",
         }
+    if action.action in ("mfa-registered", "mfa-removed"):
+        return CAEP.CREDENTIAL_CHANGE, {
+            **common,
+            "credential_type": "app",  # an authenticator app as the second factor
+            "change_type": "create" if action.action == "mfa-registered" else "delete",
+        }
     if action.action == "disabled":
         return RISC.ACCOUNT_DISABLED, common
     if action.action == "enabled":
