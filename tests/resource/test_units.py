@@ -269,3 +269,22 @@ async def test_replacing_settings_applies_on_the_next_request(keys: SigningKeys)
         middleware.settings = CAESettings(exclude_paths=["/open/"])
         assert (await client.get("/open/x")).text == "ok"
         assert (await client.get("/closed")).status_code == 401
+
+
+async def test_no_signing_keys_at_all_is_503_not_401(keys: SigningKeys) -> None:
+    from .helpers import free_port
+
+    validator = TokenValidator(
+        issuer="https://issuer.test/v2.0",
+        audiences=[f"api://{APP_ID}"],
+        jwks_uri=f"http://127.0.0.1:{free_port()}/keys",  # nothing listens there
+        fetch_timeout=1,
+    )
+    middleware = CAEMiddleware(_ok_app, validator=validator)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        token = sign(keys, claims("https://issuer.test/v2.0"))
+        response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503
+    assert response.json()["reason"] == "keys_unavailable"
+    await validator.aclose()
