@@ -16,8 +16,10 @@ from .admin import admin_routes
 from .context import FEDERATION_PATH, IdPContext
 from .device import DEVICE_CODE_GRANT, device_authorization, redeem_device_code
 from .errors import EntraError
+from .graph import graph_routes
 from .oauth import TokenEndpoint, error_response, resolve_tenant
 from .password import PASSWORD_GRANT, redeem_password
+from .ssf import ssf_routes
 
 __all__ = ["build_app"]
 
@@ -105,6 +107,8 @@ def _routes(ctx: IdPContext) -> list[BaseRoute]:
         Route(FEDERATION_PATH + "/.well-known/openid-configuration", federation_configuration),
         Route(FEDERATION_PATH + "/openid/v1/jwks", federation_keys),
         *admin_routes(ctx),
+        *ssf_routes(ctx),
+        *graph_routes(ctx),
     ]
 
 
@@ -122,9 +126,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "server_error", "error_description": "internal error"}, 500)
 
 
-def build_app(ctx: IdPContext, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def build_app(ctx: IdPContext) -> Starlette:
     app = Starlette(
-        routes=[*_routes(ctx), *(extra_routes or [])],
+        routes=_routes(ctx),
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.ctx = ctx

@@ -86,7 +86,7 @@ class DevIdentityProvider:
         ctx.extensions["default_managed_identity"] = self._seed.managed_identity.client_id
         self._ctx = ctx
         main = uvicorn.Config(
-            build_app(ctx, _optional_routes(ctx)),
+            build_app(ctx),
             ssl_certfile=tls.cert_path,
             ssl_keyfile=tls.key_path,
             log_level="warning",
@@ -358,11 +358,3 @@ class DevIdentityProvider:
     def __repr__(self) -> str:  # never shows secrets
         state = self._ctx.base_url if self._ctx else "stopped"
         return f"DevIdentityProvider({state})"
-
-
-def _optional_routes(ctx: IdPContext) -> list[Any]:
-    """Routes of the Shared Signals transmitter and the Graph surface."""
-    from .graph import graph_routes
-    from .ssf import ssf_routes
-
-    return [*ssf_routes(ctx), *graph_routes(ctx)]
