@@ -21,7 +21,7 @@ from cae_sdk.devidp import DevIdentityProvider
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import TokenValidator
 
-from .apps import starlette_app
+from .apps import fastapi_app, starlette_app
 from .helpers import assert_revocation_challenge, serve
 
 pytestmark = pytest.mark.e2e
@@ -131,3 +131,48 @@ def test_app_only_token_from_client_credentials(
     refused = _call(url, result["access_token"])
     assert refused.status_code == 401
     assert find_claims_challenge(refused.headers) is not None
+
+
+def test_fastapi_step_up_to_authentication_context(
+    idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    """FastAPI route guarded by ``require_auth_context("c1")``: the MSAL token without ``acrs``
+    is challenged for it, MSAL answers silently (the MFA session satisfies c1), and the new
+    token gets through."""
+    validator = TokenValidator.entra(
+        app_id=idp.seed.api.app_id,
+        tenant_id=idp.tenant_id,
+        authority_host=idp.base_url,
+        http_client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=idp.ca_bundle)),
+    )
+    app = fastapi_app(
+        validator=validator,
+        store=InMemoryEventStore(),
+        authorization_uri=f"{idp.base_url}/{{tenantid}}/oauth2/authorize",
+    )
+    client = msal.PublicClientApplication(
+        idp.seed.public_app.client_id,
+        authority=idp.authority,
+        client_capabilities=["cp1"],
+        instance_discovery=False,
+        http_client=http,
+        token_cache=msal.TokenCache(),
+    )
+    token = _device_code_token(client, idp)["access_token"]
+    with serve(app) as url:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{url}/me", headers=headers, timeout=10).status_code == 200
+        refused = httpx.get(f"{url}/sensitive", headers=headers, timeout=10)
+        challenge = find_claims_challenge(refused.headers)
+        assert refused.status_code == 401 and challenge is not None
+        account = client.get_accounts()[0]
+        stepped = client.acquire_token_silent_with_error(
+            _scopes(idp), account, claims_challenge=challenge.claims
+        )
+        assert stepped is not None and "access_token" in stepped, stepped
+        again = httpx.get(
+            f"{url}/sensitive",
+            headers={"Authorization": f"Bearer {stepped['access_token']}"},
+            timeout=10,
+        )
+        assert again.json() == {"secret": 42}
