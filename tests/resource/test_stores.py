@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cae_sdk.core import find_claims_challenge
+from cae_sdk.core.errors import ConfigurationError
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.subjects import SubjectKey, SubjectKind
 from cae_sdk.events import (
@@ -23,7 +24,7 @@ from cae_sdk.events import (
     RiskLevel,
     SQLiteEventStore,
 )
-from cae_sdk.resource import CAEMiddleware, FailMode, TokenValidator
+from cae_sdk.resource import CAEMiddleware, CAESettings, FailMode, TokenValidator
 
 from .helpers import APP_ID, TENANT, USER_OID, JWKSServer, SigningKeys, claims, sign
 
@@ -140,8 +141,8 @@ class _UnhealthyStore(InMemoryEventStore):
         return False
 
 
-@pytest.mark.parametrize("mode", [FailMode.CLOSED, FailMode.OPEN])
-async def test_fail_modes(idp: JWKSServer, keys: SigningKeys, mode: FailMode) -> None:
+@pytest.mark.parametrize("mode", [FailMode.CLOSED, FailMode.OPEN, "closed", "OPEN"])
+async def test_fail_modes(idp: JWKSServer, keys: SigningKeys, mode: FailMode | str) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"served"})
@@ -162,7 +163,7 @@ async def test_fail_modes(idp: JWKSServer, keys: SigningKeys, mode: FailMode) ->
         plain = await client.get(
             "/", headers={"Authorization": "Bearer " + sign(keys, claims(idp.issuer, xms_cc=None))}
         )
-    if mode is FailMode.OPEN:
+    if mode in (FailMode.OPEN, "OPEN"):
         assert cp1.text == plain.text == "served"
     else:
         assert cp1.status_code == plain.status_code == 401
@@ -238,3 +239,11 @@ def test_compact_watermark_encoding_round_trips(
     assert store.apply_local(RevocationEvent(subject, at, "test"))
     assert store.watermarks() == {subject: at}
     assert store.watermark(subject) == at
+
+
+@pytest.mark.parametrize("field", ["fail_mode", "location_mode"])
+def test_unknown_security_modes_are_refused_not_defaulted(field: str) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        CAESettings(**{field: "clsoed"})
+    with pytest.raises(ConfigurationError):
+        CAESettings(**{field: 3})

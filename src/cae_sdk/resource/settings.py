@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 
+from ..core.errors import ConfigurationError
 from ..core.location_policy import LocationMode
 from ..core.locations import NamedLocation
 from ..core.policies import Policy
@@ -45,3 +47,25 @@ class CAESettings:
     required_roles: Collection[str] = ()
     risk_challenge_at: str | None = "high"
     risk_deny_at: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept the documented strings ("closed", "strict"...) as well as the enums. An
+        # unrecognised value must never degrade to the permissive default: a typo in a
+        # security setting is a configuration error, not fail-open behaviour.
+        self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
+        self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
+
+
+_E = TypeVar("_E", FailMode, LocationMode)
+
+
+def _coerce(enum: type[_E], value: object, name: str) -> _E:
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value.strip().lower())
+        except ValueError:
+            pass
+    choices = ", ".join(repr(member.value) for member in enum)
+    raise ConfigurationError(f"{name} must be one of {choices}; got {value!r}")
