@@ -81,3 +81,43 @@ def test_parse_strict_raises_typed_error():
         parse_policy_name("CA150-Admins-BaseProtection-AllApps-AnyPlatform-MFA")
     assert isinstance(info.value, CAEError) and isinstance(info.value, ValueError)
     assert "CA200-CA299" in str(info.value)
+
+
+def test_round_trip_over_the_whole_vocabulary():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from cae_sdk.core.naming import GRANT_CONTROLS, PLATFORMS, POLICY_TYPES, PolicyName
+
+    @st.composite
+    def names(draw):
+        persona = draw(st.sampled_from(sorted(PERSONA_RANGES)))
+        low, high = PERSONA_RANGES[persona]
+        return PolicyName(
+            draw(st.integers(low, high)),
+            persona,
+            draw(st.sampled_from(POLICY_TYPES)),
+            draw(st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True)),
+            draw(st.sampled_from(PLATFORMS)),
+            draw(st.sampled_from(GRANT_CONTROLS)),
+            draw(st.none() | st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True)),
+        )
+
+    @given(names())
+    def check(name):
+        assert parse_policy_name(str(name)) == name
+        assert check_policy_name(str(name))[1] == []
+
+    check()
+
+
+def test_never_raises_on_arbitrary_text():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.text(max_size=200))
+    def check(text):
+        parsed, issues = check_policy_name(text)
+        assert parsed is None or not [i for i in issues if i.severity == "error"]
+
+    check()
