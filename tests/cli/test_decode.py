@@ -122,3 +122,28 @@ def test_reads_standard_input(cae, monkeypatch):
 
     monkeypatch.setattr("sys.stdin", io.StringIO(make_token() + "\n"))
     assert cae("decode", "-", "--json").json()["kind"] == "token"
+
+
+def test_arbitrary_input_is_explained_or_refused_never_a_crash():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cae_sdk.cli.explain import classify_input, explain_challenges, explain_token
+    from cae_sdk.core.errors import CAEError
+
+    pieces = st.sampled_from(["Bearer ", "eyJ", ".", "=", '"', ",", "claims=", "error=", " "])
+    texts = st.lists(pieces | st.text(max_size=8), max_size=12).map("".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts)
+    def check(text):
+        kind, value = classify_input(text)
+        try:
+            if kind == "token":
+                explain_token(value, now=0)
+            else:
+                explain_challenges(value)
+        except CAEError:
+            pass  # a typed, one-line error: what the CLI prints with exit 2
+
+    check()
