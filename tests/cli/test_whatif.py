@@ -99,11 +99,6 @@ def test_workload_identity_outside_trusted_network(cae, tmp_path):
     assert inside["decision"]["outcome"] == "allow"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the policy engine does not yet read Graph's ServicePrincipalsInMyTenant keyword "
-    "(includeServicePrincipals) as every service principal",
-)
 def test_service_principals_in_my_tenant_keyword(cae):
     app_token = make_token(scp=None, idtyp="app", sid=None, roles=["Data.Read"])
     _, rows = whatif(cae, app_token, "--ip", "203.0.113.5", "--user-agent", IPHONE)

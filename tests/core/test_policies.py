@@ -211,6 +211,34 @@ def test_user_risk_and_workload_identity_policies() -> None:
     assert evaluate(policies, ctx()).decision.allowed  # user token, no risk
 
 
+@pytest.mark.parametrize(
+    ("azp", "blocked"), [("app-1", True), ("APP-2", True), ("app-excluded", False)]
+)
+def test_service_principals_in_my_tenant_selects_every_service_principal(
+    azp: str, blocked: bool
+) -> None:
+    # Graph: includeServicePrincipals holds ids "or ServicePrincipalsInMyTenant".
+    workload = {
+        "id": "CA901",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["None"]},
+            "applications": {"includeApplications": ["All"]},
+            "clientApplications": {
+                "includeServicePrincipals": ["ServicePrincipalsInMyTenant"],
+                "excludeServicePrincipals": ["app-excluded"],
+            },
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+    app = PolicyContext(
+        **{**_fields(ctx()), "claims": TokenClaims({"tid": "t", "azp": azp, "idtyp": "app"})}
+    )
+    decision = evaluate(load_policies([workload]), app).decision
+    assert (decision.outcome is Outcome.DENY) is blocked
+    assert evaluate(load_policies([workload]), ctx()).decision.allowed  # users untouched
+
+
 def test_excluded_user_and_other_application() -> None:
     p = policy("CA090", grant=["block"], users={"includeUsers": ["All"], "excludeUsers": [OID]})
     other_app = policy("CA091", grant=["block"], applications={"includeApplications": ["x"]})

@@ -90,6 +90,18 @@ class Policy:
         return bool(self.client_apps.include) and no_users and not self.roles.include
 
 
+# Graph's keyword for every service principal of the tenant in
+# conditionalAccessClientApplications.includeServicePrincipals (Graph v1.0 resource type page).
+_ALL_SERVICE_PRINCIPALS = "serviceprincipalsinmytenant"
+
+
+def _service_principal_selection(data: Mapping[str, Any]) -> Selection:
+    selection = Selection.read(data, "includeServicePrincipals", "excludeServicePrincipals")
+    if _ALL_SERVICE_PRINCIPALS not in selection.include:
+        return selection
+    return Selection((selection.include - {_ALL_SERVICE_PRINCIPALS}) | {"all"}, selection.exclude)
+
+
 def _lower_set(data: Mapping[str, Any], key: str) -> frozenset[str]:
     values = data.get(key) or ()
     if isinstance(values, str) or not isinstance(values, Sequence):
@@ -177,9 +189,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         guests_included="guestsorexternalusers" in include_users,
         applications=Selection.read(applications, "includeApplications", "excludeApplications"),
         auth_contexts=_lower_set(applications, "includeAuthenticationContextClassReferences"),
-        client_apps=Selection.read(
-            client_apps, "includeServicePrincipals", "excludeServicePrincipals"
-        ),
+        client_apps=_service_principal_selection(client_apps),
         platforms=Selection.read(platforms, "includePlatforms", "excludePlatforms"),
         locations=Selection.read(locations, "includeLocations", "excludeLocations"),
         user_risk_levels=_lower_set(conditions, "userRiskLevels"),
