@@ -82,3 +82,20 @@ def test_event_round_trip() -> None:
     assert event_from_dict(event_to_dict(event)) == event
     with pytest.raises(ValueError):
         event_from_dict({"type": "nope"})
+
+
+def test_subject_key_hash_is_cached_and_rebuilt_on_unpickle() -> None:
+    import pickle
+    import subprocess
+    import sys
+
+    key = SubjectKey.user("T", "O")
+    assert hash(key) == hash(SubjectKey.user("t", "o")) and {key: 1}[SubjectKey.user("t", "o")]
+    blob = pickle.dumps(key)
+    code = (
+        "import pickle,sys; from cae_sdk.core import SubjectKey; "
+        "k=pickle.loads(sys.stdin.buffer.read()); "
+        "print(hash(k)==hash(SubjectKey.user('t','o')) and k==SubjectKey.user('t','o'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
+    assert out.stdout.strip() == b"True"

@@ -7,7 +7,7 @@ a tenant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = ["SubjectKey", "SubjectKind"]
@@ -27,6 +27,19 @@ class SubjectKey:
     kind: SubjectKind
     tenant_id: str
     value: str
+    # Keys are hashed several times per request (store look-ups); Enum.__hash__ runs in Python,
+    # so the hash is computed once.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.kind.value, self.tenant_id, self.value)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[SubjectKey], tuple[SubjectKind, str, str]]:
+        # String hashes differ between processes: rebuild (and rehash) rather than unpickle _hash.
+        return (SubjectKey, (self.kind, self.tenant_id, self.value))
 
     @classmethod
     def user(cls, tenant_id: str, object_id: str) -> SubjectKey:
