@@ -99,3 +99,18 @@ def test_subject_key_hash_is_cached_and_rebuilt_on_unpickle() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, check=True)
     assert out.stdout.strip() == b"True"
+
+
+async def test_in_memory_risk_is_ordered_by_time() -> None:
+    from cae_sdk.events import RiskEvent
+
+    store = InMemoryEventStore()
+    user = SubjectKey.user("t", "o")
+    assert await store.apply(RiskEvent(user, RiskLevel.HIGH, at=100))
+    assert not await store.apply(RiskEvent(user, RiskLevel.LOW, at=90))  # late and older
+    assert store.risk(user) is RiskLevel.HIGH
+    assert await store.apply(RiskEvent(user, RiskLevel.NONE, at=110))
+    assert not await store.apply(RiskEvent(user, RiskLevel.HIGH, at=105))  # cannot resurrect
+    assert store.risk(user) is None
+    assert await store.apply(RiskEvent(user, RiskLevel.MEDIUM, at=110))  # equally new, different
+    assert store.risk(user) is RiskLevel.MEDIUM

@@ -77,6 +77,7 @@ class InMemoryEventStore(EventStoreMixin):
     ) -> None:
         self._watermarks: dict[int, bytes] = {}
         self._risk: dict[SubjectKey, RiskLevel] = {}
+        self._risk_at: dict[SubjectKey, int] = {}
         self._locations: tuple[NamedLocation, ...] = ()
         self._listeners: list[EventListener] = []
         self._seen: dict[str, float] = {}
@@ -108,7 +109,15 @@ class InMemoryEventStore(EventStoreMixin):
                 return False
             self._locations = event.locations
             return True
-        if self._risk.get(event.subject) is event.level:
+        # Risk follows the Redis store's "newer" rule: an older report never overwrites a newer
+        # one (events arrive out of order from several sources); an equally new, different
+        # report wins. The time of a cleared risk is kept so a late "high" cannot resurrect it.
+        previous_at = self._risk_at.get(event.subject)
+        if previous_at is not None and event.at < previous_at:
+            return False
+        current_level = self._risk.get(event.subject, RiskLevel.NONE)
+        self._risk_at[event.subject] = event.at
+        if current_level is event.level:
             return False
         if event.level is RiskLevel.NONE:
             self._risk.pop(event.subject, None)
