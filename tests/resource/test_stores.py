@@ -247,3 +247,22 @@ def test_unknown_security_modes_are_refused_not_defaulted(field: str) -> None:
         CAESettings(**{field: "clsoed"})
     with pytest.raises(ConfigurationError):
         CAESettings(**{field: 3})
+
+
+async def test_sqlite_risk_is_ordered_by_time_across_restart(tmp_path: Path) -> None:
+    path = tmp_path / "risk.db"
+    store = SQLiteEventStore(path)
+    await store.start()
+    user = SUBJECTS[1]
+    assert await store.set_risk(user, "high", at=100)
+    assert not await store.set_risk(user, "low", at=90)  # late and older: ignored
+    assert await store.set_risk(user, "none", at=110)
+    assert not await store.set_risk(user, "high", at=105)  # cannot resurrect a cleared risk
+    await store.close()
+    again = SQLiteEventStore(path)
+    await again.start()
+    assert again.risk(user) is None
+    assert not await again.set_risk(user, "high", at=105)
+    assert await again.set_risk(user, "medium", at=120)
+    assert again.risk(user) is RiskLevel.MEDIUM
+    await again.close()

@@ -44,7 +44,8 @@ log = logging.getLogger("cae_sdk.events.sqlite")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (subject TEXT PRIMARY KEY, not_before INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS risk (subject TEXT PRIMARY KEY, level TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS risk (subject TEXT PRIMARY KEY, level TEXT NOT NULL,
+                                 at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,8 +97,10 @@ class SQLiteEventStore(EventStoreMixin):
                 self._mirror.apply_local(
                     RevocationEvent(SubjectKey.parse(subject), int(not_before), "restored")
                 )
-            for subject, level in conn.execute("SELECT subject, level FROM risk"):
-                self._mirror.apply_local(RiskEvent(SubjectKey.parse(subject), RiskLevel(level), 0))
+            for subject, level, at in conn.execute("SELECT subject, level, at FROM risk"):
+                self._mirror.apply_local(
+                    RiskEvent(SubjectKey.parse(subject), RiskLevel(level), int(at))
+                )
             row = conn.execute("SELECT value FROM state WHERE name = 'locations'").fetchone()
             if row:
                 self._mirror.apply_local(event_from_dict(json.loads(row[0])))
@@ -146,17 +149,17 @@ class SQLiteEventStore(EventStoreMixin):
                         (str(event.subject), event.not_before),
                     )
                 elif isinstance(event, RiskEvent):
-                    if event.level is RiskLevel.NONE:
-                        cursor = conn.execute(
-                            "DELETE FROM risk WHERE subject = ?", (str(event.subject),)
-                        )
-                    else:
-                        cursor = conn.execute(
-                            "INSERT INTO risk (subject, level) VALUES (?, ?) "
-                            "ON CONFLICT(subject) DO UPDATE SET level = excluded.level "
-                            "WHERE excluded.level != risk.level",
-                            (str(event.subject), event.level.value),
-                        )
+                    # Same ordering as the in-memory and Redis stores: an older report never
+                    # overwrites a newer one; a cleared risk stays as a "none" row so a late,
+                    # older "high" cannot resurrect it.
+                    cursor = conn.execute(
+                        "INSERT INTO risk (subject, level, at) VALUES (?, ?, ?) "
+                        "ON CONFLICT(subject) DO UPDATE SET level = excluded.level, "
+                        "at = excluded.at "
+                        "WHERE excluded.at > risk.at "
+                        "OR (excluded.at = risk.at AND excluded.level != risk.level)",
+                        (str(event.subject), event.level.value, event.at),
+                    )
                 else:
                     payload = json.dumps(event_to_dict(event))
                     cursor = conn.execute(
