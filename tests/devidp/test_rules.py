@@ -190,7 +190,7 @@ def test_set_claims_follow_rfc_8417() -> None:
 def test_stream_configuration_rules() -> None:
     stream = new_stream(
         {
-            "delivery": {"method": DELIVERY_PUSH, "endpoint_url": "https://r/e"},
+            "delivery": {"method": DELIVERY_PUSH, "endpoint_url": "https://[::1]/e"},
             "events_requested": [CAEP.SESSION_REVOKED, "urn:other"],
         },
         owner="o",
@@ -207,6 +207,11 @@ def test_stream_configuration_rules() -> None:
     assert stream.events_requested == []
     with pytest.raises(StreamError):
         apply_stream_update(stream, {"stream_id": "other"}, poll_base="p", replace=False)
+    remote = {"delivery": {"method": DELIVERY_PUSH, "endpoint_url": "https://receiver.example/e"}}
+    with pytest.raises(StreamError):
+        apply_stream_update(stream, remote, poll_base="p", replace=False)
+    apply_stream_update(stream, remote, poll_base="p", replace=False, allow_remote_push=True)
+    assert stream.endpoint_url == "https://receiver.example/e"
 
 
 def test_subject_matching() -> None:

@@ -35,6 +35,7 @@ class IdPSettings:
     admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     identity_header: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
     ssf_push_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
+    ssf_allow_remote_push: bool = False  # push only to loopback receivers unless set
 
 
 class IdPContext:

@@ -78,7 +78,13 @@ def _stream(tx: Transmitter, owner: str, stream_id: Any) -> Stream:
 
 
 async def _create(tx: Transmitter, owner: str, request: Request, body: dict[str, Any]) -> Response:
-    stream = new_stream(body, owner=owner, issuer=tx.issuer, poll_base=f"{tx.issuer}/poll")
+    stream = new_stream(
+        body,
+        owner=owner,
+        issuer=tx.issuer,
+        poll_base=f"{tx.issuer}/poll",
+        allow_remote_push=tx.ctx.settings.ssf_allow_remote_push,
+    )
     tx.streams[stream.stream_id] = stream
     return JSONResponse(stream.configuration(), status_code=201)
 
@@ -96,7 +102,11 @@ async def _streams(tx: Transmitter, owner: str, request: Request, body: dict[str
         return Response(status_code=204)
     if request.method in ("PATCH", "PUT"):
         apply_stream_update(
-            stream, body, poll_base=f"{tx.issuer}/poll", replace=request.method == "PUT"
+            stream,
+            body,
+            poll_base=f"{tx.issuer}/poll",
+            replace=request.method == "PUT",
+            allow_remote_push=tx.ctx.settings.ssf_allow_remote_push,
         )
     return JSONResponse(stream.configuration())
 

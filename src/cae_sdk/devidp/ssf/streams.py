@@ -7,6 +7,7 @@ error (``{"err", "description"}``) with the status SSF 1.0 section 8.1.1 prescri
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import uuid
 from collections import OrderedDict
@@ -103,7 +104,20 @@ def _str_list(value: Any, name: str) -> list[str]:
     return list(value)
 
 
-def _delivery(body: dict[str, Any], poll_url: str) -> tuple[str, str, str | None]:
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _delivery(
+    body: dict[str, Any], poll_url: str, allow_remote_push: bool
+) -> tuple[str, str, str | None]:
     delivery = body.get("delivery", {"method": DELIVERY_POLL})
     if not isinstance(delivery, dict):
         raise StreamError(400, "invalid_request", "delivery must be an object")
@@ -118,13 +132,23 @@ def _delivery(body: dict[str, Any], poll_url: str) -> tuple[str, str, str | None
     parsed = urlparse(url) if isinstance(url, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise StreamError(400, "invalid_request", "push delivery needs an http(s) endpoint_url")
+    if not allow_remote_push and not _is_loopback(parsed.hostname):
+        # The provider stays on loopback unless told otherwise (ssf_allow_remote_push).
+        raise StreamError(400, "invalid_request", "push endpoint_url must be a loopback address")
     auth = delivery.get("authorization_header")
     if auth is not None and (not isinstance(auth, str) or "\n" in auth or "\r" in auth):
         raise StreamError(400, "invalid_request", "authorization_header must be a header value")
     return method, str(url), auth
 
 
-def new_stream(body: dict[str, Any], *, owner: str, issuer: str, poll_base: str) -> Stream:
+def new_stream(
+    body: dict[str, Any],
+    *,
+    owner: str,
+    issuer: str,
+    poll_base: str,
+    allow_remote_push: bool = False,
+) -> Stream:
     """Create a stream from a receiver's POST body (SSF 1.0 section 8.1.1.1)."""
     stream_id = uuid.uuid4().hex
     stream = Stream(
@@ -135,12 +159,19 @@ def new_stream(body: dict[str, Any], *, owner: str, issuer: str, poll_base: str)
         delivery_method=DELIVERY_POLL,
         endpoint_url=f"{poll_base}/{stream_id}",
     )
-    apply_stream_update(stream, body, poll_base=poll_base, replace=True)
+    apply_stream_update(
+        stream, body, poll_base=poll_base, replace=True, allow_remote_push=allow_remote_push
+    )
     return stream
 
 
 def apply_stream_update(
-    stream: Stream, body: dict[str, Any], *, poll_base: str, replace: bool
+    stream: Stream,
+    body: dict[str, Any],
+    *,
+    poll_base: str,
+    replace: bool,
+    allow_remote_push: bool = False,
 ) -> None:
     """PATCH (``replace=False``) or PUT (``replace=True``) semantics of SSF 1.0 8.1.1.3/8.1.1.4.
 
@@ -153,7 +184,7 @@ def apply_stream_update(
     if replace or "events_requested" in body:
         stream.events_requested = _str_list(body.get("events_requested", []), "events_requested")
     if replace or "delivery" in body:
-        method, url, auth = _delivery(body, f"{poll_base}/{stream.stream_id}")
+        method, url, auth = _delivery(body, f"{poll_base}/{stream.stream_id}", allow_remote_push)
         stream.delivery_method, stream.endpoint_url, stream.authorization_header = method, url, auth
     if replace or "description" in body:
         description = body.get("description")
