@@ -21,7 +21,7 @@ from ..core.subjects import SubjectKey, SubjectKind
 from .model import WATERMARK_TTL_SECONDS, Event, LocationsEvent, RevocationEvent, RiskLevel
 from .store import EventListener, EventStoreMixin
 
-__all__ = ["InMemoryEventStore"]
+__all__ = ["InMemoryEventStore", "MirroredReads"]
 
 
 _KINDS = tuple(SubjectKind)
@@ -188,3 +188,25 @@ class InMemoryEventStore(EventStoreMixin):
         cutoff = self._clock() - self._ttl
         live = (_unpack(packed) for packed in self._watermarks.values())
         return {subject: value for subject, value in live if value >= cutoff}
+
+
+class MirroredReads:
+    """Reads for shared stores (Redis, SQLite): always answered from a local in-memory mirror,
+    so the request hot path never waits on a network or a disk."""
+
+    _mirror: InMemoryEventStore
+
+    def watermark(self, subject: SubjectKey) -> int | None:
+        return self._mirror.watermark(subject)
+
+    def risk(self, subject: SubjectKey) -> RiskLevel | None:
+        return self._mirror.risk(subject)
+
+    def named_locations(self) -> tuple[NamedLocation, ...]:
+        return self._mirror.named_locations()
+
+    def watermarks(self) -> dict[SubjectKey, int]:
+        return self._mirror.watermarks()
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        return self._mirror.subscribe(listener)

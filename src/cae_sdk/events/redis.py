@@ -27,10 +27,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.errors import ConfigurationError, StoreUnavailable
-from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey
 from ._redis_layout import WRITE_SCRIPT, write_for
-from .memory import InMemoryEventStore
+from .memory import InMemoryEventStore, MirroredReads
 from .model import (
     WATERMARK_TTL_SECONDS,
     Event,
@@ -40,7 +39,7 @@ from .model import (
     RiskLevel,
     event_from_dict,
 )
-from .store import EventListener, EventStoreMixin
+from .store import EventStoreMixin
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -52,7 +51,7 @@ _log = logging.getLogger("cae_sdk.events.redis")
 OnUnavailable = Literal["queue", "raise"]
 
 
-class RedisEventStore(EventStoreMixin):
+class RedisEventStore(MirroredReads, EventStoreMixin):
     """An :class:`~cae_sdk.events.EventStore` shared through Redis, mirrored in memory."""
 
     def __init__(
@@ -148,23 +147,6 @@ class RedisEventStore(EventStoreMixin):
     def queued(self) -> int:
         """Writes waiting for Redis to come back."""
         return len(self._queue)
-
-    # -- reads: always the local mirror ------------------------------------------------------
-
-    def watermark(self, subject: SubjectKey) -> int | None:
-        return self._mirror.watermark(subject)
-
-    def risk(self, subject: SubjectKey) -> RiskLevel | None:
-        return self._mirror.risk(subject)
-
-    def named_locations(self) -> tuple[NamedLocation, ...]:
-        return self._mirror.named_locations()
-
-    def watermarks(self) -> dict[SubjectKey, int]:
-        return self._mirror.watermarks()
-
-    def subscribe(self, listener: EventListener) -> Callable[[], None]:
-        return self._mirror.subscribe(listener)
 
     # -- writes ------------------------------------------------------------------------------
 

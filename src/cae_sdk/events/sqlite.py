@@ -24,9 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core.errors import StoreUnavailable
-from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey
-from .memory import InMemoryEventStore
+from .memory import InMemoryEventStore, MirroredReads
 from .model import (
     WATERMARK_TTL_SECONDS,
     Event,
@@ -36,7 +35,7 @@ from .model import (
     event_from_dict,
     event_to_dict,
 )
-from .store import EventListener, EventStoreMixin
+from .store import EventStoreMixin
 
 __all__ = ["SQLiteEventStore"]
 
@@ -54,7 +53,7 @@ CREATE TABLE IF NOT EXISTS changes (id INTEGER PRIMARY KEY AUTOINCREMENT, at REA
 """
 
 
-class SQLiteEventStore(EventStoreMixin):
+class SQLiteEventStore(MirroredReads, EventStoreMixin):
     def __init__(
         self,
         path: str | Path,
@@ -225,22 +224,6 @@ class SQLiteEventStore(EventStoreMixin):
                         "DELETE FROM watermarks WHERE not_before < ?", (self._clock() - self._ttl,)
                     )
         return [(int(i), str(e)) for i, e in rows]
-
-    # -- reads (sync, O(1), from the mirror) ------------------------------------------------
-    def watermark(self, subject: SubjectKey) -> int | None:
-        return self._mirror.watermark(subject)
-
-    def risk(self, subject: SubjectKey) -> RiskLevel | None:
-        return self._mirror.risk(subject)
-
-    def named_locations(self) -> tuple[NamedLocation, ...]:
-        return self._mirror.named_locations()
-
-    def subscribe(self, listener: EventListener) -> Callable[[], None]:
-        return self._mirror.subscribe(listener)
-
-    def watermarks(self) -> dict[SubjectKey, int]:
-        return self._mirror.watermarks()
 
     # -- deduplication and cursors (shared by every process) ---------------------------------
     async def remember_once(self, key: str, ttl_seconds: int) -> bool:
