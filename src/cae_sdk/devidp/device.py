@@ -50,6 +50,10 @@ class DeviceCodes:
     def __init__(self) -> None:
         self.by_device: dict[str, DeviceCode] = {}
 
+    def purge_expired(self, now: float) -> None:
+        for device_code in [k for k, c in self.by_device.items() if c.expires_at < now]:
+            del self.by_device[device_code]
+
     def by_user_code(self, user_code: str) -> DeviceCode | None:
         wanted = user_code.replace("-", "").upper()
         for code in self.by_device.values():
@@ -96,7 +100,9 @@ async def device_authorization(request: Request) -> JSONResponse:
         scope=scope,
         expires_at=ctx.now() + ctx.settings.device_code_lifetime,
     )
-    device_codes(ctx).by_device[code.device_code] = code
+    store = device_codes(ctx)
+    store.purge_expired(ctx.now())
+    store.by_device[code.device_code] = code
     default_user = ctx.extensions.get("default_user_id")
     if ctx.settings.device_code_auto_approve and isinstance(default_user, str):
         approve_device_code(ctx, code, default_user)

@@ -61,10 +61,10 @@ async def poll_stream(
     """Apply acknowledgements and errors, then return up to ``maxEvents`` SETs."""
     for jti in request.ack:
         if stream.available.pop(jti, None) is not None:
-            stream.outcomes[jti] = "delivered"
+            stream.record(jti, "delivered")
     for jti, (err, _description) in request.set_errs.items():
         if stream.available.pop(jti, None) is not None:
-            stream.outcomes[jti] = err
+            stream.record(jti, err)
     if request.max_events == 0:
         return {"sets": {}, "moreAvailable": bool(stream.available)}
     if not stream.available and not request.return_immediately:

@@ -42,6 +42,7 @@ _READ_ONLY = {
     "min_verification_interval",
 }
 MAX_QUEUED = 10_000
+MAX_OUTCOMES = 1_000
 
 
 class StreamError(Exception):
@@ -67,8 +68,14 @@ class Stream:
     # Poll delivery (RFC 8936): SETs available until acknowledged, keyed by jti.
     available: OrderedDict[str, str] = field(default_factory=OrderedDict)
     arrived: asyncio.Event | None = None
-    # Outcome of each delivery: jti -> "delivered" | error code; and receiver-reported errors.
-    outcomes: dict[str, str] = field(default_factory=dict)
+    # Outcome of recent deliveries: jti -> "delivered" | error code (push answers, poll
+    # acknowledgements and setErrs), the newest MAX_OUTCOMES kept.
+    outcomes: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    def record(self, jti: str, outcome: str) -> None:
+        self.outcomes[jti] = outcome
+        while len(self.outcomes) > MAX_OUTCOMES:
+            self.outcomes.popitem(last=False)
 
     @property
     def events_delivered(self) -> list[str]:

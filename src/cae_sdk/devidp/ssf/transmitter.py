@@ -82,7 +82,9 @@ class Transmitter:
                 stream.arrived.set()
             return
         if stream.status == "paused":
-            self._held.setdefault(stream.stream_id, []).append((jti, token))
+            held = self._held.setdefault(stream.stream_id, [])
+            held.append((jti, token))
+            del held[:-MAX_QUEUED]  # bounded like poll queues: the oldest go first
             return
         self._queue_for(stream).put_nowait((jti, token))
 
@@ -104,13 +106,14 @@ class Transmitter:
             self._client = httpx.AsyncClient(timeout=5.0)
         while True:
             jti, token = await queue.get()
-            stream.outcomes[jti] = await push_set(
+            outcome = await push_set(
                 self._client,
                 stream.endpoint_url,
                 token,
                 stream.authorization_header,
                 self.ctx.settings.ssf_push_retry_delays,
             )
+            stream.record(jti, outcome)
 
     def remove(self, stream_id: str) -> None:
         self.streams.pop(stream_id, None)
