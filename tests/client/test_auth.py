@@ -83,8 +83,11 @@ def test_sync_streaming_body_is_refused_not_sent_empty(router: respx.MockRouter)
         yield b"part two"
 
     credential = CountingCredential()
-    with CAEClient(credential, SCOPE) as client, pytest.raises(RequestNotReplayable):
+    with CAEClient(credential, SCOPE) as client, pytest.raises(RequestNotReplayable) as caught:
         client.post(f"{API}/stream", content=chunks())
+    # The caller gets what it needs to retry with a fresh body itself.
+    assert caught.value.response.status_code == 401
+    assert caught.value.challenge.claims_dict["access_token"]["nbf"]["essential"] is True
     assert len(resource.seen) == 1  # never replayed
     assert resource.seen[0][1] == b"part one part two"
     assert len(credential.calls) == 1  # and no token was wasted on it

@@ -104,7 +104,7 @@ class CAEAuth(httpx.Auth):
             request.method,
             request.url.copy_with(query=None),
         )
-        ensure_replayable(request)
+        ensure_replayable(request, response=response, challenge=first)
         token = cast(AccessToken, (yield _TokenNeeded(first.claims, token.token)))
         _authorize(request, token)
         response = cast(httpx.Response, (yield request))

@@ -12,13 +12,20 @@ from typing import Any
 
 import httpx
 
+from ..core.challenges import ClaimsChallenge
 from ..core.errors import RequestNotReplayable
 
 __all__ = ["ensure_replayable"]
 
 
-def ensure_replayable(request: httpx.Request) -> None:
-    """Raise :class:`RequestNotReplayable` unless ``request``'s body can be sent again intact."""
+def ensure_replayable(
+    request: httpx.Request,
+    *,
+    response: httpx.Response | None = None,
+    challenge: ClaimsChallenge | None = None,
+) -> None:
+    """Raise :class:`RequestNotReplayable` (carrying the challenged ``response`` and its
+    ``challenge``) unless ``request``'s body can be sent again intact."""
     if hasattr(request, "_content"):  # httpx buffered the body (Request.read / aread)
         return
     stream = request.stream
@@ -30,7 +37,9 @@ def ensure_replayable(request: httpx.Request) -> None:
     raise RequestNotReplayable(
         f"{request.method} {request.url.copy_with(query=None)} was challenged but its body is a "
         "one-shot stream that has already been sent. Pass the body as bytes, json, data or "
-        "files with seekable file objects, or read it into memory first."
+        "files with seekable file objects, or read it into memory first.",
+        response=response,
+        challenge=challenge,
     )
 
 

@@ -126,7 +126,16 @@ class ClaimsChallengeUnresolvable(CAEError):
 
 
 class RequestNotReplayable(CAEError):
-    """A challenged request had a one-shot streaming body that cannot be sent a second time."""
+    """A challenged request had a one-shot streaming body that cannot be sent a second time.
+
+    ``response`` is the challenged ``401`` response and ``challenge`` the claims challenge it
+    carried, so a caller can acquire a token for those claims and re-send a fresh body itself.
+    """
+
+    def __init__(self, message: str, *, response: object = None, challenge: object = None) -> None:
+        super().__init__(message)
+        self.response = response
+        self.challenge = challenge
 
 
 class TokenValidationError(CAEError, ValueError):
