@@ -22,6 +22,7 @@ from ..core.decisions import Decision, Outcome, Reason
 from ..core.errors import TokenValidationError
 from ..core.tokens import TokenClaims
 from ..events.store import EventStore
+from ..observability.logfields import log_fields
 from .access import AccessEvaluator, RequestFacts
 from .bearer import extract_bearer
 from .client_ip import ClientIPResolver
@@ -253,6 +254,8 @@ class CAEMiddleware:
         self, scope: Scope, send: Send, refusal: Refusal, claims: TokenClaims | None
     ) -> None:
         # Log the reason and who, never the token.
+        oid = claims.object_id if claims else None
+        tid = claims.tenant_id if claims else None
         log.info(
             "refused %s %s: %d %s (%s) oid=%s tid=%s",
             _method(scope),
@@ -260,8 +263,19 @@ class CAEMiddleware:
             refusal.status,
             refusal.error,
             refusal.reason,
-            claims.object_id if claims else None,
-            claims.tenant_id if claims else None,
+            oid,
+            tid,
+            extra=log_fields(
+                event="refusal",
+                method=_method(scope),
+                path=scope.get("path", ""),
+                status=refusal.status,
+                error=refusal.error,
+                reason=refusal.reason,
+                oid=oid,
+                tid=tid,
+                azp=claims.app_id if claims else None,
+            ),
         )
         if scope["type"] == "websocket":
             # RFC 6455 section 7.4.1: 1008 = policy violation.

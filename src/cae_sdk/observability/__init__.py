@@ -1,0 +1,6 @@
+"""Observability: structured log fields and optional Prometheus metrics."""
+
+from .logfields import FIELDS_ATTRIBUTE, JSONLogFormatter, log_fields
+from .metrics import PrometheusMetrics
+
+__all__ = ["FIELDS_ATTRIBUTE", "JSONLogFormatter", "PrometheusMetrics", "log_fields"]
