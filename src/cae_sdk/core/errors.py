@@ -22,6 +22,7 @@ __all__ = [
     "EventValidationError",
     "InteractionRequired",
     "InvalidClaimsError",
+    "JOSEError",
     "PolicyNameError",
     "RequestNotReplayable",
     "StoreUnavailable",
@@ -136,6 +137,20 @@ class RequestNotReplayable(CAEError):
         super().__init__(message)
         self.response = response
         self.challenge = challenge
+
+
+class JOSEError(CAEError, ValueError):
+    """A compact JWS, its header, a JWK or a signature was refused by :mod:`cae_sdk.core.jose`.
+
+    ``reason`` is a stable code (``malformed``, ``bad_algorithm``, ``unsupported_header``,
+    ``bad_key``, ``bad_signature``, ``unknown_key``); each adapter maps it to its own error
+    (:class:`TokenValidationError` reasons, RFC 8935 codes of :class:`EventValidationError`).
+    """
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+        self.description = description
 
 
 class TokenValidationError(CAEError, ValueError):

@@ -16,7 +16,7 @@ import httpx
 
 from ..core.errors import ConfigurationError, TokenValidationError
 from ..core.tokens import TokenClaims
-from .jws import SUPPORTED_ALGORITHMS, ParsedToken, parse_token, verify_signature
+from .jws import SUPPORTED_ALGORITHMS, ParsedToken, TokenParser, verify_signature
 from .keysets import KeySetSource
 from .token_cache import TokenCache
 
@@ -74,6 +74,7 @@ class TokenValidator:
                 f"algorithms must be among {sorted(SUPPORTED_ALGORITHMS)}: {sorted(unsupported)}"
             )
         self.algorithms = frozenset(algorithms)
+        self._parser = TokenParser(self.algorithms)
         self.leeway = leeway
         self.required_claims = tuple(required_claims)
         if openid_configuration_url is None and jwks_uri is None and jwks is None:
@@ -136,7 +137,7 @@ class TokenValidator:
         claims = self.cache.get(cache_key, now)
         if claims is not None:
             return claims
-        parsed = parse_token(token, self.algorithms)
+        parsed = self._parser.parse(token)
         if parsed.kid is None and parsed.x5t is None:
             raise TokenValidationError("unknown_key", "token header names no kid or x5t")
         key = self.keys.cached(parsed.kid, parsed.x5t) or await self.keys.get(
