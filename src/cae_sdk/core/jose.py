@@ -37,10 +37,12 @@ __all__ = [
     "MALFORMED",
     "SUPPORTED_ALGORITHMS",
     "CompactJWS",
+    "JOSEHeaderView",
     "JWKSet",
     "PublicKey",
     "b64url_decode",
     "check_header",
+    "decode_compact",
     "decode_json_object",
     "decode_signature",
     "jwk_for_key",
@@ -126,15 +128,12 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
     return alg
 
 
-@dataclass(slots=True)  # not frozen: frozen __init__ costs a microsecond on the cold path
-class CompactJWS:
-    """A split compact JWS with its header decoded; payload and signature are decoded on
-    demand, so a caller can check the signature before it looks at the payload."""
+class JOSEHeaderView:
+    """``alg``, ``kid`` and ``x5t`` of a decoded JOSE header (RFC 7515 section 4.1), for the
+    value classes that carry one."""
 
+    __slots__ = ()
     header: Mapping[str, Any]
-    signing_input: bytes
-    payload_segment: bytes
-    signature_segment: bytes
 
     @property
     def alg(self) -> str:
@@ -150,6 +149,17 @@ class CompactJWS:
         x5t = self.header.get("x5t")
         return x5t if isinstance(x5t, str) else None
 
+
+@dataclass(slots=True)  # not frozen: frozen __init__ costs a microsecond on the cold path
+class CompactJWS(JOSEHeaderView):
+    """A split compact JWS with its header decoded; payload and signature are decoded on
+    demand, so a caller can check the signature before it looks at the payload."""
+
+    header: Mapping[str, Any]
+    signing_input: bytes
+    payload_segment: bytes
+    signature_segment: bytes
+
     def payload(self) -> dict[str, Any]:
         return decode_json_object(self.payload_segment, "payload")
 
@@ -164,9 +174,16 @@ def parse_compact(
     algorithms: Collection[str] = SUPPORTED_ALGORITHMS,
 ) -> CompactJWS:
     """Split ``token``, decode its header and check ``alg`` and ``crit``. Verifies nothing."""
+    compact = decode_compact(token, max_bytes=max_bytes)
+    check_header(compact.header, algorithms)
+    return compact
+
+
+def decode_compact(token: str, *, max_bytes: int) -> CompactJWS:
+    """Split ``token`` and decode its header without checking it, for callers whose header
+    rules (and error codes) are their own, such as SETs (RFC 8417 section 2.3)."""
     header_segment, payload_segment, signature_segment = split_compact(token, max_bytes=max_bytes)
     header = decode_json_object(header_segment, "header")
-    check_header(header, algorithms)
     return CompactJWS(
         header, header_segment + b"." + payload_segment, payload_segment, signature_segment
     )

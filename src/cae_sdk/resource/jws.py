@@ -44,25 +44,13 @@ def token_error(error: JOSEError) -> TokenValidationError:
 
 
 @dataclass(slots=True)  # not frozen: frozen __init__ costs a microsecond on the cold path
-class ParsedToken:
+class ParsedToken(jose.JOSEHeaderView):
+    """An access token with header, claims and signature decoded (not verified yet)."""
+
     header: Mapping[str, Any]
     payload: dict[str, Any]
     signing_input: bytes
     signature: bytes
-
-    @property
-    def alg(self) -> str:
-        return str(self.header["alg"])
-
-    @property
-    def kid(self) -> str | None:
-        kid = self.header.get("kid")
-        return kid if isinstance(kid, str) else None
-
-    @property
-    def x5t(self) -> str | None:
-        x5t = self.header.get("x5t")
-        return x5t if isinstance(x5t, str) else None
 
 
 class TokenParser:

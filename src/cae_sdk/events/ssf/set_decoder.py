@@ -56,18 +56,22 @@ def parse_jwks(document: Any) -> dict[str, TransmitterKey]:
         ) from None
 
 
+# JOSEError reason -> RFC 8935 section 2.4 error code: a refusal of the key or signature is
+# invalid_key, a malformed serialisation invalid_request.
+_MALFORMED_REASONS = frozenset({jose.MALFORMED, jose.UNSUPPORTED_HEADER})
+
+
+def _set_error(error: JOSEError) -> EventValidationError:
+    err = INVALID_REQUEST if error.reason in _MALFORMED_REASONS else INVALID_KEY
+    return EventValidationError(err, f"SET {error.description}")
+
+
 def _split(token: str, config: SetValidationConfig) -> CompactJWS:
     """Split a compact JWS (RFC 7515 section 7.1) and decode its header; verifies nothing."""
     try:
-        header_segment, payload_segment, signature_segment = jose.split_compact(
-            token, max_bytes=config.max_set_bytes
-        )
-        header = jose.decode_json_object(header_segment, "header")
+        return jose.decode_compact(token, max_bytes=config.max_set_bytes)
     except JOSEError as error:
-        raise EventValidationError(INVALID_REQUEST, f"SET {error.description}") from None
-    return CompactJWS(
-        header, header_segment + b"." + payload_segment, payload_segment, signature_segment
-    )
+        raise _set_error(error) from None
 
 
 def verify_set(
@@ -113,18 +117,11 @@ def _verify_with(
 ) -> SecurityEvent:
     key = _select_key(compact.header, alg, keys)
     try:
-        signature = compact.signature()
-    except JOSEError as error:
-        raise EventValidationError(INVALID_REQUEST, f"SET {error.description}") from None
-    try:
-        jose.verify_signature(alg, compact.signing_input, signature, key)
-    except JOSEError:
-        raise EventValidationError(INVALID_KEY, "SET signature does not verify") from None
-    # The payload is decoded only once the signature holds.
-    try:
+        jose.verify_signature(alg, compact.signing_input, compact.signature(), key)
+        # The payload is decoded only once the signature holds.
         claims = compact.payload()
     except JOSEError as error:
-        raise EventValidationError(INVALID_REQUEST, f"SET {error.description}") from None
+        raise _set_error(error) from None
     return validate_set_claims(claims, config, now=now)
 
 
