@@ -249,3 +249,27 @@ def test_instance_discovery_defaults() -> None:
     )
     assert options.settings.verify == "/tmp/ca.pem"
     assert options.settings.proxy == "http://proxy:3128"
+
+
+def test_refusal_is_not_replayed_from_msal_cache_after_a_new_challenge(
+    idp: FakeIdentityProvider,
+) -> None:
+    """MSAL remembers an HTTP 400 for 60 s per identical request; once an administrator fixes
+    the cause, the next claims challenge must reach the identity provider again."""
+    nbf = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+    refusal = {"error": "unauthorized_client", "error_codes": [7000112]}
+    credential = secret_credential()
+    idp.errors.append(refusal)
+    with pytest.raises(TokenAcquisitionError):
+        credential.get_token([SCOPE], claims=nbf)
+    sent = idp.count
+    # Without a claims challenge MSAL's own protection stays in place for the identical request.
+    idp.errors.append(refusal)
+    with pytest.raises(TokenAcquisitionError):
+        credential.get_token([SCOPE])
+    with pytest.raises(TokenAcquisitionError):
+        credential.get_token([SCOPE])
+    assert idp.count == sent + 1
+    # The administrator re-enabled the principal: the next challenged acquisition goes out.
+    token = credential.get_token([SCOPE], claims=nbf)
+    assert idp.count == sent + 2 and token.token.startswith("token-")

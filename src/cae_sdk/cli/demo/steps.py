@@ -215,10 +215,7 @@ def step_disable_workload(world: DemoWorld, story: Story) -> StepResult:
     finally:
         world.idp.admin.enable_service_principal(app_id)
     story.beat(number, "admin", "IdP", "re-enable the service principal")
-    # MSAL answers an identical refused token request from its HTTP cache for 60 s (its HTTP
-    # 400 throttling), so the recovery is shown the way operators do it: restart the workload.
-    story.say("the workload restarts its credential (MSAL caches a refused request for 60 s)")
-    world.restart("workload")
+    # The same credential recovers: the next challenge makes it drop MSAL's cached refusal.
     response, _, seen, recovered = _call(world, "workload", "/api/data")
     _narrate_challenges(story, number, "workload", "/api/data", seen)
     status = response.status_code if response is not None else None

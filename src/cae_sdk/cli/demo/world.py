@@ -56,7 +56,6 @@ class DemoWorld:
     missing: dict[str, str] = field(default_factory=dict)
     """Part name (``ssf``, ``workload``, ``managed``, ``user``) -> why it is unavailable."""
     prompts: list[str] = field(default_factory=list)
-    builders: dict[str, Callable[[], Any]] = field(default_factory=dict)
     responses: dict[str, list[tuple[float, httpx.Response]]] = field(default_factory=dict)
     """Every response each client saw, challenges included (httpx response event hook)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,14 +80,6 @@ class DemoWorld:
                 return time.perf_counter()
             time.sleep(0.002)
         return None
-
-    def restart(self, name: str) -> None:
-        """A fresh credential and client for ``name`` (what restarting the workload does)."""
-        self.credentials[name] = self.builders[name]()
-        for client_name in [n for n in self.clients if n.split("@")[0] == name]:
-            self.clients[client_name].close()
-            address = ELSEWHERE if client_name.endswith("@elsewhere") else None
-            self.clients[client_name] = _client(self, name, client_name, local_address=address)
 
     def close_clients(self) -> None:
         for client in self.clients.values():
@@ -202,7 +193,6 @@ def _build_clients(world: DemoWorld) -> None:
         except Exception as exc:  # noqa: BLE001 - reported as an unavailable part
             world.missing[name] = f"{type(exc).__name__}: {exc}"
             return
-        world.builders[name] = build
         world.scopes[name] = scopes
         world.clients[name] = _client(world, name, name)
         if name == "workload":

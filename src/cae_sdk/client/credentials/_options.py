@@ -115,6 +115,13 @@ class MsalAppPair:
     carry ``merge_claims(CP1, challenge)`` themselves; both share the token cache (so the
     refreshed token serves later requests) and the HTTP cache (so discovery runs once).
     Applications are built on first use, off the event loop (MSAL fetches metadata then).
+
+    Before a claims request, MSAL's remembered HTTP 400 refusals are dropped: MSAL answers a
+    token request identical to a refused one from its HTTP cache for 60 s
+    (``msal/throttled_http_client.py``), and a client assertion is reused, so after an
+    administrator re-enables a disabled service principal the app would keep failing for a
+    minute. A claims challenge means the resource saw the directory change; the refusal is stale.
+    Repeated identical challenges are still bounded by ``CAEAuth``'s loop breaker.
     """
 
     def __init__(
@@ -142,10 +149,22 @@ class MsalAppPair:
             )
 
         self._build = build
+        self._http_cache = http_cache
         self._lock = threading.Lock()
         self._apps: dict[bool, Any] = {}
 
+    def forget_refusals(self) -> int:
+        """Drop MSAL's cached HTTP 400 token responses; returns how many were dropped."""
+        # Keys of MSAL's "UI required" cache end in " 400" (throttled_http_client.py). Popping
+        # from the backing dict is safe: MSAL then sees a KeyError and calls through.
+        stale = [k for k in list(self._http_cache) if isinstance(k, str) and k.endswith(" 400")]
+        for key in stale:
+            self._http_cache.pop(key, None)
+        return len(stale)
+
     def get(self, *, for_claims: bool) -> Any:
+        if for_claims:
+            self.forget_refusals()
         app = self._apps.get(for_claims)
         if app is None:
             with self._lock:
