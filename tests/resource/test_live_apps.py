@@ -76,7 +76,11 @@ def test_valid_token_reaches_the_app_with_user_auth_and_decision(
 ) -> None:
     response = _get(f"{starlette_url}/me", sign(keys, claims(idp.issuer)))
     assert response.status_code == 200
-    assert response.json() == {"oid": USER_OID, "scopes": ["access_as_user"], "decision": "allow"}
+    assert response.json() == {
+        "oid": USER_OID,
+        "scopes": ["authenticated", "access_as_user"],  # as Starlette's AuthenticationMiddleware
+        "decision": "allow",
+    }
     assert records[-1].decision.allowed and records[-1].claims is not None
     scoped = _get(f"{starlette_url}/scoped", sign(keys, claims(idp.issuer)))
     assert scoped.status_code == 200

@@ -113,3 +113,32 @@ def test_json_formatter_and_fields() -> None:
     line = json.loads(JSONLogFormatter().format(record))
     assert line["message"] == "hello w" and line["level"] == "warning" and line["reason"] == "r"
     assert line["ts"].endswith("Z")
+
+
+async def test_starlette_requires_decorator_works_behind_the_middleware(
+    idp: JWKSServer, keys: SigningKeys
+) -> None:
+    from starlette.authentication import requires
+
+    @requires("authenticated")
+    async def me(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(request.user.identity)
+
+    @requires(["authenticated", "Data.Write"])
+    async def write(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("written")
+
+    api = CAEMiddleware(
+        Starlette(routes=[Route("/me", me), Route("/write", write)]),
+        validator=TokenValidator(
+            issuer=idp.issuer, audiences=[f"api://{APP_ID}"], jwks_uri=f"{idp.base_url}/keys"
+        ),
+        store=InMemoryEventStore(),
+    )
+    token = sign(keys, claims(idp.issuer))
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        me_response = await client.get("/me", headers=auth)
+        assert (me_response.status_code, me_response.text) == (200, USER_OID)
+        assert (await client.get("/write", headers=auth)).status_code == 403

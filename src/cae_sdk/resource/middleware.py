@@ -57,7 +57,8 @@ class CAEUser(BaseUser):
 
 
 class CAEAuthCredentials(AuthCredentials):
-    """``request.auth``: scopes (``scp`` and ``roles``, as Starlette's ``requires`` reads them),
+    """``request.auth``: scopes (``"authenticated"`` as Starlette's ``AuthenticationMiddleware``
+    grants it, then ``scp`` and ``roles``, as Starlette's ``requires`` reads them),
     the verified claims, the access decision, and the ``authorization_uri`` route-level
     challenges (FastAPI dependencies) should name."""
 
@@ -74,7 +75,7 @@ class CAEAuthCredentials(AuthCredentials):
     @property
     def scopes(self) -> list[str]:
         if self._scopes is None:
-            self._scopes = [*self.claims.scopes, *self.claims.roles]
+            self._scopes = ["authenticated", *self.claims.scopes, *self.claims.roles]
         return self._scopes
 
     @scopes.setter
