@@ -244,6 +244,14 @@ def test_instance_discovery_defaults() -> None:
     assert TransportOptions(
         {"authority_host": "login.test", "instance_discovery": True}
     ).instance_discovery
+    # The host MSAL talks to decides: an explicit authority wins over the default host.
+    local = TransportOptions({"authority": "https://127.0.0.1:8443/tenant"})
+    assert local.instance_discovery is False
+    assert TransportOptions(
+        {"authority": "https://login.microsoftonline.com/tenant"}
+    ).instance_discovery
+    with pytest.raises(ConfigurationError):
+        TransportOptions({"authority": "http://127.0.0.1:8443/tenant"})
     options = TransportOptions(
         {"ca_bundle": "/tmp/ca.pem", "proxy": "http://proxy:3128", "timeout": 5}
     )

@@ -87,9 +87,17 @@ class TransportOptions:
         self.settings = HttpSettings(
             verify=verify, proxy=raw.get("proxy"), timeout=float(raw.get("timeout", 30.0))
         )
+        # Instance discovery follows the host MSAL will actually talk to: the explicit
+        # authority when one is given, else the authority host.
+        authority_hostname = parsed.hostname
+        if self.authority:
+            parsed_authority = urlparse(self.authority)
+            if parsed_authority.scheme != "https" or not parsed_authority.hostname:
+                raise ConfigurationError(f"authority must be an https URL, got {self.authority!r}")
+            authority_hostname = parsed_authority.hostname
         discovery = raw.get("instance_discovery")
         self.instance_discovery = (
-            bool(discovery) if discovery is not None else parsed.hostname in _MICROSOFT_HOSTS
+            bool(discovery) if discovery is not None else authority_hostname in _MICROSOFT_HOSTS
         )
 
     def authority_for(self, tenant_id: str) -> str:
