@@ -106,3 +106,28 @@ def test_merge_with_cp1_never_loses_a_member(access: dict) -> None:
     for name in access:
         assert name in merged["access_token"]
     assert has_cp1(merged["access_token"]["xms_cc"]["values"])
+
+
+@pytest.mark.parametrize(
+    ("issuer", "url"),
+    [
+        ("https://idp.example", "https://idp.example/.well-known/ssf-configuration"),
+        ("https://idp.example/", "https://idp.example/.well-known/ssf-configuration"),
+        (
+            "https://idp.example:8443/ssf",
+            "https://idp.example:8443/.well-known/ssf-configuration/ssf",
+        ),
+        ("https://h/a/b/", "https://h/.well-known/ssf-configuration/a/b"),
+    ],
+)
+def test_ssf_configuration_url_inserts_well_known_before_the_path(issuer: str, url: str) -> None:
+    from cae_sdk.core.secevents import ssf_configuration_url
+
+    assert ssf_configuration_url(issuer) == url
+
+
+def test_ssf_configuration_url_refuses_relative_issuers() -> None:
+    from cae_sdk.core.secevents import ssf_configuration_url
+
+    with pytest.raises(ValueError):
+        ssf_configuration_url("/ssf")

@@ -3,6 +3,8 @@ identifiers, shared by the transmitter (dev identity provider) and the receivers
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 __all__ = [
     "CAEP",
     "DELIVERY_POLL",
@@ -12,6 +14,7 @@ __all__ = [
     "SET_TYP",
     "SSF",
     "SSF_CONFIGURATION_PATH",
+    "ssf_configuration_url",
 ]
 
 SET_TYP = "secevent+jwt"  # RFC 8417 section 2.3
@@ -49,3 +52,15 @@ class RISC:
 class SSF:
     VERIFICATION = _SSF + "verification"
     STREAM_UPDATED = _SSF + "stream-updated"
+
+
+def ssf_configuration_url(issuer: str) -> str:
+    """Where a transmitter publishes its configuration metadata: SSF 1.0 "Obtaining Transmitter
+    Configuration Metadata" inserts ``/.well-known/ssf-configuration`` between the issuer's host
+    and its path (RFC 8615), so ``https://idp.example/ssf`` serves it at
+    ``https://idp.example/.well-known/ssf-configuration/ssf``."""
+    parts = urlsplit(issuer)
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(f"transmitter issuer must be an absolute URL, got {issuer!r}")
+    path = SSF_CONFIGURATION_PATH + parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))

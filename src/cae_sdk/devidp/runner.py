@@ -22,6 +22,7 @@ import uvicorn
 if TYPE_CHECKING:  # pragma: no cover
     import requests
 
+from ..core.secevents import ssf_configuration_url
 from .admin_client import AdminClient
 from .app import build_app
 from .context import TOKEN_EXCHANGE_AUDIENCE, IdPContext, IdPSettings
@@ -231,7 +232,8 @@ class DevIdentityProvider:
 
     @property
     def ssf_configuration_url(self) -> str:
-        return f"{self.base_url}/.well-known/ssf-configuration"
+        # Served at the root too, for receivers that append the path to the issuer.
+        return ssf_configuration_url(self.ssf_issuer)
 
     def mint_federated_token(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ...core.errors import ConfigurationError, EventSourceError
-from ...core.secevents import DELIVERY_POLL, DELIVERY_PUSH, SSF_CONFIGURATION_PATH
+from ...core.secevents import DELIVERY_POLL, DELIVERY_PUSH, ssf_configuration_url
 from .._auth import BearerSource, bearer_auth
 from .receiver import VerificationStates
 
@@ -46,7 +46,7 @@ class StreamClient:
         configuration_url: str | None = None,
     ) -> None:
         self.issuer = issuer
-        self.configuration_url = configuration_url or issuer.rstrip("/") + SSF_CONFIGURATION_PATH
+        self.configuration_url = configuration_url or ssf_configuration_url(issuer)
         self._http = http
         self._auth = bearer_auth(auth)
         self._metadata: dict[str, Any] | None = None
