@@ -143,7 +143,8 @@ class JOSEError(CAEError, ValueError):
     """A compact JWS, its header, a JWK or a signature was refused by :mod:`cae_sdk.core.jose`.
 
     ``reason`` is a stable code (``malformed``, ``bad_algorithm``, ``unsupported_header``,
-    ``bad_key``, ``bad_signature``, ``unknown_key``); each adapter maps it to its own error
+    ``bad_key``, ``bad_signature``; the key source adds ``unknown_key`` and
+    ``keys_unavailable``); each adapter maps it to its own error
     (:class:`TokenValidationError` reasons, RFC 8935 codes of :class:`EventValidationError`).
     """
 

@@ -128,7 +128,7 @@ class KeySource:
         (with cooldown) when it does not hold the key. Raises ``JOSEError`` with
         ``keys_unavailable`` when no key set was ever loaded."""
         keys = self._keys
-        if keys is not None and ((kid is None and x5t is None) or keys.find(kid, x5t)):
+        if keys is not None and ((kid is None and x5t is None) or keys.find(kid, x5t) is not None):
             # Stale but known: answer now and refresh in the background, so a slow key
             # endpoint never delays requests.
             self._refresh_if_stale()

@@ -158,11 +158,19 @@ class TransmitterKeys:
             )
         except JOSEError:
             raise ConfigurationError("pinned transmitter JWKS has no usable signing key") from None
+        self._view: tuple[jose.JWKSet | None, Mapping[str, TransmitterKey]] = (None, {})
+
+    def _by_kid(self, keys: jose.JWKSet | None) -> Mapping[str, TransmitterKey]:
+        """The usable keys by ``kid``, rebuilt only when the key set changes (hot path)."""
+        loaded, view = self._view
+        if keys is not loaded:
+            view = _signing_keys(keys) if keys is not None else {}
+            self._view = (keys, view)
+        return view
 
     @property
     def keys(self) -> Mapping[str, TransmitterKey]:
-        keys = self._source.keys
-        return _signing_keys(keys) if keys is not None else {}
+        return self._by_kid(self._source.keys)
 
     async def configuration(self) -> Mapping[str, Any]:
         """The transmitter configuration (SSF 1.0 section 7.1), fetched once."""
@@ -201,7 +209,7 @@ class TransmitterKeys:
             ) from None
         if keys is None:
             raise EventValidationError(INVALID_KEY, f"transmitter keys are unusable: {error}")
-        return _signing_keys(keys)
+        return self._by_kid(keys)
 
 
 class SetDecoder:
