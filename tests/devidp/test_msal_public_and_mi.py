@@ -111,6 +111,20 @@ def test_device_code_auto_approved_with_mfa(
     assert verify_token(cae_idp, again["access_token"], cae_idp.seed.api.audience)["acrs"] == ["c1"]
 
 
+def test_device_authorization_claims_are_honoured_at_redemption(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    """MSAL sends ``claims`` with the device authorization request; the token must satisfy
+    them even when the token request itself carries none (RFC 8628 + OIDC Core 5.5)."""
+    app = _public_app(cae_idp, http)
+    step_up = json.dumps({"access_token": {"acrs": {"essential": True, "value": "c2"}}})
+    flow = app.initiate_device_flow(_scope(cae_idp), claims_challenge=step_up)
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    claims = verify_token(cae_idp, result["access_token"], cae_idp.seed.api.audience)
+    assert claims["acrs"] == ["c2"] and "mfa" in claims["amr"]
+
+
 def test_revoked_sessions_invalidate_refresh_token(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -44,6 +44,8 @@ class DeviceCode:
     expires_at: float
     user_id: str | None = None
     mfa: bool = False
+    claims: ClaimsEvaluation = field(default_factory=ClaimsEvaluation)
+    """Claims requested at device authorization (MSAL's ``initiate_device_flow``)."""
 
 
 class DeviceCodes:
@@ -88,7 +90,7 @@ async def device_authorization(request: Request) -> JSONResponse:
         lookup_client(ctx, tenant_id, client_id)
         scope = form.get("scope") or ""
         resolve_scope(scope, ctx.directory)  # refuse unknown resources up front
-        evaluate_claims(form.get("claims"))
+        requested = evaluate_claims(form.get("claims"))
     except EntraError as err:
         return error_response(ctx, err, request)
     user_code = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(9))
@@ -99,6 +101,7 @@ async def device_authorization(request: Request) -> JSONResponse:
         client_id=client_id.lower(),
         scope=scope,
         expires_at=ctx.now() + ctx.settings.device_code_lifetime,
+        claims=requested,
     )
     store = device_codes(ctx)
     store.purge_expired(ctx.now())
@@ -146,7 +149,7 @@ def redeem_device_code(
         client_id=code.client_id,
         user=user,
         scope=form.get("scope") or code.scope,
-        claims=claims,
+        claims=claims.union(code.claims),
         amr=amr,
         session_id=str(uuid.uuid4()),
     )

@@ -42,6 +42,16 @@ class ClaimsEvaluation:
     not_before: int | None = None
     acrs: tuple[str, ...] = ()
 
+    def union(self, other: ClaimsEvaluation) -> ClaimsEvaluation:
+        """Both requests at once (a device code's authorization and token requests may each
+        carry claims): cp1 if either asks, the later ``nbf``, every ``acrs`` value."""
+        not_befores = [n for n in (self.not_before, other.not_before) if n is not None]
+        return ClaimsEvaluation(
+            cp1=self.cp1 or other.cp1,
+            not_before=max(not_befores) if not_befores else None,
+            acrs=tuple(dict.fromkeys((*self.acrs, *other.acrs))),
+        )
+
 
 def evaluate_claims(text: str | None, *, extra_capabilities: str | None = None) -> ClaimsEvaluation:
     """Parse the ``claims`` form parameter strictly (OIDC Core 5.5).
