@@ -21,7 +21,7 @@ import httpx
 from ...core import jose
 from ...core.errors import ConfigurationError, EventSourceError, EventValidationError, JOSEError
 from ...core.jose import JWK, CompactJWS
-from ...core.secevents import SSF_CONFIGURATION_PATH
+from ...core.secevents import ssf_configuration_url
 from ...keys.source import KeySource
 from .rules import (
     INVALID_KEY,
@@ -139,9 +139,16 @@ class TransmitterKeys:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.issuer = issuer
-        self.configuration_url = configuration_url or issuer.rstrip("/") + SSF_CONFIGURATION_PATH
         if jwks is None and http is None:
             raise ConfigurationError("TransmitterKeys needs an http client or pinned jwks")
+        if configuration_url is None:
+            # The same well-known location the stream client and the dev IdP use.
+            try:
+                configuration_url = ssf_configuration_url(issuer)
+            except ValueError as exc:
+                if jwks is None:
+                    raise ConfigurationError(str(exc)) from None
+        self.configuration_url = configuration_url
         try:
             self._source = KeySource(
                 configuration_url=self.configuration_url,
