@@ -122,10 +122,19 @@ def check_header(header: Mapping[str, Any], algorithms: Collection[str]) -> str:
     returns the algorithm."""
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
-        raise JOSEError(BAD_ALGORITHM, f"algorithm {alg!r} is not accepted")
+        raise JOSEError(BAD_ALGORITHM, _algorithm_refusal(alg))
     if "crit" in header:
         raise JOSEError(UNSUPPORTED_HEADER, "critical header extensions are not supported")
     return alg
+
+
+def _algorithm_refusal(alg: object) -> str:
+    # RFC 8725 section 3.1/3.2: name the two classic attacks, so a log says what was tried.
+    if isinstance(alg, str) and alg.lower() == "none":
+        return "unsigned token (alg none) is never accepted"
+    if isinstance(alg, str) and alg.upper().startswith("HS"):
+        return f"symmetric algorithm {alg} is never accepted; an asymmetric signature is required"
+    return f"algorithm {alg!r} is not accepted"
 
 
 class JOSEHeaderView:

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...core.errors import ConfigurationError, EventValidationError
+from ...core.errors import ConfigurationError, EventValidationError, JOSEError
+from ...core.jose import SUPPORTED_ALGORITHMS, UNSUPPORTED_HEADER, check_header
 from ...core.secevents import SET_TYP, SSF
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 
 # Asymmetric algorithms only: a SET signed with a shared secret (HS*) could have been forged by
 # anyone holding the secret, and "none" is unsigned (RFC 8417 section 5.1; RFC 8725 section 3.1).
-ALLOWED_ALGORITHMS: frozenset[str] = frozenset({"RS256", "PS256", "ES256"})
+ALLOWED_ALGORITHMS: frozenset[str] = SUPPORTED_ALGORITHMS
 
 _CONTROL_EVENTS = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
 
@@ -94,21 +95,19 @@ def _fail(err: str, description: str) -> EventValidationError:
 
 
 def validate_set_header(header: Mapping[str, Any], config: SetValidationConfig) -> str:
-    """Check ``alg`` and ``typ``; return the algorithm. Never accept ``none`` or HMAC."""
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg.lower() == "none":
-        raise _fail(INVALID_KEY, "SET is not signed (alg none)")
-    if alg.upper().startswith("HS"):
-        raise _fail(INVALID_KEY, f"SET signed with symmetric algorithm {alg}; asymmetric required")
-    if alg not in config.algorithms:
-        raise _fail(INVALID_KEY, f"SET algorithm {alg} is not accepted")
+    """Check ``alg`` (the shared JOSE rules: never ``none`` or HMAC) and ``typ``; return the
+    algorithm."""
+    try:
+        alg = check_header(header, config.algorithms)
+    except JOSEError as exc:
+        # RFC 8935 section 2.4: a signature algorithm problem is "invalid_key".
+        code = INVALID_REQUEST if exc.reason == UNSUPPORTED_HEADER else INVALID_KEY
+        raise _fail(code, f"SET {exc.description}") from None
     # SSF 1.0 section 4.1.1 / RFC 8417 section 2.3: typ is "secevent+jwt"; RFC 7515 section
     # 4.1.9 allows the "application/" prefix to be present.
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower().removeprefix("application/") != SET_TYP:
         raise _fail(INVALID_REQUEST, f"SET header typ must be {SET_TYP!r}")
-    if "crit" in header:
-        raise _fail(INVALID_REQUEST, "SET header carries unsupported critical parameters")
     return alg
 
 
