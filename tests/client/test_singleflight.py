@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +16,15 @@ import respx
 from cae_sdk import AsyncCAEClient, CAEAuth, CAEClient, ConfidentialClientCredential
 from cae_sdk.client import SingleFlight
 
-from .fakes import API, AUTHORITY_HOST, SCOPE, TENANT, FakeIdentityProvider, FakeResource
+from .fakes import (
+    API,
+    AUTHORITY_HOST,
+    SCOPE,
+    TENANT,
+    TOKEN_URL,
+    FakeIdentityProvider,
+    FakeResource,
+)
 
 
 @pytest.fixture
@@ -130,3 +139,34 @@ async def test_single_flight_cancelled_caller_does_not_cancel_the_flight(cancell
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert calls == [1]
+
+
+async def test_clients_sharing_a_credential_cause_one_token_request(
+    router: respx.MockRouter,
+) -> None:
+    """Single flight is per (credential, scopes, claims), not per client: a sync and an async
+    client (each with its own CAEAuth) challenged together share one acquisition."""
+    idp = FakeIdentityProvider(router)
+    resource = FakeResource(router)
+    issue = idp._token
+
+    def slow_token(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.3)  # keep the flight open while the other client's acquisition arrives
+        return issue(request)
+
+    credential = _credential()
+    with CAEClient(credential, SCOPE) as sync_client:
+        async with AsyncCAEClient(credential, SCOPE) as async_client:
+            assert (await async_client.get(f"{API}/warm")).status_code == 200
+            assert sync_client.get(f"{API}/warm").status_code == 200
+            assert idp.count == 1  # the second client found the token in MSAL's cache
+            router.post(TOKEN_URL).mock(side_effect=slow_token)
+            resource.revoked.add("token-1")
+            sync_burst = asyncio.to_thread(
+                lambda: [sync_client.get(f"{API}/s/{i}").status_code for i in range(5)]
+            )
+            async_burst = asyncio.gather(*(async_client.get(f"{API}/a/{i}") for i in range(50)))
+            sync_statuses, async_responses = await asyncio.gather(sync_burst, async_burst)
+    assert sync_statuses == [200] * 5
+    assert all(r.status_code == 200 for r in async_responses)
+    assert idp.count == 2  # one claims request for both clients

@@ -22,6 +22,7 @@ from ...core.errors import (
 )
 from ...core.remediation import Remediation, RemediationKind
 from ..http import MsalHttpClient
+from ..singleflight import SingleFlight
 from ..token import AccessToken, token_sha256
 from ._options import Clock
 
@@ -43,6 +44,9 @@ class CredentialBase(ABC):
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
         self._http: MsalHttpClient | None = None
+        # Single flight per (credential, scopes, claims): several clients (sync and async,
+        # several CAEAuth instances) that share this credential cause one token request.
+        self._flights: SingleFlight[AccessToken] = SingleFlight()
 
     def close(self) -> None:
         """Close the HTTP client this credential created for MSAL (not one the app passed)."""
@@ -70,17 +74,9 @@ class CredentialBase(ABC):
         """
         scope_list = _check_scopes(scopes)
         request_claims = merge_claims(CP1, claims) if claims else None
-        now = self._clock()
-        try:
-            result = self._acquire(scope_list, request_claims)
-        except requests.exceptions.RequestException as exc:
-            raise TokenAcquisitionError(
-                f"Token request failed: {exc}",
-                error="network_error",
-                claims=request_claims,
-                remediation=_NETWORK_REMEDIATION,
-            ) from exc
-        token = self._accept(result, now=now, claims=request_claims)
+        token = self._flights.call(
+            (tuple(scope_list), request_claims), lambda: self._fetch(scope_list, request_claims)
+        )
         if (
             challenged_token is not None
             and claims
@@ -92,6 +88,19 @@ class CredentialBase(ABC):
                 "revocation (managed identity endpoints cache tokens): retry later."
             )
         return token
+
+    def _fetch(self, scopes: list[str], request_claims: str | None) -> AccessToken:
+        now = self._clock()
+        try:
+            result = self._acquire(scopes, request_claims)
+        except requests.exceptions.RequestException as exc:
+            raise TokenAcquisitionError(
+                f"Token request failed: {exc}",
+                error="network_error",
+                claims=request_claims,
+                remediation=_NETWORK_REMEDIATION,
+            ) from exc
+        return self._accept(result, now=now, claims=request_claims)
 
     @abstractmethod
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
