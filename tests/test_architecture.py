@@ -1,0 +1,96 @@
+"""The import rules of the architecture (shared/reference/LAYOUT.md), checked on the source.
+
+``core`` is sans-I/O: it imports nothing of ours outside itself and no network, clock, thread or
+framework module. Adapters import ``core``; ``resource`` may use ``events`` (stores) but never
+``client``; ``events`` and ``keys`` never import ``resource``; nothing below the top imports
+``devidp`` or ``cli``. Imports under ``if TYPE_CHECKING:`` are annotations, not dependencies.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cae_sdk"
+
+# package -> packages of ours it must not import at run time
+FORBIDDEN: dict[str, set[str]] = {
+    "core": {"client", "resource", "events", "keys", "observability", "devidp", "cli"},
+    "keys": {"client", "resource", "events", "observability", "devidp", "cli"},
+    "client": {"resource", "events", "keys", "observability", "devidp", "cli"},
+    "events": {"client", "resource", "observability", "devidp", "cli"},
+    "resource": {"client", "devidp", "cli"},
+    "observability": {"client", "resource", "devidp", "cli"},
+    "devidp": {"cli"},
+}
+# What would give the core a network, a clock, threads or a framework.
+CORE_FORBIDDEN_MODULES = {
+    "asyncio", "httpx", "msal", "redis", "requests", "socket", "sqlite3", "starlette",
+    "threading", "time", "uvicorn",
+}  # fmt: skip
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Absolute module names imported by ``path``, leaving out ``if TYPE_CHECKING:`` blocks."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package_parts = ["cae_sdk", *path.relative_to(PACKAGE).parent.parts]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package_parts[: len(package_parts) - node.level + 1]
+                found.add(".".join([*base, node.module] if node.module else base))
+            elif node.module:
+                found.add(node.module)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((PACKAGE / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_packages_import_only_downwards(package: str) -> None:
+    violations = []
+    for path in _modules(package):
+        for module in _runtime_imports(path):
+            parts = module.split(".")
+            if parts[0] == "cae_sdk" and len(parts) > 1 and parts[1] in FORBIDDEN[package]:
+                violations.append(f"{path.relative_to(PACKAGE)} imports {module}")
+    assert not violations, "\n".join(violations)
+
+
+def test_core_has_no_io_clock_or_framework_imports() -> None:
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for path in _modules("core")
+        for module in _runtime_imports(path)
+        if module.split(".")[0] in CORE_FORBIDDEN_MODULES
+    ]
+    assert not violations, "\n".join(violations)
+
+
+def test_every_package_is_covered() -> None:
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages - {"cli"} == set(FORBIDDEN), "add the new package's rules to FORBIDDEN"
+
+
+def test_the_checker_sees_relative_and_guarded_imports() -> None:
+    # A rule that can never fail is no rule: check the parser on a known module.
+    imports = _runtime_imports(PACKAGE / "resource" / "middleware.py")
+    assert "cae_sdk.events.store" in imports and "cae_sdk.core.decisions" in imports
+    guarded = _runtime_imports(PACKAGE / "observability" / "metrics.py")
+    assert "cae_sdk.resource.middleware" not in guarded  # only under TYPE_CHECKING
