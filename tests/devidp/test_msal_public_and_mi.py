@@ -9,7 +9,7 @@ import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp import DevIdentityProvider, msal_public_app
 
 from .conftest import verify_token
 
@@ -72,17 +72,6 @@ def test_managed_identity_through_app_service_endpoint(
     assert "access_token" not in refused
 
 
-def _public_app(idp: DevIdentityProvider, http: requests.Session) -> msal.PublicClientApplication:
-    return msal.PublicClientApplication(
-        idp.seed.public_app.client_id,
-        authority=idp.authority,
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
-        token_cache=msal.TokenCache(),
-    )
-
-
 def _scope(idp: DevIdentityProvider) -> list[str]:
     return [f"{idp.seed.api.audience}/access_as_user"]
 
@@ -90,7 +79,7 @@ def _scope(idp: DevIdentityProvider) -> list[str]:
 def test_device_code_auto_approved_with_mfa(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     flow = app.initiate_device_flow(_scope(cae_idp))
     assert "user_code" in flow, flow
     result = app.acquire_token_by_device_flow(flow)
@@ -116,7 +105,7 @@ def test_device_authorization_claims_are_honoured_at_redemption(
 ) -> None:
     """MSAL sends ``claims`` with the device authorization request; the token must satisfy
     them even when the token request itself carries none (RFC 8628 + OIDC Core 5.5)."""
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     step_up = json.dumps({"access_token": {"acrs": {"essential": True, "value": "c2"}}})
     flow = app.initiate_device_flow(_scope(cae_idp), claims_challenge=step_up)
     result = app.acquire_token_by_device_flow(flow)
@@ -128,7 +117,7 @@ def test_device_authorization_claims_are_honoured_at_redemption(
 def test_revoked_sessions_invalidate_refresh_token(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     app.acquire_token_by_device_flow(app.initiate_device_flow(_scope(cae_idp)))
     cae_idp.admin.revoke_sessions(cae_idp.seed.user.object_id)
     account = app.get_accounts()[0]
@@ -140,7 +129,7 @@ def test_revoked_sessions_invalidate_refresh_token(
 def test_password_reset_ends_refresh_with_50133(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     app.acquire_token_by_device_flow(app.initiate_device_flow(_scope(cae_idp)))
     cae_idp.admin.reset_password(cae_idp.seed.user.object_id)
     account = app.get_accounts()[0]
@@ -152,7 +141,7 @@ def test_device_code_waits_for_admin_approval_without_mfa(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:
     cae_idp.settings.device_code_auto_approve = False
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     flow = app.initiate_device_flow(_scope(cae_idp))
     pending = app.acquire_token_by_device_flow(flow, exit_condition=lambda flow: True)
     assert pending["error"] == "authorization_pending"
@@ -164,7 +153,7 @@ def test_device_code_waits_for_admin_approval_without_mfa(
 
 def test_step_up_without_mfa_is_50076(cae_idp: DevIdentityProvider, http: requests.Session) -> None:
     cae_idp.settings.device_code_auto_approve = False
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     step_up = json.dumps({"access_token": {"acrs": {"essential": True, "value": "c1"}}})
     flow = app.initiate_device_flow(_scope(cae_idp), claims_challenge=step_up)
     cae_idp.admin.approve_device_code(flow["user_code"], mfa=False)
@@ -175,7 +164,7 @@ def test_step_up_without_mfa_is_50076(cae_idp: DevIdentityProvider, http: reques
 
 def test_disabled_user_is_50057(cae_idp: DevIdentityProvider, http: requests.Session) -> None:
     cae_idp.admin.disable_user(cae_idp.seed.user.object_id)
-    app = _public_app(cae_idp, http)
+    app = msal_public_app(cae_idp, http=http)
     result = app.acquire_token_by_device_flow(app.initiate_device_flow(_scope(cae_idp)))
     assert result["error_codes"] == [50057]
 

@@ -7,7 +7,7 @@ import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import DevIdentityProvider, IdPSettings
+from cae_sdk.devidp import DevIdentityProvider, IdPSettings, msal_public_app
 
 from .conftest import confidential_app, verify_token
 
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _device_token(idp: DevIdentityProvider, http: requests.Session) -> dict[str, object]:
-    app = msal.PublicClientApplication(
-        idp.seed.public_app.client_id,
-        authority=idp.authority,
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
-    )
+    app = msal_public_app(idp, http=http)
     flow = app.initiate_device_flow([f"{idp.seed.api.audience}/access_as_user"])
     # Never poll longer than a moment: these tests expect an answer at once.
     return dict(app.acquire_token_by_device_flow(flow, exit_condition=lambda flow: True))

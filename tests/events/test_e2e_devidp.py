@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import msal
 import pytest
 from _ssf_helpers import running
 from starlette.applications import Starlette
@@ -28,7 +27,7 @@ from cae_sdk import CAEAuth, ConfidentialClientCredential
 from cae_sdk.core import find_claims_challenge
 from cae_sdk.core.secevents import CAEP, RISC
 from cae_sdk.core.subjects import SubjectKey
-from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp import DevIdentityProvider, device_code_token, msal_public_app
 from cae_sdk.events import InMemoryEventStore, RiskLevel
 from cae_sdk.events.graph import GraphBridge, GraphBridgeOptions, GraphClient
 from cae_sdk.events.ssf import (
@@ -66,16 +65,7 @@ def _user_token(idp: DevIdentityProvider) -> str:
     """A cp1 user token from a real MSAL device code flow (auto-approved by the dev IdP)."""
     session = idp.http_session()
     try:
-        app = msal.PublicClientApplication(
-            idp.seed.public_app.client_id,
-            authority=idp.authority,
-            client_capabilities=["cp1"],
-            instance_discovery=False,
-            http_client=session,
-        )
-        scopes = [f"{idp.seed.api.audience}/access_as_user"]
-        flow = app.initiate_device_flow(scopes)
-        result = app.acquire_token_by_device_flow(flow)
+        result = device_code_token(idp, msal_public_app(idp, http=session))
     finally:
         session.close()
     assert "access_token" in result, result

@@ -17,7 +17,12 @@ import pytest
 import requests
 
 from cae_sdk.core import find_claims_challenge
-from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp import (
+    DevIdentityProvider,
+    device_code_token,
+    msal_confidential_app,
+    msal_public_app,
+)
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import TokenValidator
 
@@ -69,8 +74,7 @@ def _call(url: str, token: str) -> httpx.Response:
 def _device_code_token(
     app: msal.PublicClientApplication, idp: DevIdentityProvider, claims: str | None = None
 ) -> dict[str, Any]:
-    flow = app.initiate_device_flow(_scopes(idp), claims_challenge=claims)
-    result = app.acquire_token_by_device_flow(flow, claims_challenge=claims)
+    result = device_code_token(idp, app, scopes=_scopes(idp), claims=claims)
     assert "access_token" in result, result
     return result
 
@@ -79,14 +83,7 @@ def test_user_token_accepted_then_revoked_then_renewed(
     idp: DevIdentityProvider, http: requests.Session, api: tuple[str, InMemoryEventStore]
 ) -> None:
     url, store = api
-    app = msal.PublicClientApplication(
-        idp.seed.public_app.client_id,
-        authority=idp.authority,
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
-        token_cache=msal.TokenCache(),
-    )
+    app = msal_public_app(idp, http=http)
     first = _device_code_token(app, idp)
     accepted = _call(url, first["access_token"])
     assert accepted.status_code == 200, accepted.text
@@ -113,15 +110,7 @@ def test_app_only_token_from_client_credentials(
 ) -> None:
     url, store = api
     secret_app = idp.seed.secret_app
-    cca = msal.ConfidentialClientApplication(
-        secret_app.client_id,
-        client_credential=secret_app.client_secret,
-        authority=idp.authority,
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
-        token_cache=msal.TokenCache(),
-    )
+    cca = msal_confidential_app(idp, http=http)
     result = cca.acquire_token_for_client(scopes=[f"{idp.seed.api.audience}/.default"])
     assert "access_token" in result, result
     assert _call(url, result["access_token"]).status_code == 200
@@ -150,14 +139,7 @@ def test_fastapi_step_up_to_authentication_context(
         store=InMemoryEventStore(),
         authorization_uri=f"{idp.base_url}/{{tenantid}}/oauth2/authorize",
     )
-    client = msal.PublicClientApplication(
-        idp.seed.public_app.client_id,
-        authority=idp.authority,
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
-        token_cache=msal.TokenCache(),
-    )
+    client = msal_public_app(idp, http=http)
     token = _device_code_token(client, idp)["access_token"]
     with serve(app) as url:
         headers = {"Authorization": f"Bearer {token}"}

@@ -7,6 +7,7 @@ from .admin import AdminError
 from .admin_client import AdminClient
 from .context import IdPSettings
 from .errors import EntraError, Refusal, entra_error_body
+from .msal_apps import device_code_token, msal_confidential_app, msal_public_app
 from .runner import DevIdentityProvider
 from .seed import Seed
 
@@ -18,5 +19,8 @@ __all__ = [
     "IdPSettings",
     "Refusal",
     "Seed",
+    "device_code_token",
     "entra_error_body",
+    "msal_confidential_app",
+    "msal_public_app",
 ]
