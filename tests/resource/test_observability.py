@@ -142,3 +142,19 @@ async def test_starlette_requires_decorator_works_behind_the_middleware(
         me_response = await client.get("/me", headers=auth)
         assert (me_response.status_code, me_response.text) == (200, USER_OID)
         assert (await client.get("/write", headers=auth)).status_code == 403
+
+
+async def test_key_set_fetches_are_counted_ok_and_failed(idp: JWKSServer) -> None:
+    metrics = PrometheusMetrics(registry=CollectorRegistry())
+    validator = TokenValidator(
+        issuer=idp.issuer, audiences=[f"api://{APP_ID}"], jwks_uri=f"{idp.base_url}/keys"
+    )
+    metrics.observe_key_source(validator.keys)
+    await validator.keys.refresh()
+    idp.mode = "down"
+    await validator.keys.refresh()
+    name = validator.keys.name
+    refreshes = "cae_key_set_refreshes_total"
+    assert _sample(metrics, refreshes, issuer=name, result="ok") == 1
+    assert _sample(metrics, refreshes, issuer=name, result="failed") == 1
+    assert validator.keys.keys is not None  # the last good keys stay

@@ -98,6 +98,7 @@ class KeySource:
         self.last_error: Exception | None = None
         self.attempts = 0
         """Fetches started so far (an adapter tells a failure of its own refresh this way)."""
+        self._refresh_listeners: list[Callable[[str, bool], None]] = []
         self.pinned = jwks is not None
         if jwks is not None:
             # Pinned keys (offline deployments, tests, benchmarks): never fetched.
@@ -107,6 +108,22 @@ class KeySource:
     @property
     def keys(self) -> JWKSet | None:
         return self._keys
+
+    @property
+    def name(self) -> str:
+        """What this source fetches for: the expected issuer, else the URL it starts from."""
+        return self.expected_issuer or self.configuration_url or self.jwks_uri or "pinned"
+
+    def on_refresh(self, listener: Callable[[str, bool], None]) -> None:
+        """Call ``listener(name, ok)`` after every fetch (metrics, alerts on failing fetches)."""
+        self._refresh_listeners.append(listener)
+
+    def _notify_refresh(self, ok: bool) -> None:
+        for listener in self._refresh_listeners:
+            try:
+                listener(self.name, ok)
+            except Exception:  # an observer must never break key fetching
+                log.exception("key refresh listener %r failed", listener)
 
     def cached(self, kid: str | None, x5t: str | None) -> JWK | None:
         """Sync lookup in the current key set; a stale set is answered from and refreshed in
@@ -185,9 +202,11 @@ class KeySource:
                 type(exc).__name__,
                 exc,
             )
+            self._notify_refresh(False)
             return
         self._keys = keys
         self.last_error = None
+        self._notify_refresh(True)
         lifetime = self._max_age if max_age is None else min(self._max_age, max_age)
         self._fresh_until = self._clock() + max(lifetime, self._cooldown)
         if first_load and self._retry_until_loaded:

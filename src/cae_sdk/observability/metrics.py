@@ -18,6 +18,7 @@ from ..events.model import Event, LocationsEvent, RevocationEvent
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..events.store import EventStore
+    from ..keys.source import KeySource
     from ..resource.middleware import AccessRecord
 
 __all__ = ["PrometheusMetrics"]
@@ -114,6 +115,11 @@ class PrometheusMetrics:
 
     def key_set_refreshed(self, issuer: str, ok: bool) -> None:
         self.key_set_refreshes.labels(issuer, "ok" if ok else "failed").inc()
+
+    def observe_key_source(self, source: KeySource) -> None:
+        """Count every JWKS fetch of ``source`` (e.g. ``validator.keys``, or an SSF receiver's
+        transmitter keys)."""
+        source.on_refresh(self.key_set_refreshed)
 
     # -- exposition ------------------------------------------------------------------------------
 
