@@ -36,10 +36,7 @@ from cae_sdk.events.redis import RedisEventStore
 from cae_sdk.events.ssf import (
     DirectorySubjectResolver,
     PushReceiverApp,
-    SetDecoder,
     SetReceiver,
-    SetValidationConfig,
-    TransmitterKeys,
 )
 from cae_sdk.events.ssf.streams import StreamClient, push_delivery
 
@@ -50,12 +47,7 @@ async def create_stream(idp: Any, endpoint_url: str, authorization: str) -> dict
     """Ask the transmitter to push session and account events to ``endpoint_url``."""
     tls = ssl.create_default_context(cafile=idp.ca_bundle)
     async with httpx.AsyncClient(verify=tls, timeout=5.0) as http:
-        streams = StreamClient(
-            idp.ssf_issuer,
-            http=http,
-            auth=idp.ssf_access_token(),
-            configuration_url=idp.ssf_configuration_url,
-        )
+        streams = StreamClient(idp.ssf_issuer, http=http, auth=idp.ssf_access_token())
         return await streams.create(
             push_delivery(endpoint_url, authorization),
             [CAEP.SESSION_REVOKED, CAEP.CREDENTIAL_CHANGE, RISC.ACCOUNT_DISABLED],
@@ -63,17 +55,13 @@ async def create_stream(idp: Any, endpoint_url: str, authorization: str) -> dict
 
 
 def receiver_for(idp: Any, store: RedisEventStore, audience: str) -> SetReceiver:
-    config = SetValidationConfig(issuer=idp.ssf_issuer, audiences=(audience,))
-    keys = TransmitterKeys(
+    """Verify SETs with the transmitter's discovered keys and apply them to ``store``."""
+    return SetReceiver.for_transmitter(
         idp.ssf_issuer,
-        http=httpx.AsyncClient(verify=ssl.create_default_context(cafile=idp.ca_bundle)),
-        configuration_url=idp.ssf_configuration_url,
-    )
-    return SetReceiver(
-        SetDecoder(config, keys),
+        audience,
         store,
-        DirectorySubjectResolver(tenant_id=idp.tenant_id),
-        replay_window_seconds=config.replay_window_seconds,
+        resolver=DirectorySubjectResolver(tenant_id=idp.tenant_id),
+        http=httpx.AsyncClient(verify=ssl.create_default_context(cafile=idp.ca_bundle)),
     )
 
 

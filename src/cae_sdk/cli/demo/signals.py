@@ -54,10 +54,7 @@ def connect_push_stream(
     from ...events.ssf import (
         DirectorySubjectResolver,
         PushReceiverApp,
-        SetDecoder,
         SetReceiver,
-        SetValidationConfig,
-        TransmitterKeys,
     )
     from ...events.ssf.streams import StreamClient, push_delivery
 
@@ -65,12 +62,7 @@ def connect_push_stream(
 
     async def create() -> dict[str, Any]:
         async with httpx.AsyncClient(verify=ca_context(idp.ca_bundle), timeout=5.0) as http:
-            client = StreamClient(
-                idp.ssf_issuer,
-                http=http,
-                auth=idp.ssf_access_token(),
-                configuration_url=idp.ssf_configuration_url,
-            )
+            client = StreamClient(idp.ssf_issuer, http=http, auth=idp.ssf_access_token())
             return await client.create(
                 push_delivery(endpoint_url, authorization),
                 EVENTS_REQUESTED,
@@ -80,18 +72,15 @@ def connect_push_stream(
     stream = asyncio.run(create())
     audience = stream.get("aud")
     audiences = tuple(audience) if isinstance(audience, list) else (str(audience),)
-    config = SetValidationConfig(issuer=idp.ssf_issuer, audiences=audiences)
     # Used (and closed, through ``closers``) in the API server's event loop.
     keys_http = httpx.AsyncClient(verify=ca_context(idp.ca_bundle), timeout=5.0)
     closers.append(keys_http.aclose)
-    keys = TransmitterKeys(
-        idp.ssf_issuer, http=keys_http, configuration_url=idp.ssf_configuration_url
-    )
-    receiver = SetReceiver(
-        SetDecoder(config, keys),
+    receiver = SetReceiver.for_transmitter(
+        idp.ssf_issuer,
+        audiences,
         store,
-        DirectorySubjectResolver(tenant_id=idp.tenant_id),
-        replay_window_seconds=config.replay_window_seconds,
+        resolver=DirectorySubjectResolver(tenant_id=idp.tenant_id),
+        http=keys_http,
         on_result=log.record_set,
     )
     push.app = PushReceiverApp(receiver, authorization=authorization)
