@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+from _report import print_goal_table
 
 from cae_sdk import (
     AsyncCAEClient,
@@ -156,11 +157,7 @@ def main() -> int:
         ("parse_www_authenticate", f"{parse:,.0f} headers/s", "report", True),
         ("find_claims_challenge", f"{find:,.0f} headers/s", "report", True),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':<28} {'goal':<8} ok")
-    for name, value, goal, passed in rows:
-        print(f"{name.ljust(width)}  {value:<28} {goal:<8} {'yes' if passed else 'NO'}")
-    return 0 if all(r[3] for r in rows) else 1
+    return print_goal_table(rows)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import statistics
 import time
 
 import httpx
+from _report import print_goal_table
 
 from cae_sdk.core.claims import CP1
 from cae_sdk.devidp import DevIdentityProvider
@@ -109,11 +110,7 @@ def main() -> int:
             event_median < EVENT_GOAL,
         ),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':<34} {'goal':<8} ok")
-    for name, value, goal, passed in rows:
-        print(f"{name.ljust(width)}  {value:<34} {goal:<8} {'yes' if passed else 'NO'}")
-    return 0 if all(r[3] for r in rows) else 1
+    return print_goal_table(rows)
 
 
 if __name__ == "__main__":

@@ -13,20 +13,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from ...core.secevents import CAEP, RISC, SSF
+from ...core.secevents import SSF
+from ...devidp.ssf.streams import EVENTS_SUPPORTED
 from ...events.store import EventStore
 from .api import DeferredApp
 
 __all__ = ["ca_context", "connect_push_stream"]
 
-EVENTS_REQUESTED = [
-    CAEP.SESSION_REVOKED,
-    CAEP.CREDENTIAL_CHANGE,
-    CAEP.RISK_LEVEL_CHANGE,
-    RISC.ACCOUNT_DISABLED,
-    RISC.ACCOUNT_ENABLED,
-    RISC.ACCOUNT_PURGED,
-]
 
 
 class SetLog(Protocol):
@@ -65,7 +58,7 @@ def connect_push_stream(
             client = StreamClient(idp.ssf_issuer, http=http, auth=idp.ssf_access_token())
             return await client.create(
                 push_delivery(endpoint_url, authorization),
-                EVENTS_REQUESTED,
+                list(EVENTS_SUPPORTED),  # everything the dev transmitter emits
                 description="cae demo API",
             )
 
