@@ -391,6 +391,12 @@ def test_client_secret_basic(idp: DevIdentityProvider, client: httpx.Client) -> 
     _assert_entra_error(both, "invalid_request")
     garbled = client.post(idp.token_endpoint, data=form, headers={"Authorization": "Basic %%%"})
     _assert_entra_error(garbled, "invalid_request")
+    # A non-ASCII byte in the header (Starlette decodes headers as latin-1) is malformed too,
+    # not a 500: base64 refuses non-ASCII text with a plain ValueError, not binascii.Error.
+    latin1 = client.post(
+        idp.token_endpoint, data=form, headers={"Authorization": b"Basic \xe9\xe9\xe9\xe9"}
+    )
+    _assert_entra_error(latin1, "invalid_request")
 
 
 def test_ssf_management_needs_the_role(idp: DevIdentityProvider, client: httpx.Client) -> None:

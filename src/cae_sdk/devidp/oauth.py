@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -106,7 +105,7 @@ def with_basic_credentials(authorization: str | None, form: dict[str, str]) -> d
         return form
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII (latin-1) header text
         raise EntraError.invalid_request("The Basic authorization header is malformed.") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep or "client_secret" in form or "client_assertion" in form:
