@@ -228,6 +228,30 @@ async def test_unexpected_failures_fail_closed_never_500(keys: SigningKeys) -> N
         assert response.json()["reason"] == reason
 
 
+class _LocationsExplode(InMemoryEventStore):
+    def named_locations(self) -> Any:
+        raise RuntimeError("backend exploded")
+
+
+async def test_a_store_whose_locations_read_raises_fails_closed_never_500(
+    keys: SigningKeys,
+) -> None:
+    seen: list[AccessRecord] = []
+    middleware = CAEMiddleware(
+        _ok_app,
+        validator=_middleware(keys).validator,
+        store=_LocationsExplode(),
+        on_decision=[seen.append],
+    )
+    token = sign(keys, claims("https://issuer.test/v2.0"))
+    transport = httpx.ASGITransport(app=middleware, client=("198.51.100.4", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["reason"] == "EventStoreUnavailable"
+    assert [record.client_ip for record in seen] == ["198.51.100.4"]
+
+
 async def test_entra_preset_for_another_authority_host(keys: SigningKeys) -> None:
     validator = TokenValidator.entra(
         app_id=APP_ID, tenant_id=TENANT, authority_host="https://idp.test/", jwks=keys.jwks()

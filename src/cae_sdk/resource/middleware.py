@@ -177,8 +177,10 @@ class CAEMiddleware:
                 TokenValidationError("validation_error", "token could not be validated"),
             )
             return
-        facts = self._facts(scope, path, headers)
+        facts: RequestFacts | None = None
         try:
+            # Gathering the facts reads the store too (named locations): inside the guard.
+            facts = self._facts(scope, path, headers)
             decision = self.evaluator.evaluate(claims, facts, int(self._clock()))
         except Exception:  # e.g. a store whose read raised: refuse like an unhealthy store
             log.exception("access evaluation failed unexpectedly")
@@ -189,9 +191,8 @@ class CAEMiddleware:
                 claims=nbf_claims(int(self._clock())),
             )
         if self.hooks:
-            await self._run_hooks(
-                AccessRecord(decision, claims, _method(scope), path, facts.client_ip)
-            )
+            client_ip = facts.client_ip if facts is not None else _peer(scope)
+            await self._run_hooks(AccessRecord(decision, claims, _method(scope), path, client_ip))
         if decision.outcome is not Outcome.ALLOW:
             refusal = refusal_for_decision(
                 decision,
@@ -211,8 +212,7 @@ class CAEMiddleware:
         await self.app(scope, receive, send)
 
     def _facts(self, scope: Scope, path: str, headers: list[tuple[bytes, bytes]]) -> RequestFacts:
-        client = scope.get("client")
-        peer = client[0] if client else None
+        peer = _peer(scope)
         user_agent = None
         settings = self._settings
         if settings.policies:
@@ -239,15 +239,8 @@ class CAEMiddleware:
             decision = Decision(
                 Outcome.DENY, reason, error.description, details={"reason": error.reason}
             )
-            client = scope.get("client")
             await self._run_hooks(
-                AccessRecord(
-                    decision,
-                    None,
-                    _method(scope),
-                    scope.get("path", ""),
-                    client[0] if client else None,
-                )
+                AccessRecord(decision, None, _method(scope), scope.get("path", ""), _peer(scope))
             )
         await self._send_refusal(scope, send, refusal, None)
 
@@ -299,3 +292,9 @@ class CAEMiddleware:
 
 def _method(scope: Scope) -> str:
     return str(scope.get("method", "WEBSOCKET"))
+
+
+def _peer(scope: Scope) -> str | None:
+    """The connection's peer address (before any trusted-proxy resolution)."""
+    client = scope.get("client")
+    return client[0] if client else None
