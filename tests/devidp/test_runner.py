@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import ssl
+import tempfile
 
 import httpx
 import pytest
@@ -51,3 +53,32 @@ def test_start_twice_is_refused_and_stop_cleans_up() -> None:
     assert not os.path.exists(ca)
     with pytest.raises(RuntimeError):
         _ = idp.admin
+
+
+def test_failed_start_leaves_no_temp_dir_or_open_sockets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cae_sdk.devidp import runner
+
+    made: list[str] = []
+    bound: list[socket.socket] = []
+    real_mkdtemp, real_bind = tempfile.mkdtemp, runner.bind_loopback
+
+    def mkdtemp(**kwargs: str) -> str:
+        made.append(real_mkdtemp(**kwargs))
+        return made[-1]
+
+    def bind(host: str) -> socket.socket:
+        bound.append(real_bind(host))
+        return bound[-1]
+
+    def broken_seed(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runner.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(runner, "bind_loopback", bind)
+    monkeypatch.setattr(runner, "seed_directory", broken_seed)
+    with pytest.raises(OSError, match="disk full"), DevIdentityProvider():
+        pass
+    assert made and not os.path.exists(made[0])  # the CA and server key went with it
+    assert len(bound) == 2 and all(sock.fileno() == -1 for sock in bound)

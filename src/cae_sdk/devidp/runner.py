@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -68,17 +69,30 @@ class DevIdentityProvider:
         if self._servers is not None:
             raise RuntimeError("DevIdentityProvider is already running")
         self._workdir = Path(tempfile.mkdtemp(prefix="cae-devidp-"))
-        now = _dt.datetime.now(_dt.timezone.utc)
-        tls = generate_server_tls(self._workdir, now, self.host)
-        self._ca_bundle = tls.ca_path
         https_sock, http_sock = bind_loopback(self.host), bind_loopback(self.host)
+        try:
+            self._launch(self._workdir, https_sock, http_sock)
+        except BaseException:
+            # A failed start leaves nothing behind: no thread, no temp dir (it holds the TLS
+            # and client keys), no listening sockets. The caller's ``with`` never reaches
+            # ``__exit__`` when ``__enter__`` raises.
+            self.stop()
+            https_sock.close()
+            http_sock.close()
+            raise
+        return self
+
+    def _launch(self, workdir: Path, https_sock: socket.socket, http_sock: socket.socket) -> None:
+        now = _dt.datetime.now(_dt.timezone.utc)
+        tls = generate_server_tls(workdir, now, self.host)
+        self._ca_bundle = tls.ca_path
         ctx = IdPContext(self.settings, Directory(), self._tenant_id)
         ctx.base_url = f"https://{self.host}:{https_sock.getsockname()[1]}"
         ctx.imds_base_url = f"http://{self.host}:{http_sock.getsockname()[1]}"
         self._seed = seed_directory(
             ctx.directory,
             tenant_id=self._tenant_id,
-            workdir=self._workdir,
+            workdir=workdir,
             federation_issuer=ctx.federation_issuer,
             graph_url=ctx.graph_base_url,
             ssf_url=ctx.ssf_issuer,
@@ -102,7 +116,6 @@ class DevIdentityProvider:
         )
         self._servers.start(_START_TIMEOUT)
         self._admin = AdminClient(ctx.base_url, self.settings.admin_key, self._ca_bundle)
-        return self
 
     async def _close_background_work(self) -> None:
         """Stop push workers and their HTTP client before the loop goes away."""
