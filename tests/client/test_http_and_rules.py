@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -99,6 +99,17 @@ def test_generator_body_is_not_replayable() -> None:
         ensure_replayable(request)
     assert "secret" not in str(caught.value)
     request.read()  # buffered by the caller: now it can be replayed
+    ensure_replayable(request)
+
+
+async def test_async_generator_body_is_replayable_once_read() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"a"
+
+    request = httpx.Request("POST", "https://api.test/p", content=chunks())
+    with pytest.raises(RequestNotReplayable):
+        ensure_replayable(request)
+    assert await request.aread() == b"a"
     ensure_replayable(request)
 
 

@@ -26,9 +26,9 @@ def ensure_replayable(
 ) -> None:
     """Raise :class:`RequestNotReplayable` (carrying the challenged ``response`` and its
     ``challenge``) unless ``request``'s body can be sent again intact."""
-    if hasattr(request, "_content"):  # httpx buffered the body (Request.read / aread)
-        return
     stream = request.stream
+    # Bytes, JSON and form bodies are a ByteStream from the start; Request.read()/aread() also
+    # swap a streamed body for a ByteStream of what was read (httpx/_models.py).
     if isinstance(stream, httpx.ByteStream):
         return
     fields = getattr(stream, "fields", None)  # httpx's MultipartStream
