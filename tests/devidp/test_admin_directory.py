@@ -11,7 +11,7 @@ import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp import AdminError, DevIdentityProvider
 from cae_sdk.devidp.tls import generate_client_certificate
 
 from .conftest import verify_token
@@ -124,3 +124,15 @@ def test_disabled_resource_is_500014(cae_idp: DevIdentityProvider, http: request
         http_client=http,
     )
     assert app.acquire_token_for_client([seed.api.default_scope])["error_codes"] == [500014]
+
+
+def test_usernames_are_unique_per_tenant(cae_idp: DevIdentityProvider) -> None:
+    """A username taken in the default tenant is free in another tenant, and one taken in that
+    tenant is refused there (the check must look where the user is created)."""
+    tenant = cae_idp.admin.create_tenant("fabrikam")
+    name = cae_idp.seed.user.username
+    created = cae_idp.admin.create_user(name, tenant_id=tenant)
+    assert created["object_id"] != cae_idp.seed.user.object_id
+    with pytest.raises(AdminError) as refused:
+        cae_idp.admin.create_user(name, tenant_id=tenant)
+    assert refused.value.status == 400

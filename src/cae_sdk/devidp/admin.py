@@ -128,7 +128,8 @@ async def _rotate(ctx: IdPContext, request: Request, body: dict[str, Any]) -> An
 
 async def _create_user(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
     username = _text(body, "username")
-    if ctx.directory.user_by_name(ctx.default_tenant_id, username) is not None:
+    tenant_id = _tenant(ctx, body)
+    if ctx.directory.user_by_name(tenant_id, username) is not None:
         raise AdminError(400, "Request_BadRequest", "A user with this username exists.")
     mfa = body.get("mfa_registered", True)
     if not isinstance(mfa, bool):
@@ -136,7 +137,7 @@ async def _create_user(ctx: IdPContext, request: Request, body: dict[str, Any]) 
     user = ctx.directory.add_user(
         User(
             object_id=str(uuid.uuid4()),
-            tenant_id=_tenant(ctx, body),
+            tenant_id=tenant_id,
             username=username,
             password=_text(body, "password", secrets.token_urlsafe(16)),
             display_name=_text(body, "display_name", username),
