@@ -121,6 +121,39 @@ async def test_sqlite_writes_of_another_process_become_visible(tmp_path: Path) -
     await store.close()
 
 
+async def test_a_failing_listener_neither_stops_the_others_nor_the_sqlite_poller(
+    tmp_path: Path,
+) -> None:
+    def explode(event: Event) -> None:
+        raise RuntimeError("listener bug")
+
+    memory = InMemoryEventStore()
+    heard: list[Event] = []
+    memory.subscribe(explode)
+    memory.subscribe(heard.append)
+    assert await memory.revoke_user(TENANT, USER_OID, at=2_000_000_000)
+    assert len(heard) == 1
+
+    path = tmp_path / "listeners.db"
+    store = SQLiteEventStore(path, poll_interval=0.05)
+    writer = SQLiteEventStore(path, poll_interval=3600)
+    await store.start()
+    await writer.start()
+    store.subscribe(explode)
+    # Two changes by another writer, seen by two separate polls: a listener that raised on
+    # the first must not have stopped the poller (the mirror would go stale while healthy).
+    for at in (2_000_000_001, 2_000_000_002):
+        assert await writer.revoke_user(TENANT, USER_OID, at=at)
+        for _ in range(100):
+            if store.watermark(SUBJECTS[0]) == at:
+                break
+            await asyncio.sleep(0.05)
+        assert store.watermark(SUBJECTS[0]) == at
+    assert store.healthy
+    await writer.close()
+    await store.close()
+
+
 async def test_sqlite_unreadable_database_turns_unhealthy(tmp_path: Path) -> None:
     path = tmp_path / "gone.db"
     store = SQLiteEventStore(path, poll_interval=3600)

@@ -12,6 +12,7 @@ never a false acceptance.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from .model import WATERMARK_TTL_SECONDS, Event, LocationsEvent, RevocationEvent
 from .store import EventListener, EventStoreMixin
 
 __all__ = ["InMemoryEventStore", "MirroredReads"]
+
+log = logging.getLogger("cae_sdk.events")
 
 
 _KINDS = tuple(SubjectKind)
@@ -133,7 +136,13 @@ class InMemoryEventStore(EventStoreMixin):
 
     def notify(self, event: Event) -> None:
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:
+                # A listener is an observer: its bug must not keep the event from the other
+                # listeners, nor kill a shared store's poller or subscription task (its mirror
+                # would then go stale while still reporting healthy: fail open).
+                log.exception("event listener %r failed", listener)
 
     def watermark(self, subject: SubjectKey) -> int | None:
         slot = hash(subject)
