@@ -175,6 +175,21 @@ async def test_verification_event_state(env: Env) -> None:
     assert env.store.watermarks() == {}
 
 
+async def test_redelivered_verification_event_is_acknowledged_again(env: Env) -> None:
+    env.receiver.verification.expect("state-1")
+    verification = _set(
+        env,
+        event_type=SSF.VERIFICATION,
+        payload={"state": "state-1"},
+        sub_id={"format": "opaque", "id": "stream-1"},
+    )
+    assert (await env.post(verification)).status_code == 202
+    assert await env.receiver.verification.wait("state-1", 0.1)
+    # The transmitter lost our 202 and delivers the same SET again: a duplicate jti is
+    # acknowledged (RFC 8935 section 2.3), not refused for a state that was already confirmed.
+    assert (await env.post(verification)).status_code == 202
+
+
 async def test_discovery_issuer_mismatch_fails_closed() -> None:
     stub = TransmitterStub()
     async with running(stub.app) as url, httpx.AsyncClient() as http:

@@ -135,11 +135,11 @@ class SetReceiver:
     async def receive(self, token: str) -> ReceiveResult:
         """Process one compact SET; raises :class:`EventValidationError` if it is refused."""
         event = await self.decoder.decode(token)
-        if event.event_type == SSF.VERIFICATION:
-            self.verification.confirm(event.payload.get("state"))
         mapped = map_security_event(event, self.resolver, source=self._source)
         self._check_tenants(mapped)
-        # Remember before applying: a redelivered risk event must not revert a newer level.
+        # Remember before acting: a redelivered risk event must not revert a newer level, and a
+        # redelivered verification event is acknowledged again rather than refused for a state
+        # it already confirmed (RFC 8935 section 2.3).
         replay_key = f"ssf:{event.issuer}:{event.jti}"
         first = await self.store.remember_once(replay_key, self._replay_window)
         if not first:
@@ -147,10 +147,12 @@ class SetReceiver:
         else:
             changed = 0
             try:
+                if event.event_type == SSF.VERIFICATION:
+                    self.verification.confirm(event.payload.get("state"))
                 for item in mapped.events:
                     changed += bool(await self.store.apply(item))
-            except StoreUnavailable:
-                # Not applied: let the redelivery through (best effort; stores that cannot
+            except (StoreUnavailable, EventValidationError):
+                # Not acted on: let the redelivery through (best effort; stores that cannot
                 # forget have no failing apply).
                 forget = getattr(self.store, "forget", None)
                 if forget is not None:
