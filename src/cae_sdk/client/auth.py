@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import httpx
@@ -47,6 +47,9 @@ class _TokenNeeded:
     claims: str | None = None
     challenged_token: str | None = None
 
+
+# Every request starts with this step: one shared value, nothing built on the hot path.
+_PLAIN_TOKEN = _TokenNeeded()
 
 _Step = httpx.Request | _TokenNeeded
 _Reply = httpx.Response | AccessToken
@@ -84,16 +87,20 @@ class CAEAuth(httpx.Auth):
         self.accept_invalid_token = accept_invalid_token
         self._breaker = loop_breaker if loop_breaker is not None else LoopBreaker()
         self._clock = clock
+        # cae-sdk credentials also coalesce identical token requests (across clients); this
+        # flight is still needed: a burst of challenged requests is admitted to the loop breaker
+        # once (not once per request), takes one worker thread per event loop (not one each),
+        # and any other TokenCredential is coalesced too.
         self._flights: SingleFlight[AccessToken] = SingleFlight()
-        self._lock = threading.Lock()
-        self._token: AccessToken | None = None
-        self._token_claims: str | None = None
+        # The token in use and the challenge claims it answered (None for a plain token), as one
+        # pair replaced whole: lock-free readers never see one token with another's claims.
+        self._held: tuple[AccessToken, str | None] | None = None
         self._refresh_retry_at = 0.0
 
     # -- the protocol, one generator for sync and async ---------------------------------------
 
     def _flow(self, request: httpx.Request) -> Generator[_Step, _Reply, None]:
-        token = cast(AccessToken, (yield _TokenNeeded()))
+        token = cast(AccessToken, (yield _PLAIN_TOKEN))
         _authorize(request, token)
         response = cast(httpx.Response, (yield request))
         first = self._claims_challenge(response)
@@ -156,24 +163,27 @@ class CAEAuth(httpx.Auth):
         ready = self._ready_token(need)
         if ready is not None:
             return ready
-        return self._flights.call(need.claims, self._acquirer(need))
+        return self._flights.call(need.claims, partial(self._acquire, need))
 
     async def _token_async(self, need: _TokenNeeded) -> AccessToken:
         ready = self._ready_token(need)
         if ready is not None:  # the common case: no thread hop, no lock
             return ready
-        return await self._flights.acall(need.claims, asyncio.to_thread, self._acquirer(need))
+        return await self._flights.acall(
+            need.claims, asyncio.to_thread, partial(self._acquire, need)
+        )
 
     # -- token state --------------------------------------------------------------------------
 
     def _ready_token(self, need: _TokenNeeded) -> AccessToken | None:
         """The token to use without any I/O, or ``None`` when the credential must be asked."""
-        token = self._token
-        if token is None:
+        held = self._held
+        if held is None:
             return None
+        token, answered_claims = held
         if need.claims is not None:
             # Another request already answered this very challenge: use its token.
-            answered = self._token_claims == need.claims and token.token != need.challenged_token
+            answered = answered_claims == need.claims and token.token != need.challenged_token
             return token if answered else None
         now = self._clock()
         if not token.needs_refresh(now):
@@ -181,9 +191,6 @@ class CAEAuth(httpx.Auth):
         if now < self._refresh_retry_at and now < token.expires_on:
             return token
         return None
-
-    def _acquirer(self, need: _TokenNeeded) -> Callable[[], AccessToken]:
-        return lambda: self._acquire(need)
 
     def _acquire(self, need: _TokenNeeded) -> AccessToken:
         """Ask the credential (blocking; runs once per flight)."""
@@ -193,7 +200,7 @@ class CAEAuth(httpx.Auth):
         now = self._clock()
         if need.claims is not None:
             self._breaker.admit((self.scopes, need.claims), now)
-        current = self._token
+        current = self._held[0] if self._held is not None else None
         try:
             token = self.credential.get_token(
                 self.scopes, claims=need.claims, challenged_token=need.challenged_token
@@ -205,11 +212,9 @@ class CAEAuth(httpx.Auth):
                 self._refresh_retry_at = now + _REFRESH_RETRY_SECONDS
                 return current
             raise
-        with self._lock:
-            self._token = token
-            self._token_claims = need.claims
-            if token.needs_refresh(now):
-                self._refresh_retry_at = now + _REFRESH_RETRY_SECONDS
+        self._held = (token, need.claims)
+        if token.needs_refresh(now):
+            self._refresh_retry_at = now + _REFRESH_RETRY_SECONDS
         return token
 
 
