@@ -102,6 +102,25 @@ async def test_late_joiner_resyncs_before_reporting_healthy(make_store: StoreFac
     assert c.risk(SubjectKey.user(TID, "u3")) is RiskLevel.MEDIUM
 
 
+async def test_a_failing_listener_does_not_end_the_subscription(make_store: StoreFactory) -> None:
+    a, b = make_store(), make_store()
+    await a.start()
+    await b.start()
+
+    def broken(event: object) -> None:
+        raise RuntimeError("observer bug")
+
+    b.subscribe(broken)
+    now = int(time.time())
+    assert await a.revoke_user(TID, "u4", at=now - 10)
+    assert await eventually(lambda: b.watermark(SubjectKey.user(TID, "u4")) == now - 10)
+    # The listener raised inside b's subscription loop; b still hears the next event.
+    assert await a.revoke_user(TID, "u5", at=now)
+    assert await eventually(lambda: b.watermark(SubjectKey.user(TID, "u5")) == now)
+    assert b.healthy
+    assert await b.revoke_user(TID, "u6", at=now)  # a local write is not failed by it either
+
+
 async def test_remember_once_and_cursors_are_shared(make_store: StoreFactory) -> None:
     a, b = make_store(), make_store()
     await a.start()
