@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from cae_sdk.core.errors import TokenValidationError
+from cae_sdk.core.errors import ConfigurationError, TokenValidationError
 from cae_sdk.resource import KeySetSource, TokenValidator
 from cae_sdk.resource.keysets import parse_jwks
 
@@ -105,6 +105,11 @@ async def test_no_keys_ever_is_keys_unavailable() -> None:
             await source.get("kid", None)
         assert caught.value.reason == "keys_unavailable"
         await source.aclose()
+
+
+def test_a_key_set_without_any_source_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        KeySetSource()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def parse_jwks(document: Any) -> JWKSet:
 
 class KeySetSource(KeySource):
     """The key set of one issuer (see :mod:`cae_sdk.keys.source`): from ``jwks_uri``, an
-    ``openid_configuration_url`` or pinned ``jwks``."""
+    ``openid_configuration_url`` or pinned ``jwks`` (none of them: ``ConfigurationError``)."""
 
     def __init__(
         self,
@@ -39,8 +39,6 @@ class KeySetSource(KeySource):
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not (jwks_uri or openid_configuration_url or jwks):
-            raise ValueError("a key set needs a jwks_uri, an openid_configuration_url or jwks")
         super().__init__(
             jwks_uri=jwks_uri,
             configuration_url=openid_configuration_url,
