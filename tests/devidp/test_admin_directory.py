@@ -136,3 +136,13 @@ def test_usernames_are_unique_per_tenant(cae_idp: DevIdentityProvider) -> None:
     with pytest.raises(AdminError) as refused:
         cae_idp.admin.create_user(name, tenant_id=tenant)
     assert refused.value.status == 400
+
+
+def test_refused_managed_identity_leaves_no_trace(cae_idp: DevIdentityProvider) -> None:
+    """Validation happens before anything is created: a bad ``roles`` is a 400 and no
+    half-made identity stays in the directory."""
+    before = len(cae_idp.context.directory.managed_identities)
+    with pytest.raises(AdminError) as refused:
+        cae_idp.admin.create_managed_identity("half-made", roles=["not", "a", "map"])
+    assert refused.value.status == 400
+    assert len(cae_idp.context.directory.managed_identities) == before

@@ -30,7 +30,6 @@ from .directory import (
     ConditionalAccessPolicy,
     Directory,
     FederatedCredential,
-    ManagedIdentity,
     NamedLocationEntry,
     User,
 )
@@ -168,19 +167,13 @@ async def _create_tenant(ctx: IdPContext, request: Request, body: dict[str, Any]
 
 
 async def _create_managed_identity(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    name = _text(body, "display_name", "dev-identity")
-    tenant_id = _tenant(ctx, body)
-    resource_id = (
-        f"/subscriptions/{uuid.uuid4()}/resourceGroups/dev/providers/"
-        f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    identity = ctx.directory.create_managed_identity(
+        _tenant(ctx, body), _text(body, "display_name", "dev-identity"), _roles(body)
     )
-    identity = ManagedIdentity(str(uuid.uuid4()), str(uuid.uuid4()), tenant_id, resource_id)
-    ctx.directory.add_managed_identity(identity, name)
-    ctx.directory.applications[identity.client_id].granted_roles = _roles(body)
     return {
         "client_id": identity.client_id,
         "object_id": identity.object_id,
-        "resource_id": resource_id,
+        "resource_id": identity.resource_id,
     }
 
 

@@ -266,7 +266,16 @@ class Directory:
         self._record("user", user.object_id)
         return user
 
-    def add_managed_identity(self, mi: ManagedIdentity, display_name: str) -> ManagedIdentity:
+    def create_managed_identity(
+        self, tenant_id: str, display_name: str, granted_roles: dict[str, list[str]]
+    ) -> ManagedIdentity:
+        """A user-assigned managed identity with fresh ids, an Azure resource id named after
+        it, and its service principal holding ``granted_roles`` (resource app id -> roles)."""
+        resource_id = (
+            f"/subscriptions/{new_id()}/resourceGroups/dev/providers/"
+            f"Microsoft.ManagedIdentity/userAssignedIdentities/{display_name}"
+        )
+        mi = ManagedIdentity(new_id(), new_id(), tenant_id, resource_id)
         self.managed_identities[mi.client_id] = mi
         self.add_application(
             Application(
@@ -275,6 +284,7 @@ class Directory:
                 display_name=display_name,
                 service_principal_id=mi.object_id,
                 is_managed_identity=True,
+                granted_roles=granted_roles,
             )
         )
         return mi

@@ -19,7 +19,6 @@ from .directory import (
     CertificateCredential,
     Directory,
     FederatedCredential,
-    ManagedIdentity,
     User,
 )
 from .tls import generate_client_certificate
@@ -214,15 +213,7 @@ def seed_directory(
         )
     )
 
-    mi_client_id, mi_object_id = _gid(), _gid()
-    resource_id = (
-        f"/subscriptions/{_gid()}/resourceGroups/dev/providers/"
-        "Microsoft.ManagedIdentity/userAssignedIdentities/dev-identity"
-    )
-    directory.add_managed_identity(
-        ManagedIdentity(mi_client_id, mi_object_id, tenant_id, resource_id), "dev-identity"
-    )
-    directory.applications[mi_client_id].granted_roles = dict(grants)
+    mi = directory.create_managed_identity(tenant_id, "dev-identity", dict(grants))
     return Seed(
         tenant_id=tenant_id,
         api=ResourceApi(api_id, audience, ("access_as_user",), ("Data.Read",)),
@@ -231,6 +222,6 @@ def seed_directory(
         federated_app=federated_app,
         public_app=public_app,
         user=user,
-        managed_identity=SeededManagedIdentity(mi_client_id, mi_object_id, resource_id),
+        managed_identity=SeededManagedIdentity(mi.client_id, mi.object_id, mi.resource_id),
         federated_subject=FEDERATED_SUBJECT,
     )
