@@ -14,7 +14,7 @@ import pytest
 import respx
 
 from cae_sdk import AsyncCAEClient, CAEAuth, CAEClient, ConfidentialClientCredential
-from cae_sdk.client import SingleFlight
+from cae_sdk.client import LoopBreaker, SingleFlight
 
 from .fakes import (
     API,
@@ -63,6 +63,29 @@ def test_threads_challenged_together_one_token_request(router: respx.MockRouter)
         with ThreadPoolExecutor(max_workers=32) as pool:
             statuses = list(pool.map(lambda i: client.get(f"{API}/t/{i}").status_code, range(64)))
     assert statuses == [200] * 64
+    assert idp.count == 2
+
+
+async def test_challenged_burst_counts_once_against_the_loop_breaker(
+    router: respx.MockRouter,
+) -> None:
+    """A burst answering one challenge is one acquisition for the loop breaker, even while the
+    token request is slow enough for every request of the burst to be waiting on it."""
+    idp = FakeIdentityProvider(router)
+    resource = FakeResource(router)
+    issue = idp._token
+
+    def slow_token(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.2)
+        return issue(request)
+
+    breaker = LoopBreaker(max_attempts=1, window=60)
+    async with AsyncCAEClient(_credential(), SCOPE, loop_breaker=breaker) as client:
+        assert (await client.get(f"{API}/warm")).status_code == 200
+        router.post(TOKEN_URL).mock(side_effect=slow_token)
+        resource.revoked.add("token-1")
+        responses = await asyncio.gather(*(client.get(f"{API}/b/{i}") for i in range(20)))
+    assert all(r.status_code == 200 for r in responses)
     assert idp.count == 2
 
 
