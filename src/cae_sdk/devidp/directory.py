@@ -150,7 +150,7 @@ class ConditionalAccessPolicy:
     min_user_risk: str | None = None  # apply only when the user risk is at least this
 
     def graph_view(self) -> dict[str, Any]:
-        risk = [r for r in RISK_LEVELS[1:] if self._risk_at_least(r)]
+        risk = [r for r in RISK_LEVELS[1:] if self.covers_risk(r)] if self.min_user_risk else []
         return {
             "id": self.id,
             "displayName": self.display_name,
@@ -158,14 +158,15 @@ class ConditionalAccessPolicy:
             "conditions": {
                 "users": {"includeUsers": self.include_users},
                 "applications": {"includeApplications": self.include_applications},
-                "userRiskLevels": risk if self.min_user_risk else [],
+                "userRiskLevels": risk,
             },
             "grantControls": {"operator": "OR", "builtInControls": [self.grant]},
         }
 
-    def _risk_at_least(self, level: str) -> bool:
+    def covers_risk(self, level: str) -> bool:
+        """Whether a user at risk ``level`` falls under this policy's user risk condition."""
         if self.min_user_risk is None:
-            return False
+            return True
         return RISK_LEVELS.index(level) >= RISK_LEVELS.index(self.min_user_risk)
 
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 
 from .client_auth import authenticate_client
 from .context import IdPContext
-from .directory import RISK_LEVELS, Application, User
+from .directory import Application, User
 from .errors import EntraError, Refusal, entra_error_body
 from .tokens import (
     AccessTokenSpec,
@@ -215,9 +215,7 @@ def _check_user_policies(
         apps = policy.include_applications
         if "All" not in apps and resource.app_id not in apps and client_id not in apps:
             continue
-        if policy.min_user_risk is not None and RISK_LEVELS.index(
-            user.risk_level
-        ) < RISK_LEVELS.index(policy.min_user_risk):
+        if not policy.covers_risk(user.risk_level):
             continue
         applying.append(policy.grant)
     if "block" in applying:
