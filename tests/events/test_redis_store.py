@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from _redis_helpers import eventually, throwaway_redis
@@ -15,6 +17,7 @@ from cae_sdk.core.errors import ConfigurationError, StoreUnavailable
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import EventStore, RevocationEvent, RiskEvent, RiskLevel
+from cae_sdk.events.model import Event, event_to_dict
 from cae_sdk.events.redis import RedisEventStore
 
 pytestmark = pytest.mark.redis
@@ -119,6 +122,27 @@ async def test_a_failing_listener_does_not_end_the_subscription(make_store: Stor
     assert await eventually(lambda: b.watermark(SubjectKey.user(TID, "u5")) == now)
     assert b.healthy
     assert await b.revoke_user(TID, "u6", at=now)  # a local write is not failed by it either
+
+
+async def test_apply_reports_a_change_its_own_publication_reached_first(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    await store.start()
+    write = store._write
+
+    async def publication_first(event: Event, **kw: Any) -> bool:
+        # The subscription may read our own publication before the script's reply resumes
+        # apply(): the mirror already holds the event when apply() looks at it.
+        written = await write(event, **kw)
+        store._on_message(json.dumps(event_to_dict(event)).encode())
+        return written
+
+    store._write = publication_first  # type: ignore[method-assign]
+    heard: list[Event] = []
+    store.subscribe(heard.append)
+    assert await store.revoke_user(TID, "u7", at=int(time.time()))
+    assert len(heard) == 1  # notified once, by whichever path applied it first
 
 
 async def test_remember_once_and_cursors_are_shared(make_store: StoreFactory) -> None:

@@ -161,8 +161,12 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         except self._errors as exc:
             self._mark_unhealthy(exc)
             return self._enqueue(event)
-        # Redis decides what is newest; the mirror follows (another replica may have won).
-        return self._apply_mirror(event) if written else False
+        if not written:
+            return False  # Redis decides what is newest (another replica may have won)
+        # The mirror may already hold it: the subscription can read our own publication before
+        # the script's reply resumes this coroutine. Redis said it changed state, so it did.
+        self._apply_mirror(event)
+        return True
 
     async def remember_once(self, key: str, ttl_seconds: int) -> bool:
         if self._healthy:
