@@ -12,9 +12,17 @@ import pytest
 import requests
 import respx
 
-from cae_sdk.client import HttpSettings, LoopBreaker, MsalHttpClient, ensure_replayable
+from cae_sdk.client import (
+    ConfidentialClientCredential,
+    HttpSettings,
+    LoopBreaker,
+    MsalHttpClient,
+    ensure_replayable,
+)
 from cae_sdk.client.token import AccessToken
-from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable
+from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable, TokenAcquisitionError
+
+from .fakes import AUTHORITY_HOST, SCOPE, TENANT, TOKEN_URL, FakeIdentityProvider
 
 
 @pytest.fixture
@@ -56,6 +64,24 @@ def test_adapter_maps_transport_errors_to_requests_errors(router: respx.MockRout
     assert "secret" not in str(caught.value)
     with pytest.raises(requests.exceptions.Timeout):
         client.get("https://idp.test/slow")
+
+
+def test_undecodable_token_response_is_a_token_error(router: respx.MockRouter) -> None:
+    """An identity provider answering with a body httpx cannot decode (a broken gzip from a
+    proxy) gives a TokenAcquisitionError, not a raw httpx exception out of the client."""
+    FakeIdentityProvider(router)
+    router.post(TOKEN_URL).mock(
+        return_value=httpx.Response(
+            200, headers={"content-encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+        )
+    )
+    credential = ConfidentialClientCredential(
+        TENANT, "app-id", client_secret="s", authority_host=AUTHORITY_HOST
+    )
+    with pytest.raises(TokenAcquisitionError) as caught:
+        credential.get_token([SCOPE])
+    assert caught.value.error == "network_error"
+    credential.close()
 
 
 def test_loop_breaker_window_slides() -> None:

@@ -116,8 +116,11 @@ class MsalHttpClient:
             raise requests.exceptions.ConnectionError(
                 f"{method} {_origin(url)} failed: {type(exc).__name__}"
             ) from exc
-        response.read()
-        return response
+        except httpx.RequestError as exc:  # a body that does not decode, too many redirects
+            raise requests.exceptions.RequestException(
+                f"{method} {_origin(url)} failed: {type(exc).__name__}"
+            ) from exc
+        return response  # not streamed: httpx has already read the body
 
     def close(self) -> None:
         """Close the underlying client unless the application passed it in (it owns it)."""
