@@ -67,6 +67,9 @@ def test_load_graph_list_response_and_single_policy() -> None:
         '[{"id": "a", "conditions": {"users": {"includeUsers": "All"}}}]',
         '[{"id": "a"}, {"id": "a"}]',
         '[{"id": "a", "grantControls": {"operator": "XOR"}}]',
+        '[{"id": "a", "grantControls": {"termsOfUse": 5}}]',
+        '[{"id": "a", "grantControls": {"customAuthenticationFactors": "factor"}}]',
+        '[{"id": "a", "conditions": {"clientAppTypes": 5}}]',
     ],
 )
 def test_bad_policy_documents_raise_configuration_error(bad: str) -> None:

@@ -102,10 +102,16 @@ def _service_principal_selection(data: Mapping[str, Any]) -> Selection:
     return Selection((selection.include - {_ALL_SERVICE_PRINCIPALS}) | {"all"}, selection.exclude)
 
 
-def _lower_set(data: Mapping[str, Any], key: str) -> frozenset[str]:
+def _list(data: Mapping[str, Any], key: str) -> Sequence[Any]:
+    """A list member (absent or null: empty); anything else is a ``ConfigurationError``."""
     values = data.get(key) or ()
-    if isinstance(values, str) or not isinstance(values, Sequence):
-        raise ConfigurationError(f"policy member {key!r} must be a list of strings")
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ConfigurationError(f"policy member {key!r} must be a list")
+    return values
+
+
+def _lower_set(data: Mapping[str, Any], key: str) -> frozenset[str]:
+    values = _list(data, key)
     if not all(isinstance(v, str) for v in values):
         raise ConfigurationError(f"policy member {key!r} must be a list of strings")
     return frozenset(v.lower() for v in values)
@@ -140,7 +146,7 @@ def _unobservable(conditions: Mapping[str, Any]) -> list[str]:
             value = None
         if value:
             found.append(name)
-    client_app_types = conditions.get("clientAppTypes") or ["all"]
+    client_app_types = _list(conditions, "clientAppTypes") or ["all"]
     if [str(t).lower() for t in client_app_types] != ["all"]:
         # Browser vs. public client is known to the identity provider, not to the resource.
         found.append("clientAppTypes")
@@ -174,8 +180,8 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
     if operator not in ("OR", "AND"):
         raise ConfigurationError(f"policy {policy_id}: grant operator must be OR or AND")
     built_in = _lower_set(grant_data, "builtInControls")
-    others = [f"termsOfUse:{t}" for t in grant_data.get("termsOfUse") or ()]
-    others += [f"custom:{c}" for c in grant_data.get("customAuthenticationFactors") or ()]
+    others = [f"termsOfUse:{t}" for t in _list(grant_data, "termsOfUse")]
+    others += [f"custom:{c}" for c in _list(grant_data, "customAuthenticationFactors")]
     if grant_data.get("authenticationStrength"):
         others.append("authenticationStrength")
     include_users = _lower_set(users, "includeUsers")
