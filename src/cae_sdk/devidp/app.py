@@ -4,6 +4,7 @@ admin API, Shared Signals transmitter and Graph surface."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from .admin import admin_routes
 from .context import FEDERATION_PATH, IdPContext
 from .device import DEVICE_CODE_GRANT, device_authorization, redeem_device_code
-from .errors import EntraError
+from .errors import EntraError, oauth_error
 from .graph import graph_routes
 from .oauth import TokenEndpoint, error_response, resolve_tenant
 from .password import PASSWORD_GRANT, redeem_password
@@ -61,22 +62,20 @@ def openid_configuration(ctx: IdPContext, tenant_id: str, version: int) -> dict[
     }
 
 
+def _discovery(ctx: IdPContext, version: int) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return JSONResponse(openid_configuration(ctx, resolve_tenant(ctx, request), version))
+        except EntraError as err:
+            return error_response(ctx, err, request)
+
+    return endpoint
+
+
 def _routes(ctx: IdPContext) -> list[BaseRoute]:
     token = TokenEndpoint(
         ctx, {DEVICE_CODE_GRANT: redeem_device_code, PASSWORD_GRANT: redeem_password}
     )
-
-    async def discovery_v2(request: Request) -> Response:
-        try:
-            return JSONResponse(openid_configuration(ctx, resolve_tenant(ctx, request), 2))
-        except EntraError as err:
-            return error_response(ctx, err, request)
-
-    async def discovery_v1(request: Request) -> Response:
-        try:
-            return JSONResponse(openid_configuration(ctx, resolve_tenant(ctx, request), 1))
-        except EntraError as err:
-            return error_response(ctx, err, request)
 
     async def keys(request: Request) -> Response:
         return JSONResponse(ctx.keys.jwks(ctx.now()))
@@ -97,8 +96,8 @@ def _routes(ctx: IdPContext) -> list[BaseRoute]:
         return JSONResponse(ctx.federation_keys.jwks(ctx.now()))
 
     return [
-        Route("/{tenant}/v2.0/.well-known/openid-configuration", discovery_v2),
-        Route("/{tenant}/.well-known/openid-configuration", discovery_v1),
+        Route("/{tenant}/v2.0/.well-known/openid-configuration", _discovery(ctx, 2)),
+        Route("/{tenant}/.well-known/openid-configuration", _discovery(ctx, 1)),
         Route("/{tenant}/discovery/v2.0/keys", keys),
         Route("/{tenant}/discovery/keys", keys),
         Route("/{tenant}/oauth2/v2.0/token", token.handle, methods=["POST"]),
@@ -115,15 +114,13 @@ def _routes(ctx: IdPContext) -> list[BaseRoute]:
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     error = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_request")
-    return JSONResponse(
-        {"error": error, "error_description": str(getattr(exc, "detail", ""))}, status
-    )
+    return JSONResponse(oauth_error(error, str(getattr(exc, "detail", ""))), status)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # A bug, never the client's fault; logged without request data (it may hold secrets).
     logger.error("devidp internal error on %s: %s", request.url.path, type(exc).__name__)
-    return JSONResponse({"error": "server_error", "error_description": "internal error"}, 500)
+    return JSONResponse(oauth_error("server_error", "internal error"), 500)
 
 
 def build_app(ctx: IdPContext) -> Starlette:

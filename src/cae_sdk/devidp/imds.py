@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from .context import IdPContext
 from .directory import ManagedIdentity
-from .errors import EntraError
+from .errors import EntraError, oauth_error
 from .oauth import app_only_token
 from .tokens import ClaimsEvaluation
 
@@ -36,17 +36,13 @@ APP_SERVICE_PATH = "/msi/token"
 
 
 def _identity(ctx: IdPContext, params: Mapping[str, str], res_id_name: str) -> ManagedIdentity:
-    for name in ("client_id", "object_id", res_id_name):
-        if params.get(name):
-            mi = ctx.directory.managed_identity(params[name])
-            if mi is None:
-                raise LookupError("Identity not found")
-            return mi
-    default = ctx.extensions.get("default_managed_identity")
-    if not isinstance(default, str) or ctx.directory.managed_identity(default) is None:
+    """The identity a request names by client id, object id or resource id, else the
+    default one (what a VM with a single assigned identity answers)."""
+    named = [params[name] for name in ("client_id", "object_id", res_id_name) if params.get(name)]
+    key = named[0] if named else ctx.extensions.get("default_managed_identity")
+    mi = ctx.directory.managed_identity(key) if isinstance(key, str) else None
+    if mi is None:
         raise LookupError("Identity not found")
-    mi = ctx.directory.managed_identity(default)
-    assert mi is not None
     return mi
 
 
@@ -79,28 +75,18 @@ async def vm_token(request: Request) -> JSONResponse:
     params = dict(request.query_params)
     if request.headers.get("metadata", "").lower() != "true":
         return JSONResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "Required metadata header not specified",
-            },
-            status_code=400,
+            oauth_error("invalid_request", "Required metadata header not specified"), 400
         )
     if not params.get("api-version"):
         return JSONResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "Required query variable 'api-version' is missing",
-            },
-            status_code=400,
+            oauth_error("invalid_request", "Required query variable 'api-version' is missing"), 400
         )
     try:
         return JSONResponse(_issue(ctx, params, "msi_res_id"))
     except (LookupError, ValueError) as exc:
-        return JSONResponse(
-            {"error": "invalid_request", "error_description": str(exc)}, status_code=400
-        )
+        return JSONResponse(oauth_error("invalid_request", str(exc)), 400)
     except EntraError as err:
-        return JSONResponse({"error": err.error, "error_description": str(err)}, status_code=400)
+        return JSONResponse(oauth_error(err.error, str(err)), 400)
 
 
 async def app_service_token(request: Request) -> JSONResponse:
