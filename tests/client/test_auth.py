@@ -258,6 +258,14 @@ def test_auth_rejects_bad_configuration() -> None:
         CAEAuth(object(), SCOPE)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         CAEClient(CountingCredential())
+    auth = CAEAuth(CountingCredential(), SCOPE)
+    for settings in (
+        {"scopes": "other/.default"},
+        {"loop_breaker": LoopBreaker()},
+        {"accept_invalid_token": True},
+    ):
+        with pytest.raises(ConfigurationError):  # not silently ignored
+            CAEClient(auth, **settings)  # type: ignore[arg-type]
 
 
 def test_clients_can_share_one_auth(router: respx.MockRouter) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from ..core.errors import ConfigurationError
 from .auth import CAEAuth
 from .loop_breaker import LoopBreaker
 from .token import TokenCredential
@@ -22,13 +23,22 @@ def _take_auth(
     """Build the client's :class:`CAEAuth`, taking its own options out of ``kwargs`` (the rest
     belongs to httpx)."""
     loop_breaker: LoopBreaker | None = kwargs.pop("loop_breaker", None)
-    accept_invalid_token = bool(kwargs.pop("accept_invalid_token", False))
+    accept_invalid_token: bool | None = kwargs.pop("accept_invalid_token", None)
     if isinstance(credential, CAEAuth):
+        if scopes is not None or loop_breaker is not None or accept_invalid_token is not None:
+            # Silently dropping them would leave the client running on other settings.
+            raise ConfigurationError(
+                "scopes, loop_breaker and accept_invalid_token are settings of the CAEAuth "
+                "passed in; give them to CAEAuth, not to the client"
+            )
         return credential
     if scopes is None:
         raise TypeError("scopes are required when passing a credential")
     return CAEAuth(
-        credential, scopes, loop_breaker=loop_breaker, accept_invalid_token=accept_invalid_token
+        credential,
+        scopes,
+        loop_breaker=loop_breaker,
+        accept_invalid_token=bool(accept_invalid_token),
     )
 
 
