@@ -95,6 +95,8 @@ def _bad_tokens(idp: JWKSServer, keys: SigningKeys) -> list[tuple[str, str, str]
         ("not yet valid", sign(keys, claims(idp.issuer, nbf=now + 120)), "token_not_yet_valid"),
         ("issued in future", sign(keys, claims(idp.issuer, iat=now + 120)), "token_not_yet_valid"),
         ("exp not a number", sign(keys, claims(idp.issuer, exp="soon")), "malformed_token"),
+        ("exp infinite", sign(keys, claims(idp.issuer, exp=float("inf"))), "malformed_token"),
+        ("nbf NaN", sign(keys, claims(idp.issuer, nbf=float("nan"))), "malformed_token"),
         ("missing exp", sign(keys, claims(idp.issuer, exp=None)), "missing_claim"),
         ("missing iat", sign(keys, claims(idp.issuer, iat=None)), "missing_claim"),
         ("non ascii", "é" + valid, "malformed_token"),

@@ -8,6 +8,7 @@ tenant, times, required claims (RFC 7519 section 7.2, RFC 8725 section 3).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -30,7 +31,9 @@ def _int_claim(payload: Mapping[str, Any], name: str) -> int | None:
     value = payload.get(name)
     if value is None or type(value) is int:
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # JSON numbers may be fractional (RFC 7519 section 2, NumericDate); Python's json also
+    # reads Infinity and NaN, which are no time at all.
+    if not isinstance(value, float) or not math.isfinite(value):
         raise TokenValidationError("malformed_token", f"claim {name!r} is not a number")
     return int(value)
 
