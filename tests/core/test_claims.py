@@ -17,7 +17,7 @@ from cae_sdk.core import (
     requested_acrs,
     requested_nbf,
 )
-from cae_sdk.errors import InvalidClaimsError
+from cae_sdk.errors import ConfigurationError, InvalidClaimsError
 
 
 def test_merge_keeps_every_server_member_and_unions_capabilities() -> None:
@@ -131,3 +131,5 @@ def test_ssf_configuration_url_refuses_relative_issuers() -> None:
 
     with pytest.raises(ValueError):
         ssf_configuration_url("/ssf")
+    with pytest.raises(ConfigurationError):  # the SDK's typed configuration error
+        ssf_configuration_url("idp.example/ssf")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from .errors import ConfigurationError
+
 __all__ = [
     "CAEP",
     "DELIVERY_POLL",
@@ -58,9 +60,10 @@ def ssf_configuration_url(issuer: str) -> str:
     """Where a transmitter publishes its configuration metadata: SSF 1.0 "Obtaining Transmitter
     Configuration Metadata" inserts ``/.well-known/ssf-configuration`` between the issuer's host
     and its path (RFC 8615), so ``https://idp.example/ssf`` serves it at
-    ``https://idp.example/.well-known/ssf-configuration/ssf``."""
+    ``https://idp.example/.well-known/ssf-configuration/ssf``. A relative issuer is a
+    :class:`ConfigurationError` (a ``ValueError``)."""
     parts = urlsplit(issuer)
     if not parts.scheme or not parts.netloc:
-        raise ValueError(f"transmitter issuer must be an absolute URL, got {issuer!r}")
+        raise ConfigurationError(f"transmitter issuer must be an absolute URL, got {issuer!r}")
     path = SSF_CONFIGURATION_PATH + parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
