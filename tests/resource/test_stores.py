@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from cae_sdk.core import find_claims_challenge
 from cae_sdk.core.errors import ConfigurationError
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.subjects import SubjectKey, SubjectKind
+from cae_sdk.core.tokens import TokenClaims
 from cae_sdk.events import (
     Event,
     InMemoryEventStore,
@@ -24,7 +26,14 @@ from cae_sdk.events import (
     RiskLevel,
     SQLiteEventStore,
 )
-from cae_sdk.resource import CAEMiddleware, CAESettings, FailMode, TokenValidator
+from cae_sdk.resource import (
+    AccessEvaluator,
+    CAEMiddleware,
+    CAESettings,
+    FailMode,
+    RequestFacts,
+    TokenValidator,
+)
 
 from .helpers import APP_ID, TENANT, USER_OID, JWKSServer, SigningKeys, claims, sign
 
@@ -203,6 +212,33 @@ async def test_fail_modes(idp: JWKSServer, keys: SigningKeys, mode: FailMode | s
         assert find_claims_challenge(cp1.headers) is not None
         assert cp1.json()["reason"] == "EventStoreUnavailable"
         assert 'error="invalid_token"' in plain.headers["www-authenticate"]
+
+
+def test_fail_open_warns_once_per_outage_not_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = _FlakyStore()
+    evaluator = AccessEvaluator(store, CAESettings(fail_mode=FailMode.OPEN))
+    token = TokenClaims(claims("https://issuer.test/v2.0"))
+    facts = RequestFacts("/", "127.0.0.1", None)
+
+    def warnings() -> int:
+        return sum(r.levelno == logging.WARNING for r in caplog.records)
+
+    with caplog.at_level(logging.INFO, logger="cae_sdk.resource"):
+        for up in (False, False, False, True, True, False, False):
+            store.up = up
+            assert evaluator.evaluate(token, facts, now=2_000_000_000).allowed
+        assert warnings() == 2  # one per outage
+        assert any("available again" in r.getMessage() for r in caplog.records)
+
+
+class _FlakyStore(InMemoryEventStore):
+    up = True
+
+    @property
+    def healthy(self) -> bool:
+        return self.up
 
 
 def test_sqlite_store_behind_uvicorn_sees_revocations_from_another_process(

@@ -44,6 +44,8 @@ class AccessEvaluator:
         self.settings = settings
         self.default_app_ids = frozenset(a.lower() for a in default_app_ids)
         """Used by policies when ``settings.app_ids`` is empty (the validator's audiences)."""
+        self._serving_stale = False
+        """Fail mode open during a store outage: warned once, not on every request."""
 
     def required_auth_context(self, path: str) -> str | None:
         best: tuple[int, str] | None = None
@@ -64,7 +66,12 @@ class AccessEvaluator:
                         "event store unavailable (fail mode: closed)",
                         claims=nbf_claims(now),
                     )
-                log.warning("event store unavailable; serving with last known state (open)")
+                if not self._serving_stale:
+                    self._serving_stale = True
+                    log.warning("event store unavailable; serving with last known state (open)")
+            elif self._serving_stale:
+                self._serving_stale = False
+                log.info("event store available again")
             decision = evaluate_revocation(claims, store.watermark)
             if not decision.allowed:
                 return decision
