@@ -12,9 +12,10 @@ import httpx
 import pytest
 import respx
 from _graph_stub import GraphStub
+from _redis_helpers import eventually
 from _ssf_helpers import running
 
-from cae_sdk.core.errors import EventSourceError
+from cae_sdk.core.errors import EventSourceError, TokenAcquisitionError
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import InMemoryEventStore, RevocationEvent, RiskLevel
 from cae_sdk.events.graph import (
@@ -219,6 +220,35 @@ async def test_wrong_token_is_an_event_source_error(env: Env) -> None:
     with pytest.raises(EventSourceError) as info:
         await env.bridge.sync_once()
     assert info.value.status == 401
+
+
+async def test_background_sync_survives_a_failed_token_acquisition(env: Env) -> None:
+    env.stub.put("users", {"id": "u1", "accountEnabled": False})
+    calls: list[int] = []
+
+    class FlakyCredential:
+        def get_token(self, scopes: list[str]) -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise TokenAcquisitionError("identity provider unreachable")
+            return "graph-token"
+
+    async with httpx.AsyncClient() as http:
+        client = GraphClient(http, FlakyCredential(), base_url=env.stub.base_url)
+        options = GraphBridgeOptions(
+            service_principals=False,
+            risky_users=False,
+            risky_service_principals=False,
+            interval_seconds=0.01,
+        )
+        bridge = GraphBridge(env.store, client, tenant_id=TID, options=options)
+        task = bridge.start()
+        try:
+            user = SubjectKey.user(TID, "u1")
+            assert await eventually(lambda: env.store.watermark(user) is not None or task.done())
+            assert not task.done()  # the failed acquisition was retried, not the loop's end
+        finally:
+            await bridge.stop()
 
 
 @respx.mock

@@ -20,7 +20,7 @@ from _ssf_helpers import (
     sign,
 )
 
-from cae_sdk.core.errors import ConfigurationError, EventSourceError
+from cae_sdk.core.errors import ConfigurationError, EventSourceError, TokenAcquisitionError
 from cae_sdk.core.secevents import CAEP, RISC
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import InMemoryEventStore
@@ -129,6 +129,32 @@ async def test_background_poll_long_polls_and_backs_off(env: Env) -> None:
     assert len(sleeps) >= 2 and sleeps[1] > sleeps[0] * 1.0  # exponential backoff after 503s
     assert any(p["returnImmediately"] is False for p in env.stub.polls)  # long poll
     assert env.stub.queue == {}  # the stop() flush acknowledged it
+
+
+async def test_background_poll_survives_a_failed_token_acquisition(env: Env) -> None:
+    calls: list[int] = []
+
+    def flaky_token() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TokenAcquisitionError("identity provider unreachable")
+        return "poll-token"
+
+    async def no_sleep(delay: float) -> None:
+        await asyncio.sleep(0)
+
+    client = PollClient(
+        env.receiver, f"{env.stub.base_url}/poll", http=env.http, auth=flaky_token, sleep=no_sleep
+    )
+    claims = set_claims(env.stub.issuer, event_type=CAEP.SESSION_REVOKED)
+    env.stub.queue[claims["jti"]] = sign(claims)
+    task = client.start()
+    try:
+        assert await eventually(lambda: env.store.watermark(USER) is not None or task.done())
+        assert not task.done()  # the failed acquisition was retried, not the loop's end
+        assert client.failures == 0 and len(calls) >= 2
+    finally:
+        await client.stop()
 
 
 async def test_poll_with_wrong_credentials_raises(env: Env) -> None:

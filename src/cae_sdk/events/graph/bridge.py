@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from ...core.errors import EventSourceError, StoreUnavailable
+from ...core.errors import CAEError
 from .._background import BackgroundLoop
 from ..model import Event, RiskLevel
 from ..store import EventStore
@@ -187,7 +187,10 @@ class GraphBridge(BackgroundLoop):
                 await self.sync_once()
                 failures = 0
                 delay = self.options.interval_seconds
-            except (EventSourceError, StoreUnavailable, httpx.HTTPError) as exc:
+            except (CAEError, httpx.HTTPError) as exc:
+                # Any typed failure (Graph, the store, or the credential behind the bearer
+                # token, e.g. TokenAcquisitionError while the IdP is away) is retried: a loop
+                # that died here would stop revocations from Graph without a sign.
                 failures += 1
                 delay = min(self.options.interval_seconds * 5, 2.0**failures)
                 _log.warning("Graph sync failed (%s); retrying in %.0fs", type(exc).__name__, delay)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ...core.errors import EventSourceError, EventValidationError, StoreUnavailable
+from ...core.errors import CAEError, EventSourceError, EventValidationError, StoreUnavailable
 from .._auth import BearerSource, bearer_auth
 from .._background import BackgroundLoop
 from .receiver import SetReceiver
@@ -158,7 +158,9 @@ class PollClient(BackgroundLoop):
         while True:
             try:
                 result = await self.poll_once(return_immediately=more or not self._long_poll)
-            except (httpx.HTTPError, EventValidationError, ValueError) as exc:
+            except (httpx.HTTPError, CAEError, ValueError) as exc:
+                # CAEError also covers the credential behind the bearer token (e.g.
+                # TokenAcquisitionError): retried like a transport error, never ending the loop.
                 self.failures += 1
                 delay = min(self._backoff_max, self._backoff_initial * 2 ** (self.failures - 1))
                 delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not security
