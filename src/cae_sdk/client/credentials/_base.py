@@ -23,7 +23,7 @@ from ...core.errors import (
 from ...core.remediation import Remediation, RemediationKind
 from ..http import MsalHttpClient
 from ..singleflight import SingleFlight
-from ..token import AccessToken, token_sha256
+from ..token import AccessToken
 from ._options import Clock
 
 if TYPE_CHECKING:
@@ -77,11 +77,7 @@ class CredentialBase(ABC):
         token = self._flights.call(
             (tuple(scope_list), request_claims), lambda: self._fetch(scope_list, request_claims)
         )
-        if (
-            challenged_token is not None
-            and claims
-            and token.sha256 == token_sha256(challenged_token)
-        ):
+        if claims and token.token == challenged_token:
             raise ClaimsChallengeUnresolvable(
                 f"{type(self).__name__} returned the same token that was just challenged; "
                 "replaying it would be refused again. The token source has not yet seen the "
