@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..core.errors import CAEError
 from .context import IdPContext
 from .device import approve_device_code, device_codes
 from .directory import (
@@ -33,17 +32,14 @@ from .directory import (
     NamedLocationEntry,
     User,
 )
+from .errors import GraphError
 
 __all__ = ["AdminError", "admin_routes"]
 
 
-class AdminError(CAEError):
+class AdminError(GraphError):
     """A refused admin call: HTTP ``status``, Graph-style ``code`` and ``message``. Raised by the
     API handlers and, with what the server said, by :class:`AdminClient`."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
 
 
 Handler = Callable[[IdPContext, Request, dict[str, Any]], Awaitable[Any]]
@@ -281,10 +277,8 @@ def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitabl
         supplied = request.headers.get("authorization", "")
         expected = f"Bearer {ctx.settings.admin_key}"
         if not hmac.compare_digest(supplied.encode(), expected.encode()):
-            return JSONResponse(
-                {"error": {"code": "InvalidAuthenticationToken", "message": "Admin key required."}},
-                status_code=401,
-            )
+            denied = AdminError(401, "InvalidAuthenticationToken", "Admin key required.")
+            return JSONResponse(denied.body(), denied.status)
         try:
             raw = await request.body()
             body = json.loads(raw) if raw.strip() else {}
@@ -292,14 +286,10 @@ def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitabl
                 raise AdminError(400, "invalid_request", "The body must be a JSON object.")
             result = await handler(ctx, request, body)
         except (ValueError, UnicodeDecodeError):
-            return JSONResponse(
-                {"error": {"code": "invalid_request", "message": "The body is not valid JSON."}},
-                status_code=400,
-            )
+            invalid = AdminError(400, "invalid_request", "The body is not valid JSON.")
+            return JSONResponse(invalid.body(), invalid.status)
         except AdminError as err:
-            return JSONResponse(
-                {"error": {"code": err.code, "message": err.message}}, status_code=err.status
-            )
+            return JSONResponse(err.body(), err.status)
         if result is None:
             return Response(status_code=204)
         return JSONResponse(result)

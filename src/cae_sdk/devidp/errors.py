@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
-__all__ = ["EntraError", "Refusal", "entra_error_body", "oauth_error"]
+from ..core.errors import CAEError
+
+__all__ = ["EntraError", "GraphError", "Refusal", "entra_error_body", "oauth_error"]
 
 
 @dataclass(frozen=True)
@@ -215,3 +217,15 @@ def entra_error_body(
 def oauth_error(error: str, description: str) -> dict[str, str]:
     """A plain RFC 6749 section 5.2 error body (for endpoints that are not Entra's STS)."""
     return {"error": error, "error_description": description}
+
+
+class GraphError(CAEError):
+    """A refusal in Microsoft Graph's shape: HTTP ``status`` and the body
+    ``{"error": {"code", "message"}}`` (Graph surface and admin API)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}

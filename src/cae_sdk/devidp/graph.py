@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .context import GRAPH_PATH, IdPContext
+from .errors import GraphError
 from .graph_delta import (
-    DeltaError,
     DeltaState,
     decode_state,
     delta_page,
@@ -64,26 +64,20 @@ def graph_time(epoch: float) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _GraphError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def _authorize(ctx: IdPContext, request: Request, role: str) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise _GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
+        raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
     try:
         claims = ctx.keys.verify(
             token.strip(), ctx.now(), audience=[ctx.graph_base_url, GRAPH_APP_ID]
         )
     except jwt.InvalidTokenError:
-        raise _GraphError(
+        raise GraphError(
             401, "InvalidAuthenticationToken", "Access token validation failure."
         ) from None
     if role not in (claims.get("roles") or []):
-        raise _GraphError(
+        raise GraphError(
             403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
         )
 
@@ -249,8 +243,8 @@ def _endpoint(
         try:
             _authorize(ctx, request, role)
             return JSONResponse(build(ctx, request))
-        except (_GraphError, DeltaError) as err:
-            return JSONResponse({"error": {"code": err.code, "message": err.message}}, err.status)
+        except GraphError as err:  # DeltaError included
+            return JSONResponse(err.body(), err.status)
 
     return endpoint
 

@@ -17,16 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .directory import DirectoryChange
+from .errors import GraphError
 
 __all__ = ["DeltaError", "DeltaPage", "DeltaState", "decode_state", "delta_page", "encode_state"]
 
 
-class DeltaError(Exception):
+class DeltaError(GraphError):
     """``status`` 400 (malformed request) or 410 (the state is unknown: resync)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass(frozen=True)
