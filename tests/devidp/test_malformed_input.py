@@ -457,3 +457,30 @@ def test_fuzzed_poll_and_admin_bodies_never_500(
     client.delete(
         f"{idp.ssf_issuer}/streams", params={"stream_id": stream["stream_id"]}, headers=headers
     )
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(
+    idp: DevIdentityProvider, client: httpx.Client
+) -> None:
+    """json.loads raises RecursionError (not ValueError) for deep nesting; every JSON reader
+    of the provider must still answer with its own error body."""
+    nested = b"[" * 5000
+    admin = client.post(
+        f"{idp.base_url}/admin/users",
+        content=nested,
+        headers={"Authorization": f"Bearer {idp.admin_key}"},
+    )
+    assert admin.status_code == 400 and admin.json()["error"]["code"] == "invalid_request"
+    ssf = client.post(
+        f"{idp.ssf_issuer}/streams",
+        content=nested,
+        headers={"Authorization": f"Bearer {idp.ssf_access_token()}"},
+    )
+    assert ssf.status_code == 400 and ssf.json()["err"] == "invalid_request"
+    token = base64.urlsafe_b64encode(nested).rstrip(b"=").decode()
+    graph = client.get(
+        f"{idp.graph_base_url}/v1.0/users/delta",
+        params={"$deltatoken": token},
+        headers={"Authorization": f"Bearer {idp.graph_access_token()}"},
+    )
+    assert graph.status_code == 400 and graph.json()["error"]["code"] == "BadRequest"

@@ -285,7 +285,7 @@ def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitabl
             if not isinstance(body, dict):
                 raise AdminError(400, "invalid_request", "The body must be a JSON object.")
             result = await handler(ctx, request, body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
             invalid = AdminError(400, "invalid_request", "The body is not valid JSON.")
             return JSONResponse(invalid.body(), invalid.status)
         except AdminError as err:

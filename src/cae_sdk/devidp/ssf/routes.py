@@ -170,7 +170,7 @@ def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitabl
                 raise StreamError(413, "invalid_request", "body too large")
             try:
                 body = json.loads(raw) if raw.strip() else {}
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
                 raise StreamError(400, "invalid_request", "body is not JSON") from None
             if not isinstance(body, dict):
                 raise StreamError(400, "invalid_request", "body must be a JSON object")
