@@ -83,6 +83,23 @@ def test_joined_headers_from_httpx() -> None:
     assert find_claims_challenge([build_claims_challenge("{}", authorization_uri="u")]) is not None
 
 
+def test_raw_header_pairs_and_bytes_values() -> None:
+    """ASGI messages and httpx.Headers.raw carry (name, value) byte pairs; a bytes value is one
+    header line. Neither may hide a challenge (the client would then not answer it)."""
+    challenge = build_claims_challenge({"access_token": {}}, authorization_uri="u")
+    headers = httpx.Headers(
+        [
+            ("Content-Type", "text/plain"),
+            ("WWW-Authenticate", 'Basic realm="x"'),
+            ("www-authenticate", challenge),
+        ]
+    )
+    assert find_claims_challenge(headers.raw) is not None
+    assert find_claims_challenge([(b"www-authenticate", challenge.encode())]) is not None
+    assert find_claims_challenge([(b"x-www-authenticate", challenge.encode())]) is None
+    assert find_claims_challenge(challenge.encode()) is not None
+
+
 def test_url_safe_unpadded_claims_and_case_insensitivity() -> None:
     raw = json.dumps({"access_token": {"xms_cc": {"values": ["cp1"]}}, "x": "~~~>>>"}).encode()
     claims = base64.urlsafe_b64encode(raw).decode().rstrip("=")

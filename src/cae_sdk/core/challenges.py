@@ -208,9 +208,18 @@ class ClaimsChallenge:
     challenge: Challenge
 
 
+def _text(value: Any) -> str:
+    # Raw header bytes are latin-1 (RFC 9110 section 5.5: obs-text is opaque octets).
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def _is_www_authenticate(name: Any) -> bool:
+    return _text(name).lower() == "www-authenticate"
+
+
 def _header_values(headers: Any) -> list[str]:
-    if isinstance(headers, str):
-        return [headers]
+    if isinstance(headers, (str, bytes)):
+        return [_text(headers)]
     if hasattr(headers, "get_list"):  # httpx.Headers
         return [str(v) for v in headers.get_list("www-authenticate")]
     if hasattr(headers, "getlist"):  # starlette Headers, multidicts
@@ -218,16 +227,18 @@ def _header_values(headers: Any) -> list[str]:
     if isinstance(headers, Mapping):
         found: list[str] = []
         for key, value in headers.items():
-            if isinstance(key, bytes):
-                key = key.decode("latin-1")
-            if str(key).lower() == "www-authenticate":
+            if _is_www_authenticate(key):
                 values = value if isinstance(value, (list, tuple)) else [value]
-                found.extend(
-                    v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values
-                )
+                found.extend(_text(v) for v in values)
         return found
     if isinstance(headers, Iterable):
-        return [str(v) for v in headers]
+        # Either WWW-Authenticate values, or raw (name, value) pairs such as an ASGI message's
+        # "headers" or httpx.Headers.raw, from which only WWW-Authenticate counts.
+        return [
+            _text(item[1]) if isinstance(item, tuple) else _text(item)
+            for item in headers
+            if not isinstance(item, tuple) or (len(item) == 2 and _is_www_authenticate(item[0]))
+        ]
     raise TypeError(f"unsupported headers type: {type(headers).__name__}")
 
 
@@ -236,9 +247,10 @@ def find_claims_challenge(
 ) -> ClaimsChallenge | None:
     """Find the CAE claims challenge in response headers, or ``None``.
 
-    ``headers`` is an ``httpx.Headers``, a mapping, a single ``WWW-Authenticate`` value, or a list
-    of values. Only a ``Bearer`` challenge with ``error="insufficient_claims"`` (any case) whose
-    ``claims`` decodes to a JSON object qualifies. ARM-style ``error="invalid_token"`` with claims
+    ``headers`` is an ``httpx.Headers``, a mapping, a single ``WWW-Authenticate`` value (text or
+    bytes), a list of values, or a list of raw ``(name, value)`` pairs (ASGI, ``Headers.raw``).
+    Only a ``Bearer`` challenge with ``error="insufficient_claims"`` (any case) whose ``claims``
+    decodes to a JSON object qualifies. ARM-style ``error="invalid_token"`` with claims
     qualifies only with ``accept_invalid_token=True``. Unparseable values are skipped.
     """
     accepted = {"insufficient_claims"}
