@@ -306,20 +306,20 @@ class TokenEndpoint:
             form = with_basic_credentials(
                 request.headers.get("authorization"), await read_form(request)
             )
-            delay = wait_for_watermark(
-                self.ctx.now(), evaluate_claims(form.get("claims")).not_before
-            )
+            claims = evaluate_claims(form.get("claims"))
+            delay = wait_for_watermark(self.ctx.now(), claims.not_before)
             if delay:
                 await asyncio.sleep(delay)
-            body = self.dispatch(tenant_id, form)
+            body = self.dispatch(tenant_id, form, claims)
         except EntraError as err:
             logger.info("token request refused: AADSTS%s %s", err.code, err.error)
             return error_response(self.ctx, err, request)
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
-    def dispatch(self, tenant_id: str, form: Mapping[str, str]) -> dict[str, Any]:
+    def dispatch(
+        self, tenant_id: str, form: Mapping[str, str], claims: ClaimsEvaluation
+    ) -> dict[str, Any]:
         grant_type = required(form, "grant_type")
-        claims = evaluate_claims(form.get("claims"))
         if grant_type == "client_credentials":
             app = lookup_client(self.ctx, tenant_id, required(form, "client_id"))
             authenticate_client(self.ctx, app, form, tenant_id)
