@@ -115,6 +115,29 @@ class FakeRecord:
     claims: TokenClaims | None
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "revocation", "subject": f"user:{TID}:u1", "not_before": 2**70},
+        {"type": "locations", "locations": [5], "at": 1},
+        {"type": "risk", "subject": f"user:{TID}:u1", "level": "high", "at": 1e400},
+    ],
+    ids=["timestamp-out-of-range", "location-not-an-object", "infinite-timestamp"],
+)
+async def test_admin_api_refuses_malformed_events_with_400(body: dict[str, Any]) -> None:
+    store = InMemoryEventStore()
+    app = AdminApp(store, enabled=True, static_key=KEY)
+    async with running(app) as url, httpx.AsyncClient(base_url=url) as http:
+        content = json.dumps(body).replace("Infinity", "1e400")  # JSON has no infinity literal
+        response = await http.post(
+            "/events",
+            content=content,
+            headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        )
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert store.watermarks() == {}
+
+
 async def test_event_workflow_webhook_audit_and_remediation(tmp_path: Path) -> None:
     received = Received([], [], fail_first=1)
     remediated: list[Any] = []

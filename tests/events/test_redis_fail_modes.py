@@ -121,3 +121,35 @@ async def test_malformed_channel_messages_are_ignored(redis_url: str) -> None:
     finally:
         await store.clear()
         await store.close()
+
+
+async def test_events_no_store_can_hold_do_not_end_the_subscription(redis_url: str) -> None:
+    prefix = f"cae-test-{uuid.uuid4().hex[:12]}:"
+    store = RedisEventStore(redis_url, prefix=prefix)
+    writer = RedisEventStore(redis_url, prefix=prefix)
+    await store.start()
+    await writer.start()
+    try:
+        from redis.asyncio import Redis
+
+        raw = Redis.from_url(redis_url)
+        # Another writer on the channel: shapes event_from_dict used to let through as
+        # OverflowError / AttributeError, or a timestamp the mirror cannot pack.
+        await raw.publish(
+            f"{prefix}events", b'{"type":"revocation","subject":"user:t1:x","not_before":1e400}'
+        )
+        await raw.publish(
+            f"{prefix}events",
+            json.dumps({"type": "revocation", "subject": "user:t1:x", "not_before": 2**70}),
+        )
+        await raw.publish(
+            f"{prefix}events", json.dumps({"type": "locations", "locations": [5], "at": 1})
+        )
+        await raw.aclose()
+        await writer.revoke_user("t1", "after", at=int(time.time()))
+        assert await eventually(lambda: store.watermark(SubjectKey.user("t1", "after")) is not None)
+        assert store.healthy and store.watermark(SubjectKey.user("t1", "x")) is None
+    finally:
+        await store.clear()
+        await writer.close()
+        await store.close()

@@ -115,14 +115,36 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     }
 
 
+# Stores keep timestamps as signed 64-bit values (the in-memory table packs them in 8 bytes).
+_MAX_TIMESTAMP = 2**63 - 1
+
+
+def _timestamp(value: Any) -> int:
+    number = int(value)
+    if not -_MAX_TIMESTAMP <= number <= _MAX_TIMESTAMP:
+        raise ValueError("timestamp out of range")
+    return number
+
+
 def event_from_dict(data: Mapping[str, Any]) -> Event:
-    """Parse :func:`event_to_dict` output; raises ``ValueError`` (or ``KeyError``) if malformed."""
+    """Parse :func:`event_to_dict` output; raises ``ValueError`` (or ``KeyError``) if malformed.
+
+    Input comes from outside (the admin API, a Redis channel other writers share): every shape
+    error surfaces as ``ValueError``, never as another exception that would end a subscription
+    loop or answer a 500."""
+    try:
+        return _event_from_dict(data)
+    except (AttributeError, OverflowError, TypeError) as exc:
+        raise ValueError(f"malformed event: {type(exc).__name__}") from None
+
+
+def _event_from_dict(data: Mapping[str, Any]) -> Event:
     kind = data.get("type")
     event_id = data.get("event_id")
     if kind == "revocation":
         return RevocationEvent(
             SubjectKey.parse(str(data["subject"])),
-            int(data["not_before"]),
+            _timestamp(data["not_before"]),
             str(data.get("reason", "revoked")),
             str(data.get("source", "api")),
             event_id,
@@ -131,7 +153,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         return RiskEvent(
             SubjectKey.parse(str(data["subject"])),
             RiskLevel(str(data["level"]).lower()),
-            int(data["at"]),
+            _timestamp(data["at"]),
             str(data.get("reason", "risk_level_change")),
             str(data.get("source", "api")),
             event_id,
@@ -139,7 +161,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if kind == "locations":
         return LocationsEvent(
             tuple(NamedLocation.from_dict(loc) for loc in data["locations"]),
-            int(data["at"]),
+            _timestamp(data["at"]),
             str(data.get("source", "api")),
             event_id,
         )
