@@ -142,6 +142,31 @@ def test_sync_second_challenge_raises_with_both_challenges(router: respx.MockRou
     assert len(resource.seen) == 2  # one replay only
 
 
+def test_url_password_never_in_logs_or_errors(
+    router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    resource = FakeResource(router)
+    resource.always = True
+    caplog.set_level("INFO")
+    url = API.replace("://", "://bob:hunter2@") + "/x?code=abc"
+    with (
+        CAEClient(CountingCredential(), SCOPE) as client,
+        pytest.raises(ClaimsChallengeFailed) as caught,
+    ):
+        client.get(url)
+    # Only our own records: httpx itself logs every request URL whole at INFO.
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("cae_sdk"))
+    assert "claims challenge" in ours and "api.test/x" in str(caught.value)
+    for secret in ("hunter2", "code=abc"):
+        assert secret not in ours and secret not in str(caught.value)
+    with (
+        CAEClient(CountingCredential(), SCOPE) as client,
+        pytest.raises(RequestNotReplayable) as not_replayable,
+    ):
+        client.post(url, content=iter([b"a"]))
+    assert "hunter2" not in str(not_replayable.value)
+
+
 async def test_async_second_challenge_raises(router: respx.MockRouter) -> None:
     resource = FakeResource(router)
     resource.always = True

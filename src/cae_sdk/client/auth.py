@@ -26,6 +26,7 @@ import httpx
 
 from ..core.challenges import ClaimsChallenge, find_claims_challenge
 from ..core.errors import ClaimsChallengeFailed, ConfigurationError, TokenAcquisitionError
+from .http import loggable_url
 from .loop_breaker import LoopBreaker
 from .replay import ensure_replayable
 from .singleflight import SingleFlight
@@ -109,7 +110,7 @@ class CAEAuth(httpx.Auth):
         logger.info(
             "claims challenge from %s %s; acquiring a new token",
             request.method,
-            request.url.copy_with(query=None),
+            loggable_url(request.url),
         )
         ensure_replayable(request, response=response, challenge=first)
         token = cast(AccessToken, (yield _TokenNeeded(first.claims, token.token)))
@@ -118,7 +119,7 @@ class CAEAuth(httpx.Auth):
         second = self._claims_challenge(response)
         if second is not None:
             raise ClaimsChallengeFailed(
-                f"{request.method} {request.url.copy_with(query=None)} was challenged again "
+                f"{request.method} {loggable_url(request.url)} was challenged again "
                 "after the client answered the first claims challenge.",
                 first=first,
                 second=second,

@@ -111,14 +111,14 @@ class MsalHttpClient:
                 method, url, params=clean_params, headers=dict(headers or {}), **body, **extra
             )
         except httpx.TimeoutException as exc:
-            raise requests.exceptions.Timeout(f"{method} {_origin(url)} timed out") from exc
+            raise requests.exceptions.Timeout(f"{method} {loggable_url(url)} timed out") from exc
         except httpx.TransportError as exc:
             raise requests.exceptions.ConnectionError(
-                f"{method} {_origin(url)} failed: {type(exc).__name__}"
+                f"{method} {loggable_url(url)} failed: {type(exc).__name__}"
             ) from exc
         except httpx.RequestError as exc:  # a body that does not decode, too many redirects
             raise requests.exceptions.RequestException(
-                f"{method} {_origin(url)} failed: {type(exc).__name__}"
+                f"{method} {loggable_url(url)} failed: {type(exc).__name__}"
             ) from exc
         return response  # not streamed: httpx has already read the body
 
@@ -128,7 +128,8 @@ class MsalHttpClient:
             self._client.close()
 
 
-def _origin(url: str) -> str:
-    # Never echo query strings: they can carry codes or assertions.
+def loggable_url(url: httpx.URL | str) -> str:
+    """``url`` fit for logs and error messages: scheme, host, port and path only. The query can
+    carry codes or assertions and the userinfo a password; neither is ever echoed."""
     parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}{parsed.path}"
+    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}{parsed.path}"

@@ -14,6 +14,7 @@ import httpx
 
 from ..core.challenges import ClaimsChallenge
 from ..core.errors import RequestNotReplayable
+from .http import loggable_url
 
 __all__ = ["ensure_replayable"]
 
@@ -35,7 +36,7 @@ def ensure_replayable(
     if isinstance(fields, list) and all(_field_replayable(f) for f in fields):
         return
     raise RequestNotReplayable(
-        f"{request.method} {request.url.copy_with(query=None)} was challenged but its body is a "
+        f"{request.method} {loggable_url(request.url)} was challenged but its body is a "
         "one-shot stream that has already been sent. Pass the body as bytes, json, data or "
         "files with seekable file objects, or read it into memory first.",
         response=response,
