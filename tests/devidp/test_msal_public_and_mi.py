@@ -9,7 +9,7 @@ import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import DevIdentityProvider, msal_public_app
+from cae_sdk.devidp import AdminError, DevIdentityProvider, msal_public_app
 
 from .conftest import verify_token
 
@@ -190,3 +190,21 @@ def test_username_password_grant(cae_idp: DevIdentityProvider, http: requests.Se
     assert wrong["error_codes"] == [50126]
     cae_idp.admin.add_policy("CA005-Global-MFA", grant="mfa")
     assert http.post(cae_idp.token_endpoint, data=form).json()["error_codes"] == [50076]
+
+
+def test_device_code_cannot_be_approved_for_a_user_of_another_tenant(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    """A token of tenant A must never name a user of tenant B: the approval is refused and
+    the code stays pending."""
+    cae_idp.settings.device_code_auto_approve = False
+    outsider = cae_idp.admin.create_user(
+        "mallory@other.example", tenant_id=cae_idp.admin.create_tenant("other")
+    )
+    app = msal_public_app(cae_idp, http=http)
+    flow = app.initiate_device_flow(_scope(cae_idp))
+    with pytest.raises(AdminError) as refused:
+        cae_idp.admin.approve_device_code(flow["user_code"], user_id=outsider["object_id"])
+    assert refused.value.status == 404
+    pending = app.acquire_token_by_device_flow(flow, exit_condition=lambda flow: True)
+    assert pending["error"] == "authorization_pending"

@@ -224,12 +224,11 @@ async def _approve_device(ctx: IdPContext, request: Request, body: dict[str, Any
     if code is None:
         raise AdminError(404, "Request_ResourceNotFound", "No pending device code.")
     user_id = _text(body, "user_id", str(ctx.extensions.get("default_user_id", "")))
-    if user_id not in ctx.directory.users:
-        raise AdminError(404, "Request_ResourceNotFound", "No such user.")
     mfa = body.get("mfa")
     if mfa is not None and not isinstance(mfa, bool):
         raise AdminError(400, "invalid_request", "mfa must be a boolean")
-    approve_device_code(ctx, code, user_id, mfa)
+    if not approve_device_code(ctx, code, user_id, mfa):
+        raise AdminError(404, "Request_ResourceNotFound", "No such user in the code's tenant.")
 
 
 async def _add_location(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:

@@ -72,12 +72,15 @@ def device_codes(ctx: IdPContext) -> DeviceCodes:
 
 def approve_device_code(
     ctx: IdPContext, code: DeviceCode, user_id: str, mfa: bool | None = None
-) -> None:
+) -> bool:
+    """Sign ``user_id`` in for ``code``; ``False`` (the code stays pending) unless that user
+    lives in the code's tenant: a token of one tenant never names another tenant's user."""
     user = ctx.directory.users.get(user_id)
-    if user is None:
-        raise EntraError.invalid_grant("Unknown user.", 50034)
+    if user is None or user.tenant_id != code.tenant_id:
+        return False
     code.user_id = user.object_id
     code.mfa = user.mfa_registered if mfa is None else (mfa and user.mfa_registered)
+    return True
 
 
 async def device_authorization(request: Request) -> JSONResponse:
