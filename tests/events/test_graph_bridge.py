@@ -251,6 +251,37 @@ async def test_background_sync_survives_a_failed_token_acquisition(env: Env) -> 
             await bridge.stop()
 
 
+async def test_links_outside_graph_never_get_the_token(env: Env) -> None:
+    env.stub.put("users", {"id": "u1", "accountEnabled": False})
+    # A cursor in the shared store that names another host (tampered, or a stale base URL) is
+    # dropped like an expired delta link; the round starts again at Graph.
+    await env.store.set_cursor(env.bridge.cursor_name("users"), "https://evil.test/v1.0/x")
+    report = await env.bridge.sync_once()
+    assert report.resets == 1
+    assert env.store.watermark(SubjectKey.user(TID, "u1")) is not None
+    cursor = await env.store.get_cursor(env.bridge.cursor_name("users"))
+    assert cursor is not None and cursor.startswith(env.stub.base_url + "/")
+
+
+@respx.mock
+async def test_foreign_next_link_is_not_followed() -> None:
+    base = "https://graph.test"
+    foreign = respx.get("https://evil.test/v1.0/users").mock(
+        return_value=httpx.Response(200, json={"value": []})
+    )
+    respx.get(f"{base}/v1.0/users").mock(
+        return_value=httpx.Response(
+            200, json={"value": [], "@odata.nextLink": "https://evil.test/v1.0/users"}
+        )
+    )
+    async with httpx.AsyncClient() as http:
+        client = GraphClient(http, "tok", base_url=base)
+        with pytest.raises(EventSourceError):
+            async for _ in client.pages("/v1.0/users"):
+                pass
+    assert not foreign.called
+
+
 @respx.mock
 async def test_edge_cases_with_respx() -> None:
     base = "https://graph.test"

@@ -57,11 +57,15 @@ class GraphClient:
         self._sleep = sleep
 
     def url(self, path: str) -> str:
-        return (
-            path
-            if path.startswith("https://") or path.startswith("http://")
-            else (f"{self.base_url}/{path.lstrip('/')}")
-        )
+        """``path`` under ``base_url``; an absolute link (nextLink, a stored deltaLink) must
+        already be under it: the bearer token goes only to Graph, never to a host a response
+        or a tampered cursor in the shared store names."""
+        if not path.startswith(("https://", "http://")):
+            return f"{self.base_url}/{path.lstrip('/')}"
+        if not path.startswith(f"{self.base_url}/"):
+            # A delta reset: the bridge drops such a stored cursor and starts a full round.
+            raise DeltaReset("Graph link points outside the Graph base URL")
+        return path
 
     async def get_page(self, url: str) -> GraphPage:
         """GET one page, waiting out ``429``/``503`` with ``Retry-After`` (Graph throttling
@@ -95,7 +99,7 @@ class GraphClient:
         while next_url is not None:
             page = await self.get_page(next_url)
             yield page
-            next_url = page.next_link
+            next_url = None if page.next_link is None else self.url(page.next_link)
 
 
 def _retry_after(response: httpx.Response, *, default: float) -> float:
