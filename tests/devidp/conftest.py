@@ -12,7 +12,7 @@ import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp import DevIdentityProvider, msal_confidential_app
 
 
 @pytest.fixture
@@ -46,15 +46,7 @@ def verify_token(
 def confidential_app(
     idp: DevIdentityProvider, http: requests.Session, client_id: str, credential: Any
 ) -> msal.ConfidentialClientApplication:
-    return msal.ConfidentialClientApplication(
-        client_id,
-        client_credential=credential,
-        authority=idp.authority,
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
-        token_cache=msal.TokenCache(),
-    )
+    return msal_confidential_app(idp, http=http, client_id=client_id, client_credential=credential)
 
 
 def nbf_claims(value: int) -> str:
