@@ -163,6 +163,39 @@ async def test_a_failing_listener_neither_stops_the_others_nor_the_sqlite_poller
     await store.close()
 
 
+async def test_sqlite_change_committed_while_starting_is_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "race.db"
+    writer = SQLiteEventStore(path, poll_interval=3600)
+    await writer.start()
+    connect = sqlite3.connect
+    wrote: list[bool] = []
+
+    class RacingConnection(sqlite3.Connection):
+        """Another process commits a revocation while this store reads its start state."""
+
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if "FROM changes" in sql and not wrote:
+                wrote.append(True)
+                writer._write(RevocationEvent(SUBJECTS[0], 2_000_000_321, "race"))
+            return super().execute(sql, *args)
+
+    monkeypatch.setattr(
+        sqlite3, "connect", lambda *a, **kw: connect(*a, factory=RacingConnection, **kw)
+    )
+    store = SQLiteEventStore(path, poll_interval=3600)
+    await store.start()
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    await store.poll()
+    assert wrote
+    assert store.watermark(SUBJECTS[0]) == 2_000_000_321
+    await store.close()
+    await writer.close()
+
+
 async def test_sqlite_unreadable_database_turns_unhealthy(tmp_path: Path) -> None:
     path = tmp_path / "gone.db"
     store = SQLiteEventStore(path, poll_interval=3600)

@@ -90,6 +90,12 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         cutoff = self._clock() - self._ttl
         with self._lock:
             self._conn = conn
+            # The change-feed position first, the state after: a change another process commits
+            # in between is then both restored and replayed (harmless: every apply is ordered
+            # by time), never skipped. The other order lost it until the next restart.
+            self._last_change = conn.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[
+                0
+            ]
             for subject, not_before in conn.execute(
                 "SELECT subject, not_before FROM watermarks WHERE not_before >= ?", (cutoff,)
             ):
@@ -103,9 +109,6 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
             row = conn.execute("SELECT value FROM state WHERE name = 'locations'").fetchone()
             if row:
                 self._mirror.apply_local(event_from_dict(json.loads(row[0])))
-            self._last_change = conn.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[
-                0
-            ]
         self._healthy = True
 
     async def close(self) -> None:
