@@ -12,7 +12,6 @@ import datetime as _dt
 import shutil
 import socket
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -29,9 +28,12 @@ from .app import build_app
 from .context import TOKEN_EXCHANGE_AUDIENCE, IdPContext, IdPSettings
 from .directory import Directory
 from .imds import APP_SERVICE_PATH, build_imds_app
+from .oauth import sign_access_token
 from .seed import GRAPH_APP_ID, Seed, seed_directory
 from .server import ServerThread, bind_loopback
+from .ssf import Transmitter
 from .tls import generate_server_tls
+from .tokens import AccessTokenSpec
 
 __all__ = ["DevIdentityProvider"]
 
@@ -119,8 +121,6 @@ class DevIdentityProvider:
 
     async def _close_background_work(self) -> None:
         """Stop push workers and their HTTP client before the loop goes away."""
-        from .ssf import Transmitter
-
         transmitter = self._ctx.extensions.get("ssf") if self._ctx else None
         if isinstance(transmitter, Transmitter):
             await transmitter.aclose()
@@ -257,7 +257,7 @@ class DevIdentityProvider:
     ) -> str:
         """A service-account token from the AKS-style federation issuer (what a pod reads from
         ``AZURE_FEDERATED_TOKEN_FILE``), for the seeded federated app by default."""
-        now = int(time.time())
+        now = int(self.context.now())
         claims = {
             "iss": self.federation_issuer,
             "sub": subject or self.seed.federated_subject,
@@ -270,8 +270,6 @@ class DevIdentityProvider:
         return self.context.federation_keys.sign(claims)
 
     def _bearer_for(self, audience: str, roles: list[str]) -> str:
-        from .tokens import AccessTokenSpec
-
         ctx = self.context
         spec = AccessTokenSpec(
             tenant_id=self.tenant_id,
@@ -285,8 +283,6 @@ class DevIdentityProvider:
             cp1=True,
             lifetime=self.settings.cp1_token_lifetime,
         )
-        from .oauth import sign_access_token
-
         return sign_access_token(ctx, spec)
 
     def graph_access_token(self) -> str:
