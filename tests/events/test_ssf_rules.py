@@ -189,3 +189,13 @@ def test_weak_or_mismatched_keys_are_not_usable() -> None:
             _claims(), key.private, alg, headers={"typ": "secevent+jwt", "kid": key.kid}
         )
         assert _refused(token) == "invalid_key"
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan"), 2**70])
+def test_non_finite_or_huge_times_are_refused_or_ignored(bad: float) -> None:
+    # JSON parsers accept Infinity, NaN and 1e400: a signed SET carrying them is a typed
+    # refusal (iat) or an absent event_timestamp, never an OverflowError or a 500.
+    assert _refused(sign(_claims(iat=bad))) == "invalid_request"
+    claims = _claims(event_type=CAEP.SESSION_REVOKED, payload={"event_timestamp": bad})
+    event = verify_set(sign(claims), KEYS, CONFIG, now=NOW)
+    assert event.event_timestamp is None

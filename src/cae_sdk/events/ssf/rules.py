@@ -7,6 +7,7 @@ receiver's configuration and ``now``, return a :class:`SecurityEvent` or raise
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ INVALID_REQUEST = "invalid_request"
 INVALID_KEY = "invalid_key"
 INVALID_ISSUER = "invalid_issuer"
 INVALID_AUDIENCE = "invalid_audience"
+
+_MAX_NUMERIC_DATE = 2**63 - 1  # stores keep timestamps as signed 64-bit values
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +87,7 @@ class SecurityEvent:
     @property
     def event_timestamp(self) -> int | None:
         """CAEP 1.0 section 2: ``event_timestamp``, when the event happened (may precede iat)."""
-        value = self.payload.get("event_timestamp")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        return int(value)
+        return _numeric_date(self.payload.get("event_timestamp"))
 
 
 def _fail(err: str, description: str) -> EventValidationError:
@@ -111,11 +111,22 @@ def validate_set_header(header: Mapping[str, Any], config: SetValidationConfig) 
     return alg
 
 
-def _int_claim(claims: Mapping[str, Any], name: str) -> int:
-    value = claims.get(name)
+def _numeric_date(value: Any) -> int | None:
+    """RFC 7519 section 2 NumericDate as whole seconds, or None. JSON parsers accept
+    ``Infinity``/``NaN`` and huge exponents: only finite values within 64 bits are dates."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if -_MAX_NUMERIC_DATE <= number <= _MAX_NUMERIC_DATE else None
+
+
+def _int_claim(claims: Mapping[str, Any], name: str) -> int:
+    value = _numeric_date(claims.get(name))
+    if value is None:
         raise _fail(INVALID_REQUEST, f"SET claim {name!r} must be a NumericDate")
-    return int(value)
+    return value
 
 
 def _check_audience(aud: Any, config: SetValidationConfig) -> None:
