@@ -175,6 +175,20 @@ async def test_verification_event_state(env: Env) -> None:
     assert env.store.watermarks() == {}
 
 
+async def test_a_verification_given_up_on_is_forgotten(env: Env) -> None:
+    states = env.receiver.verification
+    states.expect("late")
+    assert not await states.wait("late", 0.01)
+    late = _set(
+        env,
+        event_type=SSF.VERIFICATION,
+        payload={"state": "late"},
+        sub_id={"format": "opaque", "id": "stream-1"},
+    )
+    # Nobody waits for it any more: the state was dropped, not kept for ever.
+    assert (await env.post(late)).json()["err"] == "invalid_state"
+
+
 async def test_redelivered_verification_event_is_acknowledged_again(env: Env) -> None:
     env.receiver.verification.expect("state-1")
     verification = _set(

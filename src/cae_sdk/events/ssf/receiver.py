@@ -72,7 +72,11 @@ class VerificationStates:
             await asyncio.wait_for(event.wait(), timeout)
         except asyncio.TimeoutError:
             return False
-        self._confirmed.pop(state, None)
+        finally:
+            # Answered or given up: either way the state is no longer awaited, so periodic
+            # verifications against a silent transmitter do not pile up states.
+            self._pending.discard(state)
+            self._confirmed.pop(state, None)
         return True
 
 
