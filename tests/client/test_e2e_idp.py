@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import pytest
@@ -29,6 +29,7 @@ from cae_sdk import (
     build_claims_challenge,
     has_cp1,
 )
+from cae_sdk.client import CredentialBase
 from cae_sdk.core.claims import acrs_claims, nbf_claims
 from cae_sdk.core.remediation import RemediationKind
 
@@ -44,6 +45,24 @@ def idp() -> Iterator[Any]:
         yield provider
 
 
+# Credentials own an httpx client for MSAL (CAEClient does not close the credential it is
+# given): every credential a test builds is closed after it, so no socket to the IdP leaks.
+_OPENED: list[CredentialBase] = []
+_Credential = TypeVar("_Credential", bound=CredentialBase)
+
+
+def _closed_after_test(credential: _Credential) -> _Credential:
+    _OPENED.append(credential)
+    return credential
+
+
+@pytest.fixture(autouse=True)
+def _close_credentials() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def _scope(idp: Any) -> str:
     return f"{idp.seed.api.audience}/.default"
 
@@ -54,13 +73,15 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 def _confidential(idp: Any, client_id: str, **secret: Any) -> ConfidentialClientCredential:
-    return ConfidentialClientCredential(
-        idp.tenant_id,
-        client_id,
-        authority=idp.authority,
-        ca_bundle=idp.ca_bundle,
-        instance_discovery=False,
-        **secret,
+    return _closed_after_test(
+        ConfidentialClientCredential(
+            idp.tenant_id,
+            client_id,
+            authority=idp.authority,
+            ca_bundle=idp.ca_bundle,
+            instance_discovery=False,
+            **secret,
+        )
     )
 
 
@@ -89,14 +110,16 @@ def test_certificate_credential_gets_cp1_token(idp: Any) -> None:
 def test_workload_identity_gets_cp1_token_from_rotating_file(idp: Any, tmp_path: Path) -> None:
     token_file = tmp_path / "azure-identity-token"
     token_file.write_text(idp.mint_federated_token())
-    credential = WorkloadIdentityCredential(
-        environ={
-            "AZURE_CLIENT_ID": idp.seed.federated_app.client_id,
-            "AZURE_TENANT_ID": idp.tenant_id,
-            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
-            "AZURE_AUTHORITY_HOST": idp.base_url,
-        },
-        ca_bundle=idp.ca_bundle,
+    credential = _closed_after_test(
+        WorkloadIdentityCredential(
+            environ={
+                "AZURE_CLIENT_ID": idp.seed.federated_app.client_id,
+                "AZURE_TENANT_ID": idp.tenant_id,
+                "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+                "AZURE_AUTHORITY_HOST": idp.base_url,
+            },
+            ca_bundle=idp.ca_bundle,
+        )
     )
     first = credential.get_token([_scope(idp)])
     assert has_cp1(_claims(first.token).get("xms_cc"))
@@ -126,7 +149,9 @@ def test_managed_identity_via_imds(idp: Any, monkeypatch: pytest.MonkeyPatch) ->
     for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", idp.imds_url)
-    credential = ManagedIdentityCredential(client_id=idp.seed.managed_identity.client_id)
+    credential = _closed_after_test(
+        ManagedIdentityCredential(client_id=idp.seed.managed_identity.client_id)
+    )
     first = credential.get_token([_scope(idp)])
     claims = _claims(first.token)
     assert claims["oid"] == idp.seed.managed_identity.object_id
@@ -141,14 +166,16 @@ def test_managed_identity_via_imds(idp: Any, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _public(idp: Any, prompts: list[str], **kwargs: Any) -> PublicClientCredential:
-    return PublicClientCredential(
-        idp.seed.public_app.client_id,
-        tenant_id=idp.tenant_id,
-        authority=idp.authority,
-        ca_bundle=idp.ca_bundle,
-        instance_discovery=False,
-        prompt_callback=prompts.append,
-        **kwargs,
+    return _closed_after_test(
+        PublicClientCredential(
+            idp.seed.public_app.client_id,
+            tenant_id=idp.tenant_id,
+            authority=idp.authority,
+            ca_bundle=idp.ca_bundle,
+            instance_discovery=False,
+            prompt_callback=prompts.append,
+            **kwargs,
+        )
     )
 
 
