@@ -47,8 +47,8 @@ def _matching_certificate(app: Application, header: Mapping[str, Any]) -> Certif
     for cert in app.certificates:
         if sha256 == cert.thumbprint_sha256 or (sha256 is None and sha1 == cert.thumbprint_sha1):
             return cert
-    raise EntraError.invalid_client_assertion(
-        "no registered certificate matches the assertion's x5t / x5t#S256 thumbprint"
+    raise Refusal.INVALID_CLIENT_ASSERTION.error(
+        reason="no registered certificate matches the assertion's x5t / x5t#S256 thumbprint"
     )
 
 
@@ -59,7 +59,9 @@ def _verify_certificate_assertion(
     public_key = x509.load_pem_x509_certificate(cert.certificate_pem.encode()).public_key()
     algorithm = header.get("alg")
     if algorithm not in ("RS256", "PS256"):
-        raise EntraError.invalid_client_assertion(f"unsupported alg {str(algorithm)[:16]!r}")
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(
+            reason=f"unsupported alg {str(algorithm)[:16]!r}"
+        )
     try:
         claims = jwt.decode(
             assertion,
@@ -74,9 +76,11 @@ def _verify_certificate_assertion(
             leeway=_LEEWAY,
         )
     except jwt.InvalidTokenError as exc:
-        raise EntraError.invalid_client_assertion(str(exc)) from None
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(reason=str(exc)) from None
     if claims.get("iss") != claims.get("sub") or str(claims.get("iss")).lower() != app.app_id:
-        raise EntraError.invalid_client_assertion("iss and sub must both be the client id")
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(
+            reason="iss and sub must both be the client id"
+        )
     _check_lifetime(claims, ctx.now())
 
 
@@ -88,20 +92,20 @@ def _check_lifetime(claims: Mapping[str, Any], now: float) -> None:
         and exp - iat > MAX_ASSERTION_LIFETIME
     )
     if too_long:
-        raise EntraError.invalid_client_assertion("assertion lifetime is too long")
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(reason="assertion lifetime is too long")
 
 
 def _verify_federated_assertion(ctx: IdPContext, app: Application, assertion: str) -> None:
     try:
         unverified = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.InvalidTokenError as exc:
-        raise EntraError.invalid_client_assertion(str(exc)) from None
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(reason=str(exc)) from None
     issuer = unverified.get("iss")
     if issuer != ctx.federation_issuer:
-        raise EntraError.federated_assertion_mismatch(f"Untrusted issuer '{str(issuer)[:200]}'.")
+        raise Refusal.NO_FEDERATED_MATCH.error(detail=f"Untrusted issuer '{str(issuer)[:200]}'.")
     matching = [fc for fc in app.federated_credentials if fc.issuer == issuer]
     if not matching:
-        raise EntraError.federated_assertion_mismatch(f"Assertion issuer '{issuer}'.")
+        raise Refusal.NO_FEDERATED_MATCH.error(detail=f"Assertion issuer '{issuer}'.")
     try:
         claims = ctx.federation_keys.verify(
             assertion,
@@ -110,14 +114,14 @@ def _verify_federated_assertion(ctx: IdPContext, app: Application, assertion: st
             leeway=_LEEWAY,
         )
     except jwt.InvalidTokenError as exc:
-        raise EntraError.invalid_client_assertion(str(exc)) from None
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(reason=str(exc)) from None
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     for fc in matching:
         if fc.subject == claims["sub"] and set(audiences) & set(fc.audiences):
             _check_lifetime(claims, ctx.now())
             return
-    raise EntraError.federated_assertion_mismatch(
-        f"Assertion subject '{str(claims['sub'])[:200]}', audience '{audiences}'."
+    raise Refusal.NO_FEDERATED_MATCH.error(
+        detail=f"Assertion subject '{str(claims['sub'])[:200]}', audience '{audiences}'."
     )
 
 
@@ -141,11 +145,11 @@ def authenticate_client(
             code=70002,
         )
     if len(assertion) > MAX_ASSERTION_LENGTH:
-        raise EntraError.invalid_client_assertion("assertion is too long")
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(reason="assertion is too long")
     try:
         header = jwt.get_unverified_header(assertion)
     except jwt.InvalidTokenError as exc:
-        raise EntraError.invalid_client_assertion(str(exc)) from None
+        raise Refusal.INVALID_CLIENT_ASSERTION.error(reason=str(exc)) from None
     if "x5t" in header or "x5t#S256" in header:
         _verify_certificate_assertion(ctx, app, assertion, header, tenant_id)
         return "certificate"

@@ -43,16 +43,6 @@ class EntraError(Exception):
     def invalid_grant(cls, message: str, code: int = 9002313) -> EntraError:
         return cls("invalid_grant", code, message)
 
-    @classmethod
-    def invalid_client_assertion(cls, reason: str) -> EntraError:
-        # 700027: the client assertion failed validation (signature, key, claims).
-        return cls("invalid_client", 700027, f"Client assertion failed validation: {reason}", 401)
-
-    @classmethod
-    def federated_assertion_mismatch(cls, detail: str) -> EntraError:
-        # 70021: "No matching federated identity record found for presented assertion."
-        return Refusal.NO_FEDERATED_MATCH.error(detail=detail)
-
 
 class _Spec(NamedTuple):
     error: str
@@ -94,6 +84,10 @@ class Refusal(Enum):
         "The request body must contain the following parameter: 'client_assertion' or "
         "'client_secret'.",
         401,
+    )
+    # 700027: the client assertion failed validation (signature, key, claims).
+    INVALID_CLIENT_ASSERTION = _Spec(
+        "invalid_client", 700027, "Client assertion failed validation: {reason}", 401
     )
     NO_FEDERATED_MATCH = _Spec(
         "invalid_client",
