@@ -133,10 +133,10 @@ async def test_single_flight_async_error_reaches_every_waiter() -> None:
         raise RuntimeError("idp down")
 
     results = await asyncio.gather(
-        *(flight.acall("k", asyncio.to_thread, boom) for _ in range(20)), return_exceptions=True
+        *(flight.acall("k", boom) for _ in range(20)), return_exceptions=True
     )
     assert all(isinstance(r, RuntimeError) for r in results)
-    assert await flight.acall("k", asyncio.to_thread, lambda: 3) == 3
+    assert await flight.acall("k", lambda: 3) == 3
 
 
 @pytest.mark.parametrize("cancelled", ["leader", "waiter"])
@@ -150,9 +150,9 @@ async def test_single_flight_cancelled_caller_does_not_cancel_the_flight(cancell
         release.wait(5)
         return 5
 
-    leader = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
+    leader = asyncio.create_task(flight.acall("k", slow))
     await asyncio.sleep(0)
-    waiter = asyncio.create_task(flight.acall("k", asyncio.to_thread, slow))
+    waiter = asyncio.create_task(flight.acall("k", slow))
     await asyncio.sleep(0)
     gone, stays = (leader, waiter) if cancelled == "leader" else (waiter, leader)
     gone.cancel()

@@ -14,7 +14,6 @@ request once; a second challenge fails with :class:`ClaimsChallengeFailed`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
@@ -170,9 +169,7 @@ class CAEAuth(httpx.Auth):
         ready = self._ready_token(need)
         if ready is not None:  # the common case: no thread hop, no lock
             return ready
-        return await self._flights.acall(
-            need.claims, asyncio.to_thread, partial(self._acquire, need)
-        )
+        return await self._flights.acall(need.claims, partial(self._acquire, need))
 
     # -- token state --------------------------------------------------------------------------
 

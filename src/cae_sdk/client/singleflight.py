@@ -4,7 +4,8 @@ When many requests are challenged together they all need the same new token. Cal
 ask for the same key while a call is in flight wait for its outcome (value or exception)
 instead of starting their own: one token request for the whole burst. Works for threads
 (:meth:`SingleFlight.call`) and for asyncio tasks (:meth:`SingleFlight.acall`, which also joins
-flights started by threads, because the leader task runs the call through :meth:`call`).
+flights started by threads, because the leader task runs the call through :meth:`call` in a
+worker thread).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 __all__ = ["SingleFlight"]
 
@@ -65,14 +66,9 @@ class SingleFlight(Generic[T]):
             flight.done.set()
         return flight.value
 
-    async def acall(
-        self,
-        key: Hashable,
-        run: Callable[[Callable[[], T]], Coroutine[Any, Any, T]],
-        fn: Callable[[], T],
-    ) -> T:
-        """Async variant: one task per ``key`` and event loop runs ``run(lambda: call(key, fn))``
-        (``run`` moves the blocking call to a worker thread); every caller awaits that task.
+    async def acall(self, key: Hashable, fn: Callable[[], T]) -> T:
+        """Async variant for a blocking ``fn``: one task per ``key`` and event loop runs
+        ``call(key, fn)`` in a worker thread; every caller awaits that task.
 
         The task is shielded, so a cancelled caller (even the one that started it) never
         cancels the acquisition the others are waiting for.
@@ -81,7 +77,7 @@ class SingleFlight(Generic[T]):
         flights = self._loop_flights.setdefault(loop, {})
         task = flights.get(key)
         if task is None:
-            task = loop.create_task(run(lambda: self.call(key, fn)))
+            task = loop.create_task(asyncio.to_thread(self.call, key, fn))
             flights[key] = task
             task.add_done_callback(lambda done: _finish(flights, key, done))
         return await asyncio.shield(task)
