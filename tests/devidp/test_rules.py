@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from cae_sdk.core.errors import CAEError
 from cae_sdk.core.secevents import CAEP, DELIVERY_POLL, DELIVERY_PUSH, RISC, SSF
+from cae_sdk.devidp import AdminError
 from cae_sdk.devidp.directory import Directory, SecurityAction, User
-from cae_sdk.devidp.errors import EntraError, Refusal, entra_error_body
+from cae_sdk.devidp.errors import EntraError, GraphError, Refusal, entra_error_body
 from cae_sdk.devidp.graph_delta import (
     DeltaError,
     DeltaState,
@@ -300,3 +302,9 @@ def test_directory_announces_actions() -> None:
     directory.reset_password(user, "new", NOW + 1)
     assert [a.action for a in seen] == ["sessions-revoked", "password-reset"]
     assert user.sessions_valid_from == NOW + 1 and user.last_password_change == NOW + 1
+
+
+@pytest.mark.parametrize("error", [EntraError, GraphError, AdminError, DeltaError, StreamError])
+def test_refusals_belong_to_the_sdk_error_hierarchy(error: type[Exception]) -> None:
+    """The project's one hierarchy: every error raised on purpose is a CAEError."""
+    assert issubclass(error, CAEError)

@@ -22,7 +22,7 @@ __all__ = ["EntraError", "GraphError", "Refusal", "entra_error_body", "oauth_err
 
 
 @dataclass(frozen=True)
-class EntraError(Exception):
+class EntraError(CAEError):
     """A refusal to issue a token: ``error`` (RFC 6749), AADSTS ``code``, message, HTTP status."""
 
     error: str

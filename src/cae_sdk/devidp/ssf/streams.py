@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from ...core.errors import CAEError
 from ...core.secevents import CAEP, DELIVERY_POLL, DELIVERY_PUSH, RISC
 
 __all__ = [
@@ -45,7 +46,9 @@ MAX_QUEUED = 10_000
 MAX_OUTCOMES = 1_000
 
 
-class StreamError(Exception):
+class StreamError(CAEError):
+    """A refused SSF call: HTTP ``status`` and the ``{"err", "description"}`` body."""
+
     def __init__(self, status: int, err: str, description: str) -> None:
         super().__init__(description)
         self.status, self.err, self.description = status, err, description
