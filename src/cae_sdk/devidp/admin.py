@@ -8,6 +8,7 @@ change log and, for CAE-relevant actions, becomes a Shared Signals event. Errors
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import secrets
 import uuid
@@ -232,8 +233,6 @@ async def _approve_device(ctx: IdPContext, request: Request, body: dict[str, Any
 
 
 async def _add_location(ctx: IdPContext, request: Request, body: dict[str, Any]) -> Any:
-    import ipaddress
-
     ranges = _str_list(body, "ip_ranges", [])
     try:
         ranges = [str(ipaddress.ip_network(r, strict=False)) for r in ranges]
@@ -271,22 +270,24 @@ async def _delete_policy(ctx: IdPContext, request: Request, body: dict[str, Any]
         raise AdminError(404, "Request_ResourceNotFound", "No such policy.")
 
 
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+        raise AdminError(400, "invalid_request", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise AdminError(400, "invalid_request", "The body must be a JSON object.")
+    return body
+
+
 def _endpoint(ctx: IdPContext, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         supplied = request.headers.get("authorization", "")
         expected = f"Bearer {ctx.settings.admin_key}"
-        if not hmac.compare_digest(supplied.encode(), expected.encode()):
-            denied = AdminError(401, "InvalidAuthenticationToken", "Admin key required.")
-            return JSONResponse(denied.body(), denied.status)
         try:
-            raw = await request.body()
-            body = json.loads(raw) if raw.strip() else {}
-            if not isinstance(body, dict):
-                raise AdminError(400, "invalid_request", "The body must be a JSON object.")
-            result = await handler(ctx, request, body)
-        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-            invalid = AdminError(400, "invalid_request", "The body is not valid JSON.")
-            return JSONResponse(invalid.body(), invalid.status)
+            if not hmac.compare_digest(supplied.encode(), expected.encode()):
+                raise AdminError(401, "InvalidAuthenticationToken", "Admin key required.")
+            result = await handler(ctx, request, _json_object(await request.body()))
         except AdminError as err:
             return JSONResponse(err.body(), err.status)
         if result is None:
