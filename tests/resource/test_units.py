@@ -48,6 +48,12 @@ def test_client_ip_through_trusted_proxies(
     assert ClientIPResolver(["10.0.0.0/8"]).resolve(peer, headers) == expected
 
 
+@pytest.mark.parametrize("proxy", ["not-a-network", "10.0.0.0/33", ""])
+def test_a_bad_trusted_proxy_is_a_configuration_error(proxy: str) -> None:
+    with pytest.raises(ConfigurationError, match="trusted_proxies"):
+        ClientIPResolver([proxy])
+
+
 def test_token_cache_is_bounded_and_expires() -> None:
     cache = TokenCache(max_entries=2)
     a, b, c = (TokenCache.key(t) for t in "abc")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
+from ..core.errors import ConfigurationError
 from ..core.locations import IPAddress, IPNetwork, parse_ip
 
 __all__ = ["ClientIPResolver"]
@@ -35,11 +36,18 @@ def _forwarded_for(value: str) -> list[str]:
     return found
 
 
+def _network(text: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"trusted_proxies entry {text!r} is not an IP address or CIDR range"
+        ) from None
+
+
 class ClientIPResolver:
     def __init__(self, trusted_proxies: Iterable[str] = (), *, use_forwarded: bool = True) -> None:
-        self.trusted: tuple[IPNetwork, ...] = tuple(
-            ipaddress.ip_network(p, strict=False) for p in trusted_proxies
-        )
+        self.trusted: tuple[IPNetwork, ...] = tuple(_network(p) for p in trusted_proxies)
         self.use_forwarded = use_forwarded
 
     def _is_trusted(self, address: IPAddress) -> bool:
