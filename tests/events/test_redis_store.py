@@ -145,6 +145,24 @@ async def test_apply_reports_a_change_its_own_publication_reached_first(
     assert len(heard) == 1  # notified once, by whichever path applied it first
 
 
+async def test_a_client_passed_in_stays_the_callers(
+    make_store: StoreFactory, redis_url: str
+) -> None:
+    client = Redis.from_url(redis_url)
+    # The URL points nowhere: everything must go through the client that was passed in.
+    store = make_store(url="redis://127.0.0.1:1/0", client=client, startup_timeout=2.0)
+    try:
+        await store.start()
+        assert store.healthy
+        await store.close()
+        await store.start()  # restart: still the caller's client, not one built from the URL
+        assert store.healthy
+        await store.close()
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
 async def test_remember_once_and_cursors_are_shared(make_store: StoreFactory) -> None:
     a, b = make_store(), make_store()
     await a.start()

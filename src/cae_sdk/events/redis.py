@@ -79,11 +79,13 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         self._startup_timeout = startup_timeout
         self._clock = clock
         self._client = client
+        self._owns_client = client is None  # a client the caller passed is theirs to close
         self._mirror = InMemoryEventStore(watermark_ttl=watermark_ttl, clock=clock)
         self._queue: deque[Event] = deque()
         self._write_lock = asyncio.Lock()
         self._healthy = False
-        self._synced = asyncio.Event()
+        self._ready = asyncio.Event()  # this start()'s first sync is done
+        self._synced_once = False  # the mirror holds state Redis may have lost since
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._script: Any = None
@@ -116,9 +118,10 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         self._errors = (OSError, RedisError)
         self._script = self._client.register_script(WRITE_SCRIPT)
         self._closed = False
+        self._ready.clear()  # a restart after close() waits for a fresh sync too
         self._task = asyncio.create_task(self._run(), name="cae-redis-event-store")
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._synced.wait(), self._startup_timeout)
+            await asyncio.wait_for(self._ready.wait(), self._startup_timeout)
 
     async def close(self) -> None:
         self._closed = True
@@ -128,7 +131,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._client is not None:
+        if self._client is not None and self._owns_client:
             await self._client.aclose()
             self._client = None
 
@@ -263,14 +266,15 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
             await pubsub.subscribe(self.channel)
             async with self._write_lock:
                 await self._flush_queue()
-                if self._synced.is_set():
+                if self._synced_once:
                     await self._reseed()
                 await self._resync()
                 # Writes queued while we resynced (they do not wait for the lock): flush them
                 # too; no await separates the empty queue from ``healthy``.
                 await self._flush_queue()
                 self._healthy = True
-            self._synced.set()
+            self._synced_once = True
+            self._ready.set()
             _log.info("Redis event store in sync (%d watermarks)", len(self.watermarks()))
             while not self._closed:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
