@@ -62,6 +62,9 @@ class SyncReport:
 
 
 class GraphBridge(BackgroundLoop):
+    """Turn Graph directory changes into store events: :meth:`sync_once` runs one round,
+    :meth:`start` runs :meth:`run` (a round every ``interval_seconds``) in the background."""
+
     _task_name = "cae-graph-bridge"
 
     def __init__(

@@ -70,9 +70,9 @@ class PollResult:
 
 
 class PollClient(BackgroundLoop):
-    _task_name = "cae-ssf-poll"
-
     """Poll one stream's endpoint and feed the SETs to a :class:`SetReceiver`."""
+
+    _task_name = "cae-ssf-poll"
 
     def __init__(
         self,
