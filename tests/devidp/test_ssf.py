@@ -272,3 +272,31 @@ def test_stream_crud_and_errors(cae_idp: DevIdentityProvider, http: requests.Ses
         f"{cae_idp.ssf_issuer}/poll/{sid}", json={"maxEvents": -1}, headers=ssf.headers
     )
     assert bad_poll.status_code == 404
+
+
+def test_paused_poll_stream_holds_events_until_enabled(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    """SSF 1.0 section 8.1.2: a paused stream transmits nothing and holds its events; a
+    disabled one holds none. Poll delivery must follow it like push delivery does."""
+    ssf = SsfClient(cae_idp, http)
+    stream = ssf.create({"method": DELIVERY_POLL})
+    status_url = ssf.config["status_endpoint"]
+
+    def set_status(status: str) -> None:
+        body = {"stream_id": stream["stream_id"], "status": status}
+        assert http.post(status_url, json=body, headers=ssf.headers).status_code == 200
+
+    set_status("paused")
+    cae_idp.admin.revoke_sessions(cae_idp.seed.user.object_id)
+    assert ssf.poll(stream, returnImmediately=True) == {"sets": {}, "moreAvailable": False}
+    set_status("enabled")
+    (held,) = ssf.poll(stream, returnImmediately=True)["sets"].values()
+    assert _event(ssf.decode(held))[0] == CAEP.SESSION_REVOKED
+
+    ssf.poll(stream, ack=[ssf.decode(held)["jti"]], maxEvents=0)
+    set_status("paused")
+    cae_idp.admin.disable_user(cae_idp.seed.user.object_id)
+    set_status("disabled")
+    set_status("enabled")
+    assert ssf.poll(stream, returnImmediately=True)["sets"] == {}  # dropped on disable

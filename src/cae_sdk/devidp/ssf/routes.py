@@ -120,8 +120,7 @@ async def _status(tx: Transmitter, owner: str, request: Request, body: dict[str,
         raise StreamError(400, "invalid_request", f"status must be one of {list(STATUSES)}")
     reason = body.get("reason")
     stream.status, stream.status_reason = status, reason if isinstance(reason, str) else None
-    if status == "enabled":
-        tx.resume(stream)
+    tx.status_changed(stream)
     return JSONResponse(stream.status_body())
 
 

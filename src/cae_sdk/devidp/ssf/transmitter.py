@@ -74,6 +74,11 @@ class Transmitter:
 
     # -- delivery ------------------------------------------------------------------------------
     def enqueue(self, stream: Stream, jti: str, token: str) -> None:
+        if stream.status == "paused":  # held for push and poll alike (SSF 1.0 section 8.1.2)
+            held = self._held.setdefault(stream.stream_id, [])
+            held.append((jti, token))
+            del held[:-MAX_QUEUED]  # bounded like poll queues: the oldest go first
+            return
         if stream.delivery_method != DELIVERY_PUSH:
             if len(stream.available) >= MAX_QUEUED:
                 stream.available.popitem(last=False)  # bounded: oldest unacknowledged goes
@@ -81,16 +86,17 @@ class Transmitter:
             if stream.arrived is not None:
                 stream.arrived.set()
             return
-        if stream.status == "paused":
-            held = self._held.setdefault(stream.stream_id, [])
-            held.append((jti, token))
-            del held[:-MAX_QUEUED]  # bounded like poll queues: the oldest go first
-            return
         self._queue_for(stream).put_nowait((jti, token))
 
-    def resume(self, stream: Stream) -> None:
-        for jti, token in self._held.pop(stream.stream_id, []):
-            self.enqueue(stream, jti, token)
+    def status_changed(self, stream: Stream) -> None:
+        """After a status update: an enabled stream gets what was held while paused; a
+        disabled one loses it (SSF 1.0 section 8.1.2: a disabled stream holds nothing)."""
+        if stream.status == "paused":
+            return
+        held = self._held.pop(stream.stream_id, [])
+        if stream.status == "enabled":
+            for jti, token in held:
+                self.enqueue(stream, jti, token)
 
     def _queue_for(self, stream: Stream) -> asyncio.Queue[tuple[str, str]]:
         queue = self._queues.get(stream.stream_id)
