@@ -21,7 +21,6 @@ from .api import DeferredApp
 __all__ = ["ca_context", "connect_push_stream"]
 
 
-
 class SetLog(Protocol):
     """Where accepted SETs are recorded (``DemoWorld``)."""
 
