@@ -13,12 +13,11 @@ from typing import Any
 
 from ..core import jose
 from ..core.errors import JOSEError, TokenValidationError
-from ..core.jose import SUPPORTED_ALGORITHMS, PublicKey
+from ..core.jose import SUPPORTED_ALGORITHMS
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
     "ParsedToken",
-    "PublicKey",
     "TokenParser",
     "parse_token",
     "verify_signature",
