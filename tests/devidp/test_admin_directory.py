@@ -11,10 +11,10 @@ import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import AdminError, DevIdentityProvider
+from cae_sdk.devidp import AdminError, DevIdentityProvider, msal_confidential_app
 from cae_sdk.devidp.tls import generate_client_certificate
 
-from .conftest import verify_token
+from .conftest import confidential_app, verify_token
 
 pytestmark = pytest.mark.e2e
 
@@ -27,26 +27,19 @@ def test_second_tenant_with_its_own_application(
     created = cae_idp.admin.create_application(
         "contoso daemon", tenant_id=tenant, roles={api.app_id: ["Data.Read"]}
     )
-    app = msal.ConfidentialClientApplication(
-        created["client_id"],
+    app = msal_confidential_app(
+        cae_idp,
+        http=http,
+        client_id=created["client_id"],
         client_credential=created["client_secret"],
         authority=f"{cae_idp.base_url}/{tenant}",
-        client_capabilities=["cp1"],
-        instance_discovery=False,
-        http_client=http,
     )
     result = app.acquire_token_for_client([api.default_scope])
     config = http.get(f"{cae_idp.base_url}/{tenant}/v2.0/.well-known/openid-configuration").json()
     claims = verify_token(cae_idp, result["access_token"], api.audience, issuer=config["issuer"])
     assert claims["tid"] == tenant and claims["roles"] == ["Data.Read"]
     # The app lives in the new tenant only.
-    home = msal.ConfidentialClientApplication(
-        created["client_id"],
-        client_credential=created["client_secret"],
-        authority=cae_idp.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    home = confidential_app(cae_idp, http, created["client_id"], created["client_secret"])
     assert home.acquire_token_for_client([api.default_scope])["error_codes"] == [700016]
 
 
@@ -57,16 +50,8 @@ def test_registered_certificate_authenticates(
     cert = generate_client_certificate("cert daemon", dt.datetime.now(dt.timezone.utc))
     thumbprints = cae_idp.admin.add_certificate(created["client_id"], cert.certificate_pem)
     assert thumbprints["thumbprint"] == cert.thumbprint_sha1
-    app = msal.ConfidentialClientApplication(
-        created["client_id"],
-        client_credential={
-            "private_key": cert.private_key_pem,
-            "public_certificate": cert.certificate_pem,
-        },
-        authority=cae_idp.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    credential = {"private_key": cert.private_key_pem, "public_certificate": cert.certificate_pem}
+    app = confidential_app(cae_idp, http, created["client_id"], credential)
     assert "access_token" in app.acquire_token_for_client([cae_idp.seed.api.default_scope])
 
 
@@ -116,13 +101,7 @@ def test_v1_endpoint_takes_a_resource(cae_idp: DevIdentityProvider) -> None:
 def test_disabled_resource_is_500014(cae_idp: DevIdentityProvider, http: requests.Session) -> None:
     seed = cae_idp.seed
     cae_idp.admin.disable_service_principal(seed.api.app_id)
-    app = msal.ConfidentialClientApplication(
-        seed.secret_app.client_id,
-        client_credential=seed.secret_app.client_secret,
-        authority=cae_idp.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    app = msal_confidential_app(cae_idp, http=http)
     assert app.acquire_token_for_client([seed.api.default_scope])["error_codes"] == [500014]
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-import msal
 import pytest
 import requests
 
-from cae_sdk.devidp import DevIdentityProvider
+from cae_sdk.devidp import DevIdentityProvider, msal_confidential_app
 
 from .conftest import confidential_app, nbf_claims, verify_token
 
@@ -35,13 +34,7 @@ def test_without_cp1_tokens_are_short_and_carry_no_xms_cc(
     cae_idp: DevIdentityProvider, http: requests.Session
 ) -> None:
     seed = cae_idp.seed
-    app = msal.ConfidentialClientApplication(
-        seed.secret_app.client_id,
-        client_credential=seed.secret_app.client_secret,
-        authority=cae_idp.authority,
-        instance_discovery=False,
-        http_client=http,
-    )
+    app = msal_confidential_app(cae_idp, http=http, client_capabilities=None)  # no cp1
     result = app.acquire_token_for_client([seed.api.default_scope])
     claims = verify_token(cae_idp, result["access_token"], seed.api.audience)
     assert "xms_cc" not in claims
