@@ -114,3 +114,11 @@ async def test_in_memory_risk_is_ordered_by_time() -> None:
     assert store.risk(user) is None
     assert await store.apply(RiskEvent(user, RiskLevel.MEDIUM, at=110))  # equally new, different
     assert store.risk(user) is RiskLevel.MEDIUM
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "not-an-ip", "2001:db8::/129", ""])
+def test_named_location_refuses_bad_ranges_with_a_typed_error(bad: str) -> None:
+    from cae_sdk.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="office"):
+        NamedLocation.from_cidrs("1", "office", ["10.0.0.0/8", bad])

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ConfigurationError
+
 __all__ = ["IPNetwork", "NamedLocation", "parse_ip"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -37,7 +39,16 @@ class NamedLocation:
     def from_cidrs(
         cls, id: str, name: str, cidrs: Iterable[str], *, trusted: bool = False
     ) -> NamedLocation:
-        return cls(id, name, tuple(ipaddress.ip_network(c, strict=False) for c in cidrs), trusted)
+        """Raises :class:`ConfigurationError` (a ``ValueError``) naming the bad range."""
+        ranges = []
+        for cidr in cidrs:
+            try:
+                ranges.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
+            except ValueError:
+                raise ConfigurationError(
+                    f"named location {name!r}: {cidr!r} is not an IPv4 or IPv6 range"
+                ) from None
+        return cls(id, name, tuple(ranges), trusted)
 
     def contains(self, address: IPAddress) -> bool:
         return any(address.version == net.version and address in net for net in self.ranges)
