@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cae_sdk.core.errors import CAEError
-from cae_sdk.core.secevents import CAEP, DELIVERY_POLL, DELIVERY_PUSH, RISC, SSF
+from cae_sdk.core.secevents import CAEP, DELIVERY_POLL, DELIVERY_PUSH, RISC, SSF, set_claims
 from cae_sdk.devidp import AdminError
 from cae_sdk.devidp.directory import Directory, SecurityAction, User
 from cae_sdk.devidp.errors import EntraError, GraphError, Refusal, entra_error_body
@@ -18,7 +18,7 @@ from cae_sdk.devidp.graph_delta import (
     encode_state,
 )
 from cae_sdk.devidp.keys import KeyRing
-from cae_sdk.devidp.ssf.events import build_set_claims, event_for, subject_for, verification_event
+from cae_sdk.devidp.ssf.events import event_for, subject_for, verification_event
 from cae_sdk.devidp.ssf.poll import parse_poll_request
 from cae_sdk.devidp.ssf.push import classify_response
 from cae_sdk.devidp.ssf.streams import StreamError, apply_stream_update, new_stream, subject_matches
@@ -170,13 +170,13 @@ def test_risk_event_levels_and_subjects() -> None:
 
 
 def test_set_claims_follow_rfc_8417() -> None:
-    claims = build_set_claims(
+    claims = set_claims(
         issuer="https://i",
         audience="aud",
         subject={"format": "opaque", "id": "x"},
         event_type=CAEP.SESSION_REVOKED,
-        payload={},
-        now=NOW,
+        event={},
+        iat=int(NOW),
         jti="j",
     )
     assert claims == {

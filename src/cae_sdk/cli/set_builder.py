@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from ..core.errors import ConfigurationError
-from ..core.secevents import CAEP, RISC, SET_TYP, SSF
+from ..core.secevents import CAEP, RISC, SET_TYP, SSF, set_claims
 
 __all__ = [
     "EVENT_TYPES",
@@ -117,14 +117,15 @@ def build_set_claims(
     body = dict(event or {})
     if event_type.startswith(CAEP.SESSION_REVOKED.rsplit("/", 1)[0]):
         body.setdefault("event_timestamp", iat)
-    return {
-        "iss": issuer,
-        "aud": audience,
-        "iat": iat,
-        "jti": jti,
-        "sub_id": dict(subject),
-        "events": {event_type: body},
-    }
+    return set_claims(
+        issuer=issuer,
+        audience=audience,
+        subject=subject,
+        event_type=event_type,
+        event=body,
+        iat=iat,
+        jti=jti,
+    )
 
 
 def load_signing_key(pem: bytes, password: bytes | None = None) -> SigningKey:

@@ -3,6 +3,8 @@ identifiers, shared by the transmitter (dev identity provider) and the receivers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import ConfigurationError
@@ -16,6 +18,7 @@ __all__ = [
     "SET_TYP",
     "SSF",
     "SSF_CONFIGURATION_PATH",
+    "set_claims",
     "ssf_configuration_url",
 ]
 
@@ -67,3 +70,26 @@ def ssf_configuration_url(issuer: str) -> str:
         raise ConfigurationError(f"transmitter issuer must be an absolute URL, got {issuer!r}")
     path = SSF_CONFIGURATION_PATH + parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def set_claims(
+    *,
+    issuer: str,
+    audience: str | list[str],
+    subject: Mapping[str, Any],
+    event_type: str,
+    event: Mapping[str, Any],
+    iat: int,
+    jti: str,
+) -> dict[str, Any]:
+    """The claims of a Security Event Token carrying one event: RFC 8417 section 2.2 with the
+    SSF 1.0 profile (``sub_id`` at the top level, exactly one event, no ``exp``, no ``sub``).
+    ``iat`` and ``jti`` are arguments: this module has no clock and no randomness."""
+    return {
+        "iss": issuer,
+        "aud": audience,
+        "iat": int(iat),
+        "jti": jti,
+        "sub_id": dict(subject),
+        "events": {event_type: dict(event)},
+    }

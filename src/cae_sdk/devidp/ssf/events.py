@@ -13,13 +13,12 @@ tokens carry in ``azp`` / ``appid``. Control events use ``{"format": "opaque", "
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from ...core.secevents import CAEP, RISC, SSF
 from ..directory import SecurityAction
 
-__all__ = ["build_set_claims", "event_for", "subject_for", "verification_event"]
+__all__ = ["event_for", "subject_for", "verification_event"]
 
 # CAEP 1.0 section 3.8: risk levels are LOW / MEDIUM / HIGH; "none" (risk dismissed) has no
 # value of its own, LOW is the closest.
@@ -82,24 +81,3 @@ def verification_event(
     """Subject, type and payload of the SSF verification event (SSF 1.0 section 8.1.4)."""
     payload: dict[str, Any] = {} if state is None else {"state": state}
     return {"format": "opaque", "id": stream_id}, SSF.VERIFICATION, payload
-
-
-def build_set_claims(
-    *,
-    issuer: str,
-    audience: str | list[str],
-    subject: dict[str, Any],
-    event_type: str,
-    payload: dict[str, Any],
-    now: float,
-    jti: str | None = None,
-) -> dict[str, Any]:
-    """RFC 8417 section 2.2 claims: exactly one event, no ``exp``, ``sub_id`` at top level."""
-    return {
-        "iss": issuer,
-        "iat": int(now),
-        "jti": jti or uuid.uuid4().hex,
-        "aud": audience,
-        "sub_id": subject,
-        "events": {event_type: payload},
-    }

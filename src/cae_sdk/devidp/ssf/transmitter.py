@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 import httpx
 
-from ...core.secevents import DELIVERY_PUSH, SET_TYP
+from ...core.secevents import DELIVERY_PUSH, SET_TYP, set_claims
 from ..context import IdPContext
 from ..directory import SecurityAction
 from ..keys import KeyRing
-from .events import build_set_claims, event_for, subject_for, verification_event
+from .events import event_for, subject_for, verification_event
 from .push import push_set
 from .streams import MAX_QUEUED, Stream, subject_matches
 
@@ -45,13 +46,14 @@ class Transmitter:
     def sign(
         self, stream: Stream, subject: dict[str, Any], event_type: str, payload: dict[str, Any]
     ) -> tuple[str, str]:
-        claims = build_set_claims(
+        claims = set_claims(
             issuer=self.issuer,
             audience=stream.audience,
             subject=subject,
             event_type=event_type,
-            payload=payload,
-            now=self.ctx.now(),
+            event=payload,
+            iat=int(self.ctx.now()),
+            jti=uuid.uuid4().hex,
         )
         return claims["jti"], self.keys.sign(claims, typ=SET_TYP)
 
