@@ -133,3 +133,19 @@ def test_ssf_configuration_url_refuses_relative_issuers() -> None:
         ssf_configuration_url("/ssf")
     with pytest.raises(ConfigurationError):  # the SDK's typed configuration error
         ssf_configuration_url("idp.example/ssf")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:secret@api.test:8443/a/b?code=x#frag", "https://api.test:8443/a/b"),
+        ("http://[::1]:9000/p?q=1", "http://[::1]:9000/p"),
+        ("https://h/p", "https://h/p"),
+        ("https://h:notaport/p", "https://h/p"),
+    ],
+)
+def test_loggable_url_drops_userinfo_query_and_fragment(url: str, shown: str) -> None:
+    from cae_sdk.core.urls import loggable_url
+
+    assert loggable_url(url) == shown
+    assert "secret" not in loggable_url(url) and "code" not in loggable_url(url)

@@ -25,7 +25,7 @@ import httpx
 
 from ..core.challenges import ClaimsChallenge, find_claims_challenge
 from ..core.errors import ClaimsChallengeFailed, ConfigurationError, TokenAcquisitionError
-from .http import loggable_url
+from ..core.urls import loggable_url
 from .loop_breaker import LoopBreaker
 from .replay import ensure_replayable
 from .singleflight import SingleFlight

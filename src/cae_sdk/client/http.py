@@ -19,6 +19,7 @@ import httpx
 import requests
 
 from ..core.errors import ConfigurationError
+from ..core.urls import loggable_url
 
 __all__ = ["HttpSettings", "MsalHttpClient"]
 
@@ -126,10 +127,3 @@ class MsalHttpClient:
         """Close the underlying client unless the application passed it in (it owns it)."""
         if self._owned:
             self._client.close()
-
-
-def loggable_url(url: httpx.URL | str) -> str:
-    """``url`` fit for logs and error messages: scheme, host, port and path only. The query can
-    carry codes or assertions and the userinfo a password; neither is ever echoed."""
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.netloc.decode('ascii')}{parsed.path}"

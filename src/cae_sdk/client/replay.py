@@ -14,7 +14,7 @@ import httpx
 
 from ..core.challenges import ClaimsChallenge
 from ..core.errors import RequestNotReplayable
-from .http import loggable_url
+from ..core.urls import loggable_url
 
 __all__ = ["ensure_replayable"]
 

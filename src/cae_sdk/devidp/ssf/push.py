@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import httpx
 
 from ...core.secevents import SECEVENT_CONTENT_TYPE
+from ...core.urls import loggable_url
 
 __all__ = ["classify_response", "push_set"]
 
@@ -75,6 +76,5 @@ async def push_set(
         if attempt < len(delays):
             await asyncio.sleep(wait if wait is not None else delays[attempt])
     if outcome != DELIVERED:
-        target = httpx.URL(url).copy_with(query=None, fragment=None)  # no secrets from the query
-        logger.info("SET push to %s ended with %s", target, outcome)
+        logger.info("SET push to %s ended with %s", loggable_url(url), outcome)
     return outcome
