@@ -82,3 +82,19 @@ def test_failed_start_leaves_no_temp_dir_or_open_sockets(
         pass
     assert made and not os.path.exists(made[0])  # the CA and server key went with it
     assert len(bound) == 2 and all(sock.fileno() == -1 for sock in bound)
+
+
+def test_msal_helpers_share_one_session_closed_when_the_provider_stops() -> None:
+    from unittest import mock
+
+    from cae_sdk.devidp import device_code_token, msal_public_app
+
+    with DevIdentityProvider() as idp:
+        session = idp.shared_http_session()
+        # MSAL wraps the session in its throttling client; it must be the provider's own one,
+        # not a new session per app that nothing ever closes.
+        assert msal_public_app(idp).http_client.http_client is session
+        assert "access_token" in device_code_token(idp)
+        with mock.patch.object(type(session), "close", autospec=True) as closed:
+            idp.stop()
+        closed.assert_called_once_with(session)

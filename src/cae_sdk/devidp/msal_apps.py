@@ -25,7 +25,7 @@ def _common(idp: DevIdentityProvider, http: requests.Session | None) -> dict[str
         "authority": idp.authority,
         "client_capabilities": ["cp1"],
         "instance_discovery": False,
-        "http_client": http if http is not None else idp.http_session(),
+        "http_client": http if http is not None else idp.shared_http_session(),
         "token_cache": msal.TokenCache(),
     }
 

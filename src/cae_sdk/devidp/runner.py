@@ -65,6 +65,7 @@ class DevIdentityProvider:
         self._servers: ServerThread | None = None
         self._workdir: Path | None = None
         self._ca_bundle = ""
+        self._shared_session: requests.Session | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> DevIdentityProvider:
@@ -126,6 +127,9 @@ class DevIdentityProvider:
             await transmitter.aclose()
 
     def stop(self) -> None:
+        if self._shared_session is not None:
+            self._shared_session.close()
+            self._shared_session = None
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -306,6 +310,13 @@ class DevIdentityProvider:
         session.verify = self.ca_bundle
         session.trust_env = False
         return session
+
+    def shared_http_session(self) -> requests.Session:
+        """One :meth:`http_session` owned by the provider and closed when it stops (the
+        ``msal_*_app`` helpers use it when the caller passes no ``http``)."""
+        if self._shared_session is None:
+            self._shared_session = self.http_session()
+        return self._shared_session
 
     def environment(self) -> dict[str, str]:
         """Environment variables that point MSAL / azure-identity at this provider."""
