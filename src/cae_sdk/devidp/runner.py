@@ -17,7 +17,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from .._extras import missing_extra
+
+try:
+    import uvicorn
+except ModuleNotFoundError as _exc:  # the one optional part of the provider
+    raise missing_extra(_exc, "devidp", "the dev identity provider") from None
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
