@@ -96,6 +96,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
                     f"MSAL: authority={idp.authority} instance_discovery=False, "
                     f"verify TLS with {idp.ca_bundle}"
                 )
+                out.line(
+                    "azure-identity (EnvironmentCredential, DefaultAzureCredential): export the "
+                    "variables below and pass disable_instance_discovery=True"
+                )
                 out.line("Shell environment for MSAL / azure-identity clients:")
                 for name, value in idp.environment().items():
                     out.line(f"  export {name}={shlex.quote(value)}")
