@@ -342,7 +342,7 @@ class DevIdentityProvider:
         return {
             "AZURE_TENANT_ID": self.tenant_id,
             "AZURE_CLIENT_ID": self.seed.secret_app.client_id,
-            "AZURE_CLIENT_SECRET": self.seed.secret_app.client_secret,
+            "AZURE_CLIENT_SECRET": self.seed.secret_app.client_secret or "",
             "AZURE_AUTHORITY_HOST": self.base_url,
             "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds_url,
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
