@@ -17,13 +17,28 @@ from .harness import check_app, fixture_set
 from .snippets import Snippet, collect
 
 SNIPPETS = collect()
-# Namespaces left by the last block of each file, for blocks marked `continue`.
-_LEFT: dict[str, dict[str, Any]] = {}
 
 
-def _param(snippet: Snippet) -> Any:
-    marks = [pytest.mark.redis] if "redis" in snippet.uses else []
-    return pytest.param(snippet, id=snippet.where, marks=marks)
+def chains(snippets: list[Snippet]) -> list[tuple[Snippet, ...]]:
+    """Each block with the ``continue`` blocks that follow it: they run as one program, in one
+    namespace, with the first block's fixtures open until the last one has run."""
+    grouped: list[list[Snippet]] = []
+    for snippet in snippets:
+        if "continue" in snippet.modes:
+            head = grouped[-1][0] if grouped else None
+            assert head is not None and head.path == snippet.path, (
+                f"{snippet.where}: `continue` needs a block before it in the same file"
+            )
+            grouped[-1].append(snippet)
+        else:
+            grouped.append([snippet])
+    return [tuple(chain) for chain in grouped]
+
+
+def _param(chain: tuple[Snippet, ...]) -> Any:
+    marks = [pytest.mark.redis] if any("redis" in s.uses for s in chain) else []
+    name = chain[0].where + "".join(f"+{s.line}" for s in chain[1:])
+    return pytest.param(chain, id=name, marks=marks)
 
 
 def _execute(snippet: Snippet, ns: dict[str, Any]) -> None:
@@ -48,25 +63,20 @@ def _run_tests(ns: dict[str, Any]) -> None:
         function(**arguments)
 
 
-@pytest.mark.parametrize("snippet", [_param(s) for s in SNIPPETS])
-def test_snippet_runs(snippet: Snippet, monkeypatch: pytest.MonkeyPatch) -> None:
-    if snippet.illustrative:
-        pytest.skip(f"illustrative: {snippet.illustrative}")
-    key = str(snippet.path)
-    if "continue" in snippet.modes:
-        ns = _LEFT.get(key)
-        assert ns is not None, "`continue` needs the block before it to have run first"
-        _execute(snippet, ns)
-        return
-    ns = {"__name__": "__docs__"}
-    uses = snippet.uses + (("idp",) if "pytest" in snippet.modes else ())
+@pytest.mark.parametrize("chain", [_param(c) for c in chains(SNIPPETS)])
+def test_snippet_runs(chain: tuple[Snippet, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    head = chain[0]
+    if head.illustrative:
+        pytest.skip(f"illustrative: {head.illustrative}")
+    ns: dict[str, Any] = {"__name__": "__docs__"}
+    uses = head.uses + (("idp",) if "pytest" in head.modes else ())
     with fixture_set(uses, ns, monkeypatch):
-        _execute(snippet, ns)
-        if "pytest" in snippet.modes:
-            _run_tests(ns)
-        if "app" in snippet.uses:
+        for snippet in chain:
+            _execute(snippet, ns)
+            if "pytest" in snippet.modes:
+                _run_tests(ns)
+        if "app" in head.uses:
             check_app(ns)
-    _LEFT[key] = ns
 
 
 def test_illustrative_blocks_are_rare() -> None:
