@@ -13,9 +13,11 @@ what it defines or imports itself.
 ``api`` (with ``idp``) a ``CAEMiddleware`` API served by uvicorn on 127.0.0.1 in front of that
     provider: ``api_url`` (``GET /orders``, ``GET /health``), ``store`` (its
     ``InMemoryEventStore``), ``validator``.
-``app`` an unprotected FastAPI ``app`` and ``API_APP_ID``, ``TENANT_ID`` (Entra-shaped ids).
-    Afterwards the block's ``app`` must refuse ``GET /orders`` without a token with ``401``
-    and a ``Bearer`` challenge: the block really put ``CAEMiddleware`` in front of it.
+``entra`` Entra-shaped ids, nothing running: ``APP_ID`` (= ``API_APP_ID``), ``TENANT_ID``, and
+    ``tenant_id``, ``object_id`` unless ``idp`` gave real ones.
+``app`` (with ``entra``) an unprotected FastAPI ``app``. Afterwards the block's ``app`` must
+    refuse ``GET /orders`` without a token with ``401`` and a ``Bearer`` challenge: the block
+    really put ``CAEMiddleware`` in front of it.
 ``challenge`` ``response``: an ``httpx.Response`` 401 carrying an Entra-format revocation
     challenge, built by ``build_claims_challenge``.
 ``redis`` ``redis_url`` (``CAE_TEST_REDIS_URL``; the test is marked ``redis``).
@@ -100,14 +102,19 @@ def _api(ns: dict[str, Any], stack: contextlib.ExitStack, env: pytest.MonkeyPatc
     ns.update(api_url=server.url, store=store, validator=validator)
 
 
+def _entra(ns: dict[str, Any], stack: contextlib.ExitStack, env: pytest.MonkeyPatch) -> None:
+    app_id = "11111111-2222-3333-4444-555555555555"
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    ns.update(APP_ID=app_id, API_APP_ID=app_id, TENANT_ID=tenant)
+    # Only where no running provider gave real ones.
+    ns.setdefault("tenant_id", tenant)
+    ns.setdefault("object_id", "aaaaaaaa-0000-0000-0000-000000000001")
+
+
 def _app(ns: dict[str, Any], stack: contextlib.ExitStack, env: pytest.MonkeyPatch) -> None:
     from fastapi import FastAPI
 
-    ns.update(
-        app=FastAPI(),
-        API_APP_ID="11111111-2222-3333-4444-555555555555",
-        TENANT_ID="72f988bf-86f1-41af-91ab-2d7cd011db47",
-    )
+    ns["app"] = FastAPI()
 
 
 def _challenge(ns: dict[str, Any], stack: contextlib.ExitStack, env: pytest.MonkeyPatch) -> None:
@@ -131,11 +138,12 @@ Setup = Callable[[dict[str, Any], contextlib.ExitStack, pytest.MonkeyPatch], Non
 SETS: dict[str, Setup] = {
     "idp": _idp,
     "api": _api,
+    "entra": _entra,
     "app": _app,
     "challenge": _challenge,
     "redis": _redis,
 }
-REQUIRES = {"api": {"idp"}}
+REQUIRES = {"api": {"idp"}, "app": {"entra"}}
 
 
 @contextlib.contextmanager

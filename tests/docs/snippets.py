@@ -17,8 +17,9 @@ The words after ``snippet:`` are, in any order:
   ``client_id``, ``secret``, ``authority_host``, ``api_scope``, ...);
   ``api`` a live ``CAEMiddleware`` API on loopback in front of that provider (``api_url``,
   ``store``, ``validator``);
-  ``app`` an unprotected FastAPI ``app`` and Entra-shaped ids (``API_APP_ID``, ``TENANT_ID``),
-  checked afterwards to refuse a request without a token;
+  ``entra`` Entra-shaped ids (``APP_ID``, ``TENANT_ID``), nothing running;
+  ``app`` an unprotected FastAPI ``app`` (and ``entra``), checked afterwards to refuse a
+  request without a token;
   ``challenge`` a 401 ``response`` carrying a real claims challenge;
   ``redis`` a reachable Redis (``redis_url``);
 * ``continue``: run in the namespace the previous block of the same file left (its fixtures
@@ -41,7 +42,7 @@ from pathlib import Path
 __all__ = ["FIXTURE_SETS", "MODES", "Snippet", "SnippetMarkerError", "collect", "parse"]
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_SETS = frozenset({"idp", "api", "app", "challenge", "redis"})
+FIXTURE_SETS = frozenset({"idp", "api", "entra", "app", "challenge", "redis"})
 MODES = frozenset({"continue", "pytest"})
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 _MARKER = re.compile(r"^\s*<!--\s*snippet:\s*(?P<body>.*?)\s*-->\s*$")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .harness import check_app, fixture_set
-from .snippets import Snippet, collect
+from .snippets import ROOT, Snippet, collect
 
 SNIPPETS = collect()
 
@@ -68,6 +68,7 @@ def test_snippet_runs(chain: tuple[Snippet, ...], monkeypatch: pytest.MonkeyPatc
     head = chain[0]
     if head.illustrative:
         pytest.skip(f"illustrative: {head.illustrative}")
+    monkeypatch.chdir(ROOT)  # paths in the docs are relative to the repository
     ns: dict[str, Any] = {"__name__": "__docs__"}
     uses = head.uses + (("idp",) if "pytest" in head.modes else ())
     with fixture_set(uses, ns, monkeypatch):
