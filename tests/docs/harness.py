@@ -88,9 +88,7 @@ def _api(ns: dict[str, Any], stack: contextlib.ExitStack, env: pytest.MonkeyPatc
         yield
         await keys_http.aclose()  # in the server's own event loop
 
-    app = Starlette(
-        routes=[Route("/orders", orders), Route("/health", health)], lifespan=lifespan
-    )
+    app = Starlette(routes=[Route("/orders", orders), Route("/health", health)], lifespan=lifespan)
     api = CAEMiddleware(
         app,
         validator=validator,

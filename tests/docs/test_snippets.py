@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import logging
 from typing import Any
 
 import pytest
@@ -17,6 +18,13 @@ from .harness import check_app, fixture_set
 from .snippets import ROOT, Snippet, collect
 
 SNIPPETS = collect()
+
+# Pages whose blocks another change is rewriting together with the code they show (issue 14):
+# their failures are reported as xfail until it lands. Remove the entry when the page is merged;
+# the page's blocks then run like every other.
+PENDING = {
+    "docs/events.md": "the Shared Signals snippets are being fixed with their code (issue 14)",
+}
 
 
 def chains(snippets: list[Snippet]) -> list[tuple[Snippet, ...]]:
@@ -36,7 +44,10 @@ def chains(snippets: list[Snippet]) -> list[tuple[Snippet, ...]]:
 
 
 def _param(chain: tuple[Snippet, ...]) -> Any:
-    marks = [pytest.mark.redis] if any("redis" in s.uses for s in chain) else []
+    marks: list[Any] = [pytest.mark.redis] if any("redis" in s.uses for s in chain) else []
+    pending = PENDING.get(chain[0].where.rpartition(":")[0])
+    if pending:
+        marks.append(pytest.mark.xfail(reason=f"pending: {pending}", strict=False))
     name = chain[0].where + "".join(f"+{s.line}" for s in chain[1:])
     return pytest.param(chain, id=name, marks=marks)
 
@@ -46,9 +57,9 @@ def _execute(snippet: Snippet, ns: dict[str, Any]) -> None:
     source = "\n" * (snippet.line - 1) + snippet.code
     code = compile(source, str(snippet.path), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if code.co_flags & inspect.CO_COROUTINE:
-        asyncio.run(eval(code, ns))  # noqa: S307 - the project's own documentation
+        asyncio.run(eval(code, ns))
     else:
-        exec(code, ns)  # noqa: S102
+        exec(code, ns)
 
 
 def _run_tests(ns: dict[str, Any]) -> None:
@@ -69,6 +80,9 @@ def test_snippet_runs(chain: tuple[Snippet, ...], monkeypatch: pytest.MonkeyPatc
     if head.illustrative:
         pytest.skip(f"illustrative: {head.illustrative}")
     monkeypatch.chdir(ROOT)  # paths in the docs are relative to the repository
+    # A block may configure logging (docs/deploy.md does): undone afterwards.
+    logger = logging.getLogger("cae_sdk")
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
     ns: dict[str, Any] = {"__name__": "__docs__"}
     uses = head.uses + (("idp",) if "pytest" in head.modes else ())
     with fixture_set(uses, ns, monkeypatch):
