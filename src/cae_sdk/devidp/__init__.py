@@ -9,8 +9,9 @@ at every pytest start, so importing the package must cost nothing and need no op
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 # Public name -> module (relative to this package) that defines it.
 _LAZY: dict[str, str] = {
@@ -41,17 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .seed import Seed as Seed
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cae_sdk.devidp' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = sorted(_LAZY)
