@@ -1,7 +1,8 @@
 """Explain tokens and ``WWW-Authenticate`` challenges in plain words (pure; ``cae decode``).
 
 Nothing here verifies a signature or trusts a value: it reads what a token or a challenge says
-and what that means for Continuous Access Evaluation (shared PROTOCOL.md sections 1 to 3).
+and what that means for Continuous Access Evaluation (Microsoft identity platform docs "Claims
+challenges, claims requests and client capabilities"; Entra docs "Continuous access evaluation").
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ..core.tokens import TokenClaims, decode_unverified
 
 __all__ = ["classify_input", "explain_challenges", "explain_claims_request", "explain_token"]
 
-# Non-CAE Entra access tokens live about an hour; CAE sessions get up to 28 h (PROTOCOL.md s1).
+# Non-CAE Entra access tokens live about an hour; CAE sessions get long-lived tokens, up to 28 h
+# (Entra docs "Continuous access evaluation", token lifetime).
 _PLAIN_TOKEN_LIFETIME = 2 * 3600
 _REASON_TEXT = {
     "tokenissuedbeforerevocationtimestamp": "the subject was revoked after this token was issued",
