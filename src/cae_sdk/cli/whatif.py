@@ -41,8 +41,8 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--country",
-        help="the client IP's country (ISO 3166 alpha-2) as a geolocation source says; "
-        "without it country locations are undecided",
+        help="the client IP's country (ISO 3166 alpha-2, or 'none' for an address in no "
+        "country) as a geolocation source says; without it country locations are undecided",
     )
     parser.add_argument(
         "--app-id",
@@ -90,9 +90,11 @@ def _app_ids(claims: TokenClaims, explicit: list[str]) -> frozenset[str]:
 def _geolocation(country: str | None) -> GeolocationSource | None:
     if country is None:
         return None
+    if country.strip().lower() == "none":
+        return lambda _address: None  # the address maps to no country
     code = country.strip().upper()
     if len(code) != 2 or not code.isalpha():
-        raise CLIError(f"--country {country!r} is not an ISO 3166 alpha-2 country code")
+        raise CLIError(f"--country {country!r} is not an ISO 3166 alpha-2 country code or none")
     return lambda _address: code
 
 
