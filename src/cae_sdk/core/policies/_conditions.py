@@ -4,7 +4,7 @@ all its configured conditions are met (Entra docs "Building a Conditional Access
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from ..revocation import risk_text
 from ._app_groups import applications_selected
@@ -52,13 +52,13 @@ def _membership(values: frozenset[str], facts: RequestFacts, claim: str, where: 
     """Whether the token's ``groups`` or ``wids`` claim holds one of ``values``."""
     if not values:
         return False
-    held = facts.claims.get(claim)
-    if not isinstance(held, list) or not all(isinstance(v, str) for v in held):
+    held = facts.held(claim)
+    if held is None:
         names = facts.claims.get("_claim_names")
         if isinstance(names, Mapping) and claim in names:
             return undecided(f"{where}: the {claim} claim is an overage reference")
         return undecided(f"{where}: the token has no {claim} claim")
-    return bool(values & {v.lower() for v in held})
+    return bool(values & held)
 
 
 def _listed_users(ids: frozenset[str], oid: str, where: str) -> Tri:
@@ -70,32 +70,37 @@ def _listed_users(ids: frozenset[str], oid: str, where: str) -> Tri:
     return oid in listed
 
 
-def _users_met(policy: Policy, facts: RequestFacts) -> Tri:
-    oid = (facts.claims.object_id or "").lower()
+def _included(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
     users = policy.users
-    account = facts.account
-    include: list[Tri] = [
-        "all" in users.include,
-        _listed_users(users.include, oid, "conditions.users.includeUsers"),
-        _membership(policy.groups.include, facts, "groups", "conditions.users.includeGroups"),
-        _membership(policy.roles.include, facts, "wids", "conditions.users.includeRoles"),
-    ]
-    exclude: list[Tri] = [
-        _listed_users(users.exclude, oid, "conditions.users.excludeUsers"),
-        _membership(policy.groups.exclude, facts, "groups", "conditions.users.excludeGroups"),
-        _membership(policy.roles.exclude, facts, "wids", "conditions.users.excludeRoles"),
-    ]
+    yield "all" in users.include
+    yield _listed_users(users.include, oid, "conditions.users.includeUsers")
+    yield _membership(policy.groups.include, facts, "groups", "conditions.users.includeGroups")
+    yield _membership(policy.roles.include, facts, "wids", "conditions.users.includeRoles")
     if "guestsorexternalusers" in users.include:
-        include.append(guest_selected(EVERY_GUEST, account, "conditions.users.includeUsers"))
-    if "guestsorexternalusers" in users.exclude:
-        exclude.append(guest_selected(EVERY_GUEST, account, "conditions.users.excludeUsers"))
+        yield guest_selected(EVERY_GUEST, facts.account, "conditions.users.includeUsers")
     if policy.include_guests is not None:
         where = "conditions.users.includeGuestsOrExternalUsers"
-        include.append(guest_selected(policy.include_guests, account, where))
+        yield guest_selected(policy.include_guests, facts.account, where)
+
+
+def _excluded(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
+    users = policy.users
+    yield _listed_users(users.exclude, oid, "conditions.users.excludeUsers")
+    yield _membership(policy.groups.exclude, facts, "groups", "conditions.users.excludeGroups")
+    yield _membership(policy.roles.exclude, facts, "wids", "conditions.users.excludeRoles")
+    if "guestsorexternalusers" in users.exclude:
+        yield guest_selected(EVERY_GUEST, facts.account, "conditions.users.excludeUsers")
     if policy.exclude_guests is not None:
         where = "conditions.users.excludeGuestsOrExternalUsers"
-        exclude.append(guest_selected(policy.exclude_guests, account, where))
-    return all_of([any_of(include), negate(any_of(exclude))])
+        yield guest_selected(policy.exclude_guests, facts.account, where)
+
+
+def _users_met(policy: Policy, facts: RequestFacts) -> Tri:
+    oid = (facts.claims.object_id or "").lower()
+    included = any_of(_included(policy, facts, oid))
+    if included is False:
+        return False
+    return all_of([included, negate(any_of(_excluded(policy, facts, oid)))])
 
 
 def _risk_met(levels: frozenset[str], level: str | None, what: str) -> Tri:
@@ -134,38 +139,38 @@ def _platforms_met(policy: Policy, facts: RequestFacts) -> Tri:
     return _selected(policy.platforms, frozenset({platform} if platform else ()))
 
 
-def conditions_met(policy: Policy, facts: RequestFacts) -> Tri:
-    """Whether every configured condition of ``policy`` holds for the request."""
+def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
+    """The conditions of ``policy``, cheapest and most selective first (evaluation stops at
+    the first one observed not to match)."""
     claims = facts.claims
     context = facts.context
-    parts: list[Tri]
     if policy.targets_workload_identities:
         # Workload-identity policies apply only when a service principal asks for a token
         # for itself (Entra docs "Conditional Access for workload identities").
-        if not claims.is_app_only:
-            return False
+        yield claims.is_app_only
+        yield _target_met(policy, facts)
         ids = frozenset(v.lower() for v in (claims.app_id, claims.object_id) if v)
-        parts = [
-            _selected(policy.client_apps, ids),
-            _risk_met(
-                policy.service_principal_risk_levels,
-                context.service_principal_risk,
-                "servicePrincipalRiskLevels",
-            ),
-        ]
+        yield _selected(policy.client_apps, ids)
+        yield _risk_met(
+            policy.service_principal_risk_levels,
+            context.service_principal_risk,
+            "servicePrincipalRiskLevels",
+        )
     else:
         # User policies never apply to app-only tokens (workload identities need their own).
-        if claims.is_app_only:
-            return False
-        parts = [_users_met(policy, facts)]
+        yield not claims.is_app_only
+        yield _target_met(policy, facts)
+        yield _users_met(policy, facts)
         if policy.client_apps.configured:
-            parts.append(_selected(policy.client_apps, frozenset({(claims.app_id or "").lower()})))
-        parts.append(_risk_met(policy.user_risk_levels, context.user_risk, "userRiskLevels"))
-    parts += [
-        _target_met(policy, facts),
-        client_app_types_met(policy.client_app_types),
-        _platforms_met(policy, facts),
-        _locations_met(policy, facts),
-    ]
-    parts += [undecided(f"{name} is not evaluated by a resource") for name in policy.unsupported]
-    return all_of(parts)
+            yield _selected(policy.client_apps, frozenset({(claims.app_id or "").lower()}))
+        yield _risk_met(policy.user_risk_levels, context.user_risk, "userRiskLevels")
+    yield client_app_types_met(policy.client_app_types)
+    yield _platforms_met(policy, facts)
+    yield _locations_met(policy, facts)
+    for name in policy.unsupported:
+        yield undecided(f"{name} is not evaluated by a resource")
+
+
+def conditions_met(policy: Policy, facts: RequestFacts) -> Tri:
+    """Whether every configured condition of ``policy`` holds for the request."""
+    return all_of(_checks(policy, facts))

@@ -26,6 +26,7 @@ class RequestFacts:
         self.context = context
         self.claims = context.claims
         self._locations: dict[str, Tri] = {}
+        self._held: dict[str, frozenset[str] | None] = {}
 
     @cached_property
     def platform(self) -> str | None:
@@ -34,6 +35,15 @@ class RequestFacts:
     @cached_property
     def account(self) -> AccountKinds:
         return classify_account(self.claims)
+
+    def held(self, claim: str) -> frozenset[str] | None:
+        """The lower-cased values of a list claim (``groups``, ``wids``); None when the token
+        has no such list."""
+        if claim not in self._held:
+            values = self.claims.get(claim)
+            ok = isinstance(values, list) and all(isinstance(v, str) for v in values)
+            self._held[claim] = frozenset(v.lower() for v in values) if ok else None
+        return self._held[claim]
 
     @cached_property
     def acrs(self) -> frozenset[str]:
