@@ -1,7 +1,15 @@
-"""The ``cae`` runner of the CLI tests, for the vectors' ``cae whatif`` path."""
+"""Fixtures of the policy vectors: the CLI runner (``cae whatif``) and signing keys."""
 
 from __future__ import annotations
 
-from ..cli.conftest import cae
+import pytest
 
-__all__ = ["cae"]
+from ..cli.conftest import cae
+from ..resource.helpers import SigningKeys
+
+__all__ = ["cae", "keys"]
+
+
+@pytest.fixture(scope="module")
+def keys() -> SigningKeys:
+    return SigningKeys()
