@@ -134,3 +134,13 @@ def test_lint_and_whatif_never_print_a_traceback(cae, tmp_path, document: Any) -
     for result in (lint, whatif):
         assert "Traceback" not in result.err
         assert result.code == (0 if loads else 2), (result, document)
+
+
+def test_decode_says_when_a_token_cannot_show_mfa_and_what_it_shows_about_guests(cae):
+    v2 = cae("decode", make_token(), "--json").json()["notes"]
+    assert any("No amr claim" in note for note in v2)
+    v1 = cae("decode", make_token(amr=["pwd", "mfa"]), "--json").json()["notes"]
+    assert any("completed multifactor authentication" in note for note in v1)
+    guest = make_token(acct=1, idp="https://sts.windows.net/0b2f14e2-91f9-4876-9f59-3cb09b4ec310/")
+    notes = cae("decode", guest, "--json").json()["notes"]
+    assert any("the user is a guest" in note for note in notes)

@@ -133,6 +133,19 @@ def test_include_guests_or_external_users_by_type_and_tenant(
     assert verdict(policy, claims=claims) is expected
 
 
+def test_a_guest_selection_the_engine_cannot_read_is_undecided() -> None:
+    policy = block(
+        {
+            "includeGuestsOrExternalUsers": {
+                "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "unknownFutureValue"},
+            }
+        }
+    )
+    assert verdict(policy, claims=B2B_GUEST) is UNDECIDED
+    assert verdict(policy, claims=MEMBER) is NOT_APPLIED  # not of the selected type anyway
+
+
 def test_exclude_guests_object_with_enumerated_tenants() -> None:
     policy = block(
         {

@@ -52,6 +52,7 @@ def doc(**conditions: Any) -> dict[str, Any]:
         (lambda d: d["grantControls"].update(authenticationStrength="x"), "authenticationStrength"),
         (lambda d: d.update(sessionControls=[]), "sessionControls"),
         (lambda d: d.update(state=True), "state"),
+        (lambda d: d["conditions"].update(insiderRiskLevels=5), "insiderRiskLevels"),
         (lambda d: d.update(displayName=7), "displayName"),
         (
             lambda d: d["conditions"]["users"].update(

@@ -117,8 +117,19 @@ def explain_token(token: str, *, now: int) -> dict[str, Any]:
     acrs = list(claims.acrs)
     if acrs:
         notes.append(f"Authentication contexts satisfied: {', '.join(acrs)}.")
-    if "mfa" in claims.amr:
+    if "mfa" in claims.amr or "ngcmfa" in claims.amr:
         notes.append("amr contains mfa: the user completed multifactor authentication.")
+    elif "amr" not in payload and not claims.is_app_only:
+        # Access token claims reference: amr is "only present in v1.0 tokens".
+        notes.append(
+            "No amr claim (Entra puts amr in v1.0 access tokens only): whether the user did "
+            "MFA is not visible in this token; a resource can only see it through acrs."
+        )
+    if isinstance(payload.get("idp"), str) or payload.get("acct") in (0, 1):
+        kind = "a guest" if payload.get("acct") == 1 else "authenticated elsewhere"
+        if payload.get("acct") == 0 and not isinstance(payload.get("idp"), str):
+            kind = "a member of the tenant"
+        notes.append(f"acct/idp: the user is {kind} (Conditional Access guest conditions).")
     identity = {
         "kind": "application (app-only)" if claims.is_app_only else "user (delegated)",
         "tenant_id": claims.tenant_id,

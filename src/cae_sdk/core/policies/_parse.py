@@ -39,6 +39,7 @@ _EVALUATED = (
 # lists of strings and objects. Anything else unknown is reported by name when configured.
 _UNSUPPORTED_LISTS = ("signInRiskLevels",)
 _UNSUPPORTED_OBJECTS = ("devices", "deviceStates", "authenticationFlows", "times")
+_KNOWN_CONDITIONS = (*_EVALUATED, *_UNSUPPORTED_LISTS, "insiderRiskLevels")
 
 _USERS = (
     "includeUsers",
@@ -94,12 +95,16 @@ def _guests(users: Members, key: str) -> GuestSelection | None:
     if not types:
         return None
     tenants = section.section("externalTenants")
+    unknown = section.configured_outside(("guestOrExternalUserTypes", "externalTenants"))
+    if tenants is not None:
+        unknown += tenants.configured_outside(("membershipKind", "members"))
     kind = (tenants.text("membershipKind") or "all").lower() if tenants else "all"
-    if kind == "all":
-        return GuestSelection(types)
+    if kind not in ("all", "enumerated"):
+        unknown.append(f"{section.name('externalTenants')} {kind!r}")
+    unsupported = ", ".join(unknown) or None
     if kind == "enumerated" and tenants is not None:
-        return GuestSelection(types, tenants.lowered("members"))
-    return GuestSelection(types, frozenset(), f"{section.name('externalTenants')} {kind!r}")
+        return GuestSelection(types, tenants.lowered("members"), unsupported)
+    return GuestSelection(types, None, unsupported)
 
 
 def _grant(data: Members) -> GrantControls:
@@ -170,6 +175,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     except ValueError:
         raise ConfigurationError(f"{members.owner}: unknown state {state_text!r}") from None
     members.text("description")
+    members.text("templateId")
     members.check_object_or_null("sessionControls")
     conditions = members.section("conditions")
     if conditions is None:
@@ -187,8 +193,10 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     for key in _UNSUPPORTED_LISTS:
         if conditions.strings(key):
             unsupported.append(conditions.name(key))
+    if conditions.text("insiderRiskLevels"):  # a flags enum: "minor,moderate,elevated"
+        unsupported.append(conditions.name("insiderRiskLevels"))
     conditions.check_object_or_null(*_UNSUPPORTED_OBJECTS)
-    unsupported += conditions.configured_outside(_EVALUATED + _UNSUPPORTED_LISTS)
+    unsupported += conditions.configured_outside(_KNOWN_CONDITIONS)
     session = members.section("sessionControls")
     platforms = conditions.section("platforms")
     if platforms is not None:
