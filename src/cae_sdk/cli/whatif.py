@@ -148,5 +148,6 @@ def run(args: argparse.Namespace, out: Output) -> int:
     if decision["report_only"]:
         out.line(f"Report-only policies that would apply: {', '.join(decision['report_only'])}")
     if decision["undecided"]:
-        out.line(f"Undecided at the resource: {', '.join(decision['undecided'])}")
+        names = [row["name"] for row in report["policies"] if row["id"] in decision["undecided"]]
+        out.line(f"Undecided at the resource (not enforced here): {', '.join(names)}")
     return ExitCode.OK
