@@ -10,8 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from cae_sdk.core._document import MAX_DOCUMENT_BYTES
-from cae_sdk.core.policies import load_policies
+from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, load_policies
 
 from ..core.policy_strategies import broken_policies
 from .conftest import make_token

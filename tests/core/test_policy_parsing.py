@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from cae_sdk.core._document import MAX_DOCUMENT_BYTES
 from cae_sdk.core.errors import ConfigurationError
 from cae_sdk.core.locations import (
     CountryNamedLocation,
     NamedLocation,
     load_named_locations,
 )
-from cae_sdk.core.policies import load_policies
+from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, load_policies
 
 
 def doc(**conditions: Any) -> dict[str, Any]:

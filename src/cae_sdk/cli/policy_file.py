@@ -15,11 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..core._document import MAX_DOCUMENT_BYTES
 from ..core.errors import ConfigurationError
 from ..core.locations import AnyNamedLocation, load_named_locations
-from ..core.policies import OFFICE365_APPLICATIONS, Policy, PolicyState, load_policies
-from ..core.policies.model import EVERY_GUEST, GuestSelection, Selection
+from ..core.policies import (
+    EVERY_GUEST,
+    MAX_DOCUMENT_BYTES,
+    OFFICE365_APPLICATIONS,
+    GuestSelection,
+    Policy,
+    PolicyState,
+    Selection,
+    load_policies,
+)
 
 __all__ = [
     "REPORT_ONLY",

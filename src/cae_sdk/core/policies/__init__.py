@@ -9,11 +9,12 @@ from ._app_groups import OFFICE365_APPLICATIONS
 from ._parse import load_policies, parse_policy
 from .context import PolicyContext, PolicyOptions
 from .evaluate import evaluate
-from .model import GrantControls, GuestSelection, Policy, PolicyState, Selection
+from .model import EVERY_GUEST, GrantControls, GuestSelection, Policy, PolicyState, Selection
 from .platforms import KNOWN_PLATFORMS, platform_from_user_agent
 from .results import PolicyEvaluation, PolicyResult, PolicyVerdict
 
 __all__ = [
+    "EVERY_GUEST",
     "KNOWN_PLATFORMS",
     "MAX_DOCUMENT_BYTES",
     "OFFICE365_APPLICATIONS",

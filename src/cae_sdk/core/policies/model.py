@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [
+    "EVERY_GUEST",
     "GUEST_OR_EXTERNAL_USER_TYPES",
     "GrantControls",
     "GuestSelection",
