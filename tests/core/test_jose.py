@@ -187,7 +187,10 @@ def test_jwks_lookup_by_kid_and_x5t() -> None:
     assert KEYS.find("rsa", "unrelated") is KEYS.by_kid["rsa"]  # kid wins over x5t
     assert KEYS.find("nope", "rsa-thumb") is None
     assert KEYS.find(None, None) is None
-    assert KEYS and not jose.parse_jwks({"keys": []})
+    assert KEYS
+    with pytest.raises(JOSEError) as caught:
+        jose.parse_jwks({"keys": []})  # no usable key: refused, so a caller keeps its last set
+    assert caught.value.reason == "malformed"
 
 
 def test_jwks_skips_unusable_entries() -> None:
