@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import JOSEError
 
@@ -156,8 +156,7 @@ def check_issuer(claims: Mapping[str, Any], rule: IssuerRule) -> str:
     return iss
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimTimes:
+class ClaimTimes(NamedTuple):  # a tuple: built on every cold path, frozen dataclasses cost more
     """The NumericDates of a checked token, exactly as signed (fractions kept)."""
 
     issued_at: float | None
