@@ -120,6 +120,8 @@ class KeySource:
         self._max_document_bytes = max_document_bytes
         self._clock = clock
         self._keys: JWKSet | None = None
+        self.thumbprints: frozenset[str] = frozenset()
+        """RFC 7638 thumbprints of the current keys (a cached verdict checks its key here)."""
         self._keys_from = float("-inf")  # when the fetch that produced the current keys started
         self._fresh_until = 0.0
         self._last_attempt = float("-inf")
@@ -128,6 +130,7 @@ class KeySource:
         self._deferred: asyncio.TimerHandle | None = None
         self._deferred_at = float("-inf")
         self._pending: OrderedDict[tuple[str | None, str | None], float] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.last_error: Exception | None = None
         self.attempts = 0
         """Fetches started so far."""
@@ -137,6 +140,7 @@ class KeySource:
             # Pinned keys (offline deployments, tests, benchmarks): never fetched; a key they do
             # not hold is definitely unknown.
             self._keys = parse_jwks(jwks)
+            self.thumbprints = self._keys.thumbprints
             self._keys_from = float("inf")
             self._fresh_until = float("inf")
 
@@ -188,12 +192,23 @@ class KeySource:
         if self.pinned:
             return
         now = self._clock()
-        if now >= self._fresh_until and self._may_start(now):
+        if now >= self._fresh_until:
             try:
-                asyncio.get_running_loop()
+                self._adopt_loop()
             except RuntimeError:
                 return  # no event loop (a sync caller): the next async lookup refreshes
-            self._start_fetch()
+            if self._may_start(now):
+                self._start_fetch()
+
+    def _adopt_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop; a fetch or timer left by another (closed) loop is forgotten, so
+        it can never block refreshes for good."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._inflight = None
+            self._deferred = None
+        return loop
 
     async def lookup(
         self, kid: str | None, x5t: str | None = None, *, since: float | None = None
@@ -226,7 +241,7 @@ class KeySource:
         since = now - self._cooldown if since is None else min(since, now)
         if first_miss is not None:
             since = min(since, first_miss)
-        loop = asyncio.get_running_loop()
+        loop = self._adopt_loop()
         # A cold start waits for the fetch's own deadline (plus a hair, so the fetch reports
         # its own timeout first); an unknown key in a loaded set waits unknown_key_wait.
         budget = self._unknown_key_wait if keys is not None else self._timeout + 0.05
@@ -356,6 +371,7 @@ class KeySource:
         callers; returns when it ended, at the latest after ``timeout``."""
         if self.pinned:
             return
+        self._adopt_loop()
         task = self._start_fetch()
         # asyncio.wait: a cancelled caller must not cancel the fetch other callers wait on.
         await asyncio.wait({task}, timeout=self._timeout + 0.05)
@@ -379,6 +395,7 @@ class KeySource:
             self._notify_refresh(False)
             return False
         self._keys = keys
+        self.thumbprints = keys.thumbprints
         self._keys_from = started
         self.last_error = None
         self._notify_refresh(True)

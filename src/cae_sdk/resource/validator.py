@@ -159,15 +159,11 @@ class TokenValidator:
         accepted += [a for a in audiences if a not in accepted]
         return cls(issuer=issuers, audiences=accepted, tenants=tenants, **options)
 
-    def _signing_keys(self) -> Collection[str]:
-        keys = self.keys.keys
-        return keys.thumbprints if keys is not None else ()
-
     def cached(self, token: str) -> TokenClaims | None:
         """Sync fast path: the claims of a token verified before, not yet expired, whose
         signing key is still published. ``validate`` does this lookup itself: call one or the
         other per request, not both."""
-        claims = self.cache.get(TokenCache.key(token), self._clock(), self._signing_keys())
+        claims = self.cache.get(TokenCache.key(token), self._clock(), self.keys.thumbprints)
         if claims is not None:
             self.keys.refresh_if_stale()
         return claims
@@ -177,7 +173,7 @@ class TokenValidator:
         cache looked up once); raises :class:`TokenValidationError`."""
         cache_key = TokenCache.key(token)
         now = self._clock()
-        claims = self.cache.get(cache_key, now, self._signing_keys())
+        claims = self.cache.get(cache_key, now, self.keys.thumbprints)
         if claims is not None:
             # A cache hit still keeps the key set fresh: the refresh that drops a key ends
             # every cached token it signed.
