@@ -69,10 +69,8 @@ async def _until(condition: Any, seconds: float = 3.0) -> None:
 # -- item 3: a withdrawn signing key ----------------------------------------------------------
 
 
-async def test_withdrawn_key_ends_its_cached_tokens_at_the_next_refresh(
-    idp: JWKSServer, keys: SigningKeys
-) -> None:
-    _, ec_entry = keys.jwks()["keys"]
+def _fetching_validator(idp: JWKSServer) -> tuple[TokenValidator, FakeClock]:
+    """A validator fetching the live JWKS, fresh for 60 s of a clock the test moves."""
     validator = TokenValidator(
         issuer=idp.issuer,
         audiences=[f"api://{APP_ID}"],
@@ -81,6 +79,14 @@ async def test_withdrawn_key_ends_its_cached_tokens_at_the_next_refresh(
     )
     clock = FakeClock()
     validator.keys._clock = clock
+    return validator, clock
+
+
+async def test_withdrawn_key_ends_its_cached_tokens_at_the_next_refresh(
+    idp: JWKSServer, keys: SigningKeys
+) -> None:
+    _, ec_entry = keys.jwks()["keys"]
+    validator, clock = _fetching_validator(idp)
     rsa_token = sign(keys, claims(idp.issuer, sub="rsa"))
     ec_token = sign(keys, claims(idp.issuer, sub="ec"), alg="ES256")
     first_rsa = await validator.validate(rsa_token)
@@ -107,14 +113,7 @@ async def test_withdrawn_key_through_the_middleware(idp: JWKSServer, keys: Signi
         await send({"type": "http.response.body", "body": b"ok"})
 
     _, ec_entry = keys.jwks()["keys"]
-    validator = TokenValidator(
-        issuer=idp.issuer,
-        audiences=[f"api://{APP_ID}"],
-        jwks_uri=f"{idp.base_url}/keys",
-        jwks_max_age=60,
-    )
-    clock = FakeClock()
-    validator.keys._clock = clock
+    validator, clock = _fetching_validator(idp)
     middleware = CAEMiddleware(app, validator=validator, store=InMemoryEventStore())
     auth = {"Authorization": f"Bearer {sign(keys, claims(idp.issuer))}"}
     transport = httpx.ASGITransport(app=middleware)
