@@ -166,7 +166,7 @@ class ClaimTimes(NamedTuple):  # a tuple: built on every cold path, frozen datac
 
 @dataclass(frozen=True, slots=True)
 class ClaimsRules:
-    """What a JWT must satisfy (RFC 7519 section 7.2 steps 10 and on, RFC 8725 section 3.8-3.10).
+    """What a JWT must satisfy (RFC 7519 section 4.1, RFC 8725 sections 3.8 and 3.9).
 
     ``leeway`` is the clock skew allowed on ``exp``, ``nbf`` and ``iat``. ``max_lifetime``
     (seconds, or None) refuses a token whose lifetime, ``exp - iat`` (else ``exp - nbf``),
