@@ -45,7 +45,10 @@ def test_valid_rs256_and_es256_sets_are_accepted() -> None:
 
 def test_ps256_is_accepted() -> None:
     token = sign(_claims(), RSA_KEY, alg="PS256")
-    assert verify_set(token, KEYS, CONFIG, now=NOW).issuer == ISSUER
+    # RFC 8725 section 3.1: a JWK that names its alg verifies that algorithm only.
+    assert _refused(token) == "invalid_key"
+    unrestricted = {k: v for k, v in RSA_KEY.jwk().items() if k != "alg"}
+    assert verify_set(token, parse_jwks({"keys": [unrestricted]}), CONFIG, now=NOW)
 
 
 def _with_exp() -> dict[str, Any]:
@@ -183,7 +186,7 @@ def test_weak_or_mismatched_keys_are_not_usable() -> None:
     p384 = SigningKey("p384", ec.generate_private_key(ec.SECP384R1()), "ES384")
     keys = parse_jwks({"keys": [small.jwk(), p384.jwk(), RSA_KEY.jwk()]})
     assert list(keys) == [RSA_KEY.kid]
-    assert keys[RSA_KEY.kid].algorithms == frozenset({"RS256", "PS256"})
+    assert keys[RSA_KEY.kid].algorithms == frozenset({"RS256"})  # the JWK's own alg
     for key, alg in ((small, "RS256"), (p384, "ES384")):
         token = jwt.encode(
             _claims(), key.private, alg, headers={"typ": "secevent+jwt", "kid": key.kid}

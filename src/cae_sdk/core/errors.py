@@ -23,6 +23,7 @@ __all__ = [
     "InteractionRequired",
     "InvalidClaimsError",
     "JOSEError",
+    "KeysUnavailable",
     "PolicyNameError",
     "RequestNotReplayable",
     "StoreUnavailable",
@@ -154,16 +155,32 @@ class JOSEError(CAEError, ValueError):
         self.description = description
 
 
+class KeysUnavailable(JOSEError):
+    """Signing keys could not be consulted in time: none were ever loaded, the refresh an unknown
+    ``kid`` needed failed or is still running, or the per-source refresh limit defers it.
+
+    Retryable, never a verdict on the token: ``retry_after`` (seconds) is when a retry can find
+    the keys (a deferred refresh is already scheduled for then). ``reason`` is
+    ``keys_unavailable``.
+    """
+
+    def __init__(self, description: str, *, retry_after: float = 1.0) -> None:
+        super().__init__("keys_unavailable", description)
+        self.retry_after = retry_after
+
+
 class TokenValidationError(CAEError, ValueError):
     """A bearer token failed validation at a resource.
 
     ``reason`` is a stable machine-readable code, e.g. ``token_expired`` or ``bad_signature``.
+    ``retry_after`` (seconds) is set for retryable refusals (``keys_unavailable``).
     """
 
-    def __init__(self, reason: str, description: str) -> None:
+    def __init__(self, reason: str, description: str, *, retry_after: float | None = None) -> None:
         super().__init__(description)
         self.reason = reason
         self.description = description
+        self.retry_after = retry_after
 
 
 class EventValidationError(CAEError, ValueError):
@@ -204,10 +221,20 @@ class EventSourceError(CAEError):
     """A remote event source (SSF transmitter, Microsoft Graph) refused or failed a request.
 
     ``status`` is the HTTP status (0 when the answer was not HTTP at all), ``code`` the error
-    code the source reported, if any.
+    code the source reported, if any. ``retry_after`` (seconds), when set, is when a retry can
+    succeed (e.g. the transmitter's keys after a deferred refresh): a push receiver answers 503
+    with that ``Retry-After``, a poll receiver leaves the SET unacknowledged.
     """
 
-    def __init__(self, message: str, *, status: int = 0, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.retry_after = retry_after

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._jwt import numeric_date_or_none, whole_seconds
 from .claims import has_cp1
 from .errors import TokenFormatError
 from .subjects import SubjectKey
@@ -25,14 +26,10 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+def _seconds(value: Any) -> int | None:
+    # The one NumericDate reader (cae_sdk.core._jwt), floored to whole seconds: fractions are
+    # allowed (RFC 7519 section 2) and compare exactly against whole-second watermarks.
+    return whole_seconds(numeric_date_or_none(value))
 
 
 def _str_tuple(value: Any) -> tuple[str, ...]:
@@ -83,17 +80,19 @@ class TokenClaims:
     def session_id(self) -> str | None:
         return _str_or_none(self.raw.get("sid"))
 
+    # NumericDates in whole seconds (floored), None when absent or not a NumericDate. A validated
+    # token never holds a malformed one: the validator refuses it first.
     @property
     def issued_at(self) -> int | None:
-        return _int_or_none(self.raw.get("iat"))
+        return _seconds(self.raw.get("iat"))
 
     @property
     def not_before(self) -> int | None:
-        return _int_or_none(self.raw.get("nbf"))
+        return _seconds(self.raw.get("nbf"))
 
     @property
     def expires_at(self) -> int | None:
-        return _int_or_none(self.raw.get("exp"))
+        return _seconds(self.raw.get("exp"))
 
     @property
     def scopes(self) -> tuple[str, ...]:

@@ -7,11 +7,11 @@ receiver's configuration and ``now``, return a :class:`SecurityEvent` or raise
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...core import _jwt
 from ...core.errors import ConfigurationError, EventValidationError, JOSEError
 from ...core.jose import SUPPORTED_ALGORITHMS, UNSUPPORTED_HEADER, check_header
 from ...core.secevents import SET_TYP, SSF
@@ -34,8 +34,6 @@ INVALID_REQUEST = "invalid_request"
 INVALID_KEY = "invalid_key"
 INVALID_ISSUER = "invalid_issuer"
 INVALID_AUDIENCE = "invalid_audience"
-
-_MAX_NUMERIC_DATE = 2**63 - 1  # stores keep timestamps as signed 64-bit values
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,32 +110,23 @@ def validate_set_header(header: Mapping[str, Any], config: SetValidationConfig) 
 
 
 def _numeric_date(value: Any) -> int | None:
-    """RFC 7519 section 2 NumericDate as whole seconds, or None. JSON parsers accept
-    ``Infinity``/``NaN`` and huge exponents: only finite values within 64 bits are dates."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    number = int(value)
-    return number if -_MAX_NUMERIC_DATE <= number <= _MAX_NUMERIC_DATE else None
+    """RFC 7519 section 2 NumericDate in whole seconds, or None: the shared reader
+    (:mod:`cae_sdk.core._jwt`)."""
+    return _jwt.whole_seconds(_jwt.numeric_date_or_none(value))
 
 
 def _int_claim(claims: Mapping[str, Any], name: str) -> int:
-    value = _numeric_date(claims.get(name))
-    if value is None:
-        raise _fail(INVALID_REQUEST, f"SET claim {name!r} must be a NumericDate")
-    return value
+    try:
+        return _jwt.floor_seconds(_jwt.numeric_date(claims, name))
+    except JOSEError:
+        raise _fail(INVALID_REQUEST, f"SET claim {name!r} must be a NumericDate") from None
 
 
 def _check_audience(aud: Any, config: SetValidationConfig) -> None:
-    if isinstance(aud, str):
-        audiences = [aud]
-    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-        audiences = aud
-    else:
-        raise _fail(INVALID_AUDIENCE, "SET has no valid aud claim")
-    if not any(a in config.audiences for a in audiences):
-        raise _fail(INVALID_AUDIENCE, "SET audience is not this receiver")
+    try:
+        _jwt.check_audience(aud, config.audiences)
+    except JOSEError as exc:
+        raise _fail(INVALID_AUDIENCE, f"SET {exc.description}") from None
 
 
 def _subject_of(
@@ -157,9 +146,10 @@ def validate_set_claims(
     claims: Mapping[str, Any], config: SetValidationConfig, *, now: int
 ) -> SecurityEvent:
     """Apply RFC 8417 section 2.2 and SSF 1.0 section 4.1 to verified SET claims."""
-    iss = claims.get("iss")
-    if not isinstance(iss, str) or iss != config.issuer:
-        raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter")
+    try:
+        iss = _jwt.check_issuer(claims, _jwt.IssuerRule(frozenset({config.issuer})))
+    except JOSEError:
+        raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter") from None
     _check_audience(claims.get("aud"), config)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 256:
