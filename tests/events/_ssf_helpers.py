@@ -62,8 +62,17 @@ def set_claims(
         "aud": aud,
         "iat": int(time.time()) if iat is None else iat,
         "jti": jti or uuid.uuid4().hex,
-        "sub_id": sub_id or {"format": "iss_sub", "iss": issuer, "sub": oid},
+        "sub_id": sub_id or user_subject(oid),
         "events": {event_type: payload or {}},
+    }
+
+
+def user_subject(oid: str = USER_OID, tenant: str = TENANT) -> dict[str, Any]:
+    """SSF 1.0 section 3.3 complex subject: the user (Entra object id) in the tenant."""
+    return {
+        "format": "complex",
+        "user": {"format": "opaque", "id": oid},
+        "tenant": {"format": "opaque", "id": tenant},
     }
 
 

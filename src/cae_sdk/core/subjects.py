@@ -1,8 +1,12 @@
 """Who a revocation applies to: user, service principal, session or whole tenant.
 
-Shared PROTOCOL.md section 3: a revocation is a watermark per subject, where a subject is a
+A revocation is a watermark per subject (Microsoft identity platform, "Continuous access
+evaluation": critical events are per user, service principal or session), where a subject is a
 user (``tid`` + ``oid``), a service principal (``tid`` + ``azp``/``appid``), a session (``sid``) or
-a tenant.
+a tenant. Two kinds name a user the way another identity provider's Shared Signals transmitter
+can (RFC 9493 section 3.2): ``iss_sub`` (the token's own ``iss`` and ``sub`` pair, which for Entra
+v2 tokens is pairwise, not the ``oid``) and ``email`` (the token's ``email``,
+``preferred_username`` or ``upn``, lower-cased).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ class SubjectKind(str, Enum):
     SERVICE_PRINCIPAL = "sp"
     SESSION = "session"
     TENANT = "tenant"
+    # Added after the first four: stores pack the kind by its position in this enum.
+    ISS_SUB = "iss_sub"
+    EMAIL = "email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,16 @@ class SubjectKey:
     @classmethod
     def tenant(cls, tenant_id: str) -> SubjectKey:
         return cls(SubjectKind.TENANT, tenant_id.lower(), tenant_id.lower())
+
+    @classmethod
+    def iss_sub(cls, tenant_id: str, issuer: str, subject: str) -> SubjectKey:
+        """RFC 9493 section 3.2.3: the (``iss``, ``sub``) pair, both compared exactly."""
+        return cls(SubjectKind.ISS_SUB, tenant_id.lower(), f"{issuer} {subject}")
+
+    @classmethod
+    def email(cls, tenant_id: str, address: str) -> SubjectKey:
+        """RFC 9493 section 3.2.2: an address, lower-cased (section 3.2.2.1 canonicalization)."""
+        return cls(SubjectKind.EMAIL, tenant_id.lower(), address.strip().lower())
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.tenant_id}:{self.value}"

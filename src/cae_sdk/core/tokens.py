@@ -137,7 +137,8 @@ class TokenClaims:
 
     def subject_keys(self) -> tuple[SubjectKey, ...]:
         """Every revocation subject this token belongs to: tenant, user or service principal,
-        and session. Without ``tid`` a token belongs to no subject."""
+        session, its (``iss``, ``sub``) pair, and for user tokens the addresses in ``email``,
+        ``preferred_username`` and ``upn``. Without ``tid`` a token belongs to no subject."""
         if self._subject_keys is None:
             keys: list[SubjectKey] = []
             tid = self.tenant_id
@@ -154,8 +155,22 @@ class TokenClaims:
                     keys.append(SubjectKey.user(tid, self.object_id))
                 if self.session_id:
                     keys.append(SubjectKey.session(tid, self.session_id))
+                # Subjects another identity provider's SETs can name (RFC 9493 section 3.2):
+                # they only match watermarks a receiver recorded for them.
+                if self.issuer and self.subject:
+                    keys.append(SubjectKey.iss_sub(tid, self.issuer, self.subject))
+                if not self.is_app_only:
+                    keys.extend(SubjectKey.email(tid, a) for a in self._addresses())
             self._subject_keys = tuple(keys)
         return self._subject_keys
+
+    def _addresses(self) -> tuple[str, ...]:
+        found: list[str] = []
+        for name in ("email", "preferred_username", "upn"):
+            value = self.raw.get(name)
+            if isinstance(value, str) and "@" in value and value.lower() not in found:
+                found.append(value.lower())
+        return tuple(found)
 
     def __repr__(self) -> str:
         return f"TokenClaims(oid={self.object_id!r}, tid={self.tenant_id!r}, azp={self.app_id!r})"
