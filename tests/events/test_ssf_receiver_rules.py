@@ -1,0 +1,235 @@
+"""Receiver rules issue 11 asked for: lose no revocation, widen none.
+
+A backlog after a 25-hour outage, alternative event URIs (SSF 1.0 section 4.2.1), critical
+subject members (SSF 1.0 section 3.6), complex subjects as ONE principal (section 3.3.1), and a
+failed first write that must still be applied when the SET comes again.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from _ssf_helpers import (
+    AUDIENCE,
+    TENANT,
+    USER_OID,
+    TransmitterStub,
+    running,
+    set_claims,
+    sign,
+    user_subject,
+)
+from _ssf_transmitter import ConformanceTransmitter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cae_sdk.core.errors import StoreUnavailable
+from cae_sdk.core.secevents import CAEP, RISC, SECEVENT_CONTENT_TYPE
+from cae_sdk.core.subjects import SubjectKey, SubjectKind
+from cae_sdk.events import InMemoryEventStore
+from cae_sdk.events.ssf import (
+    DirectorySubjectResolver,
+    PollClient,
+    PushReceiverApp,
+    SetReceiver,
+    StreamClient,
+    poll_delivery,
+)
+
+USER = SubjectKey.user(TENANT, USER_OID)
+DEVICE_AND_USER = {
+    "format": "complex",
+    "user": {"format": "opaque", "id": USER_OID},
+    "device": {"format": "opaque", "id": "device-1"},
+    "tenant": {"format": "opaque", "id": TENANT},
+}
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[tuple[TransmitterStub, httpx.AsyncClient]]:
+    transmitter = TransmitterStub()
+    async with running(transmitter.app) as url, httpx.AsyncClient() as http:
+        transmitter.base_url = url
+        yield transmitter, http
+
+
+def _receiver(issuer: str, http: httpx.AsyncClient, store: Any, **kw: Any) -> SetReceiver:
+    return SetReceiver.for_transmitter(
+        issuer,
+        AUDIENCE,
+        store,
+        http=http,
+        resolver=DirectorySubjectResolver(tenant_id=TENANT),
+        **kw,
+    )
+
+
+async def test_poll_after_a_25_hour_outage_applies_every_queued_revocation(
+    stub: tuple[TransmitterStub, httpx.AsyncClient],
+) -> None:
+    transmitter, http = stub
+    now = int(time.time())
+    store = InMemoryEventStore()
+    receiver = _receiver(transmitter.issuer, http, store)
+    users = [str(uuid.uuid4()) for _ in range(250)]
+    for i, oid in enumerate(users):
+        # Spread over the 25 hours the receiver was down, oldest first.
+        iat = now - 25 * 3600 + i * 360
+        claims = set_claims(
+            transmitter.issuer,
+            event_type=CAEP.SESSION_REVOKED if i % 2 else RISC.ACCOUNT_DISABLED,
+            sub_id=user_subject(oid),
+            iat=iat,
+        )
+        transmitter.queue[claims["jti"]] = sign(claims)
+    client = PollClient(receiver, f"{transmitter.base_url}/poll", http=http, auth="poll-token")
+    refused: dict[str, Any] = {}
+    while True:
+        result = await client.poll_once(return_immediately=True)
+        refused.update(result.refused)
+        assert result.received <= 100  # maxEvents batches (RFC 8936 section 2.1)
+        if not result.more_available:
+            break
+    await client.flush()
+    assert refused == {}
+    assert transmitter.queue == {}  # every SET acknowledged
+    for i, oid in enumerate(users):
+        assert store.watermark(SubjectKey.user(TENANT, oid)) == now - 25 * 3600 + i * 360
+
+
+async def test_alternative_event_uris_are_applied_once(
+    stub: tuple[TransmitterStub, httpx.AsyncClient],
+) -> None:
+    transmitter, http = stub
+    store = InMemoryEventStore()
+    seen: list[Any] = []
+    store.subscribe(seen.append)
+    receiver = _receiver(transmitter.issuer, http, store)
+    iat = int(time.time()) - 10
+    claims = set_claims(transmitter.issuer, event_type=RISC.SESSIONS_REVOKED, iat=iat)
+    claims["events"][CAEP.SESSION_REVOKED] = {"event_timestamp": iat - 5}
+    result = await receiver.receive(sign(claims))
+    assert len(result.mapped.events) == 1 and result.changed == 1
+    assert store.watermark(USER) == iat  # the later of the two times, never past iat
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(("critical", "applied"), [(None, True), (["device"], False)])
+async def test_critical_subject_members_from_the_configuration(
+    critical: list[str] | None, applied: bool
+) -> None:
+    transmitter = ConformanceTransmitter(critical_subject_members=critical)
+    async with running(transmitter.app) as base, httpx.AsyncClient() as http:
+        transmitter.base_url = base
+        store = InMemoryEventStore()
+        receiver = _receiver(base, http, store)
+        streams = StreamClient(base, http=http, auth=transmitter.issue_token())
+        stream = await streams.create(poll_delivery(), [CAEP.SESSION_REVOKED], aud=AUDIENCE)
+        jti = transmitter.emit(
+            stream["stream_id"], CAEP.SESSION_REVOKED, {}, subject=DEVICE_AND_USER
+        )
+        poller = PollClient(
+            receiver, stream["delivery"]["endpoint_url"], http=http, auth=transmitter.issue_token()
+        )
+        result = await poller.poll_once(return_immediately=True)
+        await poller.flush()
+        await transmitter.aclose()
+    # SSF 1.0 section 3.6: discarded (and acknowledged), not applied to the other members.
+    assert result.acknowledged == [jti]
+    assert (store.watermark(USER) is not None) is applied
+
+
+async def test_a_failed_first_write_is_applied_when_the_set_comes_again(
+    stub: tuple[TransmitterStub, httpx.AsyncClient],
+) -> None:
+    transmitter, http = stub
+
+    class Broken(InMemoryEventStore):
+        """apply fails once; forget (the old design's undo) fails always."""
+
+        failures = 1
+
+        async def apply(self, event: Any) -> bool:
+            if self.failures:
+                self.failures -= 1
+                raise StoreUnavailable("down")
+            return await super().apply(event)
+
+        async def forget(self, key: str) -> None:
+            raise StoreUnavailable("still down")
+
+    store = Broken()
+    receiver = _receiver(transmitter.issuer, http, store)
+    async with running(PushReceiverApp(receiver, authorization="Bearer p")) as url:
+        token = sign(set_claims(transmitter.issuer))
+        headers = {"authorization": "Bearer p", "content-type": SECEVENT_CONTENT_TYPE}
+        first = await http.post(url, content=token, headers=headers)
+        assert first.status_code == 503 and first.headers["retry-after"]
+        assert store.watermark(USER) is None
+        again = await http.post(url, content=token, headers=headers)
+        assert again.status_code == 202
+    assert store.watermark(USER) is not None  # applied, not taken for a duplicate
+
+
+members = st.dictionaries(
+    st.sampled_from(["user", "device", "session", "application", "group", "org_unit", "x"]),
+    st.fixed_dictionaries(
+        {"format": st.sampled_from(["opaque", "email", "iss_sub", "did"])},
+        optional={
+            "id": st.text(min_size=1, max_size=6),
+            "email": st.sampled_from(["a@b.example", "c@d.example"]),
+            "iss": st.just("https://idp.example"),
+            "sub": st.text(min_size=1, max_size=6),
+        },
+    ),
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    named=members,
+    with_tenant=st.booleans(),
+    event_type=st.sampled_from([CAEP.SESSION_REVOKED, RISC.ACCOUNT_DISABLED]),
+)
+async def test_complex_subjects_never_widen_to_the_tenant_through_the_push_adapter(
+    named: dict[str, Any], with_tenant: bool, event_type: str
+) -> None:
+    """Property over the whole adapter (HTTP in, store out): a complex subject never yields a
+    tenant-wide watermark unless it names the tenant alone, and every answer is 202 or a typed
+    400 (SSF 1.0 section 3.3.1)."""
+    subject: dict[str, Any] = {"format": "complex", **named}
+    if with_tenant:
+        subject["tenant"] = {"format": "opaque", "id": TENANT}
+    issuer = "https://transmitter.example"
+    from _ssf_helpers import RSA_KEY
+
+    store = InMemoryEventStore()
+    receiver = SetReceiver.for_transmitter(
+        issuer,
+        AUDIENCE,
+        store,
+        jwks={"keys": [RSA_KEY.jwk()]},
+        resolver=DirectorySubjectResolver(tenant_id=TENANT, match_email_claims=True),
+    )
+    app = PushReceiverApp(receiver, authorization="Bearer p")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as client:
+        token = sign(set_claims(issuer, event_type=event_type, sub_id=subject))
+        response = await client.post(
+            "/",
+            content=token,
+            headers={"authorization": "Bearer p", "content-type": SECEVENT_CONTENT_TYPE},
+        )
+    assert response.status_code in (202, 400)
+    kinds = {key.kind for key in store.watermarks()}
+    if SubjectKind.TENANT in kinds:
+        assert set(subject) == {"format", "tenant"}
+    assert len({key.kind for key in store.watermarks()}) <= 1  # one principal
