@@ -56,11 +56,12 @@ _MAX_VALUE = 1024
 # CAEP 1.0 section 3.1: session-revoked's subject is the session ("the session identified by
 # the subject"); an opaque id there is a session id, not a user.
 DEFAULT_OPAQUE_KINDS: Mapping[str, SubjectKind] = {CAEP.SESSION_REVOKED: SubjectKind.SESSION}
-_PRINCIPALS = (
-    ("session", SubjectKind.SESSION),
-    ("user", SubjectKind.USER),
-    ("application", SubjectKind.SERVICE_PRINCIPAL),
-)
+_PRINCIPAL_KINDS = {
+    "session": SubjectKind.SESSION,
+    "user": SubjectKind.USER,
+    "application": SubjectKind.SERVICE_PRINCIPAL,
+}
+_SCOPING = frozenset({"format", "tenant"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ class DirectorySubjectResolver:
     ) -> tuple[tuple[SubjectKey, ...], str]:
         """Keys for a simple identifier naming a ``kind``; with ``person`` the formats that
         name people (addresses, ``iss_sub``, ``account``) name a user."""
-        if not isinstance(subject, Mapping):
+        if type(subject) is not dict and not isinstance(subject, Mapping):
             return (), "subject identifier is not an object"
         fmt = subject.get("format")
         if fmt == "aliases" and aliases:
@@ -240,33 +241,33 @@ class DirectorySubjectResolver:
     def _complex(self, subject: Mapping[str, Any], tenant: str | None) -> Resolution:
         # SSF 1.0 section 3.3.1: all members describe ONE principal. The narrowest principal the
         # receiver can match wins; a member it cannot match never widens the event.
-        members = {k: v for k, v in subject.items() if k != "format"}
-        unprocessed: set[str] = set()
-        if "tenant" in members:
-            named = _tenant_value(members["tenant"])
+        unprocessed: list[str] = []
+        if "tenant" in subject:
+            named = _tenant_value(subject["tenant"])
             if named is None:
-                unprocessed.add("tenant")
+                unprocessed.append("tenant")
             else:
                 tenant = named
         resolved: dict[str, tuple[SubjectKey, ...]] = {}
-        for name, kind in _PRINCIPALS:
-            if name in members:
-                keys, _ = self._simple(members[name], kind, tenant, aliases=True)
+        for name in subject:
+            kind = _PRINCIPAL_KINDS.get(name)
+            if kind is not None:
+                keys, _ = self._simple(subject[name], kind, tenant, aliases=True)
                 if keys:
                     resolved[name] = keys
-                else:
-                    unprocessed.add(name)
-        unprocessed.update(set(members) - {"tenant"} - {name for name, _ in _PRINCIPALS})
+                    continue
+            if name not in _SCOPING:
+                unprocessed.append(name)
         frozen = frozenset(unprocessed)
         for name in ("session", "user"):
             if name in resolved:
                 return Resolution(resolved[name], unprocessed=frozen)
         # An application qualifies a user ("this user in this app"): it is the principal only
         # when no user is named, else revoking the whole app would hit another principal.
-        if "application" in resolved and "user" not in members:
+        if "application" in resolved and "user" not in subject:
             return Resolution(resolved["application"], unprocessed=frozen)
-        if set(members) == {"tenant"} and tenant is not None and not frozen:
-            return Resolution((SubjectKey.tenant(tenant),))
+        if len(subject) == 2 and tenant is not None and not frozen and "tenant" in subject:
+            return Resolution((SubjectKey.tenant(tenant),))  # the tenant alone is the principal
         missing = ", ".join(sorted(frozen)) or "no member"
         return Resolution(
             (), f"complex subject names no principal the API can match ({missing})", frozen
@@ -274,7 +275,7 @@ class DirectorySubjectResolver:
 
 
 def _tenant_value(member: Any) -> str | None:
-    if not isinstance(member, Mapping):
+    if type(member) is not dict and not isinstance(member, Mapping):
         return None
     value = member.get("id") if member.get("format") == "opaque" else None
     return _text(value)

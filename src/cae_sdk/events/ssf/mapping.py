@@ -144,6 +144,11 @@ def map_security_event(
     ``critical_subject_members`` (SSF 1.0 section 7.1): a subject with one of them that the
     resolver could not process discards the event (section 3.6).
     """
+    if not event.events:  # one event type: nothing to merge (the common case, kept fast)
+        found = _map_one(event, event.event_type, event.payload, resolver, source, critical_members)
+        if isinstance(found, str):
+            return MappedEvent((), found)
+        return MappedEvent(found[1], effect=found[0])
     merged: dict[tuple[type, SubjectKey], Event] = {}
     reasons: list[str] = []
     effect = Effect.IGNORED
@@ -186,7 +191,9 @@ def _map_one(
     if skipped is not None:
         return skipped
     resolution = resolver.resolve(event.subject, event_type=event_type, issuer=event.issuer)
-    critical = sorted(set(critical_members) & resolution.unprocessed)
+    critical = resolution.unprocessed and sorted(
+        resolution.unprocessed.intersection(critical_members)
+    )
     if critical:
         # SSF 1.0 section 3.6: MUST discard, not apply to the other members.
         return f"critical subject member(s) not processed: {', '.join(critical)}"

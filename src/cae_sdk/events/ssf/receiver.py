@@ -39,6 +39,7 @@ _log = logging.getLogger("cae_sdk.events.ssf")
 INVALID_STATE = "invalid_state"
 ACCESS_DENIED = "access_denied"
 _RECENT_STATES = 1024
+_CONTROL = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
 _RECENT_APPLIED = 100_000  # about 10 MB of jti keys at most
 
 
@@ -192,13 +193,14 @@ class SetReceiver:
         """Process one compact SET; raises :class:`EventValidationError` if it is refused, and
         :class:`StoreUnavailable` (or another retryable error) if it must come again."""
         event = await self.decoder.decode(token)
-        kinds = event.all_events()
-        if SSF.VERIFICATION in kinds:
-            self.verification.confirm(
-                kinds[SSF.VERIFICATION].get("state"), self.streams.check(event.subject)
-            )
-        if SSF.STREAM_UPDATED in kinds:
-            self.streams.update(event, kinds[SSF.STREAM_UPDATED])
+        if event.events or event.event_type in _CONTROL:
+            kinds = event.all_events()
+            if SSF.VERIFICATION in kinds:
+                self.verification.confirm(
+                    kinds[SSF.VERIFICATION].get("state"), self.streams.check(event.subject)
+                )
+            if SSF.STREAM_UPDATED in kinds:
+                self.streams.update(event, kinds[SSF.STREAM_UPDATED])
         mapped = map_security_event(
             event, self.resolver, source=self._source, critical_members=await self._critical_of()
         )
