@@ -274,3 +274,16 @@ class TransmitterStub:
         else:
             self.queue[claims["jti"]] = token
         return Response(status_code=204)
+
+
+def user_token(idp: Any) -> str:
+    """A cp1 user token from a real MSAL device code flow (auto-approved by the dev IdP)."""
+    from cae_sdk.devidp import device_code_token, msal_public_app
+
+    session = idp.http_session()
+    try:
+        result = device_code_token(idp, msal_public_app(idp, http=session))
+    finally:
+        session.close()
+    assert "access_token" in result, result
+    return str(result["access_token"])

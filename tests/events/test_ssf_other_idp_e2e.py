@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from _ssf_helpers import running
+from _ssf_helpers import running, user_token
 from _ssf_transmitter import ConformanceTransmitter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from cae_sdk.core import find_claims_challenge
 from cae_sdk.core.secevents import CAEP
-from cae_sdk.devidp import DevIdentityProvider, device_code_token, msal_public_app
+from cae_sdk.devidp import DevIdentityProvider
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events.ssf import (
     DirectorySubjectResolver,
@@ -50,16 +50,6 @@ PUSH_AUTH = "Bearer okta-push-secret"
 def idp() -> Iterator[DevIdentityProvider]:
     with DevIdentityProvider() as provider:
         yield provider
-
-
-def _user_token(idp: DevIdentityProvider) -> str:
-    session = idp.http_session()
-    try:
-        result = device_code_token(idp, msal_public_app(idp, http=session))
-    finally:
-        session.close()
-    assert "access_token" in result, result
-    return str(result["access_token"])
 
 
 async def _me(request: Request) -> JSONResponse:
@@ -138,7 +128,7 @@ async def test_okta_style_events_revoke_the_entra_user_with_that_email(
                 await asyncio.sleep(0.01)
             assert await verifying
 
-            token = await asyncio.to_thread(_user_token, idp)
+            token = await asyncio.to_thread(user_token, idp)
             me = f"{api}/me"
             assert (await http.get(me, headers={"authorization": f"Bearer {token}"})).is_success
             await asyncio.sleep(1.1)  # the revocation second follows the token's iat
@@ -154,7 +144,7 @@ async def test_okta_style_events_revoke_the_entra_user_with_that_email(
 
             # The user signs in again; then a credential change named by Okta's own (iss, sub).
             await asyncio.sleep(1.1)
-            fresh = await asyncio.to_thread(_user_token, idp)
+            fresh = await asyncio.to_thread(user_token, idp)
             assert (await http.get(me, headers={"authorization": f"Bearer {fresh}"})).is_success
             await asyncio.sleep(1.1)
             okta.emit(

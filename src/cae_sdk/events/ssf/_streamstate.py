@@ -6,16 +6,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ...core.errors import EventValidationError
 from .rules import INVALID_REQUEST, SecurityEvent
 
-__all__ = ["STREAM_STATUSES", "StreamState", "StreamStatuses"]
+__all__ = ["STREAM_STATUSES", "StreamState", "StreamStatuses", "notify_observer"]
 
 _log = logging.getLogger("cae_sdk.events.ssf")
 
 STREAM_STATUSES = ("enabled", "paused", "disabled")  # SSF 1.0 section 8.1.2
+T = TypeVar("T")
+
+
+def notify_observer(observer: Callable[[T], None] | None, value: T, what: str) -> None:
+    """Call an application's observer; its failure is logged, never the delivery's failure."""
+    if observer is None:
+        return
+    try:
+        observer(value)
+    except Exception as exc:  # noqa: BLE001 - an observer must not fail the delivery
+        _log.error("%s callback failed: %s", what, type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +92,7 @@ class StreamStatuses:
         self._states[stream_id] = state
         log = _log.info if state.delivering else _log.warning
         log("transmitter set stream %s to %s (%s)", stream_id, state.status, state.reason or "")
-        if self._on_updated is not None:
-            try:
-                self._on_updated(state)
-            except Exception as exc:  # noqa: BLE001 - an observer must not fail the delivery
-                _log.error("stream-updated callback failed: %s", type(exc).__name__)
+        notify_observer(self._on_updated, state, "stream-updated")
         return state
 
     def get(self, stream_id: str | None = None) -> StreamState:

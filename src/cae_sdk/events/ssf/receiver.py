@@ -27,7 +27,7 @@ import httpx
 from ...core.errors import EventValidationError, StoreUnavailable
 from ...core.secevents import SSF
 from ..store import EventStore
-from ._streamstate import StreamState, StreamStatuses
+from ._streamstate import StreamState, StreamStatuses, notify_observer
 from .mapping import DirectorySubjectResolver, MappedEvent, SubjectResolver, map_security_event
 from .rules import INVALID_REQUEST, SecurityEvent, SetValidationConfig
 from .set_decoder import SetDecoder, TransmitterKeys
@@ -218,11 +218,7 @@ class SetReceiver:
             result = ReceiveResult(event, mapped, not await self._first_time(key), changed)
         if mapped.ignored_reason is not None:
             _log.info("SET %s (%s) ignored: %s", event.jti, event.event_type, mapped.ignored_reason)
-        if self._on_result is not None:
-            try:
-                self._on_result(result)
-            except Exception as exc:  # noqa: BLE001 - an observer must not fail the delivery
-                _log.error("SET result callback failed: %s", type(exc).__name__)
+        notify_observer(self._on_result, result, "SET result")
         return result
 
     async def _first_time(self, key: str) -> bool:
