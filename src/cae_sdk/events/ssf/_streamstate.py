@@ -17,6 +17,7 @@ _log = logging.getLogger("cae_sdk.events.ssf")
 
 STREAM_STATUSES = ("enabled", "paused", "disabled")  # SSF 1.0 section 8.1.2
 T = TypeVar("T")
+_MAX_STREAMS = 1024
 
 
 def notify_observer(observer: Callable[[T], None] | None, value: T, what: str) -> None:
@@ -90,6 +91,8 @@ class StreamStatuses:
         if current is not None and current.at > state.at:
             return current  # a late, older announcement
         self._states[stream_id] = state
+        while len(self._states) > _MAX_STREAMS:  # a transmitter naming ever new streams
+            del self._states[next(iter(self._states))]
         log = _log.info if state.delivering else _log.warning
         log("transmitter set stream %s to %s (%s)", stream_id, state.status, state.reason or "")
         notify_observer(self._on_updated, state, "stream-updated")

@@ -24,7 +24,12 @@ from typing import Any, Protocol
 
 import httpx
 
-from ...core.errors import EventValidationError, StoreUnavailable
+from ...core.errors import (
+    ConfigurationError,
+    EventSourceError,
+    EventValidationError,
+    StoreUnavailable,
+)
 from ...core.secevents import SSF
 from ..store import EventStore
 from ._streamstate import StreamState, StreamStatuses, notify_observer
@@ -40,7 +45,7 @@ INVALID_STATE = "invalid_state"
 ACCESS_DENIED = "access_denied"
 _RECENT_STATES = 1024
 _CONTROL = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
-_RECENT_APPLIED = 100_000  # about 10 MB of jti keys at most
+_RECENT_APPLIED = 10_000  # a few MB of jti keys at most
 
 
 class SetDecoding(Protocol):
@@ -231,7 +236,12 @@ class SetReceiver:
 
     async def _critical_of(self) -> frozenset[str]:
         if self._critical is None and self._keys is not None:
-            configuration = await self._keys.configuration()
+            try:
+                configuration = await self._keys.configuration()
+            except ConfigurationError as exc:
+                # Not knowing which members are critical, applying could break SSF 1.0 section
+                # 3.6: the SET must come again (503 / not acknowledged), not be guessed at.
+                raise EventSourceError(f"transmitter configuration unavailable: {exc}") from None
             members = configuration.get("critical_subject_members")
             self._critical = frozenset(
                 m for m in (members if isinstance(members, list) else []) if isinstance(m, str)
