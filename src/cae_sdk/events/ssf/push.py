@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from collections.abc import Sequence
 
 from starlette.routing import Route
@@ -88,8 +89,7 @@ class PushReceiverApp:
             # Store or key endpoint unreachable, not the SET's fault: 503 makes the transmitter
             # deliver it again later (RFC 8935 section 2.3); a 400 would be final.
             _log.warning("SET not applied, asking for redelivery: %s", type(exc).__name__)
-            retry = str(RETRY_AFTER_SECONDS).encode()
-            await respond(send, 503, b"", extra=[(b"retry-after", retry)])
+            await respond(send, 503, b"", extra=[(b"retry-after", _retry_after(exc))])
         else:
             await respond(send, 202, b"")
 
@@ -104,6 +104,16 @@ class PushReceiverApp:
         for accepted in self._accepted:
             matched |= hmac.compare_digest(value, accepted)
         return matched
+
+
+def _retry_after(exc: Exception) -> bytes:
+    """RFC 9110 section 10.2.3 delay-seconds: when the source said (e.g. a key refresh that may
+    run again then), else a few seconds."""
+    hint = getattr(exc, "retry_after", None)
+    seconds = RETRY_AFTER_SECONDS
+    if isinstance(hint, (int, float)) and math.isfinite(hint) and hint > 0:
+        seconds = min(math.ceil(hint), 3600)
+    return str(seconds).encode()
 
 
 async def _error(send: Send, err: str, description: str) -> None:

@@ -30,6 +30,7 @@ __all__ = [
 ALLOWED_ALGORITHMS: frozenset[str] = SUPPORTED_ALGORITHMS
 
 _CONTROL_EVENTS = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
+_MAX_EVENTS = 8  # alternative URIs of one event (SSF 1.0 section 4.2.1); more is no real SET
 
 INVALID_REQUEST = "invalid_request"
 INVALID_KEY = "invalid_key"
@@ -37,7 +38,6 @@ INVALID_ISSUER = "invalid_issuer"
 INVALID_AUDIENCE = "invalid_audience"
 
 _MAX_NUMERIC_DATE = 2**63 - 1  # stores keep timestamps as signed 64-bit values
-_MAX_EVENTS = 8  # alternative URIs of one event; more is not a real SET
 
 
 @dataclass(frozen=True, slots=True)
