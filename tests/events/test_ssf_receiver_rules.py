@@ -233,3 +233,52 @@ async def test_complex_subjects_never_widen_to_the_tenant_through_the_push_adapt
     if SubjectKind.TENANT in kinds:
         assert set(subject) == {"format", "tenant"}
     assert len({key.kind for key in store.watermarks()}) <= 1  # one principal
+
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+poll_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "sets": st.dictionaries(
+                st.text(min_size=1, max_size=8),
+                json_leaf | st.sampled_from(["a.b.c", "not a set"]),
+                max_size=5,
+            )
+        },
+        optional={"moreAvailable": json_leaf},
+    ),
+    st.dictionaries(st.text(max_size=8), json_leaf, max_size=3),
+    st.lists(json_leaf, max_size=3),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(body=poll_bodies)
+async def test_every_polled_jti_is_answered_exactly_once_or_the_round_fails_typed(
+    body: Any,
+) -> None:
+    """Property over the poll adapter (RFC 8936 section 2.4): whatever a transmitter answers,
+    each delivered jti ends in exactly one of ack, setErrs or "deliver again", or the round
+    fails with a typed error; nothing crashes or hangs."""
+    from _ssf_helpers import RSA_KEY
+
+    from cae_sdk.core.errors import EventValidationError
+
+    def transmitter(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    receiver = SetReceiver.for_transmitter(
+        "https://transmitter.example",
+        AUDIENCE,
+        InMemoryEventStore(),
+        jwks={"keys": [RSA_KEY.jwk()]},
+        resolver=DirectorySubjectResolver(tenant_id=TENANT),
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transmitter)) as http:
+        client = PollClient(receiver, "https://transmitter.example/poll", http=http, auth="t")
+        try:
+            result = await client.poll_once(return_immediately=True)
+        except EventValidationError:
+            return
+    answered = [*result.acknowledged, *result.refused, *result.retry_later]
+    assert sorted(answered) == sorted(body.get("sets", {}))
