@@ -272,3 +272,15 @@ def test_deeply_nested_subjects_resolve_to_nothing_without_recursion_errors() ->
     for _ in range(400):
         subject = {"format": "aliases", "identifiers": [subject]}
     assert RESOLVER.resolve(subject).keys == ()
+
+
+def test_aliases_naming_a_session_never_widen_to_its_user() -> None:
+    aliases = {
+        "format": "aliases",
+        "identifiers": [
+            {"format": "opaque", "id": "S-1"},
+            {"format": "email", "email": "alice@example.com"},
+        ],
+    }
+    found = RESOLVER.resolve(aliases, event_type=CAEP.SESSION_REVOKED)
+    assert found.keys == (SubjectKey.session(TID, "S-1"),)

@@ -185,6 +185,9 @@ class DirectorySubjectResolver:
         for alias in identifiers[:_MAX_ALIASES]:
             found, _ = self._simple(alias, kind, tenant, aliases=False, person=person)
             keys.extend(k for k in found if k not in keys)
+        if any(k.kind is SubjectKind.SESSION for k in keys):
+            # One entity: if an alias names it as a session, a user-wide key would be wider.
+            keys = [k for k in keys if k.kind is SubjectKind.SESSION]
         return tuple(keys), "no alias resolves to a known subject"
 
     def _iss_sub(
