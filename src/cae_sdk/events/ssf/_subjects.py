@@ -15,7 +15,8 @@ format              resolves to
                     or ``upn``; with ``object_id_for_email``: that user object id; else nothing
 ``phone_number``    ``object_id_for_email`` (a directory lookup), else nothing
 ``account``         ``acct:<oid>@<tenant id>``, else the address ``user@host`` as an email
-``aliases``         every identifier that resolves (they all name the same subject)
+``aliases``         every identifier that resolves (they all name the same subject);
+                    if one names a session, only the session
 ``complex``         ONE principal (SSF 1.0 section 3.3.1): its ``session``, else its ``user``,
                     else its ``application``; ``tenant`` only scopes them. Members the
                     receiver cannot match (``device``, ``group``, ``org_unit``, ...) narrow
