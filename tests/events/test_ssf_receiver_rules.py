@@ -7,6 +7,7 @@ failed first write that must still be applied when the SET comes again.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -282,3 +283,49 @@ async def test_every_polled_jti_is_answered_exactly_once_or_the_round_fails_type
             return
     answered = [*result.acknowledged, *result.refused, *result.retry_later]
     assert sorted(answered) == sorted(body.get("sets", {}))
+
+
+@pytest.mark.redis
+async def test_other_idp_subject_kinds_live_in_every_store(tmp_path: Any, redis_url: str) -> None:
+    """An email or (iss, sub) watermark survives each store's encoding and reaches a replica
+    reading the same backend, where a token carrying that address or pair is challenged."""
+    from cae_sdk.core.revocation import evaluate_revocation
+    from cae_sdk.core.tokens import TokenClaims
+    from cae_sdk.events import RevocationEvent, SQLiteEventStore
+    from cae_sdk.events.redis import RedisEventStore
+
+    now = int(time.time())
+    email = SubjectKey.email(TENANT, "Alice@Contoso.com")
+    pair = SubjectKey.iss_sub(TENANT, "https://login.microsoftonline.com/t/v2.0", "Pairwise:Sub")
+    token = TokenClaims(
+        {
+            "tid": TENANT,
+            "oid": USER_OID,
+            "iss": "https://login.microsoftonline.com/t/v2.0",
+            "sub": "Pairwise:Sub",
+            "upn": "alice@contoso.com",
+            "scp": "read",
+            "iat": now - 60,
+        }
+    )
+    assert email in token.subject_keys() and pair in token.subject_keys()
+    prefix = f"i11-kinds-{uuid.uuid4().hex[:8]}:"
+    pairs = [
+        (SQLiteEventStore(tmp_path / "a.db"), SQLiteEventStore(tmp_path / "a.db")),
+        (RedisEventStore(redis_url, prefix=prefix), RedisEventStore(redis_url, prefix=prefix)),
+    ]
+    for writer, reader in pairs:
+        await writer.start()
+        await reader.start()
+        try:
+            for subject in (email, pair):
+                await writer.apply(RevocationEvent(subject, now, "sessions_revoked", "ssf"))
+            for _ in range(250):  # the SQLite reader polls, the Redis one subscribes
+                if reader.watermark(email) == now and reader.watermark(pair) == now:
+                    break
+                await asyncio.sleep(0.02)
+            assert reader.watermark(email) == now and reader.watermark(pair) == now
+            assert evaluate_revocation(token, reader.watermark).outcome.value == "challenge"
+        finally:
+            await writer.close()
+            await reader.close()
