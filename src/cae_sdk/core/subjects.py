@@ -1,12 +1,8 @@
 """Who a revocation applies to: user, service principal, session or whole tenant.
 
-A revocation is a watermark per subject (Microsoft identity platform, "Continuous access
-evaluation": critical events are per user, service principal or session), where a subject is a
+Shared PROTOCOL.md section 3: a revocation is a watermark per subject, where a subject is a
 user (``tid`` + ``oid``), a service principal (``tid`` + ``azp``/``appid``), a session (``sid``) or
-a tenant. Two kinds name a user the way another identity provider's Shared Signals transmitter
-can (RFC 9493 section 3.2): ``iss_sub`` (the token's own ``iss`` and ``sub`` pair, which for Entra
-v2 tokens is pairwise, not the ``oid``) and ``email`` (the token's ``email``,
-``preferred_username`` or ``upn``, lower-cased).
+a tenant.
 """
 
 from __future__ import annotations
@@ -22,7 +18,9 @@ class SubjectKind(str, Enum):
     SERVICE_PRINCIPAL = "sp"
     SESSION = "session"
     TENANT = "tenant"
-    # Added after the first four: stores pack the kind by its position in this enum.
+    # A user as another identity provider's Shared Signals transmitter names it (RFC 9493
+    # section 3.2): the token's own (iss, sub) pair (Entra v2 sub is pairwise, not the oid) and
+    # its addresses. Added last: stores pack the kind by its position in this enum.
     ISS_SUB = "iss_sub"
     EMAIL = "email"
 
@@ -62,18 +60,19 @@ class SubjectKey:
         return cls(SubjectKind.SESSION, tenant_id.lower(), session_id)
 
     @classmethod
-    def tenant(cls, tenant_id: str) -> SubjectKey:
-        return cls(SubjectKind.TENANT, tenant_id.lower(), tenant_id.lower())
-
-    @classmethod
     def iss_sub(cls, tenant_id: str, issuer: str, subject: str) -> SubjectKey:
         """RFC 9493 section 3.2.3: the (``iss``, ``sub``) pair, both compared exactly."""
         return cls(SubjectKind.ISS_SUB, tenant_id.lower(), f"{issuer} {subject}")
 
     @classmethod
     def email(cls, tenant_id: str, address: str) -> SubjectKey:
-        """RFC 9493 section 3.2.2: an address, lower-cased (section 3.2.2.1 canonicalization)."""
+        """RFC 9493 section 3.2.2: an address, lower-cased (section 3.2.2.1 canonicalization);
+        a token's ``email``, ``preferred_username`` or ``upn``."""
         return cls(SubjectKind.EMAIL, tenant_id.lower(), address.strip().lower())
+
+    @classmethod
+    def tenant(cls, tenant_id: str) -> SubjectKey:
+        return cls(SubjectKind.TENANT, tenant_id.lower(), tenant_id.lower())
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.tenant_id}:{self.value}"

@@ -137,8 +137,7 @@ class TokenClaims:
 
     def subject_keys(self) -> tuple[SubjectKey, ...]:
         """Every revocation subject this token belongs to: tenant, user or service principal,
-        session, its (``iss``, ``sub``) pair, and for user tokens the addresses in ``email``,
-        ``preferred_username`` and ``upn``. Without ``tid`` a token belongs to no subject."""
+        and session. Without ``tid`` a token belongs to no subject."""
         if self._subject_keys is None:
             keys: list[SubjectKey] = []
             tid = self.tenant_id
@@ -155,22 +154,8 @@ class TokenClaims:
                     keys.append(SubjectKey.user(tid, self.object_id))
                 if self.session_id:
                     keys.append(SubjectKey.session(tid, self.session_id))
-                # Subjects another identity provider's SETs can name (RFC 9493 section 3.2):
-                # they only match watermarks a receiver recorded for them.
-                if self.issuer and self.subject:
-                    keys.append(SubjectKey.iss_sub(tid, self.issuer, self.subject))
-                if not self.is_app_only:
-                    keys.extend(SubjectKey.email(tid, a) for a in self._addresses())
-            self._subject_keys = tuple(keys)
+            self._subject_keys = tuple(keys) + _named_by_other_issuers(self)
         return self._subject_keys
-
-    def _addresses(self) -> tuple[str, ...]:
-        found: list[str] = []
-        for name in ("email", "preferred_username", "upn"):
-            value = self.raw.get(name)
-            if isinstance(value, str) and "@" in value and value.lower() not in found:
-                found.append(value.lower())
-        return tuple(found)
 
     def __repr__(self) -> str:
         return f"TokenClaims(oid={self.object_id!r}, tid={self.tenant_id!r}, azp={self.app_id!r})"
@@ -200,3 +185,24 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3:
         raise TokenFormatError(f"token has {len(parts)} parts; a JWS has 3")
     return _b64url_json(parts[0], "header"), _b64url_json(parts[1], "payload")
+
+
+def _named_by_other_issuers(claims: TokenClaims) -> tuple[SubjectKey, ...]:
+    """The subjects another identity provider's Shared Signals can name this token's user by
+    (RFC 9493 section 3.2): its (``iss``, ``sub``) pair and, for a user token, the addresses in
+    ``email``, ``preferred_username`` and ``upn``. They only match watermarks a receiver
+    recorded for them; without ``tid`` there are none."""
+    tid = claims.tenant_id
+    if not tid:
+        return ()
+    keys: list[SubjectKey] = []
+    if claims.issuer and claims.subject:
+        keys.append(SubjectKey.iss_sub(tid, claims.issuer, claims.subject))
+    if not claims.is_app_only:
+        seen: set[str] = set()
+        for name in ("email", "preferred_username", "upn"):
+            value = claims.raw.get(name)
+            if isinstance(value, str) and "@" in value and value.lower() not in seen:
+                seen.add(value.lower())
+                keys.append(SubjectKey.email(tid, value))
+    return tuple(keys)
