@@ -22,9 +22,7 @@ SNIPPETS = collect()
 # Pages whose blocks another change is rewriting together with the code they show (issue 14):
 # their failures are reported as xfail until it lands. Remove the entry when the page is merged;
 # the page's blocks then run like every other.
-PENDING = {
-    "docs/events.md": "the Shared Signals snippets are being fixed with their code (issue 14)",
-}
+PENDING: dict[str, str] = {}
 
 
 def chains(snippets: list[Snippet]) -> list[tuple[Snippet, ...]]:

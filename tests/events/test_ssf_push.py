@@ -247,3 +247,17 @@ async def test_unreachable_key_endpoint_is_503_not_a_refusal(env: Env) -> None:
     env.stub.fail_jwks = False
     assert (await env.post(token)).status_code == 202
     assert env.store.watermark(USER) is not None
+
+
+async def test_retryable_errors_carry_the_sources_retry_after(env: Env) -> None:
+    from cae_sdk.core.errors import EventSourceError
+
+    class Retry(EventSourceError):
+        retry_after = 12.2
+
+    async def refuse(token: str) -> object:
+        raise Retry("key refresh deferred")
+
+    env.receiver.receive = refuse  # type: ignore[method-assign]
+    response = await env.post(_set(env))
+    assert response.status_code == 503 and response.headers["retry-after"] == "13"

@@ -153,7 +153,7 @@ class TokenClaims:
                     keys.append(SubjectKey.user(tid, self.object_id))
                 if self.session_id:
                     keys.append(SubjectKey.session(tid, self.session_id))
-            self._subject_keys = tuple(keys)
+            self._subject_keys = tuple(keys) + _named_by_other_issuers(self)
         return self._subject_keys
 
     def __repr__(self) -> str:
@@ -184,3 +184,24 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3:
         raise TokenFormatError(f"token has {len(parts)} parts; a JWS has 3")
     return _b64url_json(parts[0], "header"), _b64url_json(parts[1], "payload")
+
+
+def _named_by_other_issuers(claims: TokenClaims) -> tuple[SubjectKey, ...]:
+    """The subjects another identity provider's Shared Signals can name this token's user by
+    (RFC 9493 section 3.2): its (``iss``, ``sub``) pair and, for a user token, the addresses in
+    ``email``, ``preferred_username`` and ``upn``. They only match watermarks a receiver
+    recorded for them; without ``tid`` there are none."""
+    tid = claims.tenant_id
+    if not tid:
+        return ()
+    keys: list[SubjectKey] = []
+    if claims.issuer and claims.subject:
+        keys.append(SubjectKey.iss_sub(tid, claims.issuer, claims.subject))
+    if not claims.is_app_only:
+        seen: set[str] = set()
+        for name in ("email", "preferred_username", "upn"):
+            value = claims.raw.get(name)
+            if isinstance(value, str) and "@" in value and value.lower() not in seen:
+                seen.add(value.lower())
+                keys.append(SubjectKey.email(tid, value))
+    return tuple(keys)
