@@ -252,11 +252,8 @@ async def test_unreachable_key_endpoint_is_503_not_a_refusal(env: Env) -> None:
 async def test_retryable_errors_carry_the_sources_retry_after(env: Env) -> None:
     from cae_sdk.core.errors import EventSourceError
 
-    class Retry(EventSourceError):
-        retry_after = 12.2
-
     async def refuse(token: str) -> object:
-        raise Retry("key refresh deferred")
+        raise EventSourceError("key refresh deferred", status=503, retry_after=12.2)
 
     env.receiver.receive = refuse  # type: ignore[method-assign]
     response = await env.post(_set(env))
