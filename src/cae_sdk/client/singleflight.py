@@ -45,6 +45,10 @@ class SingleFlight(Generic[T]):
             asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[T]]
         ] = weakref.WeakKeyDictionary()
 
+    def busy(self, key: Hashable) -> bool:
+        """Whether a call for ``key`` is running (in any thread) right now."""
+        return key in self._flights
+
     def call(self, key: Hashable, fn: Callable[[], T]) -> T:
         """Run ``fn`` unless a call for ``key`` is in flight; then wait for that call instead."""
         with self._lock:
