@@ -172,9 +172,14 @@ class MsalHttpClient:
                     exchange.answered += 1
                     exchange.status = response.status_code
                     exchange.retry_after = retry_after_seconds(response.headers, now=time.time())
+                # A transport may hand over a response it has already read (httpx's
+                # MockTransport does): then its decoded content is all there is.
+                consumed = response.is_stream_consumed
                 content = read_body(
-                    response.iter_raw(),
-                    content_encoding=response.headers.get("content-encoding", ""),
+                    [response.content] if consumed else response.iter_raw(),
+                    content_encoding=""
+                    if consumed
+                    else response.headers.get("content-encoding", ""),
                     deadline=deadline,
                     max_bytes=self.settings.max_answer_bytes,
                 )

@@ -102,50 +102,50 @@ class CredentialBase(ABC):
             finally:
                 if exchange.retry_after is not None:
                     self._retry_at = time.monotonic() + exchange.retry_after
-            return self._accept(result, now=now, claims=request_claims, exchange=exchange)
+            self._check(result, exchange=exchange, claims=request_claims)
+            try:
+                return self._accept(result, now=now, claims=request_claims)
+            except (ValueError, TypeError, OverflowError) as exc:  # expires_in="soon", inf...
+                raise acquisition_error(exc, exchange=exchange, claims=request_claims) from None
 
     def _waiting(self) -> float | None:
         """Seconds left of the identity provider's last ``Retry-After``, if any."""
         left = self._retry_at - time.monotonic()
         return left if left > 0 else None
 
+    def _check(self, result: object, *, exchange: _exchange.Exchange, claims: str | None) -> None:
+        """Raise the typed error for anything but a usable success result."""
+        if not result:
+            raise TokenAcquisitionError(
+                "Token request returned nothing.", error="no_result", claims=claims
+            )
+        problem = None
+        if not isinstance(result, Mapping):
+            problem = f"the token response is a JSON {type(result).__name__}"
+        elif "access_token" not in result and not isinstance(result.get("error"), str):
+            problem = "the token response has neither access_token nor error"
+        elif "access_token" not in result:
+            waiting = self._waiting()
+            raise refusal_error(result, exchange=exchange, claims=claims, retry_after=waiting)
+        elif not isinstance(result["access_token"], str) or not result["access_token"]:
+            problem = "access_token is not a non-empty string"
+        if problem is not None:
+            raise acquisition_error(ValueError(problem), exchange=exchange, claims=claims)
+
     @abstractmethod
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
         """Return an MSAL-style result dict; ``claims`` already includes cp1 when given."""
 
     def _accept(
-        self,
-        result: Mapping[str, Any] | None,
-        *,
-        now: float,
-        claims: str | None,
-        exchange: _exchange.Exchange | None = None,
+        self, result: Mapping[str, Any] | None, *, now: float, claims: str | None
     ) -> AccessToken:
         if not result:
             raise TokenAcquisitionError(
                 "Token request returned nothing.", error="no_result", claims=claims
             )
-        if not isinstance(result, Mapping):
-            raise acquisition_error(
-                ValueError(f"the token response is a JSON {type(result).__name__}"),
-                exchange=exchange,
-                claims=claims,
-            )
-        if "access_token" not in result and not isinstance(result.get("error"), str):
-            raise acquisition_error(
-                ValueError("the token response has neither access_token nor error"),
-                exchange=exchange,
-                claims=claims,
-            )
         if "access_token" not in result:
-            waiting = self._waiting()
-            raise refusal_error(result, exchange=exchange, claims=claims, retry_after=waiting)
-        try:
-            if not isinstance(result["access_token"], str) or not result["access_token"]:
-                raise ValueError("access_token is not a non-empty string")
-            return AccessToken.from_result(result, now=now, claims=claims)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise acquisition_error(exc, exchange=exchange, claims=claims) from None
+            raise TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
+        return AccessToken.from_result(result, now=now, claims=claims)
 
 
 def _check_scopes(scopes: Sequence[str]) -> list[str]:
