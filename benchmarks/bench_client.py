@@ -73,9 +73,9 @@ def _api(revoked: set[str]) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-async def _burst() -> tuple[int, float, bool]:
-    token_requests: list[dict[str, str]] = []
-    credential = ConfidentialClientCredential(
+def _credential(token_requests: list[dict[str, str]]) -> ConfidentialClientCredential:
+    """A real MSAL-backed credential whose identity provider is an in-memory transport."""
+    return ConfidentialClientCredential(
         "tenant-1",
         "bench-app",
         client_secret="s",
@@ -83,6 +83,11 @@ async def _burst() -> tuple[int, float, bool]:
         instance_discovery=False,
         http_client=httpx.Client(transport=_idp(token_requests)),
     )
+
+
+async def _burst() -> tuple[int, float, bool]:
+    token_requests: list[dict[str, str]] = []
+    credential = _credential(token_requests)
     revoked: set[str] = set()
     async with AsyncCAEClient(credential, SCOPE, transport=_api(revoked)) as client:
         await client.get("https://api.bench/warm")
@@ -114,14 +119,7 @@ def _storm_api() -> httpx.MockTransport:
 
 async def _storm() -> tuple[int, bool]:
     token_requests: list[dict[str, str]] = []
-    credential = ConfidentialClientCredential(
-        "tenant-1",
-        "bench-app",
-        client_secret="s",
-        authority=AUTHORITY,
-        instance_discovery=False,
-        http_client=httpx.Client(transport=_idp(token_requests)),
-    )
+    credential = _credential(token_requests)
     async with AsyncCAEClient(credential, SCOPE, transport=_storm_api()) as client:
         responses = await asyncio.gather(
             *(client.get(f"https://api.bench/storm/{i}") for i in range(STORM))

@@ -216,6 +216,8 @@ async def test_async_outage_during_refresh_keeps_serving(
 
 # -- item 6: 429 + Retry-After is honoured as sent, never a lock-out --------------------------
 
+RETRY_AFTER = 3
+
 
 def _revoking_api(api_for: StartApi, faulty_idp: FaultyIdP) -> tuple[ChallengingApi, list[int]]:
     """Challenges tokens issued before ``cutoff[0]`` with an nbf challenge."""
@@ -241,18 +243,22 @@ def test_429_on_a_claims_request_is_waited_out_not_a_lockout(
     with CAEClient(credential_for(), SCOPE) as client:
         assert client.get(f"{api.url}/a").status_code == 200
         _revoke(faulty_idp, cutoff)
-        faulty_idp.fault("token", "429", retry_after="1", times=1, only_claims=True)
+        faulty_idp.fault("token", "429", retry_after=str(RETRY_AFTER), times=1, only_claims=True)
+        started = time.monotonic()
         with pytest.raises(TokenAcquisitionError) as caught:
             client.get(f"{api.url}/b")
-        assert caught.value.status == 429 and caught.value.retry_after == 1
-        # Within the second, MSAL answers from its throttle cache: typed, not counted.
+        assert caught.value.status == 429 and caught.value.retry_after == RETRY_AFTER
+        # Within the window, MSAL answers from its throttle cache: typed, not counted (the old
+        # loop breaker refused everything for 5 minutes after 3 such attempts).
         for _ in range(4):
             with pytest.raises(TokenAcquisitionError) as throttled:
                 client.get(f"{api.url}/c")
             assert not isinstance(throttled.value, ClaimsChallengeLoop)
             assert throttled.value.reached_identity_provider is False
-            assert throttled.value.retry_after is not None and throttled.value.retry_after <= 1
-        time.sleep(1.2)
+            left = throttled.value.retry_after
+            assert left is not None and 0 < left <= RETRY_AFTER
+        assert time.monotonic() - started < RETRY_AFTER  # all of it inside the window
+        time.sleep(max(0.0, started + RETRY_AFTER + 0.3 - time.monotonic()))
         answer = client.get(f"{api.url}/d")
     assert answer.status_code == 200
     assert len(faulty_idp.claims_requests()) == 2  # the 429, then the token
@@ -265,14 +271,57 @@ async def test_async_429_on_a_claims_request_is_waited_out(
     async with AsyncCAEClient(credential_for(), SCOPE) as client:
         assert (await client.get(f"{api.url}/a")).status_code == 200
         _revoke(faulty_idp, cutoff)
-        faulty_idp.fault("token", "429", retry_after="1", times=1, only_claims=True)
+        faulty_idp.fault("token", "429", retry_after=str(RETRY_AFTER), times=1, only_claims=True)
+        started = time.monotonic()
         for _ in range(5):
             with pytest.raises(TokenAcquisitionError) as caught:
                 await client.get(f"{api.url}/b")
             assert not isinstance(caught.value, ClaimsChallengeLoop)
-        await asyncio.sleep(1.2)
+        assert time.monotonic() - started < RETRY_AFTER  # all of it inside the window
+        await asyncio.sleep(max(0.0, started + RETRY_AFTER + 0.3 - time.monotonic()))
         answer = await client.get(f"{api.url}/c")
     assert answer.status_code == 200
     claims = read_claims(answer.request.headers["authorization"][7:])
     assert json.dumps(claims["claims"]["nbf"]["value"]) == json.dumps(str(cutoff[0]))
     assert len(faulty_idp.claims_requests()) == 2
+
+
+async def test_async_requests_do_not_wait_for_a_slow_refresh(
+    faulty_idp: FaultyIdP, credential_for: Build, api_for: StartApi
+) -> None:
+    """One request refreshes; the others keep using the valid token instead of joining it (had
+    they waited, they would all carry the new token)."""
+    faulty_idp.refresh_in = 0
+    api = api_for(lambda path, claims: None)
+    clock = _Clock()
+    auth = CAEAuth(credential_for(timeout=5.0), SCOPE, clock=clock)
+    async with httpx.AsyncClient(auth=auth) as client:
+        first = (await client.get(f"{api.url}/first")).json()["n"]
+        faulty_idp.fault("token", "slow", delay=1.0, times=1)  # slow, then a fresh token
+        clock.offset += 60
+        answers = await asyncio.gather(*(client.get(f"{api.url}/{i}") for i in range(20)))
+    tokens = [a.json()["n"] for a in answers]
+    assert tokens.count(first) == 19
+    assert len(set(tokens)) == 2
+
+
+def test_threads_do_not_wait_for_a_slow_refresh(
+    faulty_idp: FaultyIdP, credential_for: Build, api_for: StartApi
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    faulty_idp.refresh_in = 0
+    api = api_for(lambda path, claims: None)
+    clock = _Clock()
+    auth = CAEAuth(credential_for(timeout=5.0), SCOPE, clock=clock)
+    with httpx.Client(auth=auth) as client, ThreadPoolExecutor(1) as pool:
+        first = client.get(f"{api.url}/first").json()["n"]
+        faulty_idp.fault("token", "slow", delay=2.0, times=1)
+        clock.offset += 60
+        refreshing = pool.submit(client.get, f"{api.url}/refresh")
+        give_up = time.monotonic() + 10
+        while len(faulty_idp.token_requests) < 2 and time.monotonic() < give_up:
+            time.sleep(0.01)  # until the IdP holds the refresh (for two seconds)
+        others = [client.get(f"{api.url}/{i}").json()["n"] for i in range(5)]
+        assert others == [first] * 5
+        assert refreshing.result(timeout=10).json()["n"] != first

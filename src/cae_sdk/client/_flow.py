@@ -384,7 +384,8 @@ class ChallengeFlow:
 
     def _refresh(self, now: float) -> AccessToken:
         """Get the plain token; while the held one is valid, no failure reaches the caller."""
-        current = self._held.token if self._held is not None else None
+        started_with = self._held
+        current = started_with.token if started_with is not None else None
         try:
             token = self.credential.get_token(self.scopes, claims=None, challenged_token=None)
         except Exception as exc:  # any failure: the valid token keeps serving
@@ -398,6 +399,10 @@ class ChallengeFlow:
                 delay,
             )
             return current
+        if self._held is not started_with and self._held is not None:
+            # A challenge was answered while this refresh ran: that token is at least as fresh
+            # (MSAL may have served this one from its cache), so it stays in use.
+            return self._held.token
         if current is None or token.token != current.token:
             self._refresh_failures = 0
         if token.needs_refresh(now):  # MSAL handed back its still-valid cached token (or a
