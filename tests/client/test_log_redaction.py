@@ -226,3 +226,15 @@ def test_filter_is_installed_on_child_loggers_of_libraries() -> None:
     install_log_redaction()
     for name in ("msal.application", "msal.oauth2cli.oauth2", "httpx", "httpcore.http11"):
         assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters), name
+
+
+def test_long_records_are_cut_before_redaction() -> None:
+    body = '{"x": "' + "y" * 100_000 + '", "refresh_token": "late-secret"}'
+    cut = '{"refresh_token": "' + "s" * 100_000
+    for text in (body, cut):
+        record = logging.LogRecord("msal", logging.ERROR, __file__, 1, "%s", (text,), None)
+        RedactingFilter().filter(record)
+        message = record.getMessage()
+        assert len(message) < 17_000
+        assert "late-secret" not in message and "sssssss" not in message
+        assert "characters cut" in message or message.endswith(REDACTED)  # cut inside a value

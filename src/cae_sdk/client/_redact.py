@@ -22,7 +22,7 @@ import re
 import sys
 import threading
 
-__all__ = ["REDACTED", "RedactingFilter", "install_log_redaction", "redact"]
+__all__ = ["MAX_RECORD_TEXT", "REDACTED", "RedactingFilter", "install_log_redaction", "redact"]
 
 REDACTED = "[redacted]"
 
@@ -74,6 +74,17 @@ def redact(text: str) -> str:
     return _BARE.sub(_keep_head, text)
 
 
+MAX_RECORD_TEXT = 16 * 1024
+"""Longer messages are cut before redaction (MSAL logs whole answers; a cut value is still
+redacted: the patterns match values without their end)."""
+
+
+def _clean(text: str) -> str:
+    if len(text) > MAX_RECORD_TEXT:
+        text = f"{text[:MAX_RECORD_TEXT]}... ({len(text) - MAX_RECORD_TEXT} characters cut)"
+    return redact(text)
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites a record so no secret reaches a handler; never drops a record."""
 
@@ -84,15 +95,15 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string: keep what can be shown
             message = f"{record.msg!s} {record.args!r}"
-        record.msg, record.args = redact(message), ()
+        record.msg, record.args = _clean(message), ()
         if record.exc_info:
             if not record.exc_text:
                 record.exc_text = self._formatter.formatException(record.exc_info)
             record.exc_info = None  # handlers print exc_text; the exception itself may hold a body
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = _clean(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = _clean(record.stack_info)
         return True
 
 
