@@ -124,7 +124,7 @@ async def test_a_failing_listener_does_not_end_the_subscription(make_store: Stor
     assert await b.revoke_user(TID, "u6", at=now)  # a local write is not failed by it either
 
 
-async def test_apply_reports_a_change_its_own_publication_reached_first(
+async def test_apply_reports_a_change_its_own_stream_entry_reached_first(
     make_store: StoreFactory,
 ) -> None:
     store = make_store()
@@ -132,10 +132,10 @@ async def test_apply_reports_a_change_its_own_publication_reached_first(
     write = store._write
 
     async def publication_first(event: Event, **kw: Any) -> bool:
-        # The subscription may read our own publication before the script's reply resumes
+        # The follower may read our own stream entry before the script's reply resumes
         # apply(): the mirror already holds the event when apply() looks at it.
         written = await write(event, **kw)
-        store._on_message(json.dumps(event_to_dict(event)).encode())
+        store._follower._apply_raw(json.dumps(event_to_dict(event)).encode())
         return written
 
     store._write = publication_first  # type: ignore[method-assign]
@@ -256,15 +256,18 @@ async def test_redis_killed_and_restarted_under_load() -> None:
 
 
 def test_write_layout_is_pure_and_orders_by_kind() -> None:
-    from cae_sdk.events._redis_layout import write_for
+    from cae_sdk.events._redis_layout import RedisKeys, write_for
+    from cae_sdk.events.model import order_key
 
+    keys = RedisKeys("p:")
     user = SubjectKey.user(TID, "u")
-    wm = write_for(RevocationEvent(user, 1_000, "r"), "p:", "p:events", 100, now=1_050)
-    assert wm is not None and wm.key == f"p:wm:{user}" and wm.args[:2] == [1_000, 50]
-    assert wm.args[3:] == ["p:events", "strict"]
-    assert write_for(RevocationEvent(user, 1_000, "r"), "p:", "c", 100, now=1_101) is None
-    assert write_for(RevocationEvent(user, 1_000, "r"), "p:", "c", 100, now=1_100).args[1] == 1  # type: ignore[union-attr]
-    high = write_for(RiskEvent(user, RiskLevel.HIGH, 5), "p:", "c", 100, now=0)
-    cleared = write_for(RiskEvent(user, RiskLevel.NONE, 6), "p:", "c", 100, now=0)
-    assert high is not None and high.args[1] == 0 and high.args[4] == "newer"  # kept until changed
+    wm = write_for(RevocationEvent(user, 1_000, "r"), keys, 100, now=1_050)
+    assert wm is not None and wm.keys == [f"p:wm:{user}", "p:stream"]
+    assert wm.args[0] == order_key(RevocationEvent(user, 1_000, "r")) and wm.args[1] == 50
+    assert wm.args[3:] == [100, 1_000]
+    assert write_for(RevocationEvent(user, 1_000, "r"), keys, 100, now=1_101) is None
+    assert write_for(RevocationEvent(user, 1_000, "r"), keys, 100, now=1_100).args[1] == 1  # type: ignore[union-attr]
+    high = write_for(RiskEvent(user, RiskLevel.HIGH, 5), keys, 100, now=0)
+    cleared = write_for(RiskEvent(user, RiskLevel.NONE, 6), keys, 100, now=0)
+    assert high is not None and high.args[1] == 0  # kept until changed
     assert cleared is not None and cleared.args[1] == 100

@@ -47,7 +47,7 @@ SUBJECTS = [
 
 async def test_memory_store_compact_round_trip_and_ttl() -> None:
     now = [1_000_000.0]
-    store = InMemoryEventStore(watermark_ttl=100, clock=lambda: now[0])
+    store = InMemoryEventStore(watermark_retention=100, clock=lambda: now[0])
     for i, subject in enumerate(SUBJECTS):
         assert await store.apply(RevocationEvent(subject, 999_950 + i, "test"))
     assert not await store.apply(RevocationEvent(SUBJECTS[0], 999_900, "older"))
