@@ -75,7 +75,7 @@ class StreamFollower:
         if client is None:
             raise ConnectionError("the store is closed")
         block: int | None = None
-        while True:
+        while not store._closed:
             sent = time.monotonic()
             reply: Any = await asyncio.wait_for(
                 client.xread({store.keys.stream: str(self.position)}, _BATCH, block),

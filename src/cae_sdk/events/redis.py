@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..core.errors import ConfigurationError, StoreUnavailable
+from ._background import cancel_and_wait
 from ._redis_client import build_client
 from ._redis_layout import (
     WRITE_SCRIPT,
@@ -154,9 +155,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         self._link_up = False
         self._follower.reset_health()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._client is not None and self._owns_client:
             await self._client.aclose()

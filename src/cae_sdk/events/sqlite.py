@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
@@ -29,6 +28,7 @@ from typing import TypeVar
 
 from ..core.errors import ConfigurationError, StoreUnavailable
 from ..core.subjects import SubjectKey
+from ._background import cancel_and_wait
 from .memory import InMemoryEventStore, MirroredReads
 from .model import (
     WATERMARK_TTL_SECONDS,
@@ -132,9 +132,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
 
     async def close(self) -> None:
         if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+            await cancel_and_wait(self._poller)
             self._poller = None
         with self._lock:
             if self._conn is not None:
