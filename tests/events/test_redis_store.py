@@ -271,3 +271,37 @@ def test_write_layout_is_pure_and_orders_by_kind() -> None:
     cleared = write_for(RiskEvent(user, RiskLevel.NONE, 6), keys, 100, now=0)
     assert high is not None and high.args[1] == 0  # kept until changed
     assert cleared is not None and cleared.args[1] == 100
+
+
+def test_catch_up_plan_resumes_reloads_or_writes_back() -> None:
+    from cae_sdk.events._redis_layout import StreamId, plan_catchup, stream_info
+
+    def plan(**kw: Any) -> tuple[bool, bool, str]:
+        args: dict[str, Any] = {
+            "seen": StreamId(100, 0), "written": None, "our_epoch": "e1", "epoch": "e1",
+            "last": StreamId(120, 0), "first": StreamId(50, 0), "deleted": StreamId(0, 0),
+        }  # fmt: skip
+        args.update(kw)
+        result = plan_catchup(**args)
+        return result.write_back, result.snapshot, str(result.position)
+
+    assert plan() == (False, False, "100-0")  # position still in the stream: resume
+    assert plan(seen=None, our_epoch=None) == (False, True, "120-0")  # first sync
+    assert plan(epoch="e2") == (True, True, "120-0")  # Redis lost its data
+    assert plan(last=StreamId(90, 0)) == (True, True, "90-0")  # failover lost our entries
+    assert plan(written=StreamId(130, 0)) == (True, True, "120-0")  # ... or our own write
+    assert plan(first=StreamId(110, 0)) == (False, True, "120-0")  # trimmed past us
+    assert plan(first=None) == (False, True, "120-0")  # everything after us trimmed
+    assert plan(first=None, last=StreamId(100, 0)) == (False, False, "100-0")  # idle
+    assert plan(deleted=StreamId(101, 0)) == (False, True, "120-0")  # XDEL after us
+    info = {
+        b"last-generated-id": b"5-1",
+        b"first-entry": (b"2-0", {}),
+        b"max-deleted-entry-id": b"0-0",
+    }
+    assert stream_info(info) == (StreamId(5, 1), StreamId(2, 0), StreamId(0, 0))
+    assert stream_info({"last-generated-id": "0-0", "first-entry": None}) == (
+        StreamId(0, 0),
+        None,
+        None,
+    )

@@ -211,7 +211,9 @@ def plan_catchup(
     ``seen``: the last entry this replica applied (None: never synced); ``written``: the newest
     entry this replica wrote; ``our_epoch``/``epoch``: the data epoch it knew / Redis has now;
     ``last``, ``first``, ``deleted``: the stream's last generated id, first entry id and max
-    deleted entry id (:func:`stream_info`). The snapshot position is ``last`` as read *before*
+    deleted entry id (:func:`stream_info`). A replica whose position is older than the first
+    entry reloads even if the entry just after it was the first one kept: rare (it was away
+    for about a retention) and safe. The snapshot position is ``last`` as read *before*
     the snapshot: entries committed meanwhile are applied twice, which the ordering rule makes
     harmless, and none is skipped.
     """
@@ -224,11 +226,15 @@ def plan_catchup(
         # A failover to a replica that had not received the newest writes, or a restore from an
         # older backup: entries this replica saw are gone from Redis.
         return Catchup(True, True, last, "Redis lost recent entries")
-    if deleted is not None:
-        if deleted > seen:
-            return Catchup(False, True, last, "position trimmed away")
-    elif first is not None and first > seen and last > seen:
-        # Redis before 7.0 does not report deletions: an older first entry may have been
-        # trimmed after our position. Reload rather than risk a gap.
-        return Catchup(False, True, last, "position may have been trimmed")
+    # Entries go from the head of the stream (trimming by age) or one by one (XDEL): if the
+    # first entry left is past our position, or none is left though some came after it, or
+    # one after it was deleted, we may have missed some. (Trimming does not move Redis'
+    # max-deleted-entry-id, so the first entry is what tells.) A position still in the stream
+    # means nothing was missed.
+    if (
+        (first is not None and first > seen)
+        or (first is None and last > seen)
+        or (deleted is not None and deleted > seen)
+    ):
+        return Catchup(False, True, last, "position trimmed away")
     return Catchup(False, False, seen, "resume")

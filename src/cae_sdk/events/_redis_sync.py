@@ -3,12 +3,12 @@ the whole state, write it back, and keep the instant the replica last knew it wa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._background import within
 from ._redis_layout import ZERO_ID, StreamId, decode_event, stream_info
 from .model import Event, RiskEvent, RiskLevel
 
@@ -75,13 +75,15 @@ class StreamFollower:
         if client is None:
             raise ConnectionError("the store is closed")
         block: int | None = None
-        while not store._closed:
+        # A failed write elsewhere takes the link down: come back through catch-up, which
+        # flushes the queued writes, rather than follow on as if nothing had happened.
+        while store._link_up and not store._closed:
             sent = time.monotonic()
-            reply: Any = await asyncio.wait_for(
+            reply: Any = await within(
                 client.xread({store.keys.stream: str(self.position)}, _BATCH, block),
                 store._block + store._deadline,
             )
-            entries = reply[0][1] if reply else []
+            entries = _entries(reply)
             for entry_id, fields in entries:
                 self._apply_raw(fields.get(b"e"))
                 self.position = StreamId.parse(entry_id)
@@ -138,6 +140,15 @@ class StreamFollower:
             await store._call(_write_all(store, chunk))
         if events:
             _log.info("wrote %d pieces of state back to Redis", len(events))
+
+
+def _entries(reply: Any) -> list[Any]:
+    """The entries of one stream from an XREAD reply (a list in RESP2, a map in RESP3)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return list(next(iter(reply.values()))[0])
+    return list(reply[0][1])
 
 
 # Calls for ``store._call`` (which runs them under the store's deadline).

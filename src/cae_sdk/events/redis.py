@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..core.errors import ConfigurationError, StoreUnavailable
-from ._background import cancel_and_wait
+from ._background import cancel_and_wait, within
 from ._redis_client import build_client
 from ._redis_layout import (
     WRITE_SCRIPT,
@@ -148,7 +148,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         self._ready.clear()  # a restart after close() waits for a fresh catch-up too
         self._task = asyncio.create_task(self._run(), name="cae-redis-event-store")
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), self._startup_timeout)
+            await within(self._ready.wait(), self._startup_timeout)
 
     async def close(self) -> None:
         self._closed = True
@@ -271,7 +271,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         client = self._client
         if client is None:
             raise ConnectionError("the store is closed")
-        return await asyncio.wait_for(call(client), self._deadline)
+        return await within(call(client), self._deadline)
 
     def _enqueue(self, event: Event) -> bool:
         if self.on_unavailable == "raise":
@@ -302,7 +302,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         if client is not None:
             await call  # queued on a pipeline: the pipeline's execute() has the deadline
             return False
-        entry = await asyncio.wait_for(call, self._deadline)
+        entry = await within(call, self._deadline)
         if not entry:
             return False
         written = StreamId.parse(entry)
@@ -350,11 +350,13 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 _log.info("Redis event store: %s; reading the whole state", plan.reason)
             if plan.write_back:
                 await self._follower.write_back()
-            await self._flush_queue()
             if plan.snapshot:
                 await self._follower.load_snapshot()
             self._follower.position = plan.position
             self._epoch = epoch
+            # Writes queued meanwhile (apply() does not wait for the lock while the link is
+            # down) go last: no await separates the empty queue from the link being up.
+            await self._flush_queue()
             self._link_up = True
 
     async def _read_epoch(self, client: Redis) -> str:
