@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.events import RevocationEvent
 from cae_sdk.events.redis import RedisEventStore
 from cae_sdk.resource import CAEMiddleware, FailMode, TokenValidator
 
@@ -124,30 +125,51 @@ async def test_an_idle_replica_hears_from_redis_within_its_block_time(redis_url:
 
 
 async def test_a_replica_whose_position_was_trimmed_reloads_and_misses_nothing() -> None:
-    opts: dict[str, Any] = {"prefix": "trim:", "reconnect_delay": 0.05}
+    # A retention of 2 s: the write script trims stream entries older than that.
+    opts: dict[str, Any] = {"prefix": "trim:", "reconnect_delay": 0.05, "watermark_retention": 2}
     with throwaway_redis() as server, freezable_proxy(server.port) as proxy:
         writer = RedisEventStore(server.url, **opts)
         replica = RedisEventStore(proxy.url, max_staleness=1.5, **opts)
         await writer.start()
         await replica.start()
+        reloads: list[int] = []
+        load_snapshot = replica._follower.load_snapshot
+
+        async def counted() -> None:
+            reloads.append(1)
+            await load_snapshot()
+
+        replica._follower.load_snapshot = counted  # type: ignore[method-assign]
         try:
             proxy.freeze()
-            now = int(time.time())
-            subjects = [SubjectKey.user("t1", f"trim-{i}") for i in range(5)]
+            future = int(time.time()) + 600  # watermarks that outlive the short retention
+            # More than two stream nodes (100 entries each): approximate trimming drops whole
+            # nodes only.
+            subjects = [SubjectKey.user("t1", f"trim-{i}") for i in range(250)]
             for subject in subjects:
-                await writer.revoke_user("t1", subject.value, at=now)
+                await writer.revoke_user("t1", subject.value, at=future)
             from redis.asyncio import Redis
 
             raw = Redis.from_url(server.url)
-            await raw.xtrim("trim:stream", maxlen=0)  # everything the replica missed is gone
+            last = SubjectKey.user("t1", "trim-last")
+            for step in range(40):  # each write trims the entries older than the retention
+                await asyncio.sleep(0.25)
+                await writer.apply(RevocationEvent(last, future + step, "trim"))
+                if await raw.xlen("trim:stream") < 100:
+                    break
+            assert await raw.xlen("trim:stream") < 100  # most of what the replica missed is gone
             await raw.aclose()
-            # By the time it is unhealthy it has abandoned its read and is reconnecting.
-            assert await eventually(lambda: not replica.healthy, 5)
+            newest = writer.watermark(last)
             proxy.thaw()
             assert await eventually(
-                lambda: replica.healthy and all(replica.watermark(s) == now for s in subjects),
+                lambda: (
+                    replica.healthy
+                    and all(replica.watermark(s) == future for s in subjects)
+                    and replica.watermark(last) == newest
+                ),
                 10,
             )
+            assert reloads == [1]
         finally:
             await writer.close()
             await replica.close()

@@ -280,20 +280,27 @@ def test_catch_up_plan_resumes_reloads_or_writes_back() -> None:
         args: dict[str, Any] = {
             "seen": StreamId(100, 0), "written": None, "our_epoch": "e1", "epoch": "e1",
             "last": StreamId(120, 0), "first": StreamId(50, 0), "deleted": StreamId(0, 0),
+            "away": 10.0, "retention": 100_000,
         }  # fmt: skip
         args.update(kw)
         result = plan_catchup(**args)
         return result.write_back, result.snapshot, str(result.position)
 
+    long = {"away": 100_000.0}
     assert plan() == (False, False, "100-0")  # position still in the stream: resume
     assert plan(seen=None, our_epoch=None) == (False, True, "120-0")  # first sync
     assert plan(epoch="e2") == (True, True, "120-0")  # Redis lost its data
     assert plan(last=StreamId(90, 0)) == (True, True, "90-0")  # failover lost our entries
     assert plan(written=StreamId(130, 0)) == (True, True, "120-0")  # ... or our own write
-    assert plan(first=StreamId(110, 0)) == (False, True, "120-0")  # trimmed past us
-    assert plan(first=None) == (False, True, "120-0")  # everything after us trimmed
-    assert plan(first=None, last=StreamId(100, 0)) == (False, False, "100-0")  # idle
     assert plan(deleted=StreamId(101, 0)) == (False, True, "120-0")  # XDEL after us
+    # Away for less than the retention: nothing we missed can have been trimmed yet.
+    assert plan(first=StreamId(110, 0)) == (False, False, "100-0")
+    assert plan(first=None) == (False, False, "100-0")
+    # Away for about a retention: a first entry past us, or none left, means reload.
+    assert plan(first=StreamId(110, 0), **long) == (False, True, "120-0")
+    assert plan(first=None, **long) == (False, True, "120-0")
+    assert plan(first=None, last=StreamId(100, 0), **long) == (False, False, "100-0")  # idle
+    assert plan(**long) == (False, False, "100-0")  # our position is still in the stream
     info = {
         b"last-generated-id": b"5-1",
         b"first-entry": (b"2-0", {}),

@@ -205,15 +205,18 @@ def plan_catchup(
     last: StreamId,
     first: StreamId | None,
     deleted: StreamId | None,
+    away: float,
+    retention: int,
 ) -> Catchup:
     """Decide from what Redis reports, read before any state is.
 
     ``seen``: the last entry this replica applied (None: never synced); ``written``: the newest
     entry this replica wrote; ``our_epoch``/``epoch``: the data epoch it knew / Redis has now;
     ``last``, ``first``, ``deleted``: the stream's last generated id, first entry id and max
-    deleted entry id (:func:`stream_info`). A replica whose position is older than the first
-    entry reloads even if the entry just after it was the first one kept: rare (it was away
-    for about a retention) and safe. The snapshot position is ``last`` as read *before*
+    deleted entry id (:func:`stream_info`); ``away``: seconds since this replica last read the
+    stream to its end; ``retention``: the stream's trimming age. A replica away for about a
+    retention whose position is older than the first entry reloads even if the entry just
+    after it was the first one kept: rare and safe. The snapshot position is ``last`` as read *before*
     the snapshot: entries committed meanwhile are applied twice, which the ordering rule makes
     harmless, and none is skipped.
     """
@@ -226,15 +229,16 @@ def plan_catchup(
         # A failover to a replica that had not received the newest writes, or a restore from an
         # older backup: entries this replica saw are gone from Redis.
         return Catchup(True, True, last, "Redis lost recent entries")
-    # Entries go from the head of the stream (trimming by age) or one by one (XDEL): if the
-    # first entry left is past our position, or none is left though some came after it, or
-    # one after it was deleted, we may have missed some. (Trimming does not move Redis'
-    # max-deleted-entry-id, so the first entry is what tells.) A position still in the stream
-    # means nothing was missed.
-    if (
-        (first is not None and first > seen)
-        or (first is None and last > seen)
-        or (deleted is not None and deleted > seen)
-    ):
+    if deleted is not None and deleted > seen:
+        return Catchup(False, True, last, "an entry after our position was deleted")
+    # The write script trims entries older than the retention (MINID). Everything we have not
+    # read was written after we last caught up, so none of it can be that old yet if we were
+    # away for less than the retention (less a margin for clock differences).
+    if away < retention - min(600.0, retention / 2):
+        return Catchup(False, False, seen, "resume")
+    # Away about a retention or more: if the first entry left is past our position, or none is
+    # left though some came after it, we may have missed some. (Trimming does not move
+    # Redis' max-deleted-entry-id; the first entry is what tells.)
+    if (first is not None and first > seen) or (first is None and last > seen):
         return Catchup(False, True, last, "position trimmed away")
     return Catchup(False, False, seen, "resume")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _log = logging.getLogger("cae_sdk.events.redis")
 
-_BATCH = 10_000  # stream entries per read
+_BATCH = 2_000  # stream entries per read (one batch is applied without yielding the loop)
 _SCAN = 1_000  # keys per SCAN step and per pipeline of HGETs
 
 
@@ -28,6 +28,7 @@ class StreamFollower:
         self._store = store
         self.position: StreamId = ZERO_ID
         self._heard: float | None = None  # monotonic send time of the last read that was complete
+        self._complete_at: float | None = None  # the same instant, remembered across outages
 
     # -- health --------------------------------------------------------------------------------
 
@@ -37,6 +38,11 @@ class StreamFollower:
 
     def reset_health(self) -> None:
         self._heard = None
+
+    def away(self) -> float:
+        """Seconds since the last read that reached the end of the stream (inf if none)."""
+        at = self._complete_at
+        return float("inf") if at is None else max(0.0, time.monotonic() - at)
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -89,7 +95,7 @@ class StreamFollower:
                 self.position = StreamId.parse(entry_id)
             if len(entries) < _BATCH:
                 # Everything committed before ``sent`` has been applied.
-                self._heard = sent
+                self._heard = self._complete_at = sent
                 first_read()
                 block = max(1, int(store._block * 1000))
             else:
@@ -105,9 +111,9 @@ class StreamFollower:
         for pattern in store.keys.state_patterns:
             cursor: Any = 0
             while True:
-                cursor, keys = await store._call(_scan_step(cursor, pattern))
+                cursor, keys = await store._call(_scan_step(cursor, pattern), bulk=True)
                 if keys:
-                    for raw in await store._call(_hget_all(keys)):
+                    for raw in await store._call(_hget_all(keys), bulk=True):
                         event = decode_event(raw)
                         if raw is None:
                             continue  # expired between SCAN and HGET
@@ -137,7 +143,7 @@ class StreamFollower:
         events = store._mirror.state_events()
         for start in range(0, len(events), _SCAN):
             chunk = events[start : start + _SCAN]
-            await store._call(_write_all(store, chunk))
+            await store._call(_write_all(store, chunk), bulk=True)
         if events:
             _log.info("wrote %d pieces of state back to Redis", len(events))
 

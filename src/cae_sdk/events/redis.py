@@ -60,6 +60,7 @@ _log = logging.getLogger("cae_sdk.events.redis")
 _T = TypeVar("_T")
 
 OnUnavailable = Literal["queue", "raise"]
+_BULK_EXTRA = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         if healthy != self._reported_healthy:
             self._reported_healthy = healthy
             if healthy:
-                _log.info("Redis event store caught up (%d watermarks)", len(self.watermarks()))
+                _log.info("Redis event store caught up")
             elif not self._closed:
                 _log.warning(
                     "Redis event store unhealthy: last caught up %.1f s ago (max_staleness %.1f s)",
@@ -266,12 +267,14 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
             self._link_down(exc)
             raise StoreUnavailable("Redis is unreachable") from exc
 
-    async def _call(self, call: Callable[[Redis], Awaitable[_T]]) -> _T:
-        """One Redis call under the store's own deadline (a silent link never hangs it)."""
+    async def _call(self, call: Callable[[Redis], Awaitable[_T]], *, bulk: bool = False) -> _T:
+        """One Redis call under the store's own deadline (a silent link never hangs it).
+        ``bulk`` calls (a thousand keys while catching up, when the replica is not healthy
+        anyway) get a few seconds more, so a busy machine does not turn them into a loop."""
         client = self._client
         if client is None:
             raise ConnectionError("the store is closed")
-        return await within(call(client), self._deadline)
+        return await within(call(client), self._deadline + (_BULK_EXTRA if bulk else 0.0))
 
     def _enqueue(self, event: Event) -> bool:
         if self.on_unavailable == "raise":
@@ -345,6 +348,8 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 last=last,
                 first=first,
                 deleted=deleted,
+                away=self._follower.away(),
+                retention=self._ttl,
             )
             if plan.snapshot:
                 _log.info("Redis event store: %s; reading the whole state", plan.reason)
