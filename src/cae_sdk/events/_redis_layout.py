@@ -216,9 +216,9 @@ def plan_catchup(
     deleted entry id (:func:`stream_info`); ``away``: seconds since this replica last read the
     stream to its end; ``retention``: the stream's trimming age. A replica away for about a
     retention whose position is older than the first entry reloads even if the entry just
-    after it was the first one kept: rare and safe. The snapshot position is ``last`` as read *before*
-    the snapshot: entries committed meanwhile are applied twice, which the ordering rule makes
-    harmless, and none is skipped.
+    after it was the first one kept: rare and safe. The snapshot position is ``last`` as read
+    *before* the snapshot: entries committed meanwhile are applied twice, which the ordering
+    rule makes harmless, and none is skipped.
     """
     if seen is None or our_epoch is None:
         return Catchup(False, True, last, "first sync")

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PrometheusMetrics"]
 
-# Propagation lag runs from milliseconds (Redis pub/sub) to minutes (Graph polling).
+# Propagation lag runs from milliseconds (the Redis stream) to minutes (Graph polling).
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900)
 
 
