@@ -25,7 +25,7 @@ from cae_sdk.events.redis import RedisEventStore
 
 # The freezable proxy the fault tests use (one implementation).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "events"))
-from _redis_helpers import FreezableProxy
+from _redis_helpers import FreezableProxy, count_reloads
 
 CATCHUP_EVENTS = int(os.environ.get("BENCH_CATCHUP_EVENTS", "100000"))
 SIZING_EVENTS = int(os.environ.get("BENCH_SIZING_EVENTS", "100000"))
@@ -63,14 +63,7 @@ async def catch_up(url: str) -> dict[str, Any]:
     await replica.start()
     await replica.close()  # it keeps its stream position and mirror
     subjects = await _bulk_revoke(writer, CATCHUP_EVENTS, "missed")
-    reloads: list[int] = []
-    load_snapshot = replica._follower.load_snapshot
-
-    async def counted() -> None:
-        reloads.append(1)
-        await load_snapshot()
-
-    replica._follower.load_snapshot = counted  # type: ignore[method-assign]
+    reloads = count_reloads(replica)
     t0 = time.perf_counter()
     await replica.start()
     await _until(lambda: replica.healthy and replica.watermark(subjects[-1]) is not None)

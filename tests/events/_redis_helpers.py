@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 
 def free_port() -> int:
@@ -184,3 +185,16 @@ def freezable_proxy(target_port: int) -> Iterator[FreezableProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+def count_reloads(store: Any) -> list[int]:
+    """Record every full-state reload of a ``RedisEventStore`` (one item per reload)."""
+    reloads: list[int] = []
+    load_snapshot = store._follower.load_snapshot
+
+    async def counted() -> None:
+        reloads.append(1)
+        await load_snapshot()
+
+    store._follower.load_snapshot = counted
+    return reloads

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import ipaddress
 import shutil
 import subprocess
 import tempfile
@@ -15,12 +14,9 @@ from typing import Any
 
 import pytest
 from _redis_helpers import ThrowawayRedis, eventually, free_port, throwaway_redis, wait_port
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.devidp.tls import generate_server_tls
 from cae_sdk.events import RevocationEvent, RiskLevel
 from cae_sdk.events.redis import RedisEventStore
 
@@ -34,54 +30,16 @@ ACL_COMMANDS = (
 )
 
 
-def _certificates(directory: Path) -> Path:
-    """A private CA and a server certificate for 127.0.0.1; returns the CA file."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cae test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "server.pem").write_bytes(cert.public_bytes(pem))
-    (directory / "server.key").write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return directory / "ca.pem"
-
-
 async def test_tls_with_a_private_ca_and_an_acl_user_with_the_documented_rights() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cae-tls-"))
-    ca = _certificates(tmp)
+    # A private CA and a server certificate for 127.0.0.1 (the dev identity provider's maker).
+    tls = generate_server_tls(tmp, datetime.datetime.now(datetime.timezone.utc))
+    ca = tls.ca_path
     port = free_port()
     server = ThrowawayRedis(
         "--port", "0", "--tls-port", str(port),
-        "--tls-cert-file", str(tmp / "server.pem"), "--tls-key-file", str(tmp / "server.key"),
-        "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no",
+        "--tls-cert-file", tls.cert_path, "--tls-key-file", tls.key_path,
+        "--tls-ca-cert-file", ca, "--tls-auth-clients", "no",
         "--user", "default", "off",
         "--user", "cae", "on", ">s3cret-pass", "~acl:*", "resetchannels", "-@all",
         *ACL_COMMANDS.split(),

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from _redis_helpers import eventually, freezable_proxy, throwaway_redis
+from _redis_helpers import count_reloads, eventually, freezable_proxy, throwaway_redis
 from _ssf_helpers import RSA_KEY, running
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -63,14 +63,7 @@ async def test_a_frozen_replica_refuses_in_time_then_resumes_from_its_position()
         replica = RedisEventStore(proxy.url, max_staleness=MAX_STALENESS, **opts)
         await writer.start()
         await replica.start()
-        reloads: list[int] = []
-        load_snapshot = replica._follower.load_snapshot
-
-        async def counted() -> None:
-            reloads.append(1)
-            await load_snapshot()
-
-        replica._follower.load_snapshot = counted  # type: ignore[method-assign]
+        reloads = count_reloads(replica)
         headers = {"authorization": f"Bearer {_token(oid)}"}
         try:
             async with running(_app(replica)) as url, httpx.AsyncClient() as http:
@@ -132,14 +125,7 @@ async def test_a_replica_whose_position_was_trimmed_reloads_and_misses_nothing()
         replica = RedisEventStore(proxy.url, max_staleness=1.5, **opts)
         await writer.start()
         await replica.start()
-        reloads: list[int] = []
-        load_snapshot = replica._follower.load_snapshot
-
-        async def counted() -> None:
-            reloads.append(1)
-            await load_snapshot()
-
-        replica._follower.load_snapshot = counted  # type: ignore[method-assign]
+        reloads = count_reloads(replica)
         try:
             proxy.freeze()
             future = int(time.time()) + 600  # watermarks that outlive the short retention
