@@ -312,3 +312,22 @@ def test_catch_up_plan_resumes_reloads_or_writes_back() -> None:
         None,
         None,
     )
+
+
+async def test_a_remember_once_whose_reply_was_lost_does_not_block_the_redelivery(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store(on_unavailable="raise", reconnect_delay=0.05)
+    await store.start()
+    real_call = store._call
+
+    async def reply_lost(call: Any, **kw: Any) -> Any:
+        await real_call(call, **kw)  # Redis ran the SET ...
+        raise asyncio.TimeoutError  # ... but its reply never came back
+
+    store._call = reply_lost  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable):
+        await store.remember_once("ssf:jti-lost", 600)
+    store._call = real_call  # type: ignore[method-assign]
+    assert await eventually(lambda: store.healthy, 5)
+    assert await store.remember_once("ssf:jti-lost", 600)  # the redelivery is accepted

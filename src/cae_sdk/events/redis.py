@@ -226,6 +226,10 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 return bool(created)
             except self._errors as exc:
                 self._link_down(exc)
+                # The SET may have run before the call failed: a key nobody acted on would turn
+                # the redelivery into a "duplicate" that is never applied. Delete it on reconnect.
+                with contextlib.suppress(StoreUnavailable):
+                    self._push(_Forget(key))
         if self.on_unavailable == "raise":
             raise StoreUnavailable("Redis is unreachable: cannot deduplicate the event")
         # Queue mode: deduplicate on this replica until Redis is back.
@@ -355,6 +359,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 _log.info("Redis event store: %s; reading the whole state", plan.reason)
             if plan.write_back:
                 await self._follower.write_back()
+                self._written = None  # what we wrote before is back; ids restart in a new stream
             if plan.snapshot:
                 await self._follower.load_snapshot()
             self._follower.position = plan.position
