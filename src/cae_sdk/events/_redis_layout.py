@@ -163,7 +163,8 @@ def decode_event(data: bytes | str | None) -> Event | None:
     if data is None:
         return None
     try:
-        payload = json.loads(data)
+        # Decoded first: json.loads would otherwise sniff the encoding of every entry.
+        payload = json.loads(data.decode() if isinstance(data, bytes) else data)
         if not isinstance(payload, Mapping):
             return None
         return event_from_dict(payload)

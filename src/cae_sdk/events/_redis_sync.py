@@ -90,9 +90,11 @@ class StreamFollower:
                 store._block + store._deadline,
             )
             entries = _entries(reply)
-            for entry_id, fields in entries:
+            for _, fields in entries:
                 self._apply_raw(fields.get(b"e"))
-                self.position = StreamId.parse(entry_id)
+            if entries:
+                # Applied in order, all of them: the position moves once per batch.
+                self.position = StreamId.parse(entries[-1][0])
             if len(entries) < _BATCH:
                 # Everything committed before ``sent`` has been applied.
                 self._heard = self._complete_at = sent
