@@ -331,3 +331,23 @@ async def test_a_remember_once_whose_reply_was_lost_does_not_block_the_redeliver
     store._call = real_call  # type: ignore[method-assign]
     assert await eventually(lambda: store.healthy, 5)
     assert await store.remember_once("ssf:jti-lost", 600)  # the redelivery is accepted
+
+
+async def test_hashes_written_by_0_1_keep_their_time(
+    make_store: StoreFactory, redis_url: str
+) -> None:
+    store = make_store()
+    await store.start()
+    user = SubjectKey.user(TID, "legacy")
+    key = f"{store.prefix}wm:{user}"
+    legacy = RevocationEvent(user, 2_000, "old layout")
+    raw = Redis.from_url(redis_url)
+    await raw.hset(key, mapping={"order": 2_000, "event": json.dumps(event_to_dict(legacy))})
+    now = 2_100
+    store._clock = lambda: now  # type: ignore[method-assign]
+    assert not await store.apply(RevocationEvent(user, 1_500, "older"))  # 0.1's time holds
+    assert not await store.apply(RevocationEvent(user, 2_000, "same"))
+    assert await store.apply(RevocationEvent(user, 2_050, "newer"))
+    fields = await raw.hgetall(key)
+    await raw.aclose()
+    assert b"order" not in fields and b"ord" in fields  # rewritten in the new layout

@@ -69,7 +69,24 @@ class _Forget:
 
 
 class RedisEventStore(MirroredReads, EventStoreMixin):
-    """An :class:`~cae_sdk.events.EventStore` shared through Redis, mirrored in memory."""
+    """An :class:`~cae_sdk.events.EventStore` shared through Redis, mirrored in memory.
+
+    Args:
+        url: ``redis://`` or ``rediss://`` (TLS; ``?ssl_ca_certs=/path`` for a private CA),
+            with an ACL user and password in the userinfo; defaults to ``CAE_REDIS_URL``.
+            With Sentinel it gives the primary's credentials, database and TLS settings.
+        prefix: every key of the store starts with it (the ACL key pattern is ``<prefix>*``).
+        watermark_retention: seconds a watermark (and a stream entry) is kept after its time.
+        max_staleness: seconds without a complete read of the stream after which the replica
+            is unhealthy (the fail mode applies); reads block for a third of it.
+        on_unavailable: ``"queue"`` writes while Redis is away (bounded by ``max_queue``) or
+            ``"raise"`` :class:`StoreUnavailable`.
+        reconnect_delay: pause between reconnection attempts.
+        startup_timeout: how long ``start()`` waits for the first catch-up.
+        sentinels: ``[(host, port), ...]`` of Redis Sentinels; ``service_name`` names the
+            monitored primary.
+        client: a ``redis.asyncio.Redis`` of the caller's (left open by ``close()``).
+    """
 
     def __init__(
         self,
