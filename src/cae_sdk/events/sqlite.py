@@ -8,7 +8,9 @@
 * Every write reads the current state and replaces it only under the ordering rule of
   :func:`~cae_sdk.events.model.supersedes`, inside one ``BEGIN IMMEDIATE`` transaction: processes
   racing on one subject converge on the same winner, and a write that failed left nothing.
-* Blocking SQLite calls run in a worker thread (``asyncio.to_thread``), never on the event loop.
+* Blocking SQLite calls run in a worker thread (``asyncio.to_thread``), never on the event loop,
+  and are waited for ``busy_timeout`` + 5 s at most: a hung disk makes a call fail with
+  :class:`StoreUnavailable` rather than hang its caller.
 * ``healthy`` is derived at read time: the last poll that read everything must have started
   within ``max_staleness`` seconds, so a database that fails or hangs (a stuck network disk)
   turns the store unhealthy by itself; the middleware's fail mode applies.
@@ -28,7 +30,7 @@ from typing import TypeVar
 
 from ..core.errors import ConfigurationError, StoreUnavailable
 from ..core.subjects import SubjectKey
-from ._background import cancel_and_wait
+from ._background import cancel_and_wait, within
 from .memory import InMemoryEventStore, MirroredReads
 from .model import (
     WATERMARK_TTL_SECONDS,
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS changes (id INTEGER PRIMARY KEY AUTOINCREMENT, at REA
                                     event TEXT NOT NULL);
 """
 _BATCH = 10_000  # changes read per query
+_SLACK = 5.0  # seconds waited for a call beyond SQLite's own busy timeout
 _T = TypeVar("_T")
 
 
@@ -97,7 +100,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         if self._conn is not None:
             return
         began = time.monotonic()
-        await asyncio.to_thread(self._open)
+        await within(asyncio.to_thread(self._open), self._busy_timeout + _SLACK)
         self._heard, self._read_failed = began, False
         self._poller = asyncio.ensure_future(self._poll_forever())
 
@@ -158,8 +161,10 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
     # -- writes ----------------------------------------------------------------------------
     async def apply(self, event: Event) -> bool:
         try:
-            changed = await asyncio.to_thread(self._write, event)
-        except sqlite3.Error as exc:
+            changed = await within(
+                asyncio.to_thread(self._write, event), self._busy_timeout + _SLACK
+            )
+        except (sqlite3.Error, asyncio.TimeoutError) as exc:
             # The transaction rolled back: nothing was recorded, a retry applies it.
             raise StoreUnavailable(f"SQLite event store write failed: {exc}") from exc
         # Our own change: mirror and notify now rather than at the next poll.
@@ -253,8 +258,10 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         while True:
             began = time.monotonic()
             try:
-                rows = await asyncio.to_thread(self._read_changes)
-            except sqlite3.Error as exc:
+                rows = await within(
+                    asyncio.to_thread(self._read_changes), self._busy_timeout + _SLACK
+                )
+            except (sqlite3.Error, asyncio.TimeoutError) as exc:
                 if not self._read_failed:
                     log.warning("SQLite event store unreadable: %s", exc)
                 self._read_failed = True
@@ -350,6 +357,6 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
     async def _run(self, call: Callable[..., _T], *args: object) -> _T:
         """Run a blocking call in a thread; a database error is :class:`StoreUnavailable`."""
         try:
-            return await asyncio.to_thread(call, *args)
-        except sqlite3.Error as exc:
+            return await within(asyncio.to_thread(call, *args), self._busy_timeout + _SLACK)
+        except (sqlite3.Error, asyncio.TimeoutError) as exc:
             raise StoreUnavailable(f"SQLite event store failed: {exc}") from exc
