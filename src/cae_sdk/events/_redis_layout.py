@@ -49,6 +49,9 @@ __all__ = [
 # with a hash written by cae-sdk 0.1, which kept the time alone in ``order``).
 # Returns the new stream entry id when the event became the state, else false. The state and the
 # stream entry are written in one atomic step: a replica that reads the stream misses nothing.
+# XADD ... MINID ~ <ms>: entries with lower ids (older than the retention) are trimmed, whole
+# macro nodes at a time (redis.io/commands/xadd and /commands/xtrim; MINID needs Redis 6.2).
+# Scripts are replicated by their effects (Redis 7 default), so TIME is safe to call here.
 WRITE_SCRIPT = """
 local function greater(a, b)
   -- Both are fixed-width lowercase hex of one kind: compare 12 digits (48 bits) at a time as
