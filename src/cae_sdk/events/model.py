@@ -34,8 +34,9 @@ __all__ = [
 # Keep a watermark at least as long as the longest access token lifetime a resource accepts,
 # plus clock skew: CAE-capable sessions get tokens of up to 28 hours (Microsoft identity platform,
 # "How to use Continuous Access Evaluation enabled APIs in your applications",
-# learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation). A token whose lifetime exceeds the retention
-# must be refused by the validator, or it could outlive the watermark that revoked it.
+# learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation).
+# A token whose lifetime exceeds the retention must be refused by the validator, or it could
+# outlive the watermark that revoked it.
 WATERMARK_TTL_SECONDS = 28 * 3600 + 600
 
 
