@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -72,6 +73,7 @@ async def backend(kind: str, redis_url: str) -> AsyncIterator[Opener]:
     finally:
         for store in opened:
             await store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
         if kind == "redis":
             from redis.asyncio import Redis
 
