@@ -5,7 +5,8 @@ What it shows
       checks, CAEP/RISC mapping) behind ``PushReceiverApp``, mounted next to the API;
     * creating the push stream at the transmitter (SSF 1.0 stream management) and verifying it;
     * ``RedisEventStore``: the replica that received the SET writes the watermark to Redis and
-      publishes it; the other replica's local mirror has it moments later, so both challenge
+      appends it to the event stream; the other replica's local mirror has it moments later
+      (it follows the stream), so both challenge
       the revoked user's old token. A request never waits on Redis.
 
 How to run it (needs Redis; ``CAE_REDIS_URL``, default ``redis://127.0.0.1:6379/15``)

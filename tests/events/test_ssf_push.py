@@ -84,8 +84,13 @@ async def test_valid_set_is_accepted_and_applied(env: Env) -> None:
 
 
 async def test_redelivered_jti_is_acknowledged_and_applied_once(env: Env) -> None:
-    high = _set(env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "high"})
-    low = _set(env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "low"})
+    # Reported a second apart: on equal times the more severe level would win (the stores'
+    # one tie rule), whatever the order.
+    now = int(time.time())
+    high = _set(
+        env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "high"}, iat=now - 1
+    )
+    low = _set(env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "low"}, iat=now)
     assert (await env.post(high)).status_code == 202
     assert (await env.post(low)).status_code == 202
     assert (await env.post(high)).status_code == 202  # redelivery: acknowledged again
