@@ -21,7 +21,7 @@ import contextlib
 import socket
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from .runner import DevIdentityProvider
 
 __all__ = ["HttpsApi"]
+
+Lifespan = Literal["auto", "on", "off"]
 
 _START_TIMEOUT = 10.0
 # Written by tls.generate_server_tls beside the CA the provider publishes as ``ca_bundle``.
@@ -47,7 +49,7 @@ class HttpsApi:
     handlers when the app has them).
     """
 
-    def __init__(self, app: Any, idp: DevIdentityProvider, *, lifespan: str = "auto") -> None:
+    def __init__(self, app: Any, idp: DevIdentityProvider, *, lifespan: Lifespan = "auto") -> None:
         self.app = app
         self.host = idp.host
         self.ca_bundle = idp.ca_bundle
