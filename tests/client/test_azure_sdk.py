@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -465,3 +466,42 @@ async def test_msgraph_core_kiota_retry_answers_a_revocation(
         assert caught.value.response_status_code == 401
         assert _statuses(api, "/always") == [401, 401]
     await asyncio.to_thread(credential.close)
+
+
+@pytest.mark.e2e
+def test_https_api_serves_with_the_providers_trust_and_runs_lifespan(idp: Any) -> None:
+    """The helper the Azure SDK guide uses: HTTPS the provider's CA vouches for, the app's
+    lifespan started and shut down."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from cae_sdk.devidp.https_api import HttpsApi
+
+    from ._live_api import tls_context
+
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app = Starlette(routes=[Route("/", hello)], lifespan=lifespan)
+    api = HttpsApi(app, idp)
+    with pytest.raises(RuntimeError):
+        _ = api.url  # not started yet
+    with api:
+        assert api.url.startswith(f"https://{idp.host}:") and api.ca_bundle == idp.ca_bundle
+        assert httpx.get(api.url, verify=tls_context(idp)).text == "hello"
+        with pytest.raises(httpx.ConnectError):  # not trusted without the provider's CA
+            httpx.get(api.url, verify=True)
+        with pytest.raises(RuntimeError):
+            api.start()
+    assert events == ["startup", "shutdown"]
+    assert repr(api) == "HttpsApi(stopped)"

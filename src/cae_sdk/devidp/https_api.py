@@ -10,8 +10,9 @@ using the certificate the running :class:`~cae_sdk.devidp.DevIdentityProvider` s
     with DevIdentityProvider() as idp, HttpsApi(app, idp) as api:
         httpx.get(f"{api.url}/health", verify=ssl.create_default_context(cafile=api.ca_bundle))
 
-The server runs in a background thread (its own event loop); :meth:`HttpsApi.stop` (or leaving
-the ``with`` block) stops it. Loopback only, like the identity provider.
+The server runs in a background thread (uvicorn's own event loop); :meth:`HttpsApi.stop` (or
+leaving the ``with`` block) stops it gracefully, so the app's lifespan shutdown runs. Loopback
+only, like the identity provider.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 
-from .server import ServerThread, bind_loopback
+from .server import bind_loopback
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -37,6 +40,7 @@ __all__ = ["HttpsApi"]
 Lifespan = Literal["auto", "on", "off"]
 
 _START_TIMEOUT = 10.0
+_STOP_TIMEOUT = 1  # graceful; TLS peers that keep a socket open would hold it longer
 # Written by tls.generate_server_tls beside the CA the provider publishes as ``ca_bundle``.
 _CERT_FILE, _KEY_FILE = "server.pem", "server-key.pem"
 
@@ -60,19 +64,22 @@ class HttpsApi:
         if not (self._cert.is_file() and self._key.is_file()):
             raise RuntimeError("the dev identity provider's TLS files are gone (is it stopped?)")
         self._lifespan = lifespan
-        self._servers: ServerThread | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
         self.port = 0
 
     @property
     def url(self) -> str:
-        if self._servers is None:
+        if self._server is None:
             raise RuntimeError("HttpsApi is not started")
         return f"https://{self.host}:{self.port}"
 
     def start(self) -> Self:
-        if self._servers is not None:
+        if self._server is not None:
             raise RuntimeError("HttpsApi is already running")
         sock = bind_loopback(self.host)
+        sock.setblocking(True)  # uvicorn's own loop makes it non-blocking again
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app,
@@ -81,20 +88,39 @@ class HttpsApi:
             log_level="warning",
             access_log=False,  # headers and query strings can hold secrets
             lifespan=self._lifespan,
+            timeout_graceful_shutdown=_STOP_TIMEOUT,
         )
-        servers = ServerThread([(config, sock)], _nothing)
-        try:
-            servers.start(_START_TIMEOUT)
-        except BaseException:
-            _close_quietly(sock)
-            raise
-        self._servers = servers
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            name=f"cae-https-api-{self.port}",
+            daemon=True,
+        )
+        self._server, self._thread, self._socket = server, thread, sock
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the API on {self.host}:{self.port} did not start")
+            time.sleep(0.005)
         return self
 
     def stop(self) -> None:
-        if self._servers is not None:
-            self._servers.stop()
-            self._servers = None
+        """Stop gracefully (lifespan shutdown runs; in-flight requests finish), forcing the
+        server down only when that takes longer than a few seconds."""
+        server, thread, sock = self._server, self._thread, self._socket
+        self._server = self._thread = self._socket = None
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(_STOP_TIMEOUT + 1)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(_STOP_TIMEOUT)
+        if sock is not None:
+            _close_quietly(sock)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -119,12 +145,8 @@ class HttpsApi:
         await asyncio.to_thread(self.stop)
 
     def __repr__(self) -> str:
-        state = f"https://{self.host}:{self.port}" if self._servers else "stopped"
+        state = f"https://{self.host}:{self.port}" if self._server else "stopped"
         return f"HttpsApi({state})"
-
-
-async def _nothing() -> None:
-    """No background work to end at shutdown."""
 
 
 def _close_quietly(sock: socket.socket) -> None:
