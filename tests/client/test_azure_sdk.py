@@ -505,3 +505,47 @@ def test_https_api_serves_with_the_providers_trust_and_runs_lifespan(idp: Any) -
             api.start()
     assert events == ["startup", "shutdown"]
     assert repr(api) == "HttpsApi(stopped)"
+
+
+_WITHOUT = """
+import sys
+
+class Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, Missing())
+import cae_sdk.client
+from cae_sdk.client import ManagedIdentityCredential
+assert not any(m.split(".")[0] in {blocked!r} for m in sys.modules)
+try:
+    {attempt}
+except ImportError as error:
+    print(error)
+else:
+    raise SystemExit("imported without the extra")
+"""
+
+
+@pytest.mark.parametrize(
+    ("blocked", "attempt", "extra"),
+    [
+        ({"azure"}, "ManagedIdentityCredential().as_azure_credential()", "'azure' extra"),
+        ({"azure"}, "import cae_sdk.client.azure", "'azure' extra"),
+        ({"aiohttp"}, "import cae_sdk.client.aiohttp", "'aiohttp' extra"),
+    ],
+)
+def test_plain_install_imports_the_client_and_names_the_extra(
+    blocked: set[str], attempt: str, extra: str
+) -> None:
+    import subprocess
+    import sys
+
+    script = _WITHOUT.format(blocked=blocked, attempt=attempt)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert extra in done.stdout and "pip install" in done.stdout
