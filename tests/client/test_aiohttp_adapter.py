@@ -11,7 +11,7 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -268,14 +268,12 @@ def test_any_resource_behaviour_gives_a_response_or_a_typed_error(
 
 # -- end to end: the dev identity provider and a live CAEMiddleware API over HTTPS -----------
 
-devidp = pytest.importorskip("cae_sdk.devidp")
 pytest.importorskip("uvicorn")
 
 
-@pytest.fixture(scope="module")
-def idp() -> Iterator[Any]:
-    with devidp.DevIdentityProvider() as provider:
-        yield provider
+@pytest.fixture
+def idp(cae_idp_session: Any) -> Any:
+    return cae_idp_session  # the plugin's provider, shared by the session
 
 
 @pytest.mark.e2e

@@ -300,14 +300,12 @@ async def test_async_adapter_shares_the_credentials_flight_with_sync_callers() -
 
 # -- end to end: azure-core's policy and kiota against the dev IdP and a live API -------------
 
-devidp = pytest.importorskip("cae_sdk.devidp")
 pytest.importorskip("uvicorn")
 
 
-@pytest.fixture(scope="module")
-def idp() -> Iterator[Any]:
-    with devidp.DevIdentityProvider() as provider:
-        yield provider
+@pytest.fixture
+def idp(cae_idp_session: Any) -> Any:
+    return cae_idp_session  # the plugin's provider, shared by the session
 
 
 @pytest.fixture

@@ -22,10 +22,9 @@ from cae_sdk import CAEClient
 from cae_sdk.core.errors import ClaimsChallengeUnresolvable
 from cae_sdk.devidp.imds import ImdsTokenCache, _IssuedToken
 
-devidp = pytest.importorskip("cae_sdk.devidp")
 pytest.importorskip("uvicorn")
 
-from ._live_api import (  # noqa: E402
+from ._live_api import (
     TokenRequests,
     live_api,
     managed_identity_credential,
@@ -59,10 +58,9 @@ def test_cache_never_hands_back_a_token_named_for_refresh() -> None:
 # -- the endpoint --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def idp() -> Iterator[Any]:
-    with devidp.DevIdentityProvider() as provider:
-        yield provider
+@pytest.fixture
+def idp(cae_idp_session: Any) -> Any:
+    return cae_idp_session  # the plugin's provider, shared by the session
 
 
 @pytest.fixture(autouse=True)

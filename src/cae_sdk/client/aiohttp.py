@@ -20,9 +20,6 @@ connection returns to the pool.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-
 try:
     # ClientHandlerType exists from aiohttp 3.12 on, with client middlewares.
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
@@ -33,9 +30,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a plain install on
         "(pip install 'cae-sdk[aiohttp]')"
     ) from exc
 
-from ._flow import ChallengeFlow, FlowRequest, FlowResponse
-from .loop_breaker import LoopBreaker
-from .token import TokenCredential
+from ._adapter import FlowAdapter
+from ._flow import FlowRequest, FlowResponse
 
 __all__ = ["CAEClientMiddleware"]
 
@@ -85,38 +81,13 @@ class _Response:
         return str(self.native.url)
 
 
-class CAEClientMiddleware:
+class CAEClientMiddleware(FlowAdapter):
     """aiohttp client middleware: cp1 tokens from ``credential`` for ``scopes``, CAE claims
     challenges answered with one replay.
 
     Keep one instance per credential and scopes (it holds the token and the single flight);
     ``loop_breaker`` and ``accept_invalid_token`` are as for :class:`~cae_sdk.client.CAEAuth`.
     """
-
-    def __init__(
-        self,
-        credential: TokenCredential,
-        scopes: Sequence[str] | str,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        accept_invalid_token: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.flow = ChallengeFlow(
-            credential,
-            scopes,
-            loop_breaker=loop_breaker,
-            accept_invalid_token=accept_invalid_token,
-            clock=clock,
-        )
-
-    @property
-    def credential(self) -> TokenCredential:
-        return self.flow.credential
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return self.flow.scopes
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         sent: list[ClientResponse] = []

@@ -154,15 +154,8 @@ class _Broker:
             close()
 
 
-class AzureSDKCredential:
-    """A cae-sdk credential as azure-core's ``TokenCredential`` and ``SupportsTokenInfo``.
-
-    ``AzureSDKCredential(credential)`` wraps any cae-sdk
-    :class:`~cae_sdk.client.token.TokenCredential` (usually through
-    ``credential.as_azure_credential()``). Blocking: give async Azure SDK clients and kiota /
-    msgraph-core :class:`AsyncAzureSDKCredential` instead. :meth:`close` closes the wrapped
-    credential.
-    """
+class _Adapter:
+    """Construction and accessors both adapters share."""
 
     def __init__(
         self,
@@ -177,6 +170,20 @@ class AzureSDKCredential:
     def credential(self) -> TokenCredential:
         """The cae-sdk credential this adapter asks."""
         return self._broker.credential
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.credential).__name__})"
+
+
+class AzureSDKCredential(_Adapter):
+    """A cae-sdk credential as azure-core's ``TokenCredential`` and ``SupportsTokenInfo``.
+
+    ``AzureSDKCredential(credential)`` wraps any cae-sdk
+    :class:`~cae_sdk.client.token.TokenCredential` (usually through
+    ``credential.as_azure_credential()``). Blocking: give async Azure SDK clients and kiota /
+    msgraph-core :class:`AsyncAzureSDKCredential` instead. :meth:`close` closes the wrapped
+    credential.
+    """
 
     def get_token(
         self,
@@ -224,11 +231,8 @@ class AzureSDKCredential:
     ) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"AzureSDKCredential({type(self.credential).__name__})"
 
-
-class AsyncAzureSDKCredential:
+class AsyncAzureSDKCredential(_Adapter):
     """A cae-sdk credential as azure-core's ``AsyncTokenCredential`` and
     ``AsyncSupportsTokenInfo``.
 
@@ -237,20 +241,6 @@ class AsyncAzureSDKCredential:
     other adapter of the same credential, sync ones included). :meth:`close` closes the wrapped
     credential (in a worker thread).
     """
-
-    def __init__(
-        self,
-        credential: TokenCredential,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._broker = _Broker(credential, loop_breaker=loop_breaker, clock=clock)
-
-    @property
-    def credential(self) -> TokenCredential:
-        """The cae-sdk credential this adapter asks."""
-        return self._broker.credential
 
     async def get_token(
         self,
@@ -294,9 +284,6 @@ class AsyncAzureSDKCredential:
         traceback: TracebackType | None = None,
     ) -> None:
         await self.close()
-
-    def __repr__(self) -> str:
-        return f"AsyncAzureSDKCredential({type(self.credential).__name__})"
 
 
 # -- translation helpers -----------------------------------------------------------------------

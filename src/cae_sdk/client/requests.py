@@ -20,8 +20,7 @@ transport adapter; the final response lists the challenged one in ``history``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from functools import partial
 from typing import Any
 
@@ -32,7 +31,8 @@ from requests.models import PreparedRequest, Response
 from requests.utils import rewind_body
 
 from ..core.errors import ConfigurationError
-from ._flow import ChallengeFlow, FlowResponse, Step, TokenNeeded
+from ._adapter import FlowAdapter
+from ._flow import FlowResponse, Step, TokenNeeded
 from .loop_breaker import LoopBreaker
 from .token import AccessToken, TokenCredential
 
@@ -91,38 +91,13 @@ class _Response:
         return self.native.url
 
 
-class CAERequestsAuth(AuthBase):
+class CAERequestsAuth(FlowAdapter, AuthBase):
     """``requests`` authentication with cp1 tokens from ``credential`` for ``scopes``.
 
     ``requests.get(url, auth=CAERequestsAuth(credential, scopes))``; keep one instance per
     credential and scopes (it holds the token and the single flight). ``loop_breaker`` and
     ``accept_invalid_token`` are as for :class:`~cae_sdk.client.CAEAuth`.
     """
-
-    def __init__(
-        self,
-        credential: TokenCredential,
-        scopes: Sequence[str] | str,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        accept_invalid_token: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.flow = ChallengeFlow(
-            credential,
-            scopes,
-            loop_breaker=loop_breaker,
-            accept_invalid_token=accept_invalid_token,
-            clock=clock,
-        )
-
-    @property
-    def credential(self) -> TokenCredential:
-        return self.flow.credential
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return self.flow.scopes
 
     def __call__(self, prepared: PreparedRequest) -> PreparedRequest:
         request = _Request(prepared)
