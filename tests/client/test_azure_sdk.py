@@ -547,3 +547,65 @@ def test_plain_install_imports_the_client_and_names_the_extra(
     )
     assert done.returncode == 0, done.stderr
     assert extra in done.stdout and "pip install" in done.stdout
+
+
+@pytest.mark.e2e
+def test_azure_identity_credential_under_the_policy_and_through_cae_sdk(idp: Any, api: Any) -> None:
+    """Real azure-identity against the dev IdP (no instance discovery), twice: as it is under
+    the policy with enable_cae=True, and wrapped by cae-sdk (AzureIdentityCredential, then
+    as_azure_credential()): both answer a revocation with one token request carrying cp1 and
+    the server's claims."""
+    pytest.importorskip("azure.identity")
+    import requests
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpRequest
+    from azure.identity import ClientSecretCredential
+
+    from cae_sdk.client import AzureIdentityCredential
+
+    from ._live_api import merged_nbf_claims
+
+    app = idp.seed.secret_app
+    claims_sent: list[Any] = []
+
+    def record(response: Any, **_: Any) -> None:
+        if response.request.method == "POST" and response.request.url.endswith("/token"):
+            form = dict(part.split("=", 1) for part in str(response.request.body).split("&"))
+            raw = requests.utils.unquote(form.get("claims", "").replace("+", " "))
+            sent = json.loads(raw) if raw else None
+            if sent:  # azure-identity announces "CP1": capabilities compare case-insensitively
+                values = sent["access_token"]["xms_cc"]["values"]
+                sent["access_token"]["xms_cc"]["values"] = [v.lower() for v in values]
+            claims_sent.append(sent)
+
+    for wrap in (False, True):
+        session = requests.Session()
+        session.hooks["response"].append(record)
+        azure_identity = ClientSecretCredential(
+            idp.tenant_id,
+            app.client_id,
+            app.client_secret,
+            authority=idp.base_url,
+            disable_instance_discovery=True,
+            transport=RequestsTransport(
+                session=session, session_owner=False, connection_verify=idp.ca_bundle
+            ),
+        )
+        credential: Any = azure_identity
+        if wrap:
+            credential = AzureIdentityCredential(azure_identity).as_azure_credential()
+        policy = BearerTokenCredentialPolicy(credential, api.scope, enable_cae=True)
+        transport = RequestsTransport(connection_verify=idp.ca_bundle)
+        with PipelineClient(api.url, policies=[policy], transport=transport) as client:
+            first = client.send_request(HttpRequest("GET", f"{api.url}/data"))
+            assert first.status_code == 200
+            watermark = int(first.json()["iat"]) + 1
+            api.revoke_app(app.client_id, watermark)
+            before = len(claims_sent)
+            replayed = client.send_request(HttpRequest("GET", f"{api.url}/data"))
+            assert replayed.status_code == 200 and replayed.json()["iat"] >= watermark
+            assert claims_sent[before:] == [merged_nbf_claims(watermark)]
+        azure_identity.close()
+        session.close()
