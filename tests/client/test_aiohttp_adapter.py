@@ -202,6 +202,45 @@ async def test_burst_of_challenges_one_token_request_no_blocking(
     assert lag.worst < 0.3  # 0.5 s of blocking would show
 
 
+async def test_token_does_not_follow_a_redirect_to_another_origin(
+    api: tuple[FakeApi, str],
+) -> None:
+    """aiohttp calls middlewares for every redirect hop; the token stays with its origin and a
+    challenge from the other origin is returned, not answered."""
+    fake, url = api
+    fake.always = True  # the other origin challenges whatever it is shown
+    seen_at_origin: list[tuple[str, str]] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        seen_at_origin.append((request.path, request.headers.get("Authorization", "")))
+        if request.path == "/redirect":
+            raise web.HTTPFound(request.query["to"])
+        return web.Response(text="here")
+
+    app = web.Application()
+    app.router.add_get("/{name}", redirect)
+    origin = TestServer(app, host="127.0.0.1")
+    await origin.start_server()
+    credential = CountingCredential()
+    try:
+        async with _session(CAEClientMiddleware(credential, SCOPE)) as session:
+            away = origin.make_url("/redirect").with_query(to=f"{url}/elsewhere")
+            async with session.get(away) as response:
+                assert response.status == 401  # the other origin's challenge, untouched
+            home = origin.make_url("/redirect").with_query(to=str(origin.make_url("/home")))
+            async with session.get(home) as response:
+                assert await response.text() == "here"
+    finally:
+        await origin.close()
+    assert fake.seen == [("", b"")]  # no token crossed over, no replay there
+    assert len(credential.calls) == 1  # no token was fetched for the stranger's challenge
+    assert seen_at_origin == [
+        ("/redirect", "Bearer tok-1"),
+        ("/redirect", "Bearer tok-1"),
+        ("/home", "Bearer tok-1"),  # a same-origin redirect keeps it
+    ]
+
+
 _HEADERS = st.sampled_from(
     [
         CHALLENGE,

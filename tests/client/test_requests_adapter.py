@@ -67,8 +67,12 @@ class FakeApi(HTTPAdapter):
         with self._lock:
             self.seen.append((token, body))
             scripted = self.script.pop(0) if self.script else None
+        location = None
         if scripted is not None:
             status, header = scripted
+        elif request.path_url.startswith("/redirect?to="):
+            status, header = 302, None
+            location = requests.utils.unquote(request.path_url.split("=", 1)[1])
         elif self.always or token in self.revoked:
             status, header = 401, CHALLENGE
         else:
@@ -76,6 +80,8 @@ class FakeApi(HTTPAdapter):
         response = Response()
         response.status_code = status
         response.headers = CaseInsensitiveDict({"WWW-Authenticate": header} if header else {})
+        if location:
+            response.headers["Location"] = location
         response._content = body if status == 200 else b'{"error":"challenged"}'
         response.raw = io.BytesIO(response._content)
         response.url = str(request.url)
@@ -157,6 +163,22 @@ def test_second_challenge_fails_cleanly(api: FakeApi) -> None:
         session.get(f"{API}/data")
     assert caught.value.response.status_code == 401
     assert len(api.seen) == 2 and len(credential.calls) == 2
+
+
+def test_token_does_not_follow_a_redirect_to_another_origin(api: FakeApi) -> None:
+    """requests drops Authorization on a redirect to another host and the auth is not applied
+    again: the other origin sees no token, and its challenge is returned, not answered."""
+    other = FakeApi()
+    other.always = True
+    credential = CountingCredential()
+    with _session(api, CAERequestsAuth(credential, SCOPE)) as session:
+        session.mount("https://other.test", other)
+        response = session.get(f"{API}/redirect?to=https://other.test/x")
+        assert response.status_code == 401
+        assert session.get(f"{API}/redirect?to={API}/home").status_code == 200
+    assert other.seen == [("", b"")]
+    assert [token for token, _ in api.seen] == ["tok-1", "tok-1", "tok-1"]  # same origin: kept
+    assert len(credential.calls) == 1
 
 
 def test_plain_401_is_returned_untouched(api: FakeApi) -> None:

@@ -15,15 +15,21 @@ aiohttp runs client middlewares once per hop (redirects are followed around them
 middleware call the handler again with the same request; a payload tells whether it can be sent
 again (``Payload.consumed``: aiohttp itself refuses to resend a consumed body,
 ``aiohttp/client.py``). The challenged response is released before the replay so its
-connection returns to the pool.
+connection returns to the pool. A token never follows a redirect to another origin (aiohttp
+drops the ``Authorization`` header there, and the middleware does not put it back): after a
+redirect response, the next request of the same task that goes to another origin is sent as it
+is, and its challenges go back to the caller.
 """
 
 from __future__ import annotations
+
+from contextvars import ContextVar
 
 try:
     # ClientHandlerType exists from aiohttp 3.12 on, with client middlewares.
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
     from aiohttp.payload import Payload
+    from yarl import URL
 except ImportError as exc:  # pragma: no cover - exercised in a plain install only
     raise ImportError(
         "cae_sdk.client.aiohttp needs aiohttp 3.12 or later: install the 'aiohttp' extra "
@@ -34,6 +40,12 @@ from ._adapter import FlowAdapter
 from ._flow import FlowRequest, FlowResponse
 
 __all__ = ["CAEClientMiddleware"]
+
+# aiohttp runs client middlewares again for every redirect hop (the redirect loop is around
+# them), in the same task. After a redirect response, the origin the token was sent to, so that
+# the hop that follows is recognised. Per task: concurrent requests never see each other's.
+_REDIRECTED_FROM: ContextVar[URL | None] = ContextVar("cae_aiohttp_redirect", default=None)
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class _Request:
@@ -90,6 +102,22 @@ class CAEClientMiddleware(FlowAdapter):
     """
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        token_origin = _REDIRECTED_FROM.get()
+        _REDIRECTED_FROM.set(None)
+        if token_origin is not None and request.url.origin() != token_origin:
+            # A redirect hop to another origin: aiohttp dropped the Authorization header
+            # (client.py, the redirect loop); the token does not follow it either, and a
+            # challenge from there is not ours to answer.
+            response = await handler(request)
+            _note_redirect(response, token_origin)
+            return response
+        response = await self._authorized(request, handler)
+        _note_redirect(response, request.url.origin())
+        return response
+
+    async def _authorized(
+        self, request: ClientRequest, handler: ClientHandlerType
+    ) -> ClientResponse:
         sent: list[ClientResponse] = []
 
         async def send(step: FlowRequest) -> FlowResponse:
@@ -109,3 +137,10 @@ class CAEClientMiddleware(FlowAdapter):
         response = final.native
         assert isinstance(response, ClientResponse)
         return response
+
+
+def _note_redirect(response: ClientResponse, token_origin: URL) -> None:
+    if response.status in _REDIRECT_STATUSES and (
+        "Location" in response.headers or "URI" in response.headers
+    ):
+        _REDIRECTED_FROM.set(token_origin)

@@ -15,7 +15,11 @@ The replay happens in a ``response`` hook, the way requests' own ``HTTPDigestAut
 its challenge (``requests/auth.py``, ``handle_401``): the challenged response is closed, the
 prepared request copied (cookies the response set included, a file body rewound to where it
 started, as requests does for redirects with ``rewind_body``) and sent through the same
-transport adapter; the final response lists the challenged one in ``history``.
+transport adapter; the final response lists the challenged one in ``history``. The token and
+the challenge handling belong to the request as sent: requests drops ``Authorization`` when a
+redirect leaves the host (``Session.rebuild_auth``) and does not apply this auth again, so a
+token never follows a redirect to another origin, and a ``401`` after a redirect is returned to
+the caller as it is.
 """
 
 from __future__ import annotations
