@@ -37,7 +37,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a plain install on
     ) from exc
 
 from ._adapter import FlowAdapter
-from ._flow import FlowRequest, FlowResponse
+from ._flow import TokenNeeded
+from .token import AccessToken
 
 __all__ = ["CAEClientMiddleware"]
 
@@ -103,44 +104,53 @@ class CAEClientMiddleware(FlowAdapter):
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         token_origin = _REDIRECTED_FROM.get()
-        _REDIRECTED_FROM.set(None)
-        if token_origin is not None and request.url.origin() != token_origin:
-            # A redirect hop to another origin: aiohttp dropped the Authorization header
-            # (client.py, the redirect loop); the token does not follow it either, and a
-            # challenge from there is not ours to answer.
-            response = await handler(request)
-            _note_redirect(response, token_origin)
-            return response
-        response = await self._authorized(request, handler)
-        _note_redirect(response, request.url.origin())
-        return response
-
-    async def _authorized(
-        self, request: ClientRequest, handler: ClientHandlerType
-    ) -> ClientResponse:
-        sent: list[ClientResponse] = []
-
-        async def send(step: FlowRequest) -> FlowResponse:
-            if sent:
-                sent[-1].release()  # the challenged response: free its connection first
-            response = await handler(request)
-            sent.append(response)
-            return _Response(response)
-
+        if token_origin is not None:
+            _REDIRECTED_FROM.set(None)
+            if request.url.origin() != token_origin:
+                # A redirect hop to another origin: aiohttp dropped the Authorization header
+                # (client.py, the redirect loop); the token does not follow it either, and a
+                # challenge from there is not ours to answer.
+                passed = await handler(request)
+                _note_redirect(passed, token_origin)
+                return passed
+        # The shared generator, driven inline (as CAEAuth.async_auth_flow does): no extra
+        # coroutine frames between aiohttp and its handler on the hot path.
+        flow = self.flow
+        exchange = flow.flow(_Request(request))
+        step = next(exchange)
+        response: ClientResponse | None = None
         try:
-            final = await self.flow.arun(_Request(request), send)
+            while True:
+                reply: AccessToken | _Response
+                if isinstance(step, TokenNeeded):
+                    reply = await flow.atoken(step)
+                else:
+                    if response is not None:
+                        response.release()  # the challenged response: free its connection
+                    response = await handler(request)
+                    reply = _Response(response)
+                try:
+                    step = exchange.send(reply)
+                except StopIteration:
+                    break
         except BaseException as error:
             # An error that carries a response leaves it to the caller; any other releases it.
-            if sent and getattr(error, "response", None) is not sent[-1]:
-                sent[-1].release()
+            if response is not None and getattr(error, "response", None) is not response:
+                response.release()
             raise
-        response = final.native
-        assert isinstance(response, ClientResponse)
+        assert response is not None  # the flow always sends before it ends
+        _note_redirect(response, None, request)
         return response
 
 
-def _note_redirect(response: ClientResponse, token_origin: URL) -> None:
+def _note_redirect(
+    response: ClientResponse, token_origin: URL | None, request: ClientRequest | None = None
+) -> None:
+    """After a redirect response, remember where the token was sent (``token_origin``, or the
+    origin of ``request``) for the hop that follows."""
     if response.status in _REDIRECT_STATUSES and (
         "Location" in response.headers or "URI" in response.headers
     ):
+        if token_origin is None and request is not None:
+            token_origin = request.url.origin()
         _REDIRECTED_FROM.set(token_origin)
