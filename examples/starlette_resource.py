@@ -25,7 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cae_sdk import CAEClient, ClaimsChallengeFailed, ManagedIdentityCredential, NamedLocation
+from cae_sdk import (
+    CAEClient,
+    ClaimsChallengeFailed,
+    ClaimsChallengeUnresolvable,
+    ManagedIdentityCredential,
+    NamedLocation,
+)
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import CAEMiddleware, LocationMode, TokenValidator
 
@@ -87,12 +93,22 @@ def check() -> int:
             print("from 127.0.0.1:", inside.status_code, inside.json())
             outside = httpx.HTTPTransport(local_address="127.0.0.2")
             refused = False
-            with CAEClient(credential, scope, base_url=server.url, transport=outside) as client:
+            challenges: list[str] = []
+
+            def seen(response: httpx.Response) -> None:
+                challenges.append(response.headers.get("www-authenticate", ""))
+
+            hooks = {"response": [seen]}
+            with CAEClient(
+                credential, scope, base_url=server.url, transport=outside, event_hooks=hooks
+            ) as client:
                 try:
                     client.get("/whoami")
-                except ClaimsChallengeFailed as exc:
-                    reason = getattr(exc.second, "error_description", "") or ""
-                    refused = "LocationConditionViolation" in reason
+                except (ClaimsChallengeFailed, ClaimsChallengeUnresolvable) as exc:
+                    # IMDS hands back its cached token (as Azure's does), so the managed
+                    # identity has no other token to offer: ClaimsChallengeUnresolvable. A
+                    # credential that gets a new token sees it challenged again instead.
+                    refused = any("LocationConditionViolation" in c for c in challenges)
                     print("from 127.0.0.2: refused,", exc)
             anonymous = httpx.get(server.url + "/whoami")
             print("without a token:", anonymous.status_code, anonymous.headers["www-authenticate"])

@@ -149,6 +149,9 @@ def test_managed_identity_via_imds(idp: Any, monkeypatch: pytest.MonkeyPatch) ->
     for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", idp.imds_url)
+    # IMDS mints a fresh token on every call here; tests/client/test_managed_identity_e2e.py
+    # covers the real, caching IMDS (the same token back after a revocation).
+    monkeypatch.setattr(idp.settings, "imds_cache_tokens", False)
     credential = _closed_after_test(
         ManagedIdentityCredential(client_id=idp.seed.managed_identity.client_id)
     )

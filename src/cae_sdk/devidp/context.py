@@ -31,6 +31,7 @@ class IdPSettings:
     device_code_interval: int = 1
     device_code_lifetime: int = 900
     imds_cp1: bool = True  # IMDS has no capability parameter: treat MI callers as CAE-capable
+    imds_cache_tokens: bool = True  # hand back the cached token, as Azure's IMDS does
     block_high_risk_service_principals: bool = True
     admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     identity_header: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)

@@ -11,12 +11,28 @@
 
 IMDS has no way to announce client capabilities, so with ``imds_cp1`` (default) tokens are issued
 as for a cp1 client; an ``xms_cc`` query parameter (Service Fabric's form) also counts.
+
+**Caching, as Azure does it.** The managed identity back end keeps the token it issued per
+identity and resource and hands the same one back until it nears expiry (Microsoft Learn,
+"Managed identity best practice recommendations", section "Limitation of using managed
+identities for authorization"; "How to use managed identities for Azure resources on an Azure
+VM to acquire an access token", section "Token caching"). MSAL sends IMDS no claims
+(``_obtain_token_on_azure_vm`` passes only ``resource`` and the identity), so after a
+revocation a VM's managed identity is handed the revoked token again: the path a CAE client
+must survive. With ``IdPSettings.imds_cache_tokens`` (default ``True``) this emulator does the
+same; set it to ``False`` to mint a fresh token on every call. The issuance rules still run
+on every call, so a disabled, deleted or blocked identity gets nothing (the emulator fails
+closed), and a caller that names the cached token with ``token_sha256_to_refresh`` (the
+revocation parameter MSAL sends to Service Fabric's endpoint,
+``_obtain_token_on_service_fabric``) gets a fresh one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,10 +45,54 @@ from .errors import EntraError, oauth_error
 from .oauth import app_only_token
 from .tokens import ClaimsEvaluation
 
-__all__ = ["build_imds_app"]
+__all__ = ["ImdsTokenCache", "build_imds_app"]
 
 VM_PATH = "/metadata/identity/oauth2/token"
 APP_SERVICE_PATH = "/msi/token"
+
+# A cached token is not handed out once less than this is left: MSAL already treats such a
+# token as expired (msal/managed_identity.py, ``expires_in < 5*60``) and would ask again.
+REFRESH_MARGIN_SECONDS = 5 * 60
+
+_CacheKey = tuple[str, str, bool]  # (identity client id, scope, cp1)
+
+
+@dataclass(frozen=True, slots=True)
+class _IssuedToken:
+    access_token: str
+    issued_at: int
+    expires_on: int
+
+
+class ImdsTokenCache:
+    """The managed identity endpoint's own token cache (pure: the caller passes ``now``).
+
+    One token per (identity, resource, cp1). :meth:`get` answers the cached token while more
+    than ``refresh_margin`` seconds of it remain, unless ``refresh_sha256`` names it (the
+    caller reports it revoked).
+    """
+
+    def __init__(self, refresh_margin: float = REFRESH_MARGIN_SECONDS) -> None:
+        self.refresh_margin = refresh_margin
+        self._tokens: dict[_CacheKey, _IssuedToken] = {}
+
+    def get(
+        self, key: _CacheKey, now: float, *, refresh_sha256: str | None = None
+    ) -> _IssuedToken | None:
+        cached = self._tokens.get(key)
+        if cached is None or cached.expires_on - now <= self.refresh_margin:
+            return None
+        if refresh_sha256 and hmac.compare_digest(
+            refresh_sha256.lower(), hashlib.sha256(cached.access_token.encode()).hexdigest()
+        ):
+            return None
+        return cached
+
+    def put(self, key: _CacheKey, token: _IssuedToken) -> None:
+        self._tokens[key] = token
+
+    def clear(self) -> None:
+        self._tokens.clear()
 
 
 def _identity(ctx: IdPContext, params: Mapping[str, str], res_id_name: str) -> ManagedIdentity:
@@ -54,17 +114,29 @@ def _issue(ctx: IdPContext, params: Mapping[str, str], res_id_name: str) -> dict
     app = ctx.directory.applications[mi.client_id]
     cp1 = ctx.settings.imds_cp1 or "cp1" in params.get("xms_cc", "").lower().split(",")
     scope = resource.rstrip("/") + "/.default"
+    now = ctx.now()
+    # The issuance rules run on every call (a disabled, deleted or blocked identity gets
+    # nothing, cached or not); the cache only decides which token is handed back.
     body = app_only_token(ctx, app, mi.tenant_id, scope, ClaimsEvaluation(cp1=cp1))
-    now = int(ctx.now())
-    lifetime = int(body["expires_in"])
-    # IMDS sends every number as a string.
+    issued = int(now)
+    token = _IssuedToken(body["access_token"], issued, issued + int(body["expires_in"]))
+    if ctx.settings.imds_cache_tokens:
+        cache: ImdsTokenCache = ctx.extensions["imds_cache"]
+        key = (mi.client_id, scope, cp1)
+        cached = cache.get(key, now, refresh_sha256=params.get("token_sha256_to_refresh"))
+        if cached is None:
+            cache.put(key, token)
+        else:
+            token = cached
+    # IMDS sends every number as a string; expires_in counts down for a cached token.
+    remaining = str(max(0, token.expires_on - issued))
     return {
-        "access_token": body["access_token"],
+        "access_token": token.access_token,
         "client_id": mi.client_id,
-        "expires_in": str(lifetime),
-        "expires_on": str(now + lifetime),
-        "ext_expires_in": str(lifetime),
-        "not_before": str(now),
+        "expires_in": remaining,
+        "expires_on": str(token.expires_on),
+        "ext_expires_in": remaining,
+        "not_before": str(token.issued_at),
         "resource": resource,
         "token_type": "Bearer",
     }
@@ -109,4 +181,5 @@ async def app_service_token(request: Request) -> JSONResponse:
 def build_imds_app(ctx: IdPContext) -> Starlette:
     app = Starlette(routes=[Route(VM_PATH, vm_token), Route(APP_SERVICE_PATH, app_service_token)])
     app.state.ctx = ctx
+    ctx.extensions.setdefault("imds_cache", ImdsTokenCache())
     return app

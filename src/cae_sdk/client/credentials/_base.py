@@ -33,6 +33,8 @@ from ._options import Clock
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ..azure import AsyncAzureSDKCredential, AzureSDKCredential
+
 __all__ = ["CredentialBase"]
 
 
@@ -146,6 +148,21 @@ class CredentialBase(ABC):
         if "access_token" not in result:
             raise TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
         return AccessToken.from_result(result, now=now, claims=claims)
+
+    def as_azure_credential(self) -> AzureSDKCredential:
+        """This credential as azure-core's ``TokenCredential`` / ``SupportsTokenInfo``, for
+        Azure SDK clients (needs the ``azure`` extra; see :mod:`cae_sdk.client.azure`)."""
+        from ..azure import AzureSDKCredential
+
+        return AzureSDKCredential(self)
+
+    def as_async_azure_credential(self) -> AsyncAzureSDKCredential:
+        """This credential as azure-core's ``AsyncTokenCredential`` /
+        ``AsyncSupportsTokenInfo``, for async Azure SDK clients, kiota and msgraph-core (never
+        blocks the event loop; needs the ``azure`` extra)."""
+        from ..azure import AsyncAzureSDKCredential
+
+        return AsyncAzureSDKCredential(self)
 
 
 def _check_scopes(scopes: Sequence[str]) -> list[str]:
