@@ -25,6 +25,16 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _identifier(raw: Mapping[str, Any], name: str) -> str | None:
+    """An identifier claim that names a revocation subject: absent, or a non-empty string."""
+    if name not in raw:
+        return None
+    value = raw[name]
+    if isinstance(value, str) and value:
+        return value
+    raise TokenFormatError(f"claim {name!r} is not a non-empty string")
+
+
 def _int_or_none(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -136,26 +146,54 @@ class TokenClaims:
         return "scp" not in self.raw
 
     def subject_keys(self) -> tuple[SubjectKey, ...]:
-        """Every revocation subject this token belongs to: tenant, user or service principal,
-        and session. Without ``tid`` a token belongs to no subject."""
+        """Every revocation subject this token belongs to (see :mod:`cae_sdk.core.subjects`).
+
+        The tenant key is ``tid`` when the token has one (Entra v1 and v2), else the issuer
+        (any other OpenID Connect issuer). Under it:
+
+        * the tenant itself;
+        * a user token: ``user(tenant, oid)``; an app-only token: ``sp(tenant, azp / appid /
+          client_id)`` and ``sp(tenant, oid)`` (service principals are also revoked by object
+          id);
+        * without ``tid`` also ``user(tenant, sub)`` (OpenID Connect Core 1.0 section 2: ``sub``
+          names the user at its issuer) and, app-only, ``sp(tenant, sub)`` (RFC 9068 section 2.2:
+          a client-credentials token's ``sub`` names the client);
+        * ``session(tenant, sid)``.
+
+        A token without ``tid`` and without ``iss`` belongs to no subject (no validator accepts
+        it). Raises :class:`TokenFormatError` when ``tid`` or another identifier read here is
+        present but not a non-empty string: a subject that cannot be named must refuse the
+        token, never leave it unrevocable.
+        """
         if self._subject_keys is None:
-            keys: list[SubjectKey] = []
-            tid = self.tenant_id
-            if tid:
-                keys.append(SubjectKey.tenant(tid))
-                if self.is_app_only:
-                    app_id = self.app_id
-                    if app_id:
-                        keys.append(SubjectKey.service_principal(tid, app_id))
-                    if self.object_id:
-                        # Service principals can also be revoked by their object id.
-                        keys.append(SubjectKey.service_principal(tid, self.object_id))
-                elif self.object_id:
-                    keys.append(SubjectKey.user(tid, self.object_id))
-                if self.session_id:
-                    keys.append(SubjectKey.session(tid, self.session_id))
-            self._subject_keys = tuple(keys)
+            self._subject_keys = self._derive_subject_keys()
         return self._subject_keys
+
+    def _derive_subject_keys(self) -> tuple[SubjectKey, ...]:
+        raw = self.raw
+        tid = _identifier(raw, "tid")
+        tenant = tid if tid is not None else _str_or_none(raw.get("iss"))
+        if tenant is None:
+            return ()
+        keys = [SubjectKey.tenant(tenant)]
+        oid = _identifier(raw, "oid")
+        sub = _identifier(raw, "sub") if tid is None else None
+        if self.is_app_only:
+            for name in ("azp", "appid", "client_id"):
+                app_id = _identifier(raw, name)
+                if app_id is not None:
+                    keys.append(SubjectKey.service_principal(tenant, app_id))
+            for value in (oid, sub):
+                if value is not None:
+                    keys.append(SubjectKey.service_principal(tenant, value))
+        elif oid is not None:
+            keys.append(SubjectKey.user(tenant, oid))
+        if sub is not None:
+            keys.append(SubjectKey.user(tenant, sub))
+        sid = _identifier(raw, "sid")
+        if sid is not None:
+            keys.append(SubjectKey.session(tenant, sid))
+        return tuple(dict.fromkeys(keys))
 
     def __repr__(self) -> str:
         return f"TokenClaims(oid={self.object_id!r}, tid={self.tenant_id!r}, azp={self.app_id!r})"
