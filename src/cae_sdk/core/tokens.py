@@ -155,9 +155,9 @@ class TokenClaims:
         * a user token: ``user(tenant, oid)``; an app-only token: ``sp(tenant, azp / appid /
           client_id)`` and ``sp(tenant, oid)`` (service principals are also revoked by object
           id);
-        * without ``tid`` also ``user(tenant, sub)`` (OpenID Connect Core 1.0 section 2: ``sub``
-          names the user at its issuer) and, app-only, ``sp(tenant, sub)`` (RFC 9068 section 2.2:
-          a client-credentials token's ``sub`` names the client);
+        * without ``tid`` also ``user(tenant, sub)``, app-only or not (OpenID Connect Core 1.0
+          section 2: ``sub`` names the user at its issuer; RFC 9068 tokens carry ``scope``, not
+          ``scp``, so user and app-only tokens cannot always be told apart there);
         * ``session(tenant, sid)``.
 
         A token without ``tid`` and without ``iss`` belongs to no subject (no validator accepts
@@ -183,9 +183,8 @@ class TokenClaims:
                 app_id = _identifier(raw, name)
                 if app_id is not None:
                     keys.append(SubjectKey.service_principal(tenant, app_id))
-            for value in (oid, sub):
-                if value is not None:
-                    keys.append(SubjectKey.service_principal(tenant, value))
+            if oid is not None:
+                keys.append(SubjectKey.service_principal(tenant, oid))
         elif oid is not None:
             keys.append(SubjectKey.user(tenant, oid))
         if sub is not None:

@@ -205,12 +205,13 @@ class RequestPath:
         """The result for a request or token refused before any claims were verified."""
         return self._conclude(exchange, decision, None)
 
-    def fail(self, exchange: Exchange, error: BaseException) -> PathResult:
+    def fail(self, exchange: Exchange, error: TokenValidationError) -> PathResult:
         """The result when validating ``exchange.token`` raised ``error``."""
-        if isinstance(error, TokenValidationError):
-            return self.refuse(exchange, token_refusal(error.reason, error.description))
-        # A bug or a broken dependency must fail closed, never as a 500.
-        log.error("token validation failed unexpectedly", exc_info=error)
+        return self.refuse(exchange, token_refusal(error.reason, error.description))
+
+    def broken(self, exchange: Exchange) -> PathResult:
+        """The result when validation failed unexpectedly (a bug, a broken dependency; the
+        driver logs it): refused, never served, never a 500."""
         return self.refuse(exchange, _VALIDATION_ERROR)
 
     # -- the async driver -----------------------------------------------------------------------
@@ -229,7 +230,7 @@ class RequestPath:
                 result = self.fail(exchange, error)
             except Exception:  # a bug or a broken dependency must fail closed, never a 500
                 log.exception("token validation failed unexpectedly")
-                result = self.refuse(exchange, _VALIDATION_ERROR)
+                result = self.broken(exchange)
             else:
                 result = self.finish(exchange, claims)
         if self.hooks:

@@ -73,8 +73,8 @@ def _node_address(node: str) -> IPAddress | None:
         rest = node[end + 1 :] if end > 0 else "x"
         if rest and not (rest[0] == ":" and rest[1:].isdigit()):
             return None
-        address = parse_ip(node[1:end])
-        return address if address is not None and address.version == 6 else None
+        inner = node[1:end]
+        return parse_ip(inner) if ":" in inner else None  # brackets hold IPv6 only
     if node.count(":") == 1:  # IPv4 with a port
         host, _, port = node.partition(":")
         address = parse_ip(host) if port.isdigit() else None

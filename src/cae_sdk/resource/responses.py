@@ -104,7 +104,7 @@ def refusal_for_decision(
     description = decision.description or reason
     if decision.outcome is Outcome.CHALLENGE:
         if claims is not None and decision.claims is not None and claims.cae_capable:
-            tenant = quote(claims.tenant_id or "common", safe="")
+            tenant = quote(claims.tenant_id or "common", safe="", errors="replace")
             header = build_claims_challenge(
                 decision.claims,
                 authorization_uri=authorization_uri.replace("{tenantid}", tenant),
