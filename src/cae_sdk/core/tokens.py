@@ -135,7 +135,8 @@ class TokenClaims:
 
     @property
     def cae_capable(self) -> bool:
-        """Whether the client announced ``cp1`` (shared PROTOCOL.md section 3)."""
+        """Whether the client announced ``cp1`` (Microsoft identity platform, "Claims
+        challenges, claims requests and client capabilities")."""
         return has_cp1(self.raw.get("xms_cc"))
 
     @property

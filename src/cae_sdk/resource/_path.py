@@ -30,13 +30,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..core.claims import nbf_claims
-from ..core.decisions import Decision, Outcome, Reason, token_refusal
+from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
 from ..core.errors import TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
 from ..events.store import EventStore
 from ..observability.logfields import log_fields
 from .access import AccessEvaluator, RequestFacts
-from .bearer import extract_bearer
+from .bearer import bearer_credentials, is_b64token
 from .client_ip import ClientIPResolver, ForwardingHeaderError
 from .responses import Refusal, refusal_for_decision
 from .settings import CAESettings
@@ -76,43 +76,51 @@ class AccessRecord:
 DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
 
 
-@dataclass(frozen=True, slots=True)
 class PathResult:
-    """The outcome of one request."""
+    """The outcome of one request (read-only by convention; a plain slots class because the
+    warm path builds one per request and a frozen dataclass's ``__init__`` costs more)."""
 
-    decision: Decision
-    claims: TokenClaims | None
-    """The verified claims; None when the request or its token was refused as such."""
-    client_ip: str | None
-    refusal: Refusal | None
-    """The response to send; None when the request is allowed."""
+    __slots__ = ("claims", "client_ip", "decision", "refusal")
+
+    def __init__(
+        self,
+        decision: Decision,
+        claims: TokenClaims | None,
+        client_ip: str | None,
+        refusal: Refusal | None,
+    ) -> None:
+        self.decision = decision
+        self.claims = claims
+        """The verified claims; None when the request or its token was refused as such."""
+        self.client_ip = client_ip
+        self.refusal = refusal
+        """The response to send; None when the request is allowed."""
 
     @property
     def allowed(self) -> bool:
         return self.refusal is None
 
+    def __repr__(self) -> str:
+        status = self.refusal.status if self.refusal is not None else 200
+        return f"PathResult({self.decision.reason.value}, status={status})"
 
-class Exchange:
-    """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`."""
 
-    __slots__ = ("client_ip", "headers", "method", "path", "result", "token")
+class Exchange(RequestFacts):
+    """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`; it is
+    also the :class:`RequestFacts` the access evaluation reads (no second object per
+    request)."""
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        headers: Headers,
-        client_ip: str | None,
-        token: str = "",
-        result: PathResult | None = None,
-    ) -> None:
+    __slots__ = ("headers", "method", "result", "token")
+
+    def __init__(self, method: str, path: str, headers: Headers, client_ip: str | None) -> None:
         self.method = method
         self.path = path
         self.headers = headers
         self.client_ip = client_ip
-        self.token = token
+        self.user_agent = None
+        self.token = ""
         """The bearer token to validate (when ``result`` is None)."""
-        self.result = result
+        self.result: PathResult | None = None
         """Set when the request was decided without validating a token."""
 
 
@@ -155,8 +163,8 @@ class RequestPath:
 
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is served without a token (``exclude_paths``)."""
-        return path in self._excluded or (
-            bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)
+        return (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)) or (
+            path in self._excluded
         )
 
     # -- the three steps ------------------------------------------------------------------------
@@ -168,7 +176,9 @@ class RequestPath:
         try:
             if self._ips.trusted:
                 client_ip = self._ips.resolve(peer, headers)
-            token = extract_bearer(headers)
+            # The b64token check waits for a failed validation: a token the validator accepts
+            # is base64url and dots, so the warm path never pays for it.
+            token = bearer_credentials(headers)
         except ForwardingHeaderError as error:
             exchange = Exchange(method, path, headers, peer)
             return self._decided(exchange, token_refusal("bad_forwarding_header", str(error)))
@@ -189,8 +199,10 @@ class RequestPath:
         except TokenFormatError as error:
             return self.refuse(exchange, token_refusal("malformed_token", str(error)))
         now = int(self._clock())
+        if self._settings.policies:
+            exchange.user_agent = _user_agent(exchange.headers)
         try:
-            decision = self.evaluator.evaluate(claims, self._facts(exchange), now)
+            decision = self.evaluator.evaluate(claims, exchange, now)
         except Exception:  # e.g. a store whose read raised: refuse like an unhealthy store
             log.exception("access evaluation failed unexpectedly")
             decision = Decision(
@@ -206,7 +218,10 @@ class RequestPath:
         return self._conclude(exchange, decision, None)
 
     def fail(self, exchange: Exchange, error: TokenValidationError) -> PathResult:
-        """The result when validating ``exchange.token`` raised ``error``."""
+        """The result when validating ``exchange.token`` raised ``error`` (``invalid_request``
+        when the credentials are not even an RFC 6750 ``b64token``)."""
+        if not is_b64token(exchange.token):
+            return self.refuse(exchange, token_refusal("invalid_request", "malformed bearer token"))
         return self.refuse(exchange, token_refusal(error.reason, error.description))
 
     def broken(self, exchange: Exchange) -> PathResult:
@@ -262,19 +277,10 @@ class RequestPath:
         exchange.result = self.refuse(exchange, decision)
         return exchange
 
-    def _facts(self, exchange: Exchange) -> RequestFacts:
-        user_agent = None
-        if self._settings.policies:
-            for name, value in exchange.headers:
-                if name == b"user-agent":
-                    user_agent = value.decode("latin-1")
-                    break
-        return RequestFacts(exchange.path, exchange.client_ip, user_agent)
-
     def _conclude(
         self, exchange: Exchange, decision: Decision, claims: TokenClaims | None
     ) -> PathResult:
-        if decision.outcome is Outcome.ALLOW:
+        if decision is ALLOW or decision.outcome is Outcome.ALLOW:
             return PathResult(decision, claims, exchange.client_ip, None)
         settings = self._settings
         try:
@@ -320,6 +326,13 @@ class RequestPath:
                 client_ip=exchange.client_ip,
             ),
         )
+
+
+def _user_agent(headers: Headers) -> str | None:
+    for name, value in headers:
+        if name == b"user-agent":
+            return value.decode("latin-1")
+    return None
 
 
 async def _contained(hook: DecisionHook, outcome: Awaitable[None]) -> None:
