@@ -6,7 +6,12 @@ from hypothesis import strategies as st
 
 from cae_sdk.core.decisions import Outcome, Reason
 from cae_sdk.core.errors import TokenFormatError
-from cae_sdk.core.revocation import evaluate_revocation, evaluate_risk, risk_rank
+from cae_sdk.core.revocation import (
+    evaluate_revocation,
+    evaluate_risk,
+    evaluate_subjects,
+    risk_rank,
+)
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.core.tokens import TokenClaims
 
@@ -180,3 +185,37 @@ def test_subject_key_text_round_trips_for_any_tenant_key(
     # Entra tenant ids (GUIDs) keep their text form.
     guid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
     assert str(SubjectKey.user(guid, "o")) == f"user:{guid}:o"
+
+
+_LEVELS = st.sampled_from([None, "none", "low", "medium", "high", "HIGH", "bogus"])
+
+
+@given(
+    iat=st.one_of(st.none(), st.integers(0, 1000)),
+    marks=st.dictionaries(st.sampled_from(["tenant", "user", "session"]), st.integers(0, 1000)),
+    risks=st.dictionaries(st.sampled_from(["tenant", "user", "session"]), _LEVELS),
+    challenge_at=st.sampled_from([None, "low", "medium", "high"]),
+    deny_at=st.sampled_from([None, "medium", "high"]),
+)
+def test_one_pass_equals_revocation_then_risk(
+    iat: int | None,
+    marks: dict[str, int],
+    risks: dict[str, str | None],
+    challenge_at: str | None,
+    deny_at: str | None,
+) -> None:
+    token = user_token(iat)
+    subjects = {
+        "tenant": SubjectKey.tenant(TID),
+        "user": SubjectKey.user(TID, OID),
+        "session": SubjectKey.session(TID, "s1"),
+    }
+    watermark_of = {subjects[k]: v for k, v in marks.items()}.get
+    risk_of = {subjects[k]: v for k, v in risks.items()}.get
+    expected = evaluate_revocation(token, watermark_of)
+    if expected.allowed:
+        expected = evaluate_risk(token, risk_of, now=5, challenge_at=challenge_at, deny_at=deny_at)
+    got = evaluate_subjects(
+        token, watermark_of, risk_of, now=5, challenge_at=challenge_at, deny_at=deny_at
+    )
+    assert got == expected
