@@ -89,15 +89,17 @@ class Case:
     """Every part of the token and of the Authorization header is well-formed and genuine."""
 
 
+def _registered_claims(now: int) -> dict[str, Any]:
+    """Issuer, audience and times of a token the validator accepts."""
+    return {"iss": ISSUER, "aud": f"api://{APP_ID}", "iat": now - 10, "exp": now + 3600}
+
+
 @st.composite
 def cases(draw: st.DrawFn, keys: SigningKeys) -> Case:
     now = int(time.time())
     valid_payload = {
-        "iss": ISSUER,
-        "aud": f"api://{APP_ID}",
-        "iat": now - 10,
+        **_registered_claims(now),
         "nbf": now - 10,
-        "exp": now + 3600,
         **{name: value for name, value in draw(claim_values).items() if value is not ABSENT},
     }
     valid_header = {
@@ -323,12 +325,8 @@ def test_the_request_path_never_fails_open_crashes_or_hangs(keys: SigningKeys, d
 @st.composite
 def genuine_tokens(draw: st.DrawFn, keys: SigningKeys) -> str:
     """A genuine cp1 user token whose identifying claims hold generated values."""
-    now = int(time.time())
     payload = {
-        "iss": ISSUER,
-        "aud": f"api://{APP_ID}",
-        "iat": now - 10,
-        "exp": now + 3600,
+        **_registered_claims(int(time.time())),
         "scp": "access_as_user",
         "xms_cc": draw(st.sampled_from([["cp1"], "CP1", ["CP1", "x"]])),
         "tid": draw(st.text(min_size=1, max_size=16) | identifiers),

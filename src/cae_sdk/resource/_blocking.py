@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from ..core.decisions import token_refusal
-from ..core.errors import TokenValidationError
 from ._path import Headers, PathResult, RequestPath
 
 __all__ = ["BlockingRequestPath"]
@@ -68,11 +67,8 @@ class BlockingRequestPath:
                     result = request_path.refuse(
                         exchange, token_refusal("keys_unavailable", "token validation timed out")
                     )
-                except TokenValidationError as error:
-                    result = request_path.fail(exchange, error)
-                except Exception:  # a bug or a broken dependency fails closed too
-                    log.exception("token validation failed unexpectedly")
-                    result = request_path.broken(exchange)
+                except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
+                    result = request_path.settle(exchange, error=error)
                 else:
                     result = request_path.finish(exchange, claims)
         if request_path.hooks:

@@ -217,17 +217,25 @@ class RequestPath:
         """The result for a request or token refused before any claims were verified."""
         return self._conclude(exchange, decision, None)
 
-    def fail(self, exchange: Exchange, error: TokenValidationError) -> PathResult:
-        """The result when validating ``exchange.token`` raised ``error`` (``invalid_request``
-        when the credentials are not even an RFC 6750 ``b64token``)."""
+    def settle(
+        self,
+        exchange: Exchange,
+        claims: TokenClaims | None = None,
+        error: BaseException | None = None,
+    ) -> PathResult:
+        """The result once ``exchange.token`` was validated: :meth:`finish` with the verified
+        ``claims``, or the refusal for the ``error`` validation raised - the validator's reason
+        (``invalid_request`` when the credentials are not even an RFC 6750 ``b64token``), or,
+        for anything unexpected (a bug, a broken dependency), a logged ``validation_error``:
+        refused, never served, never a 500."""
+        if error is None and claims is not None:
+            return self.finish(exchange, claims)
+        if not isinstance(error, TokenValidationError):
+            log.error("token validation failed unexpectedly", exc_info=error)
+            return self.refuse(exchange, _VALIDATION_ERROR)
         if not is_b64token(exchange.token):
             return self.refuse(exchange, token_refusal("invalid_request", "malformed bearer token"))
         return self.refuse(exchange, token_refusal(error.reason, error.description))
-
-    def broken(self, exchange: Exchange) -> PathResult:
-        """The result when validation failed unexpectedly (a bug, a broken dependency; the
-        driver logs it): refused, never served, never a 500."""
-        return self.refuse(exchange, _VALIDATION_ERROR)
 
     # -- the async driver -----------------------------------------------------------------------
 
@@ -241,11 +249,8 @@ class RequestPath:
             try:
                 # validate() looks the validated-token cache up itself: one lookup per request.
                 claims = await self.validator.validate(exchange.token)
-            except TokenValidationError as error:
-                result = self.fail(exchange, error)
-            except Exception:  # a bug or a broken dependency must fail closed, never a 500
-                log.exception("token validation failed unexpectedly")
-                result = self.broken(exchange)
+            except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
+                result = self.settle(exchange, error=error)
             else:
                 result = self.finish(exchange, claims)
         if self.hooks:
