@@ -285,3 +285,30 @@ async def test_auth_context_challenges_carry_cc_type_authcontext(keys: SigningKe
     revoked = await call(middleware, _bearer(sign(keys, claims(ISSUER))), path="/other")
     [revocation] = parse_www_authenticate((revoked.header(b"www-authenticate") or b"").decode())
     assert "claims" in revocation.params and "cc_type" not in revocation.params
+
+
+async def test_a_validator_reason_the_vocabulary_does_not_know_is_still_a_refusal(
+    keys: SigningKeys,
+) -> None:
+    """A reason a future validator adds maps to InvalidToken (401), never to a wider answer."""
+    from cae_sdk.core.errors import TokenValidationError
+
+    validator = _validator(keys)
+
+    async def refuse(token: str) -> Any:
+        raise TokenValidationError("brand_new_reason", "refused for a new reason")
+
+    validator.validate = refuse  # type: ignore[method-assign]
+    records: list[AccessRecord] = []
+    path = RequestPath(validator=validator, hooks=[records.append])
+    result = await path.decide("GET", "/", _bearer(sign(keys, claims(ISSUER))), None)
+    assert result.refusal is not None and result.refusal.status == 401
+    assert result.decision.reason is Reason.INVALID_TOKEN
+    assert result.decision.details == {"token_error": "brand_new_reason"}
+    assert json.loads(result.refusal.body())["reason"] == "InvalidToken"
+    assert records[0].decision.reason is Reason.INVALID_TOKEN
+    # Credentials that are not even a b64token are a malformed request (400), whatever the
+    # validator said about them.
+    garbage = await path.decide("GET", "/", [(b"authorization", b"Bearer <script>")], None)
+    assert garbage.refusal is not None and garbage.refusal.status == 400
+    assert garbage.decision.reason is Reason.INVALID_REQUEST
