@@ -211,6 +211,8 @@ class RequestPath:
                 "access could not be evaluated",
                 claims=nbf_claims(now),
             )
+        if decision is ALLOW:  # the warm path: nothing to build
+            return PathResult(decision, claims, exchange.client_ip, None)
         return self._conclude(exchange, decision, claims)
 
     def refuse(self, exchange: Exchange, decision: Decision) -> PathResult:
