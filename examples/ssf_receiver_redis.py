@@ -5,7 +5,8 @@ What it shows
       checks, CAEP/RISC mapping) behind ``PushReceiverApp``, mounted next to the API;
     * creating the push stream at the transmitter (SSF 1.0 stream management) and verifying it;
     * ``RedisEventStore``: the replica that received the SET writes the watermark to Redis and
-      publishes it; the other replica's local mirror has it moments later, so both challenge
+      appends it to the event stream; the other replica's local mirror has it moments later
+      (it follows the stream), so both challenge
       the revoked user's old token. A request never waits on Redis.
 
 How to run it (needs Redis; ``CAE_REDIS_URL``, default ``redis://127.0.0.1:6379/15``)
@@ -43,14 +44,19 @@ from cae_sdk.events.ssf.streams import StreamClient, push_delivery
 REDIS_URL = os.environ.get("CAE_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+AUDIENCE = "https://api.example/ssf"  # the aud this receiver asks its stream to carry
+
+
 async def create_stream(idp: Any, endpoint_url: str, authorization: str) -> dict[str, Any]:
-    """Ask the transmitter to push session and account events to ``endpoint_url``."""
+    """Ask the transmitter to push session and account events to ``endpoint_url``; the
+    created stream's ``iss`` is checked (SSF 1.0 section 8.1.1.1)."""
     tls = ssl.create_default_context(cafile=idp.ca_bundle)
     async with httpx.AsyncClient(verify=tls, timeout=5.0) as http:
         streams = StreamClient(idp.ssf_issuer, http=http, auth=idp.ssf_access_token())
         return await streams.create(
             push_delivery(endpoint_url, authorization),
             [CAEP.SESSION_REVOKED, CAEP.CREDENTIAL_CHANGE, RISC.ACCOUNT_DISABLED],
+            aud=AUDIENCE,
         )
 
 

@@ -1,4 +1,4 @@
-"""The import rules of the architecture (shared/reference/LAYOUT.md), checked on the source.
+"""The import rules of the architecture, checked on the source and in a plain-install process.
 
 ``core`` is sans-I/O: it imports nothing of ours outside itself and no network, clock, thread or
 framework module. Adapters import ``core``; ``resource`` may use ``events`` (stores) but never
@@ -94,3 +94,44 @@ def test_the_checker_sees_relative_and_guarded_imports() -> None:
     assert "cae_sdk.events.store" in imports and "cae_sdk.core.decisions" in imports
     guarded = _runtime_imports(PACKAGE / "observability" / "metrics.py")
     assert "cae_sdk.resource.middleware" not in guarded  # only under TYPE_CHECKING
+
+
+# -- plain install: nothing optional on the import path --------------------------------------
+
+_IMPORT_PATH_PROBE = """
+import json, sys
+import pytest  # loaded first: what the plugin costs is measured on top of it
+before = set(sys.modules)
+import cae_sdk
+import cae_sdk.devidp.pytest_plugin
+loaded = sorted(set(sys.modules) - before)
+public = {name: type(getattr(cae_sdk, name)).__name__ for name in cae_sdk.__all__}
+print(json.dumps({"loaded": loaded, "public": public}))
+"""
+
+
+def test_import_and_plugin_load_nothing_optional() -> None:
+    """``import cae_sdk`` and pytest's loading of our plugin (entry point ``cae_idp``) work on a
+    plain install and import no optional package and not the dev identity provider; every name
+    in ``cae_sdk.__all__`` resolves there too."""
+    import json
+
+    from tests.plain_install import OPTIONAL_MODULES, run_plain
+
+    done = run_plain(_IMPORT_PATH_PROBE)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    top_level = {name.partition(".")[0] for name in report["loaded"]}
+    assert not top_level & OPTIONAL_MODULES
+    assert "cae_sdk.devidp.runner" not in report["loaded"]
+    assert "uvicorn" not in top_level and "msal" not in top_level  # the plugin stays cheap
+    assert report["public"]["CAEMiddleware"] == "type"
+
+
+def test_the_plain_install_probe_can_fail() -> None:
+    """The probe's blocker really hides an optional package (else the test above proves
+    nothing)."""
+    from tests.plain_install import run_plain
+
+    done = run_plain("import uvicorn")
+    assert done.returncode != 0 and "No module named 'uvicorn'" in done.stderr

@@ -6,10 +6,10 @@ first attribute access so that ``import cae_sdk`` stays cheap and optional extra
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import errors
+from ._lazy import lazy_attributes
 from ._version import __version__
 from .core import (
     CP1,
@@ -72,14 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .resource import TokenValidator as TokenValidator
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cae_sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "CP1",

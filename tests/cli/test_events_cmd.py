@@ -268,12 +268,63 @@ def test_tail_follows_a_sqlite_store(tmp_path):
     )
 
 
-def test_tail_unavailable_store_is_exit_3(cae, monkeypatch):
-    import sys
+def test_tail_without_the_redis_extra_names_it(cae, monkeypatch):
+    from cae_sdk import _extras
 
-    monkeypatch.setitem(sys.modules, "cae_sdk.events.redis", None)  # as if redis is missing
+    real_version = _extras.metadata.version
+
+    def version(name: str) -> str:
+        if name == "redis":
+            raise _extras.metadata.PackageNotFoundError(name)  # as on a plain install
+        return real_version(name)
+
+    monkeypatch.setattr(_extras.metadata, "version", version)
     result = cae("events", "tail", "--redis-url", "redis://127.0.0.1:1/0", "--seconds", "0.1")
-    assert result.code == 3 and "RedisEventStore is not available" in result.err
+    assert result.code == 3
+    assert result.err == (
+        "cae: error: cae events tail --redis-url needs the 'redis' extra (missing: redis): "
+        "pip install 'cae-sdk[redis]'\n"
+    )
+
+
+def test_tail_redis_unreachable_is_one_line_and_exit_3(cae):
+    """Nothing listens on the port: not an empty table and exit 0, but one line and exit 3
+    (and the URL's password is not echoed)."""
+    from tests.events._redis_helpers import free_port
+
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    result = cae("events", "tail", "--redis-url", url, "--timeout", "0.5", "--seconds", "5")
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err.count("\n") == 1 and result.err.startswith("cae: error: cannot reach")
+    assert "hunter2" not in result.err
+
+
+def test_tail_stops_with_exit_3_when_redis_goes_away(cae):
+    """A follower that lost its store would miss events silently: it says so and exits 3."""
+    import shutil
+    import threading
+
+    from tests.events._redis_helpers import throwaway_redis
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with throwaway_redis() as server:
+        killer = threading.Timer(0.5, server.kill)
+        killer.start()
+        try:
+            result = cae("events", "tail", "--redis-url", server.url, "--seconds", "20", "--json")
+        finally:
+            killer.cancel()
+    assert result.code == 3, result.err
+    assert "lost the event store" in result.err
+
+
+def test_tail_missing_sqlite_database_is_not_created(cae, tmp_path):
+    path = tmp_path / "events.db"
+    result = cae("events", "tail", "--sqlite", str(path), "--seconds", "0.1")
+    assert result.code == 3 and "no SQLite event store" in result.err
+    assert not path.exists()
 
 
 def test_send_to_the_real_push_receiver(cae, rsa_key, tmp_path):

@@ -35,24 +35,38 @@ def whatif(cae, token: str, *extra: str, policies: Path = POLICIES):
     return data, {row["name"].split("-")[0]: row for row in data["policies"]}
 
 
-def test_user_without_mfa_is_asked_for_mfa(cae):
+def test_mfa_enforced_through_an_auth_context_is_a_step_up(cae):
     data, rows = whatif(
         cae,
-        make_token(groups=[INTERNALS], amr=["pwd"]),
+        make_token(groups=[INTERNALS]),  # a v2.0 token: no amr
         "--ip",
         "203.0.113.5",
         "--user-agent",
         IPHONE,
+        "--mfa-auth-context",
+        "c2",
     )
     assert rows["CA100"]["effect"] == "require MFA"
+    assert "step up to authentication context c2" in rows["CA100"]["why"]
     assert rows["CA001"]["why"] == "does not match: device platform"
     assert rows["CA101"]["why"] == "does not match: applications"
     assert "workload-identity policy" in rows["CA900"]["why"]
     assert data["request"]["device_platform"] == "ios"
     assert data["decision"]["outcome"] == "challenge"
     assert data["decision"]["claims"] == {
-        "access_token": {"amr": {"essential": True, "values": ["mfa"]}}
+        "access_token": {"acrs": {"essential": True, "value": "c2"}}
     }
+
+
+def test_mfa_a_v2_token_cannot_show_is_undecided_never_an_amr_challenge(cae):
+    data, rows = whatif(
+        cae, make_token(groups=[INTERNALS]), "--ip", "203.0.113.5", "--user-agent", IPHONE
+    )
+    assert rows["CA100"]["effect"] == "undecided"
+    assert "grantControls.mfa: the token has no amr claim" in rows["CA100"]["why"]
+    assert data["decision"]["outcome"] == "allow"
+    assert data["decision"]["claims"] is None
+    assert list(data["decision"]["undecided"]) == ["0b6f2bb4-0100-4a5e-9f00-000000000100"]
 
 
 def test_unknown_platform_is_blocked(cae):
@@ -161,6 +175,8 @@ def test_table_output(cae):
         IPHONE,
         "--locations",
         str(LOCATIONS),
+        "--mfa-auth-context",
+        "c2",
     )
     assert result.code == 0
     assert "Decision: CHALLENGE" in result.out and "CA100-Internals" in result.out
@@ -189,7 +205,7 @@ def test_unobservable_membership_is_undecided_and_mismatches_still_named(cae):
     windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
     data, rows = whatif(cae, make_token(), "--ip", "10.1.1.1", "--user-agent", windows)
     assert rows["CA100"]["effect"] == "undecided"  # no groups claim: membership unknown
-    assert "users.groups" in rows["CA100"]["why"]
+    assert "conditions.users.includeGroups: the token has no groups claim" in rows["CA100"]["why"]
     # CA001 excludes a group too, but the platform alone already rules it out.
     assert rows["CA001"]["why"] == "does not match: device platform"
     assert rows["CA101"]["why"] == "does not match: applications"

@@ -314,8 +314,8 @@ def test_token_never_in_repr_or_logs(
         client.get(f"{API}/secret?code=abc")
     assert "tok-1" not in caplog.text and "tok-2" not in caplog.text
     assert "claims challenge" in caplog.text
-    held = client.cae_auth._held
-    assert held is not None and held[0].token == "tok-2"  # the repr below is of a real token
+    held = client.cae_auth.flow._held
+    assert held is not None and held.token.token == "tok-2"  # the repr below is of a real token
     assert "tok-2" not in repr(held)
 
 

@@ -187,7 +187,10 @@ def test_jwks_lookup_by_kid_and_x5t() -> None:
     assert KEYS.find("rsa", "unrelated") is KEYS.by_kid["rsa"]  # kid wins over x5t
     assert KEYS.find("nope", "rsa-thumb") is None
     assert KEYS.find(None, None) is None
-    assert KEYS and not jose.parse_jwks({"keys": []})
+    assert KEYS
+    with pytest.raises(JOSEError) as caught:
+        jose.parse_jwks({"keys": []})  # no usable key: refused, so a caller keeps its last set
+    assert caught.value.reason == "malformed"
 
 
 def test_jwks_skips_unusable_entries() -> None:
@@ -272,3 +275,52 @@ def test_any_jwks_document_is_parsed_or_refused(document: Any) -> None:
     except JOSEError:
         return
     assert isinstance(keys, jose.JWKSet)
+
+
+def test_jwk_alg_use_and_key_ops_are_honoured() -> None:
+    # RFC 8725 section 3.1: a JWK naming its alg verifies that one algorithm only.
+    keys = jose.parse_jwks({"keys": [_jwk(RSA_KEY, "rs", alg="RS256"), _jwk(EC_KEY, "ec")]})
+    assert keys["rs"].algorithms == frozenset({"RS256"})
+    signing_input, signature = _sign("PS256", "rs").rsplit(".", 1)
+    with pytest.raises(JOSEError) as caught:
+        jose.verify_signature(
+            "PS256", signing_input.encode(), jose.b64url_decode(signature.encode()), keys["rs"]
+        )
+    assert caught.value.reason == "bad_key" and "RS256" in caught.value.description
+    # RFC 7517 sections 4.2 and 4.3: keys not meant for verifying signatures are skipped.
+    for extra in ({"use": "enc"}, {"key_ops": ["encrypt"]}, {"key_ops": "verify"}, {"alg": 5}):
+        only = jose.parse_jwks({"keys": [_jwk(RSA_KEY, "rs", **extra), _jwk(EC_KEY, "ec")]})
+        assert list(only) == ["ec"], extra
+    both = jose.parse_jwks({"keys": [_jwk(RSA_KEY, "rs", key_ops=["verify", "sign"])]})
+    assert both["rs"].algorithms == frozenset({"RS256", "PS256"})
+
+
+def test_rfc7638_thumbprint_and_key_identity() -> None:
+    # RFC 7638 section 3.1 example key and thumbprint.
+    example = {
+        "kty": "RSA",
+        "n": (
+            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_B"
+            "JECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0"
+            "_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bF"
+            "TWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+        ),
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+    keys = jose.parse_jwks({"keys": [example]})
+    assert keys["2011-04-29"].thumbprint == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    # The same key material under another kid has the same identity.
+    again = jose.parse_jwks({"keys": [{**example, "kid": "renamed"}, _jwk(EC_KEY, "ec")]})
+    assert again["renamed"].thumbprint in keys.thumbprints
+    assert again["ec"].thumbprint not in keys.thumbprints
+
+
+def test_first_entry_wins_a_duplicate_kid_and_keys_without_ids_count() -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    keys = jose.parse_jwks({"keys": [_jwk(EC_KEY, "dup"), _jwk(other, "dup")]})
+    assert keys["dup"].thumbprint == jose.jwk_thumbprint(EC_KEY.public_key())
+    anonymous = {k: v for k, v in _jwk(EC_KEY, "x").items() if k != "kid"}
+    lone = jose.parse_jwks({"keys": [anonymous]})
+    assert lone and len(lone) == 0 and lone.only_key() is not None

@@ -85,12 +85,42 @@ def test_block_wins_over_mfa_and_all_matching_apply() -> None:
     assert set(result.decision.matched_policies) == {"CA001", "CA002"}
 
 
-def test_mfa_satisfied_by_amr_or_challenged() -> None:
+def test_mfa_is_read_from_amr_when_the_token_has_it_and_never_challenged_for() -> None:
+    # Access token claims reference: amr is "only present in v1.0 tokens".
     policies = load_policies([policy("CA001", grant=["mfa"])])
-    assert evaluate(policies, ctx(amr=["pwd", "mfa"])).decision.allowed
-    challenged = evaluate(policies, ctx(amr=["pwd"])).decision
-    assert challenged.reason is Reason.MFA_REQUIRED
-    assert challenged.claims == {"access_token": {"amr": {"essential": True, "values": ["mfa"]}}}
+    assert evaluate(policies, ctx(ver="1.0", amr=["pwd", "mfa"])).decision.allowed
+    assert evaluate(policies, ctx(ver="1.0", amr=["pwd", "ngcmfa"])).decision.allowed
+    refused = evaluate(policies, ctx(ver="1.0", amr=["pwd"])).decision
+    # The token shows no MFA and no claim can ask for it: refused, not a challenge that
+    # the identity provider could never answer (the client would loop).
+    assert refused.outcome is Outcome.DENY and refused.reason is Reason.MFA_REQUIRED
+    assert refused.claims is None
+    ambiguous = evaluate(policies, ctx(ver="1.0", amr=["wiaormfa"]))
+    assert ambiguous.decision.allowed and "CA001" in ambiguous.undecided
+
+
+def test_mfa_without_amr_is_undecided_unless_enforced_through_an_auth_context() -> None:
+    policies = load_policies([policy("CA001", grant=["mfa"])])
+    v2 = ctx(ver="2.0")  # a v2.0 token: no amr claim at all
+    result = evaluate(policies, v2)
+    assert result.decision.allowed
+    assert result.result("CA001").verdict is PolicyVerdict.UNDECIDED
+    assert result.decision.details["undecided"]["CA001"][0].startswith("grantControls.mfa")
+    enforced = PolicyContext(**{**_fields(v2), "mfa_auth_context": "C2"})
+    challenged = evaluate(policies, enforced).decision
+    assert challenged.outcome is Outcome.CHALLENGE and challenged.reason is Reason.MFA_REQUIRED
+    assert challenged.claims == {"access_token": {"acrs": {"essential": True, "value": "c2"}}}
+    shown = PolicyContext(**{**_fields(ctx(ver="2.0", acrs=["c2"])), "mfa_auth_context": "c2"})
+    assert evaluate(policies, shown).decision.allowed
+    # A v1.0 token without MFA is challenged for the context too, never for amr.
+    v1 = PolicyContext(**{**_fields(ctx(ver="1.0", amr=["pwd"])), "mfa_auth_context": "c2"})
+    assert evaluate(policies, v1).decision.claims == challenged.claims
+
+
+@pytest.mark.parametrize("bad", ["c0", "c100", "x1", "", "c1 c2"])
+def test_mfa_auth_context_must_be_an_auth_context_id(bad: str) -> None:
+    with pytest.raises(ConfigurationError):
+        PolicyContext(claims=TokenClaims({}), mfa_auth_context=bad)
 
 
 def test_auth_context_policy_steps_up_with_acrs_and_acrs_satisfies_mfa() -> None:
@@ -159,7 +189,7 @@ def test_locations_all_trusted_and_exclusions() -> None:
     unknown_ip = PolicyContext(**{**_fields(ctx()), "client_ip": None})
     result = evaluate(policies, unknown_ip)
     assert result.decision.allowed
-    assert result.unobservable == {"CA060": ("locations",)}
+    assert result.undecided == {"CA060": ("locations: AllTrusted: the client IP is not known",)}
 
 
 def test_unobservable_conditions_and_controls_are_reported_not_guessed() -> None:
@@ -168,9 +198,13 @@ def test_unobservable_conditions_and_controls_are_reported_not_guessed() -> None
     groups = policy("CA072", grant=["block"], users={"includeGroups": ["g1"]})
     result = evaluate(load_policies([sign_in_risk, compliant, groups]), ctx())
     assert result.decision.allowed
-    assert result.unobservable["CA070"] == ("signInRiskLevels",)
-    assert result.unobservable["CA071"] == ("grantControls.compliantdevice",)
-    assert result.unobservable["CA072"] == ("users.groups",)
+    assert result.undecided["CA070"] == (
+        "conditions.signInRiskLevels is not evaluated by a resource",
+    )
+    assert result.undecided["CA071"] == ("grantControls.compliantdevice is not visible in a token",)
+    assert result.undecided["CA072"] == (
+        "conditions.users.includeGroups: the token has no groups claim",
+    )
     with_groups = evaluate(load_policies([groups]), ctx(groups=["G1"]))
     assert with_groups.decision.outcome is Outcome.DENY
     # An observed mismatch settles a policy even when another condition is unobservable.
@@ -184,7 +218,16 @@ def test_unobservable_conditions_and_controls_are_reported_not_guessed() -> None
         load_policies([other_user]), PolicyContext(**{**_fields(ctx()), "client_ip": None})
     )
     assert result.result("CA073").verdict is PolicyVerdict.NOT_APPLIED
-    assert result.unobservable == {}
+    assert result.undecided == {}
+
+
+def test_risk_conditions_are_undecided_when_the_risk_is_not_known() -> None:
+    risky = load_policies([policy("CA080", grant=["block"], userRiskLevels=["high"])])
+    unknown = evaluate(risky, ctx())  # no user_risk: no risk source
+    assert unknown.decision.allowed
+    assert unknown.result("CA080").verdict is PolicyVerdict.UNDECIDED
+    none = PolicyContext(**{**_fields(ctx()), "user_risk": "none"})
+    assert evaluate(risky, none).result("CA080").verdict is PolicyVerdict.NOT_APPLIED
 
 
 def test_user_risk_and_workload_identity_policies() -> None:
@@ -261,12 +304,16 @@ def test_block_wins_and_report_only_never_enforced(
     states: list[str], grants: list[list[str]], mfa: bool
 ) -> None:
     docs = [policy(f"CA{i:03}", state=s, grant=grants[i]) for i, s in enumerate(states)]
-    decision = evaluate(load_policies(docs), ctx(amr=["mfa"] if mfa else ["pwd"])).decision
+    context = PolicyContext(
+        **{**_fields(ctx(ver="1.0", amr=["mfa"] if mfa else ["pwd"])), "mfa_auth_context": "c1"}
+    )
+    decision = evaluate(load_policies(docs), context).decision
     enabled = [grants[i] for i, s in enumerate(states) if s == "enabled"]
     if any(g == ["block"] for g in enabled):
         assert decision.outcome is Outcome.DENY
     elif not mfa and any(g == ["mfa"] for g in enabled):
         assert decision.outcome is Outcome.CHALLENGE
+        assert decision.claims == {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
     else:
         assert decision.allowed
 

@@ -113,7 +113,9 @@ ISS = "https://idp.example/realms/acme"
         (
             {"iss": "https://login.microsoftonline.com/T/v2.0", "tid": "T", "oid": "O", "sub": "S",
              "scp": "x", "sid": "S1"},
-            {SubjectKey.tenant("t"), SubjectKey.user("t", "o"), SubjectKey.session("t", "S1")},
+            {SubjectKey.tenant("t"), SubjectKey.user("t", "o"), SubjectKey.session("t", "S1"),
+             # the (iss, sub) pair another issuer's Shared Signals may name (RFC 9493 3.2.3)
+             SubjectKey.iss_sub("t", "https://login.microsoftonline.com/T/v2.0", "S")},
         ),
         (
             {"iss": "https://sts.windows.net/T/", "tid": "T", "oid": "SPO", "appid": "A",
@@ -127,17 +129,19 @@ ISS = "https://idp.example/realms/acme"
             {SubjectKey.tenant(ISS), SubjectKey.user(ISS, "user-1"),
              SubjectKey.session(ISS, "s-1"),
              # no scp: it may be app-only (RFC 9068), so its client's key applies too
-             SubjectKey.service_principal(ISS, "web")},
+             SubjectKey.service_principal(ISS, "web"),
+             SubjectKey.iss_sub(ISS, ISS, "user-1")},
         ),
         (
-            {"iss": ISS, "sub": "user-1", "scp": "api", "azp": "web-app"},
-            {SubjectKey.tenant(ISS), SubjectKey.user(ISS, "user-1")},
+            {"iss": ISS, "sub": "user-1", "scp": "api", "azp": "web-app", "email": "A@x.example"},
+            {SubjectKey.tenant(ISS), SubjectKey.user(ISS, "user-1"),
+             SubjectKey.iss_sub(ISS, ISS, "user-1"), SubjectKey.email(ISS, "a@x.example")},
         ),
         # RFC 9068 client-credentials token: client_id names the client.
         (
             {"iss": ISS, "sub": "svc", "client_id": "svc-client", "idtyp": "app"},
             {SubjectKey.tenant(ISS), SubjectKey.service_principal(ISS, "svc-client"),
-             SubjectKey.user(ISS, "svc")},
+             SubjectKey.user(ISS, "svc"), SubjectKey.iss_sub(ISS, ISS, "svc")},
         ),
         ({"sub": "x"}, set()),  # no issuer at all: no validator accepts it
     ],

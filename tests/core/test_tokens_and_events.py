@@ -61,7 +61,7 @@ def test_remediation_from_msal_result() -> None:
 
 async def test_in_memory_store_watermarks_and_listeners() -> None:
     now = [1_000_000.0]
-    store = InMemoryEventStore(watermark_ttl=100, clock=lambda: now[0])
+    store = InMemoryEventStore(watermark_retention=100, clock=lambda: now[0])
     seen = []
     store.subscribe(seen.append)
     assert await store.revoke_user("T", "O", at=999_990)

@@ -300,3 +300,34 @@ def test_paused_poll_stream_holds_events_until_enabled(
     set_status("disabled")
     set_status("enabled")
     assert ssf.poll(stream, returnImmediately=True)["sets"] == {}  # dropped on disable
+
+
+def test_transmitter_initiated_pause_is_announced_with_stream_updated(
+    cae_idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    """SSF 1.0 section 8.1.5: stream-updated goes out before the pause and after the enable;
+    what happens meanwhile is held and delivered afterwards."""
+    ssf = SsfClient(cae_idp, http)
+    stream = ssf.create({"method": DELIVERY_POLL})
+    url = f"{cae_idp.ssf_issuer}/dev/announce-status"
+
+    def announce(status: str) -> None:
+        body = {"stream_id": stream["stream_id"], "status": status, "reason": "maintenance"}
+        response = http.post(url, json=body, headers=ssf.headers)
+        assert response.status_code == 200 and response.json()["status"] == status
+
+    announce("paused")
+    cae_idp.admin.revoke_sessions(cae_idp.seed.user.object_id)  # held while paused
+    (paused,) = ssf.poll(stream, returnImmediately=True)["sets"].values()
+    claims = ssf.decode(paused)
+    assert claims["sub_id"] == {"format": "opaque", "id": stream["stream_id"]}
+    assert _event(claims) == (SSF.STREAM_UPDATED, {"status": "paused", "reason": "maintenance"})
+    ssf.poll(stream, ack=[claims["jti"]], maxEvents=0)
+    announce("enabled")
+    sets = [ssf.decode(t) for t in ssf.poll(stream, returnImmediately=True)["sets"].values()]
+    kinds = [_event(c)[0] for c in sets]
+    assert sorted(kinds) == sorted([CAEP.SESSION_REVOKED, SSF.STREAM_UPDATED])
+    bad = http.post(
+        url, json={"stream_id": stream["stream_id"], "status": "x"}, headers=ssf.headers
+    )
+    assert bad.status_code == 400

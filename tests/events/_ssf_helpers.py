@@ -62,8 +62,17 @@ def set_claims(
         "aud": aud,
         "iat": int(time.time()) if iat is None else iat,
         "jti": jti or uuid.uuid4().hex,
-        "sub_id": sub_id or {"format": "iss_sub", "iss": issuer, "sub": oid},
+        "sub_id": sub_id or user_subject(oid),
         "events": {event_type: payload or {}},
+    }
+
+
+def user_subject(oid: str = USER_OID, tenant: str = TENANT) -> dict[str, Any]:
+    """SSF 1.0 section 3.3 complex subject: the user (Entra object id) in the tenant."""
+    return {
+        "format": "complex",
+        "user": {"format": "opaque", "id": oid},
+        "tenant": {"format": "opaque", "id": tenant},
     }
 
 
@@ -265,3 +274,16 @@ class TransmitterStub:
         else:
             self.queue[claims["jti"]] = token
         return Response(status_code=204)
+
+
+def user_token(idp: Any) -> str:
+    """A cp1 user token from a real MSAL device code flow (auto-approved by the dev IdP)."""
+    from cae_sdk.devidp import device_code_token, msal_public_app
+
+    session = idp.http_session()
+    try:
+        result = device_code_token(idp, msal_public_app(idp, http=session))
+    finally:
+        session.close()
+    assert "access_token" in result, result
+    return str(result["access_token"])

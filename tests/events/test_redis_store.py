@@ -124,7 +124,7 @@ async def test_a_failing_listener_does_not_end_the_subscription(make_store: Stor
     assert await b.revoke_user(TID, "u6", at=now)  # a local write is not failed by it either
 
 
-async def test_apply_reports_a_change_its_own_publication_reached_first(
+async def test_apply_reports_a_change_its_own_stream_entry_reached_first(
     make_store: StoreFactory,
 ) -> None:
     store = make_store()
@@ -132,10 +132,10 @@ async def test_apply_reports_a_change_its_own_publication_reached_first(
     write = store._write
 
     async def publication_first(event: Event, **kw: Any) -> bool:
-        # The subscription may read our own publication before the script's reply resumes
+        # The follower may read our own stream entry before the script's reply resumes
         # apply(): the mirror already holds the event when apply() looks at it.
         written = await write(event, **kw)
-        store._on_message(json.dumps(event_to_dict(event)).encode())
+        store._follower._apply_raw(json.dumps(event_to_dict(event)).encode())
         return written
 
     store._write = publication_first  # type: ignore[method-assign]
@@ -256,15 +256,98 @@ async def test_redis_killed_and_restarted_under_load() -> None:
 
 
 def test_write_layout_is_pure_and_orders_by_kind() -> None:
-    from cae_sdk.events._redis_layout import write_for
+    from cae_sdk.events._redis_layout import RedisKeys, write_for
+    from cae_sdk.events.model import order_key
 
+    keys = RedisKeys("p:")
     user = SubjectKey.user(TID, "u")
-    wm = write_for(RevocationEvent(user, 1_000, "r"), "p:", "p:events", 100, now=1_050)
-    assert wm is not None and wm.key == f"p:wm:{user}" and wm.args[:2] == [1_000, 50]
-    assert wm.args[3:] == ["p:events", "strict"]
-    assert write_for(RevocationEvent(user, 1_000, "r"), "p:", "c", 100, now=1_101) is None
-    assert write_for(RevocationEvent(user, 1_000, "r"), "p:", "c", 100, now=1_100).args[1] == 1  # type: ignore[union-attr]
-    high = write_for(RiskEvent(user, RiskLevel.HIGH, 5), "p:", "c", 100, now=0)
-    cleared = write_for(RiskEvent(user, RiskLevel.NONE, 6), "p:", "c", 100, now=0)
-    assert high is not None and high.args[1] == 0 and high.args[4] == "newer"  # kept until changed
+    wm = write_for(RevocationEvent(user, 1_000, "r"), keys, 100, now=1_050)
+    assert wm is not None and wm.keys == [f"p:wm:{user}", "p:stream"]
+    assert wm.args[0] == order_key(RevocationEvent(user, 1_000, "r")) and wm.args[1] == 50
+    assert wm.args[3:] == [100, 1_000]
+    assert write_for(RevocationEvent(user, 1_000, "r"), keys, 100, now=1_101) is None
+    assert write_for(RevocationEvent(user, 1_000, "r"), keys, 100, now=1_100).args[1] == 1  # type: ignore[union-attr]
+    high = write_for(RiskEvent(user, RiskLevel.HIGH, 5), keys, 100, now=0)
+    cleared = write_for(RiskEvent(user, RiskLevel.NONE, 6), keys, 100, now=0)
+    assert high is not None and high.args[1] == 0  # kept until changed
     assert cleared is not None and cleared.args[1] == 100
+
+
+def test_catch_up_plan_resumes_reloads_or_writes_back() -> None:
+    from cae_sdk.events._redis_layout import StreamId, plan_catchup, stream_info
+
+    def plan(**kw: Any) -> tuple[bool, bool, str]:
+        args: dict[str, Any] = {
+            "seen": StreamId(100, 0), "written": None, "our_epoch": "e1", "epoch": "e1",
+            "last": StreamId(120, 0), "first": StreamId(50, 0), "deleted": StreamId(0, 0),
+            "away": 10.0, "retention": 100_000,
+        }  # fmt: skip
+        args.update(kw)
+        result = plan_catchup(**args)
+        return result.write_back, result.snapshot, str(result.position)
+
+    long = {"away": 100_000.0}
+    assert plan() == (False, False, "100-0")  # position still in the stream: resume
+    assert plan(seen=None, our_epoch=None) == (False, True, "120-0")  # first sync
+    assert plan(epoch="e2") == (True, True, "120-0")  # Redis lost its data
+    assert plan(last=StreamId(90, 0)) == (True, True, "90-0")  # failover lost our entries
+    assert plan(written=StreamId(130, 0)) == (True, True, "120-0")  # ... or our own write
+    assert plan(deleted=StreamId(101, 0)) == (False, True, "120-0")  # XDEL after us
+    # Away for less than the retention: nothing we missed can have been trimmed yet.
+    assert plan(first=StreamId(110, 0)) == (False, False, "100-0")
+    assert plan(first=None) == (False, False, "100-0")
+    # Away for about a retention: a first entry past us, or none left, means reload.
+    assert plan(first=StreamId(110, 0), **long) == (False, True, "120-0")
+    assert plan(first=None, **long) == (False, True, "120-0")
+    assert plan(first=None, last=StreamId(100, 0), **long) == (False, False, "100-0")  # idle
+    assert plan(**long) == (False, False, "100-0")  # our position is still in the stream
+    info = {
+        b"last-generated-id": b"5-1",
+        b"first-entry": (b"2-0", {}),
+        b"max-deleted-entry-id": b"0-0",
+    }
+    assert stream_info(info) == (StreamId(5, 1), StreamId(2, 0), StreamId(0, 0))
+    assert stream_info({"last-generated-id": "0-0", "first-entry": None}) == (
+        StreamId(0, 0),
+        None,
+        None,
+    )
+
+
+async def test_a_remember_once_whose_reply_was_lost_does_not_block_the_redelivery(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store(on_unavailable="raise", reconnect_delay=0.05)
+    await store.start()
+    real_call = store._call
+
+    async def reply_lost(call: Any, **kw: Any) -> Any:
+        await real_call(call, **kw)  # Redis ran the SET ...
+        raise asyncio.TimeoutError  # ... but its reply never came back
+
+    store._call = reply_lost  # type: ignore[method-assign]
+    with pytest.raises(StoreUnavailable):
+        await store.remember_once("ssf:jti-lost", 600)
+    store._call = real_call  # type: ignore[method-assign]
+    assert await eventually(lambda: store.healthy, 5)
+    assert await store.remember_once("ssf:jti-lost", 600)  # the redelivery is accepted
+
+
+async def test_hashes_written_by_0_1_keep_their_time(
+    make_store: StoreFactory, redis_url: str
+) -> None:
+    store = make_store()
+    await store.start()
+    user = SubjectKey.user(TID, "legacy")
+    key = f"{store.prefix}wm:{user}"
+    legacy = RevocationEvent(user, 2_000, "old layout")
+    raw = Redis.from_url(redis_url)
+    await raw.hset(key, mapping={"order": 2_000, "event": json.dumps(event_to_dict(legacy))})
+    now = 2_100
+    store._clock = lambda: now  # type: ignore[method-assign]
+    assert not await store.apply(RevocationEvent(user, 1_500, "older"))  # 0.1's time holds
+    assert not await store.apply(RevocationEvent(user, 2_000, "same"))
+    assert await store.apply(RevocationEvent(user, 2_050, "newer"))
+    fields = await raw.hgetall(key)
+    await raw.aclose()
+    assert b"order" not in fields and b"ord" in fields  # rewritten in the new layout

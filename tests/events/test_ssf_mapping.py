@@ -26,10 +26,16 @@ RESOLVER = DirectorySubjectResolver(
     object_id_for_email={"alice@example.com": OID},
 )
 USER = SubjectKey.user(TID, OID)
+PAIR = SubjectKey.iss_sub(TID, ISS, OID)
+COMPLEX_USER = {
+    "format": "complex",
+    "user": {"format": "opaque", "id": OID},
+    "tenant": {"format": "opaque", "id": TID},
+}
 
 
 def _event(event_type: str, payload: dict[str, Any] | None = None, **kw: Any) -> SecurityEvent:
-    subject = kw.pop("subject", {"format": "iss_sub", "iss": ISS, "sub": OID})
+    subject = kw.pop("subject", COMPLEX_USER)
     return SecurityEvent(
         jti="j1",
         issuer=ISS,
@@ -120,7 +126,8 @@ def test_event_timestamp_earlier_than_iat_is_used_but_never_later() -> None:
 @pytest.mark.parametrize(
     ("subject", "expected"),
     [
-        ({"format": "iss_sub", "iss": ISS, "sub": OID}, (USER,)),
+        # RFC 9493 section 3.2.3: the token's own (iss, sub) pair, never the oid.
+        ({"format": "iss_sub", "iss": ISS, "sub": OID}, (PAIR,)),
         ({"format": "iss_sub", "iss": "https://unknown", "sub": OID}, ()),
         ({"format": "email", "email": "Alice@Example.com"}, (USER,)),
         ({"format": "email", "email": "bob@example.com"}, ()),
@@ -168,10 +175,44 @@ def test_event_timestamp_earlier_than_iat_is_used_but_never_later() -> None:
         ),
         ({"format": "phone_number"}, ()),
         ({"format": "did", "url": "did:example:1"}, ()),
+        # SSF 1.0 section 3.3.1: one principal. A member the API cannot match never widens.
+        (
+            {
+                "format": "complex",
+                "device": {"format": "opaque", "id": "dev-1"},
+                "tenant": {"format": "opaque", "id": TID},
+            },
+            (),
+        ),
+        (
+            {
+                "format": "complex",
+                "user": {"format": "email", "email": "nobody@example.com"},
+                "tenant": {"format": "opaque", "id": TID},
+            },
+            (),
+        ),
+        (
+            {
+                "format": "complex",
+                "user": {"format": "email", "email": "nobody@example.com"},
+                "application": {"format": "opaque", "id": "app-1"},
+            },
+            (),
+        ),
+        (
+            {
+                "format": "complex",
+                "user": {"format": "opaque", "id": OID},
+                "device": {"format": "opaque", "id": "dev-1"},
+                "tenant": {"format": "opaque", "id": TID},
+            },
+            (USER,),
+        ),
     ],
 )
 def test_subject_resolution(subject: dict[str, Any], expected: tuple[SubjectKey, ...]) -> None:
-    assert RESOLVER.resolve(subject) == expected
+    assert RESOLVER.resolve(subject).keys == expected
 
 
 def test_opaque_kind_and_callable_lookups() -> None:
@@ -179,10 +220,43 @@ def test_opaque_kind_and_callable_lookups() -> None:
         tenant_for_issuer=lambda iss: TID if iss == ISS else None,
         opaque_kind=SubjectKind.SERVICE_PRINCIPAL,
     )
-    assert resolver.resolve({"format": "opaque", "id": "App"}) == ()  # no default tenant
-    resolver = DirectorySubjectResolver(tenant_id=TID, opaque_kind=SubjectKind.SERVICE_PRINCIPAL)
-    assert resolver.resolve({"format": "opaque", "id": "App"}) == (
+    assert resolver.resolve({"format": "opaque", "id": "App"}).keys == ()  # no tenant
+    assert resolver.resolve({"format": "opaque", "id": "App"}, issuer=ISS).keys == (
         SubjectKey.service_principal(TID, "app"),
+    )
+    resolver = DirectorySubjectResolver(tenant_id=TID, opaque_kind=SubjectKind.SERVICE_PRINCIPAL)
+    assert resolver.resolve({"format": "opaque", "id": "App"}).keys == (
+        SubjectKey.service_principal(TID, "app"),
+    )
+
+
+def test_opaque_subject_of_session_revoked_is_a_session() -> None:
+    # CAEP 1.0 section 3.1: "the session identified by the subject".
+    found = RESOLVER.resolve({"format": "opaque", "id": "S-1"}, event_type=CAEP.SESSION_REVOKED)
+    assert found.keys == (SubjectKey.session(TID, "S-1"),)
+    person = RESOLVER.resolve(
+        {"format": "email", "email": "alice@example.com"}, event_type=CAEP.SESSION_REVOKED
+    )
+    assert person.keys == (USER,)
+
+
+def test_email_claims_and_directory_lookups_are_configured_per_transmitter() -> None:
+    claims = DirectorySubjectResolver(tenant_id=TID, match_email_claims=True)
+    assert claims.resolve({"format": "email", "email": "Bob@Example.com"}).keys == (
+        SubjectKey.email(TID, "bob@example.com"),
+    )
+    directory = DirectorySubjectResolver(
+        tenant_id=TID,
+        object_id_for_subject={("https://okta.example", "00u1"): OID},
+        match_iss_sub_claims=False,
+    )
+    pair = {"format": "iss_sub", "iss": "https://okta.example", "sub": "00u1"}
+    assert directory.resolve(pair).keys == (USER,)
+    assert directory.resolve({**pair, "sub": "00u2"}).keys == ()
+    entra = DirectorySubjectResolver()
+    v2 = f"https://login.microsoftonline.com/{TID}/v2.0"
+    assert entra.resolve({"format": "iss_sub", "iss": v2, "sub": "pairwise"}).keys == (
+        SubjectKey.iss_sub(TID, v2, "pairwise"),
     )
 
 
@@ -197,4 +271,16 @@ def test_deeply_nested_subjects_resolve_to_nothing_without_recursion_errors() ->
     subject: dict[str, Any] = {"format": "opaque", "id": OID}
     for _ in range(400):
         subject = {"format": "aliases", "identifiers": [subject]}
-    assert RESOLVER.resolve(subject) == ()
+    assert RESOLVER.resolve(subject).keys == ()
+
+
+def test_aliases_naming_a_session_never_widen_to_its_user() -> None:
+    aliases = {
+        "format": "aliases",
+        "identifiers": [
+            {"format": "opaque", "id": "S-1"},
+            {"format": "email", "email": "alice@example.com"},
+        ],
+    }
+    found = RESOLVER.resolve(aliases, event_type=CAEP.SESSION_REVOKED)
+    assert found.keys == (SubjectKey.session(TID, "S-1"),)

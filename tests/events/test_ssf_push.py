@@ -84,8 +84,13 @@ async def test_valid_set_is_accepted_and_applied(env: Env) -> None:
 
 
 async def test_redelivered_jti_is_acknowledged_and_applied_once(env: Env) -> None:
-    high = _set(env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "high"})
-    low = _set(env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "low"})
+    # Reported a second apart: on equal times the more severe level would win (the stores'
+    # one tie rule), whatever the order.
+    now = int(time.time())
+    high = _set(
+        env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "high"}, iat=now - 1
+    )
+    low = _set(env, event_type=CAEP.RISK_LEVEL_CHANGE, payload={"current_level": "low"}, iat=now)
     assert (await env.post(high)).status_code == 202
     assert (await env.post(low)).status_code == 202
     assert (await env.post(high)).status_code == 202  # redelivery: acknowledged again
@@ -148,10 +153,12 @@ async def test_jwks_rotation_during_delivery(env: Env) -> None:
     rotated = sign(set_claims(env.stub.issuer), RSA_KEY_2)
     assert (await env.post(rotated)).status_code == 202  # unknown kid -> one refresh
     assert env.stub.jwks_fetches == fetches + 1
-    # The retired key no longer verifies, and bogus kids do not trigger more fetches (cooldown).
+    # The retired key: only a fetch after the SET arrived may call it unknown (a final 400), and
+    # the cooldown defers that fetch, so the SET is retryable; bogus kids cause no fetch storm.
     for _ in range(3):
         stale = sign(set_claims(env.stub.issuer), RSA_KEY)
-        assert (await env.post(stale)).json()["err"] == "invalid_key"
+        response = await env.post(stale)
+        assert response.status_code == 503 and response.headers["retry-after"]
     assert env.stub.jwks_fetches == fetches + 1
 
 
@@ -245,3 +252,14 @@ async def test_unreachable_key_endpoint_is_503_not_a_refusal(env: Env) -> None:
     env.stub.fail_jwks = False
     assert (await env.post(token)).status_code == 202
     assert env.store.watermark(USER) is not None
+
+
+async def test_retryable_errors_carry_the_sources_retry_after(env: Env) -> None:
+    from cae_sdk.core.errors import EventSourceError
+
+    async def refuse(token: str) -> object:
+        raise EventSourceError("key refresh deferred", status=503, retry_after=12.2)
+
+    env.receiver.receive = refuse  # type: ignore[method-assign]
+    response = await env.post(_set(env))
+    assert response.status_code == 503 and response.headers["retry-after"] == "13"

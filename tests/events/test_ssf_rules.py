@@ -8,7 +8,16 @@ from typing import Any
 
 import jwt
 import pytest
-from _ssf_helpers import AUDIENCE, EC_KEY, RSA_KEY, RSA_KEY_2, USER_OID, set_claims, sign
+from _ssf_helpers import (
+    AUDIENCE,
+    EC_KEY,
+    RSA_KEY,
+    RSA_KEY_2,
+    USER_OID,
+    set_claims,
+    sign,
+    user_subject,
+)
 
 from cae_sdk.core.errors import ConfigurationError, EventValidationError
 from cae_sdk.core.secevents import CAEP, RISC
@@ -40,12 +49,15 @@ def test_valid_rs256_and_es256_sets_are_accepted() -> None:
         event = verify_set(sign(_claims(jti=f"j-{key.kid}"), key), KEYS, CONFIG, now=NOW)
         assert event.jti == f"j-{key.kid}"
         assert event.event_type == RISC.ACCOUNT_DISABLED
-        assert event.subject == {"format": "iss_sub", "iss": ISSUER, "sub": USER_OID}
+        assert event.subject == user_subject()
 
 
 def test_ps256_is_accepted() -> None:
     token = sign(_claims(), RSA_KEY, alg="PS256")
-    assert verify_set(token, KEYS, CONFIG, now=NOW).issuer == ISSUER
+    # RFC 8725 section 3.1: a JWK that names its alg verifies that algorithm only.
+    assert _refused(token) == "invalid_key"
+    unrestricted = {k: v for k, v in RSA_KEY.jwk().items() if k != "alg"}
+    assert verify_set(token, parse_jwks({"keys": [unrestricted]}), CONFIG, now=NOW)
 
 
 def _with_exp() -> dict[str, Any]:
@@ -54,9 +66,9 @@ def _with_exp() -> dict[str, Any]:
     return claims
 
 
-def _two_events() -> dict[str, Any]:
+def _no_events() -> dict[str, Any]:
     claims = _claims()
-    claims["events"][CAEP.SESSION_REVOKED] = {}
+    claims["events"] = {}
     return claims
 
 
@@ -81,7 +93,7 @@ def _with_sub() -> dict[str, Any]:
         ("foreign audience", sign(_claims(aud="https://other.example")), "invalid_audience"),
         ("audience list without us", sign(_claims(aud=["a", "b"])), "invalid_audience"),
         ("exp present", sign(_with_exp()), "invalid_request"),
-        ("two events", sign(_two_events()), "invalid_request"),
+        ("no event", sign(_no_events()), "invalid_request"),
         ("missing jti", sign(_without("jti")), "invalid_request"),
         ("missing iat", sign(_without("iat")), "invalid_request"),
         ("missing subject", sign(_without("sub_id")), "invalid_request"),
@@ -183,7 +195,7 @@ def test_weak_or_mismatched_keys_are_not_usable() -> None:
     p384 = SigningKey("p384", ec.generate_private_key(ec.SECP384R1()), "ES384")
     keys = parse_jwks({"keys": [small.jwk(), p384.jwk(), RSA_KEY.jwk()]})
     assert list(keys) == [RSA_KEY.kid]
-    assert keys[RSA_KEY.kid].algorithms == frozenset({"RS256", "PS256"})
+    assert keys[RSA_KEY.kid].algorithms == frozenset({"RS256"})  # the JWK's own alg
     for key, alg in ((small, "RS256"), (p384, "ES384")):
         token = jwt.encode(
             _claims(), key.private, alg, headers={"typ": "secevent+jwt", "kid": key.kid}
@@ -199,3 +211,21 @@ def test_non_finite_or_huge_times_are_refused_or_ignored(bad: float) -> None:
     claims = _claims(event_type=CAEP.SESSION_REVOKED, payload={"event_timestamp": bad})
     event = verify_set(sign(claims), KEYS, CONFIG, now=NOW)
     assert event.event_timestamp is None
+
+
+def test_alternative_event_uris_are_accepted() -> None:
+    # SSF 1.0 section 4.2.1: several URIs are allowed for the exact same event.
+    claims = _claims(event_type=RISC.SESSIONS_REVOKED)
+    claims["events"][CAEP.SESSION_REVOKED] = {"event_timestamp": NOW - 20}
+    event = verify_set(sign(claims), KEYS, CONFIG, now=NOW)
+    assert set(event.all_events()) == {RISC.SESSIONS_REVOKED, CAEP.SESSION_REVOKED}
+
+
+def test_no_age_limit_by_default_but_future_is_refused() -> None:
+    # A SET queued through a 25-hour outage is still a fact (RFC 8417 section 2.2).
+    config = SetValidationConfig(issuer=ISSUER, audiences=(AUDIENCE,))
+    old = verify_set(sign(_claims(iat=NOW - 25 * 3600)), KEYS, config, now=NOW)
+    assert old.issued_at == NOW - 25 * 3600
+    with pytest.raises(EventValidationError):
+        verify_set(sign(_claims(iat=NOW + 301)), KEYS, config, now=NOW)
+    assert config.replay_window_seconds >= 28 * 3600

@@ -13,7 +13,7 @@ import pytest
 import respx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cae_sdk.core.errors import ConfigurationError, JOSEError
+from cae_sdk.core.errors import ConfigurationError, JOSEError, KeysUnavailable
 from cae_sdk.keys import KeySource
 
 CONFIG_URL = "https://issuer.test/.well-known/ssf-configuration"
@@ -105,15 +105,22 @@ async def test_retry_until_loaded_then_cooldown(http: httpx.AsyncClient) -> None
     jwks = respx.get(JWKS_URL).respond(503)
     source = _source(http, clock, jwks_uri=JWKS_URL, retry_until_loaded=True)
     for _ in range(2):
-        with pytest.raises(JOSEError):
+        with pytest.raises(KeysUnavailable):
             await source.key_set("a")
         assert isinstance(source.last_error, httpx.HTTPStatusError)
     assert jwks.call_count == 2  # no cooldown before the first load
     jwks.respond(json={"keys": [_jwk("a")]})
     await source.key_set("a")
-    await source.key_set("b")  # the first load does not start the cooldown
-    await source.key_set("c")
-    assert jwks.call_count == 4
+    clock.now += 1
+    # The first load does not start the cooldown: a key missed after it refreshes at once.
+    with pytest.raises(JOSEError) as caught:
+        await source.lookup("b", since=clock.now)
+    assert caught.value.reason == "unknown_key" and jwks.call_count == 4
+    clock.now += 1
+    with pytest.raises(KeysUnavailable) as held:
+        await source.lookup("c", since=clock.now)  # within the cooldown: deferred, retryable
+    assert held.value.retry_after >= 1 and jwks.call_count == 4
+    await source.aclose()
 
 
 @respx.mock

@@ -141,6 +141,7 @@ def test_the_blocking_driver_answers_503_when_validation_outlives_its_deadline(
         assert time.monotonic() - started < 2.5  # answered by the driver's own deadline
     assert result.refusal is not None and result.refusal.status == 503
     assert result.decision.reason is Reason.KEYS_UNAVAILABLE
+    assert (b"retry-after", b"1") in result.refusal.headers()
 
 
 # -- one reason everywhere (item 9) ------------------------------------------------------------
@@ -212,9 +213,9 @@ async def test_the_token_cache_is_looked_up_once_per_request(
     lookups: list[int] = []
     original_get = TokenCache.get
 
-    def counting_get(self: TokenCache, key: bytes, now: float) -> Any:
+    def counting_get(self: TokenCache, *args: Any) -> Any:
         lookups[-1] += 1
-        return original_get(self, key, now)
+        return original_get(self, *args)
 
     monkeypatch.setattr(TokenCache, "get", counting_get)
     validator = _validator(keys)

@@ -390,4 +390,6 @@ async def test_no_signing_keys_at_all_is_503_not_401(keys: SigningKeys) -> None:
         response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 503
     assert response.json()["reason"] == "keys_unavailable"
+    # RFC 9110 section 10.2.3: the key source says when to come back.
+    assert int(response.headers["retry-after"]) >= 1
     await validator.aclose()

@@ -21,10 +21,16 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def add_command(
-    commands: Any, name: str, *, help: str, description: str
+    commands: Any, name: str, *, help: str, description: str, extra: str | None = None
 ) -> argparse.ArgumentParser:
-    """Add a sub-command that accepts the common options (``--json``)."""
+    """Add a sub-command that accepts the common options (``--json``).
+
+    ``extra`` names the optional extra the command cannot run without: ``cae`` checks it is
+    installed before the command starts and otherwise says which one to install, in one line,
+    with exit code 3 (:func:`cae_sdk.cli.app.run`).
+    """
     parser: argparse.ArgumentParser = commands.add_parser(
         name, help=help, description=description, parents=[_common_options()]
     )
+    parser.set_defaults(needs_extra=extra)
     return parser

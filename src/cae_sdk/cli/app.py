@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from .._extras import MissingExtra, require_extra
 from .._version import __version__
 from ..core.errors import CAEError
 from . import decode, demo, events_cmd, idp_cmd, lint, whatif
@@ -54,7 +55,13 @@ def run(argv: list[str], *, output: Output | None = None) -> int:
     out.json_mode = args.json
     handler: Callable[[argparse.Namespace, Output], int] = args.handler
     try:
+        extra = getattr(args, "needs_extra", None)
+        if extra is not None:
+            require_extra(extra, f"cae {args.command}")
         return int(handler(args, out))
+    except MissingExtra as exc:  # any optional import, checked up front or met on the way
+        out.error(str(exc))
+        return ExitCode.UNAVAILABLE
     except CLIError as exc:
         out.error(str(exc))
         return exc.code

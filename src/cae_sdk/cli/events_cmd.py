@@ -16,8 +16,10 @@ from typing import Any
 
 import httpx
 
+from .._extras import require_extra
 from ..core.errors import ConfigurationError
 from ..core.secevents import SECEVENT_CONTENT_TYPE
+from ..core.urls import loggable_url
 from ..events.model import Event, event_to_dict
 from ..events.store import EventStore
 from ._commands import add_command
@@ -78,6 +80,12 @@ def register(commands: Any) -> None:
     tail.add_argument("--count", type=int, help="stop after this many events")
     tail.add_argument("--seconds", type=float, help="stop after this many seconds")
     tail.add_argument("--no-snapshot", action="store_true", help="skip the current watermarks")
+    tail.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        help="seconds to wait for the store at start (default 5); unreachable: exit 3",
+    )
     tail.set_defaults(handler=run_tail)
 
 
@@ -159,28 +167,30 @@ def _push(args: argparse.Namespace, token: str) -> tuple[int, dict[str, Any]]:
     return response.status_code, body
 
 
-# The shared stores are built by other parts of the project (and need optional extras), so they
-# are looked up at run time: module, class, and how to construct it from the arguments.
-def _open_store(args: argparse.Namespace) -> EventStore:
+# The shared stores are built by other parts of the project (Redis needs an optional extra), so
+# they are looked up at run time: module, class, and how to construct it from the arguments.
+def _open_store(args: argparse.Namespace) -> tuple[EventStore, str]:
+    """The store to follow and where it is (for messages: no password, no query)."""
     if args.redis_url:
+        require_extra("redis", "cae events tail --redis-url")
         module, name = "cae_sdk.events.redis", "RedisEventStore"
         positional: tuple[Any, ...] = (args.redis_url,)
-        options = {"prefix": args.prefix} if args.prefix else {}
+        options: dict[str, Any] = {"startup_timeout": args.timeout}
+        if args.prefix:
+            options["prefix"] = args.prefix
+        where = loggable_url(args.redis_url)
     else:
+        if not args.sqlite.is_file():  # never create an empty database by following it
+            raise CLIError(f"no SQLite event store at {args.sqlite}", ExitCode.UNAVAILABLE)
         module, name = "cae_sdk.events.sqlite", "SQLiteEventStore"
         positional, options = (str(args.sqlite),), {}
-    try:
-        store_class = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise CLIError(
-            f"{name} is not available ({exc}); install cae-sdk[redis] for Redis",
-            ExitCode.UNAVAILABLE,
-        ) from None
+        where = str(args.sqlite)
+    store_class = getattr(importlib.import_module(module), name)
     try:
         store: EventStore = store_class(*positional, **options)
     except (TypeError, ValueError) as exc:
         raise CLIError(f"cannot configure {name}: {exc}") from None
-    return store
+    return store, where
 
 
 def _event_line(event: Event) -> dict[str, Any]:
@@ -188,18 +198,35 @@ def _event_line(event: Event) -> dict[str, Any]:
 
 
 def run_tail(args: argparse.Namespace, out: Output) -> int:
-    store = _open_store(args)
-    return asyncio.run(_tail(store, args, out))
+    if args.timeout <= 0:
+        raise CLIError("--timeout must be positive")
+    store, where = _open_store(args)
+    return asyncio.run(_tail(store, where, args, out))
 
 
-async def _tail(store: EventStore, args: argparse.Namespace, out: Output) -> int:
+# How often a follower looks at the store's health while it waits for events.
+_HEALTH_CHECK_SECONDS = 0.25
+
+
+async def _tail(store: EventStore, where: str, args: argparse.Namespace, out: Output) -> int:
     queue: asyncio.Queue[Event] = asyncio.Queue()
     try:
         await store.start()
     except Exception as exc:  # noqa: BLE001 - any backend failure is reported as one line
-        raise CLIError(f"cannot open the event store: {exc}", ExitCode.UNAVAILABLE) from None
+        with contextlib.suppress(Exception):
+            await store.close()
+        raise CLIError(
+            f"cannot open the event store {where}: {exc}", ExitCode.UNAVAILABLE
+        ) from None
     unsubscribe = store.subscribe(queue.put_nowait)
     try:
+        # A store that started unhealthy has no state to show and would show no events: saying
+        # so is the only honest answer (an empty table would read as "no revocations").
+        if not store.healthy:
+            raise CLIError(
+                f"cannot reach the event store {where} (waited {args.timeout:g} s)",
+                ExitCode.UNAVAILABLE,
+            )
         if not args.no_snapshot:
             _print_snapshot(store, out)
         # On stderr, so that --json output stays one object per line; scripts wait for it.
@@ -208,11 +235,20 @@ async def _tail(store: EventStore, args: argparse.Namespace, out: Output) -> int
         seen = 0
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         while args.count is None or seen < args.count:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = _HEALTH_CHECK_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    break
             try:
-                event = await asyncio.wait_for(queue.get(), timeout)
+                event = await asyncio.wait_for(queue.get(), wait)
             except asyncio.TimeoutError:
-                break
+                if not store.healthy:  # events applied meanwhile would be missed silently
+                    raise CLIError(
+                        f"lost the event store {where}; stopped following",
+                        ExitCode.UNAVAILABLE,
+                    ) from None
+                continue
             seen += 1
             _print_event(event, out)
     finally:

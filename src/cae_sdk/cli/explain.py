@@ -1,7 +1,8 @@
 """Explain tokens and ``WWW-Authenticate`` challenges in plain words (pure; ``cae decode``).
 
 Nothing here verifies a signature or trusts a value: it reads what a token or a challenge says
-and what that means for Continuous Access Evaluation (shared PROTOCOL.md sections 1 to 3).
+and what that means for Continuous Access Evaluation (Microsoft identity platform docs "Claims
+challenges, claims requests and client capabilities"; Entra docs "Continuous access evaluation").
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ..core.tokens import TokenClaims, decode_unverified
 
 __all__ = ["classify_input", "explain_challenges", "explain_claims_request", "explain_token"]
 
-# Non-CAE Entra access tokens live about an hour; CAE sessions get up to 28 h (PROTOCOL.md s1).
+# Non-CAE Entra access tokens live about an hour; CAE sessions get long-lived tokens, up to 28 h
+# (Entra docs "Continuous access evaluation", token lifetime).
 _PLAIN_TOKEN_LIFETIME = 2 * 3600
 _REASON_TEXT = {
     "tokenissuedbeforerevocationtimestamp": "the subject was revoked after this token was issued",
@@ -115,8 +117,19 @@ def explain_token(token: str, *, now: int) -> dict[str, Any]:
     acrs = list(claims.acrs)
     if acrs:
         notes.append(f"Authentication contexts satisfied: {', '.join(acrs)}.")
-    if "mfa" in claims.amr:
+    if "mfa" in claims.amr or "ngcmfa" in claims.amr:
         notes.append("amr contains mfa: the user completed multifactor authentication.")
+    elif "amr" not in payload and not claims.is_app_only:
+        # Access token claims reference: amr is "only present in v1.0 tokens".
+        notes.append(
+            "No amr claim (Entra puts amr in v1.0 access tokens only): whether the user did "
+            "MFA is not visible in this token; a resource can only see it through acrs."
+        )
+    if isinstance(payload.get("idp"), str) or payload.get("acct") in (0, 1):
+        kind = "a guest" if payload.get("acct") == 1 else "authenticated elsewhere"
+        if payload.get("acct") == 0 and not isinstance(payload.get("idp"), str):
+            kind = "a member of the tenant"
+        notes.append(f"acct/idp: the user is {kind} (Conditional Access guest conditions).")
     identity = {
         "kind": "application (app-only)" if claims.is_app_only else "user (delegated)",
         "tenant_id": claims.tenant_id,

@@ -27,6 +27,7 @@ def register(commands: Any) -> None:
             "until Ctrl-C (or --seconds). The CA, keys and secrets are throw-away: they are "
             "generated at start and removed on exit."
         ),
+        extra="devidp",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     parser.add_argument("--tenant-id", help="tenant id (GUID) instead of a random one")
@@ -74,12 +75,8 @@ def describe_rows(description: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def run(args: argparse.Namespace, out: Output) -> int:
-    try:
-        from ..devidp import DevIdentityProvider
-    except ImportError as exc:
-        raise CLIError(
-            f"the dev identity provider needs cae-sdk[devidp] ({exc})", ExitCode.UNAVAILABLE
-        ) from None
+    from ..devidp import DevIdentityProvider  # MissingExtra without uvicorn: exit 3
+
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGTERM)
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -98,6 +95,10 @@ def run(args: argparse.Namespace, out: Output) -> int:
                 out.line(
                     f"MSAL: authority={idp.authority} instance_discovery=False, "
                     f"verify TLS with {idp.ca_bundle}"
+                )
+                out.line(
+                    "azure-identity (EnvironmentCredential, DefaultAzureCredential): export the "
+                    "variables below and pass disable_instance_discovery=True"
                 )
                 out.line("Shell environment for MSAL / azure-identity clients:")
                 for name, value in idp.environment().items():

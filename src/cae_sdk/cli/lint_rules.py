@@ -2,14 +2,17 @@
 
 Rules, each with a stable code (``docs/cli.md`` lists them):
 
-* naming (seed 002): every ``core.naming`` issue, plus duplicate CA numbers and names whose
+* naming (the framework article "Conditional Access framework and policies"): every
+  ``core.naming`` issue, plus duplicate CA numbers and names whose
   Block/MFA/platform/app parts disagree with what the policy actually configures;
 * ``contradiction``: an enforced block policy covers every request an enforced grant policy
-  applies to, so the grant policy never takes effect (block always wins, seed 003 Q4);
+  applies to, so the grant policy never takes effect (block always wins). Workload-identity
+  and user policies never meet: the first apply only to a service principal's own tokens;
 * ``duplicate``: two enforced policies apply to exactly the same requests;
 * ``overlap``: two enforced policies of the same persona and policy type apply to some of the
   same requests (the framework wants the base policy to exclude what an explicit one covers);
-* ``unknown-platform``: no enforced policy applies to the unknown device platform (seed 003 Q7);
+* ``unknown-platform``: no enforced policy applies to the unknown device platform (Entra docs
+  "Conditional Access: Conditions", device platforms: have a policy for unsupported platforms);
 * ``report-only``: a policy left in report-only mode (never enforced) longer than allowed.
 """
 
@@ -27,7 +30,7 @@ __all__ = ["SEVERITIES", "Finding", "lint_policies"]
 
 SEVERITIES = ("info", "warning", "error")
 
-# Graph device platform values for each platform word of the framework (seed 002 vs Graph's
+# Graph device platform values for each platform word of the framework (the article vs Graph's
 # conditionalAccessDevicePlatform enumeration).
 _NAME_PLATFORMS = {
     "iOS": {"ios"},
@@ -37,6 +40,14 @@ _NAME_PLATFORMS = {
     "macOS": {"macos"},
     "Linux": {"linux"},
     "iOSAndroid": {"ios", "android"},
+}
+
+
+# Grant-control words of the framework article and the Graph control each one names.
+_NAME_CONTROLS = {
+    "AuthStrength": ("authenticationstrength", "an authentication strength"),
+    "RequireApprovedClient": ("approvedapplication", "an approved client app"),
+    "RequireAppProtection": ("compliantapplication", "an app protection policy"),
 }
 
 
@@ -70,7 +81,7 @@ def lint_policies(
                 "unknown-platform",
                 "(policy set)",
                 "no enforced policy applies to the unknown device platform: add one that "
-                "includes all platforms and excludes the known ones, with a control (seed 003)",
+                "includes all platforms and excludes the known ones, with a control",
             )
         )
     rank = {severity: index for index, severity in enumerate(reversed(SEVERITIES))}
@@ -119,6 +130,9 @@ def _name_matches_content(policy: PolicyView, name: PolicyName) -> list[Finding]
         mismatch(f"the policy blocks but the name says {name.grant_control}")
     if name.grant_control.startswith("MFA") and "mfa" not in policy.grant_controls:
         mismatch(f"the name says {name.grant_control} but the policy does not require mfa")
+    control = _NAME_CONTROLS.get(name.grant_control)
+    if control is not None and control[0] not in policy.grant_controls:
+        mismatch(f"the name says {name.grant_control} but the policy does not require {control[1]}")
     if name.app == "AllApps" and not policy.applications.everything:
         mismatch("the name says AllApps but the policy targets specific applications")
     if name.platform == "AnyPlatform" and not (

@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigurationError
-from ..core.locations import NamedLocation, parse_ip
-from ..core.policies import PolicyContext, load_policies
+from ..core.locations import GeolocationSource, parse_ip
+from ..core.policies import PolicyContext
 from ..core.tokens import TokenClaims, decode_unverified
 from ._commands import add_command
 from .decode import read_argument
 from .output import CLIError, ExitCode, Output, Table
-from .policy_file import load_policy_documents
+from .policy_file import read_locations_file, read_policy_file
 from .whatif_report import explain_evaluation
 
-__all__ = ["register"]
+__all__ = ["build_context", "register"]
 
 
 def register(commands: Any) -> None:
     parser = add_command(
         commands,
         "whatif",
-        help="which policies apply to a request, which would block, which are report-only",
+        help="which policies apply to a request, which would block, which are undecided",
         description=(
             "Evaluate Conditional Access policies (Graph JSON) with the resource's own policy "
             "engine for one request, like Entra's What If tool, and say why for each policy. "
+            "What the resource cannot observe is reported as undecided. "
             "The token is decoded without verification: it is an input here, not a credential."
         ),
     )
@@ -36,7 +35,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--ip", help="client IP address as the resource sees it")
     parser.add_argument("--user-agent", default="", help="User-Agent (device platform)")
     parser.add_argument(
-        "--locations", type=Path, help="named locations JSON (Graph ipNamedLocation list)"
+        "--locations",
+        type=Path,
+        help="named locations JSON (Graph ipNamedLocation and countryNamedLocation)",
+    )
+    parser.add_argument(
+        "--country",
+        help="the client IP's country (ISO 3166 alpha-2, or 'none' for an address in no "
+        "country) as a geolocation source says; without it country locations are undecided",
     )
     parser.add_argument(
         "--app-id",
@@ -48,35 +54,24 @@ def register(commands: Any) -> None:
         "--auth-context",
         action="append",
         default=[],
-        help="authentication context the route requires (c1..c25); repeatable",
+        help="authentication context the route requires (c1..c99); repeatable",
     )
-    parser.add_argument("--user-risk", choices=("none", "low", "medium", "high"))
-    parser.add_argument("--sp-risk", choices=("none", "low", "medium", "high"))
+    parser.add_argument(
+        "--mfa-auth-context",
+        help="authentication context the tenant ties to MFA (enforces 'require MFA' through it)",
+    )
+    parser.add_argument(
+        "--user-risk",
+        choices=_RISKS,
+        help="the user's risk level (default: not known, risk conditions are undecided)",
+    )
+    parser.add_argument(
+        "--sp-risk", choices=_RISKS, help="the service principal's risk level (default: not known)"
+    )
     parser.set_defaults(handler=run)
 
 
-def read_locations(path: Path) -> tuple[NamedLocation, ...]:
-    """IP named locations from Graph JSON; country locations are skipped (not enforceable)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"{path}: not valid JSON ({exc})") from None
-    items = data.get("value", [data]) if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise ConfigurationError(f"{path}: expected a list of named locations")
-    locations = []
-    for item in items:
-        if not isinstance(item, dict) or "ipRanges" not in item:
-            continue
-        try:
-            locations.append(NamedLocation.from_dict(item))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"{path}: bad named location {item.get('id')!r}: {exc}"
-            ) from None
-    return tuple(locations)
+_RISKS = ("none", "low", "medium", "high")
 
 
 def _app_ids(claims: TokenClaims, explicit: list[str]) -> frozenset[str]:
@@ -92,23 +87,40 @@ def _app_ids(claims: TokenClaims, explicit: list[str]) -> frozenset[str]:
     return frozenset(ids)
 
 
-def run(args: argparse.Namespace, out: Output) -> int:
-    _, payload = decode_unverified(read_argument(args.token).strip())
-    claims = TokenClaims(payload)
+def _geolocation(country: str | None) -> GeolocationSource | None:
+    if country is None:
+        return None
+    if country.strip().lower() == "none":
+        return lambda _address: None  # the address maps to no country
+    code = country.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise CLIError(f"--country {country!r} is not an ISO 3166 alpha-2 country code or none")
+    return lambda _address: code
+
+
+def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContext:
+    """The request ``cae whatif`` describes, as the resource's engine reads it."""
     if args.ip is not None and parse_ip(args.ip) is None:
         raise CLIError(f"--ip {args.ip!r} is not an IP address")
-    policies = load_policies(load_policy_documents(args.policies))
-    context = PolicyContext(
+    return PolicyContext(
         claims=claims,
         client_ip=args.ip,
         user_agent=args.user_agent or None,
         app_ids=_app_ids(claims, args.app_id),
-        auth_contexts=frozenset(c.lower() for c in args.auth_context),
-        named_locations=read_locations(args.locations) if args.locations else (),
+        auth_contexts=frozenset(c.strip().lower() for c in args.auth_context),
+        named_locations=read_locations_file(args.locations) if args.locations else (),
         user_risk=args.user_risk,
         service_principal_risk=args.sp_risk,
+        mfa_auth_context=args.mfa_auth_context,
+        geolocation=_geolocation(args.country),
     )
-    report = explain_evaluation(policies, context)
+
+
+def run(args: argparse.Namespace, out: Output) -> int:
+    _, payload = decode_unverified(read_argument(args.token).strip())
+    claims = TokenClaims(payload)
+    policies = read_policy_file(args.policies)
+    report = explain_evaluation(policies, build_context(args, claims))
     if out.json_mode:
         out.json(report)
         return ExitCode.OK
@@ -135,4 +147,7 @@ def run(args: argparse.Namespace, out: Output) -> int:
     out.line(f"Decision: {verdict}", style="bold")
     if decision["report_only"]:
         out.line(f"Report-only policies that would apply: {', '.join(decision['report_only'])}")
+    if decision["undecided"]:
+        names = [row["name"] for row in report["policies"] if row["id"] in decision["undecided"]]
+        out.line(f"Undecided at the resource (not enforced here): {', '.join(names)}")
     return ExitCode.OK

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.locations import NamedLocation, parse_ip
+from ..core.locations import AnyNamedLocation, NamedLocation, parse_ip
 from ..core.policies import (
     GrantControls,
     Policy,
@@ -36,11 +36,21 @@ def _lifted(policy: Policy) -> dict[str, Policy]:
     replace = dataclasses.replace
     workload = policy.targets_workload_identities
     return {
-        "users": replace(policy, users=_EVERYONE, groups=_UNCONFIGURED, roles=_UNCONFIGURED),
-        "applications": replace(policy, applications=_EVERYONE, auth_contexts=frozenset()),
+        "users": replace(
+            policy,
+            users=_EVERYONE,
+            groups=_UNCONFIGURED,
+            roles=_UNCONFIGURED,
+            include_guests=None,
+            exclude_guests=None,
+        ),
+        "applications": replace(
+            policy, applications=_EVERYONE, auth_contexts=frozenset(), user_actions=frozenset()
+        ),
         "client applications": replace(
             policy, client_apps=_EVERYONE if workload else _UNCONFIGURED
         ),
+        "client app types": replace(policy, client_app_types=frozenset()),
         "device platform": replace(policy, platforms=_UNCONFIGURED),
         "location": replace(policy, locations=_UNCONFIGURED),
         "risk level": replace(
@@ -71,12 +81,20 @@ def _why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
     verdict = result.verdict
     if verdict is PolicyVerdict.NOT_APPLIED:
         return _why_not(policy, context)
-    if verdict is PolicyVerdict.UNKNOWN:
-        return "cannot be decided at the resource: " + ", ".join(result.unobservable)
+    if verdict is PolicyVerdict.UNDECIDED:
+        return "cannot be decided at the resource: " + "; ".join(result.reasons)
     if verdict is PolicyVerdict.BLOCK:
         return "applies; its grant control is block (block always wins)"
     if verdict is PolicyVerdict.MFA_REQUIRED:
-        return "applies; requires MFA and the token shows none (amr/acrs)"
+        if result.step_up:
+            return (
+                "applies; requires MFA, the token shows none: step up to authentication "
+                "context " + ", ".join(result.step_up)
+            )
+        return (
+            "applies; requires MFA, the token shows none (amr) and no authentication "
+            "context can ask for it"
+        )
     if policy.grant.built_in:
         return (
             "applies; its controls are satisfied (" + ", ".join(sorted(policy.grant.built_in)) + ")"
@@ -85,7 +103,7 @@ def _why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
 
 
 def _effect(result: PolicyResult) -> str:
-    applied = result.verdict not in (PolicyVerdict.NOT_APPLIED, PolicyVerdict.UNKNOWN)
+    applied = result.applied
     if result.state is PolicyState.REPORT_ONLY:
         if not applied:
             return "report-only, not applied"
@@ -143,9 +161,7 @@ def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> di
             "auth_contexts": sorted(context.auth_contexts),
             "identity": "app-only" if context.claims.is_app_only else "user",
             "named_locations_matched": [
-                loc.name
-                for loc in context.named_locations
-                if context.client_ip and _contains(loc, context.client_ip)
+                loc.name for loc in context.named_locations if _inside(loc, context)
             ],
         },
         "policies": rows,
@@ -156,11 +172,21 @@ def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> di
             "claims": dict(decision.claims) if decision.claims else None,
             "applied": list(decision.matched_policies),
             "report_only": list(decision.report_only),
-            "undecided": {k: list(v) for k, v in evaluation.unobservable.items()},
+            "undecided": {k: list(v) for k, v in evaluation.undecided.items()},
         },
     }
 
 
-def _contains(location: NamedLocation, ip: str) -> bool:
-    address = parse_ip(ip)
-    return address is not None and location.contains(address)
+def _inside(location: AnyNamedLocation, context: PolicyContext) -> bool:
+    """For display only: the engine decides locations itself."""
+    address = parse_ip(context.client_ip) if context.client_ip else None
+    if address is None:
+        return False
+    if isinstance(location, NamedLocation):
+        return location.contains(address)
+    if context.geolocation is None or not location.by_client_ip:
+        return False
+    try:
+        return location.contains_country(context.geolocation(str(address)))
+    except Exception:  # noqa: BLE001 - an operator's plug-in; the engine reports the failure
+        return False

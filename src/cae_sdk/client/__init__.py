@@ -1,5 +1,6 @@
 """The CAE client: cp1 credentials over MSAL and claims-challenge handling for httpx."""
 
+from ._redact import RedactingFilter, install_log_redaction
 from .auth import CAEAuth
 from .clients import AsyncCAEClient, CAEClient
 from .credentials import (
@@ -33,9 +34,11 @@ __all__ = [
     "ManagedIdentityCredential",
     "MsalHttpClient",
     "PublicClientCredential",
+    "RedactingFilter",
     "SingleFlight",
     "TokenCredential",
     "WorkloadIdentityCredential",
     "ensure_replayable",
+    "install_log_redaction",
     "token_sha256",
 ]

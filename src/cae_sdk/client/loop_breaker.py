@@ -1,9 +1,13 @@
-"""Stop a token that keeps being challenged with the same claims from hammering the IdP.
+"""Stop a resource that keeps challenging from turning requests into token requests.
 
-A misbehaving resource (or one whose revocation the identity provider has not yet seen) can
-challenge every new token with the same claims. Each challenge would cost a token request; the
-breaker allows ``max_attempts`` acquisitions per (scopes, claims) within ``window`` seconds
-and refuses further ones until the window slides. Pure: the caller passes ``now``.
+A misbehaving or hostile resource (or one whose revocation the identity provider has not yet
+seen) can challenge every new token, with the same claims or with new ones each time. Each
+answered challenge costs a token request; the breaker allows ``max_attempts`` of them per key
+within ``window`` seconds and refuses further ones (:class:`ClaimsChallengeLoop`, with
+``retry_after``) until the window slides. ``CAEAuth`` keys it by scopes, across claims, so
+distinct challenges cannot multiply the budget; an attempt that never reached the identity
+provider (MSAL answered from its throttle cache) is handed back with :meth:`LoopBreaker.refund`.
+Pure: the caller passes ``now``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ class LoopBreaker:
         self._lock = threading.Lock()
         self._attempts: dict[Hashable, deque[float]] = {}
 
-    def admit(self, key: Hashable, now: float) -> None:
-        """Record an acquisition for ``key`` or raise :class:`ClaimsChallengeLoop`."""
+    def admit(self, key: Hashable, now: float) -> float:
+        """Record an acquisition for ``key`` (returns its stamp, for :meth:`refund`) or raise
+        :class:`ClaimsChallengeLoop`."""
         with self._lock:
             attempts = self._attempts.get(key)
             if attempts is None:
@@ -42,12 +47,20 @@ class LoopBreaker:
             if len(attempts) >= self.max_attempts:
                 retry_after = attempts[0] + self.window - now
                 raise ClaimsChallengeLoop(
-                    f"The same claims were challenged {len(attempts)} times within "
+                    f"The resource challenged {len(attempts)} tokens within "
                     f"{self.window:.0f} s; not asking the identity provider again for "
                     f"{retry_after:.0f} s.",
                     retry_after=retry_after,
                 )
             attempts.append(now)
+            return now
+
+    def refund(self, key: Hashable, stamp: float) -> None:
+        """Hand back an admitted attempt that did not reach the identity provider."""
+        with self._lock:
+            attempts = self._attempts.get(key)
+            if attempts is not None and stamp in attempts:
+                attempts.remove(stamp)
 
     def _forget_oldest(self) -> None:
         oldest = min(

@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 
 from ..core.challenges import ClaimsChallenge
-from ..core.errors import RequestNotReplayable
-from ..core.urls import loggable_url
+from ._flow import not_replayable
 
-__all__ = ["ensure_replayable"]
+__all__ = ["ensure_replayable", "is_replayable"]
 
 
 def ensure_replayable(
@@ -27,21 +26,20 @@ def ensure_replayable(
 ) -> None:
     """Raise :class:`RequestNotReplayable` (carrying the challenged ``response`` and its
     ``challenge``) unless ``request``'s body can be sent again intact."""
+    if is_replayable(request):
+        return
+    raise not_replayable(request.method, request.url, response=response, challenge=challenge)
+
+
+def is_replayable(request: httpx.Request) -> bool:
+    """Whether ``request``'s body can be sent again intact."""
     stream = request.stream
     # Bytes, JSON and form bodies are a ByteStream from the start; Request.read()/aread() also
     # swap a streamed body for a ByteStream of what was read (httpx/_models.py).
     if isinstance(stream, httpx.ByteStream):
-        return
+        return True
     fields = getattr(stream, "fields", None)  # httpx's MultipartStream
-    if isinstance(fields, list) and all(_field_replayable(f) for f in fields):
-        return
-    raise RequestNotReplayable(
-        f"{request.method} {loggable_url(request.url)} was challenged but its body is a "
-        "one-shot stream that has already been sent. Pass the body as bytes, json, data or "
-        "files with seekable file objects, or read it into memory first.",
-        response=response,
-        challenge=challenge,
-    )
+    return isinstance(fields, list) and all(_field_replayable(f) for f in fields)
 
 
 def _field_replayable(field: Any) -> bool:

@@ -45,6 +45,17 @@ class SingleFlight(Generic[T]):
             asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[T]]
         ] = weakref.WeakKeyDictionary()
 
+    def busy(self, key: Hashable) -> bool:
+        """Whether a call for ``key`` is running right now: in any thread, or started by a task
+        of the calling event loop (whose worker thread may not have begun yet)."""
+        if key in self._flights:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a plain thread
+            return False
+        return key in self._loop_flights.get(loop, {})
+
     def call(self, key: Hashable, fn: Callable[[], T]) -> T:
         """Run ``fn`` unless a call for ``key`` is in flight; then wait for that call instead."""
         with self._lock:

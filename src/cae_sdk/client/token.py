@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -41,14 +42,22 @@ class AccessToken:
     ) -> AccessToken:
         """Build from an MSAL success result: ``expires_in`` plus ``refresh_in`` (fresh from the
         identity provider) or ``refresh_on`` (cache hit)."""
-        expires_on = now + float(result.get("expires_in") or 0)
+        expires_on = now + _seconds(result.get("expires_in") or 0)
         if result.get("refresh_on") is not None:
-            refresh_on = float(result["refresh_on"])
+            refresh_on = _seconds(result["refresh_on"])
         elif result.get("refresh_in") is not None:
-            refresh_on = now + float(result["refresh_in"])
+            refresh_on = now + _seconds(result["refresh_in"])
         else:
             refresh_on = expires_on - EXPIRY_MARGIN_SECONDS
         return cls(str(result["access_token"]), expires_on, min(refresh_on, expires_on), claims)
+
+
+def _seconds(value: Any) -> float:
+    """A time value of a token response: a finite, non-negative number (``ValueError`` else)."""
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("a token response time is not a finite, non-negative number")
+    return seconds
 
 
 def token_sha256(token: str) -> str:

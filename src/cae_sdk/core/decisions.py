@@ -8,6 +8,7 @@ the ``on_decision`` hooks and the metrics label.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -129,9 +130,12 @@ class Decision:
 ALLOW = Decision(Outcome.ALLOW)
 
 
-def token_refusal(reason: str, description: str) -> Decision:
+def token_refusal(reason: str, description: str, *, retry_after: float | None = None) -> Decision:
     """The decision for a request or token that cannot be accepted: a
-    ``TokenValidationError``'s ``reason`` and ``description`` as a :class:`Decision`."""
+    ``TokenValidationError``'s ``reason``, ``description`` and ``retry_after`` (seconds, for a
+    retryable refusal; kept whole and positive in ``details["retry_after"]``)."""
     member = Reason.of_token_error(reason)
-    details = {"token_error": reason} if member is Reason.INVALID_TOKEN else {}
+    details: dict[str, Any] = {"token_error": reason} if member is Reason.INVALID_TOKEN else {}
+    if retry_after is not None and math.isfinite(retry_after):
+        details["retry_after"] = max(1, math.ceil(retry_after))
     return Decision(Outcome.DENY, member, description, details=details)

@@ -23,6 +23,7 @@ __all__ = [
     "InteractionRequired",
     "InvalidClaimsError",
     "JOSEError",
+    "KeysUnavailable",
     "PolicyNameError",
     "RequestNotReplayable",
     "StoreUnavailable",
@@ -53,10 +54,16 @@ class ConfigurationError(CAEError, ValueError):
 
 
 class TokenAcquisitionError(CAEError):
-    """The identity provider refused to issue a token.
+    """The identity provider refused to issue a token, or could not be asked.
 
     Keeps what MSAL reported (``error``, ``error_description``, ``error_codes``,
     ``correlation_id``) and adds a :class:`Remediation` that says who can fix it and how.
+    ``retry_after`` is how many seconds the identity provider asked the client to wait
+    (``Retry-After``, RFC 9110 section 10.2.3), when it did; ``status`` the HTTP status of its
+    answer, when there was one; ``reached_identity_provider`` is ``False`` when no request went
+    out for this acquisition (the answer came from a throttle cache) or none was answered.
+    Text the identity provider sent is truncated (``MAX_ERROR_TEXT`` characters): an error never
+    carries a whole hostile answer.
     """
 
     def __init__(
@@ -69,36 +76,65 @@ class TokenAcquisitionError(CAEError):
         correlation_id: str | None = None,
         claims: str | None = None,
         remediation: Remediation | None = None,
+        retry_after: float | None = None,
+        status: int | None = None,
+        reached_identity_provider: bool = True,
     ) -> None:
-        self.error = error
-        self.error_description = error_description
-        self.error_codes = tuple(error_codes)
-        self.correlation_id = correlation_id
+        self.error = _capped(error, 128)
+        self.error_description = _capped(error_description, MAX_ERROR_TEXT)
+        self.error_codes = tuple(error_codes)[:16]
+        self.correlation_id = _capped(correlation_id, 128)
         self.claims = claims
-        self.remediation = remediation or remediation_for(self.error_codes, error)
-        super().__init__(f"{message} Remediation: {self.remediation.text}")
+        self.retry_after = retry_after
+        self.status = status
+        self.reached_identity_provider = reached_identity_provider
+        self.remediation = remediation or remediation_for(self.error_codes, self.error)
+        text = _capped(message, MAX_ERROR_TEXT) or ""
+        super().__init__(f"{text} Remediation: {self.remediation.text}")
 
     @classmethod
     def from_msal_result(
-        cls, result: dict[str, Any], *, claims: str | None = None
+        cls, result: dict[str, Any], *, claims: str | None = None, **details: Any
     ) -> TokenAcquisitionError:
-        """Build the most specific error for an MSAL error ``result`` dict."""
-        codes = tuple(int(c) for c in result.get("error_codes") or () if str(c).isdigit())
-        remediation = remediation_for(codes, result.get("error"))
+        """Build the most specific error for an MSAL error ``result`` dict; ``details`` are
+        passed on (``retry_after``, ``status``, ``reached_identity_provider``)."""
+        raw_codes = result.get("error_codes")
+        raw_codes = raw_codes if isinstance(raw_codes, (list, tuple)) else ()
+        codes = tuple(int(c) for c in map(str, raw_codes[:16]) if _is_code(c))
+        error = result.get("error")
+        error = str(error) if error is not None else None
+        remediation = remediation_for(codes, error)
         error_cls: type[TokenAcquisitionError] = cls
-        if remediation.interactive or result.get("error") == "interaction_required":
+        if remediation.interactive or error == "interaction_required":
             error_cls = InteractionRequired
         description = str(result.get("error_description") or "")
-        first_line = description.splitlines()[0] if description else ""
+        head = description[:MAX_ERROR_TEXT]
+        first_line = head.splitlines()[0] if head.strip() else ""
+        correlation_id = result.get("correlation_id")
         return error_cls(
-            f"Token request failed: {result.get('error')}: {first_line}".rstrip(": "),
-            error=result.get("error"),
+            f"Token request failed: {_capped(error, 128)}: {first_line}".rstrip(": "),
+            error=error,
             error_description=description or None,
             error_codes=codes,
-            correlation_id=result.get("correlation_id"),
+            correlation_id=str(correlation_id) if correlation_id is not None else None,
             claims=claims,
             remediation=remediation,
+            **details,
         )
+
+
+MAX_ERROR_TEXT = 1024
+"""How many characters of identity provider text an error keeps (the rest is cut)."""
+
+
+def _is_code(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 12
+
+
+def _capped(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters cut)"
 
 
 class InteractionRequired(TokenAcquisitionError):
@@ -154,16 +190,32 @@ class JOSEError(CAEError, ValueError):
         self.description = description
 
 
+class KeysUnavailable(JOSEError):
+    """Signing keys could not be consulted in time: none were ever loaded, the refresh an unknown
+    ``kid`` needed failed or is still running, or the per-source refresh limit defers it.
+
+    Retryable, never a verdict on the token: ``retry_after`` (seconds) is when a retry can find
+    the keys (a deferred refresh is already scheduled for then). ``reason`` is
+    ``keys_unavailable``.
+    """
+
+    def __init__(self, description: str, *, retry_after: float = 1.0) -> None:
+        super().__init__("keys_unavailable", description)
+        self.retry_after = retry_after
+
+
 class TokenValidationError(CAEError, ValueError):
     """A bearer token failed validation at a resource.
 
     ``reason`` is a stable machine-readable code, e.g. ``token_expired`` or ``bad_signature``.
+    ``retry_after`` (seconds) is set for retryable refusals (``keys_unavailable``).
     """
 
-    def __init__(self, reason: str, description: str) -> None:
+    def __init__(self, reason: str, description: str, *, retry_after: float | None = None) -> None:
         super().__init__(description)
         self.reason = reason
         self.description = description
+        self.retry_after = retry_after
 
 
 class EventValidationError(CAEError, ValueError):
@@ -204,10 +256,20 @@ class EventSourceError(CAEError):
     """A remote event source (SSF transmitter, Microsoft Graph) refused or failed a request.
 
     ``status`` is the HTTP status (0 when the answer was not HTTP at all), ``code`` the error
-    code the source reported, if any.
+    code the source reported, if any. ``retry_after`` (seconds), when set, is when a retry can
+    succeed (e.g. the transmitter's keys after a deferred refresh): a push receiver answers 503
+    with that ``Retry-After``, a poll receiver leaves the SET unacknowledged.
     """
 
-    def __init__(self, message: str, *, status: int = 0, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.retry_after = retry_after

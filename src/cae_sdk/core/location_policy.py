@@ -1,4 +1,6 @@
-"""IP location enforcement: standard and strict mode (shared PROTOCOL.md section 3).
+"""IP location enforcement: standard and strict mode (Entra docs "Continuous access evaluation",
+IP address variation, and "Strictly enforce location policies using continuous access
+evaluation").
 
 * **standard**: the IP the resource sees must be in an allowed range, *or* the token's ``ipaddr``
   (the IP the identity provider saw at issuance) must be: Entra treats a client that was on an

@@ -1,18 +1,48 @@
-"""IP-range named locations (Conditional Access "named locations")."""
+"""Conditional Access named locations: IP ranges and countries (Graph ``ipNamedLocation`` and
+``countryNamedLocation``), read with typed members.
+
+A resource sees the client IP, so IP-range locations are decided here. A country location is
+decided only through a :class:`GeolocationSource` the operator plugs in (IP -> ISO 3166 country
+code); without one, or when the location is found by the Authenticator app's GPS
+(``countryLookupMethod: authenticatorAppGps``), the resource cannot tell and says so.
+
+Graph reference: ``ipNamedLocation``, ``countryNamedLocation`` resource types and the
+"Create namedLocation" examples (Microsoft Graph v1.0).
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._document import parse_json_document
+from ._members import Members
 from .errors import ConfigurationError
 
-__all__ = ["IPNetwork", "NamedLocation", "parse_ip"]
+__all__ = [
+    "AnyNamedLocation",
+    "CountryNamedLocation",
+    "GeolocationSource",
+    "IPNetwork",
+    "NamedLocation",
+    "load_named_locations",
+    "parse_ip",
+    "parse_named_location",
+]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+GeolocationSource = Callable[[str], "str | None"]
+"""IP address (text) -> ISO 3166-1 alpha-2 country code, or None when the address maps to no
+country (Entra's "unknown countries and regions"). Called on the request path: it must answer
+from local data (a GeoIP database), never over a network. An exception leaves the country
+location undecided."""
+
+_IP_TYPE = "#microsoft.graph.ipNamedLocation"
+_COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
 
 
 def parse_ip(text: str) -> IPAddress | None:
@@ -55,6 +85,7 @@ class NamedLocation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "@odata.type": _IP_TYPE,
             "id": self.id,
             "displayName": self.name,
             "isTrusted": self.trusted,
@@ -63,11 +94,117 @@ class NamedLocation:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NamedLocation:
-        """Read Graph's ``ipNamedLocation`` shape (``displayName``, ``ipRanges``, ``isTrusted``)."""
-        ranges = [r["cidrAddress"] for r in data.get("ipRanges", ())]
-        return cls.from_cidrs(
-            str(data["id"]),
-            str(data.get("displayName", data["id"])),
-            ranges,
-            trusted=bool(data.get("isTrusted", False)),
-        )
+        """Read Graph's ``ipNamedLocation`` (``id``, ``displayName``, ``ipRanges``,
+        ``isTrusted``); a wrong type is a :class:`ConfigurationError` naming the member."""
+        members, location_id, name = _identity(data)
+        cidrs = []
+        for index, item in enumerate(_list(members, "ipRanges")):
+            entry = Members(item, members.owner, f"ipRanges[{index}]")
+            cidr = entry.text("cidrAddress")
+            if cidr is None:
+                raise ConfigurationError(f"{members.owner}: ipRanges[{index}] has no cidrAddress")
+            cidrs.append(cidr)
+        trusted = members.flag("isTrusted")
+        return cls.from_cidrs(location_id, name, cidrs, trusted=bool(trusted))
+
+
+@dataclass(frozen=True, slots=True)
+class CountryNamedLocation:
+    """A named location made of countries and regions (ISO 3166-1 alpha-2, upper-case)."""
+
+    id: str
+    name: str
+    countries: frozenset[str]
+    include_unknown: bool = False
+    """``includeUnknownCountriesAndRegions``: addresses that map to no country are inside."""
+    lookup: str = "clientIpAddress"
+    """``countryLookupMethod``: ``clientIpAddress`` (default) or ``authenticatorAppGps``."""
+
+    @property
+    def by_client_ip(self) -> bool:
+        """Whether the client IP decides membership (GPS locations cannot be seen here)."""
+        return self.lookup.lower() == "clientipaddress"
+
+    def contains_country(self, country: str | None) -> bool:
+        """Whether a client whose IP maps to ``country`` (None: to no country) is inside."""
+        if country is None:
+            return self.include_unknown
+        return country.strip().upper() in self.countries
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "@odata.type": _COUNTRY_TYPE,
+            "id": self.id,
+            "displayName": self.name,
+            "countriesAndRegions": sorted(self.countries),
+            "includeUnknownCountriesAndRegions": self.include_unknown,
+            "countryLookupMethod": self.lookup,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CountryNamedLocation:
+        """Read Graph's ``countryNamedLocation``; a wrong type is a ConfigurationError."""
+        members, location_id, name = _identity(data)
+        countries = frozenset(c.strip().upper() for c in members.strings("countriesAndRegions"))
+        # Any other lookup method (a future one) is kept as is: only clientIpAddress is
+        # something the resource can observe.
+        lookup = (members.text("countryLookupMethod") or "clientIpAddress").strip()
+        include_unknown = members.flag("includeUnknownCountriesAndRegions")
+        return cls(location_id, name, countries, bool(include_unknown), lookup)
+
+
+AnyNamedLocation = NamedLocation | CountryNamedLocation
+
+
+def _identity(data: Mapping[str, Any]) -> tuple[Members, str, str]:
+    owner_hint = data.get("id") if isinstance(data, Mapping) else None
+    members = Members(data, f"named location {owner_hint!r}" if owner_hint else "named location")
+    location_id = members.text("id")
+    name = members.text("displayName")
+    if not location_id:
+        raise ConfigurationError(f"{members.owner}: a named location needs an 'id'")
+    members.owner = f"named location {name or location_id!r}"
+    return members, location_id, name or location_id
+
+
+def _list(members: Members, key: str) -> list[Any]:
+    value = members.raw(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigurationError(f"{members.owner}: {key} must be a list")
+    return value
+
+
+def parse_named_location(data: Mapping[str, Any]) -> AnyNamedLocation:
+    """One Graph ``namedLocation``: IP ranges or countries, by ``@odata.type`` (or, when the
+    type is absent, by which of ``ipRanges`` / ``countriesAndRegions`` it has)."""
+    if not isinstance(data, Mapping):
+        raise ConfigurationError("a named location must be a JSON object")
+    kind = data.get("@odata.type")
+    if kind == _IP_TYPE or (kind is None and "ipRanges" in data):
+        return NamedLocation.from_dict(data)
+    if kind == _COUNTRY_TYPE or (kind is None and "countriesAndRegions" in data):
+        return CountryNamedLocation.from_dict(data)
+    raise ConfigurationError(
+        f"named location {data.get('id')!r}: not an ipNamedLocation or countryNamedLocation"
+    )
+
+
+def load_named_locations(
+    source: str | bytes | Mapping[str, Any] | Sequence[Any],
+) -> tuple[AnyNamedLocation, ...]:
+    """Named locations from JSON text (size-limited like policy documents) or parsed JSON: a
+    list, one location, or Graph's list response ``{"value": [...]}``."""
+    data: Any = source
+    if isinstance(source, (str, bytes)):
+        data = parse_json_document(source, "named-location document")
+    if isinstance(data, Mapping):
+        data = data.get("value", [data])
+    if not isinstance(data, list):
+        raise ConfigurationError("a named-location document must be a list of locations")
+    locations = tuple(parse_named_location(item) for item in data)
+    ids = [location.id for location in locations]
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError("named location ids must be unique")
+    return locations

@@ -1,4 +1,5 @@
-"""The persona-based Conditional Access naming framework (seed 002), as pure rules.
+"""The persona-based Conditional Access naming framework, as pure rules (Microsoft Azure
+Architecture Center, "Conditional Access framework and policies", section "Naming conventions").
 
 A policy name reads ``<CANumber>-<Persona>-<PolicyType>-<App>-<Platform>-<GrantControl>-
 <OptionalDescription>``, for example ``CA100-Internals-BaseProtection-AllApps-AnyPlatform-MFA``.
@@ -27,8 +28,8 @@ __all__ = [
     "persona_for_number",
 ]
 
-# Seed 002, "Numbering scheme". The first table of the seed spells the Microsoft 365 persona
-# "Microsoft365ServiceAccounts" and the numbering table "M365ServiceAccounts": both are accepted.
+# The framework article, "Numbering scheme". Its naming table spells the Microsoft 365 persona
+# "Microsoft365ServiceAccounts" and its numbering table "M365ServiceAccounts": both accepted.
 PERSONA_RANGES: Mapping[str, tuple[int, int]] = {
     "Global": (1, 99),
     "Internals": (100, 199),
@@ -44,7 +45,7 @@ PERSONA_RANGES: Mapping[str, tuple[int, int]] = {
     "Developers": (1000, 1099),
 }
 
-# Seed 002, "Policy types".
+# The framework article, "Policy types".
 POLICY_TYPES = (
     "BaseProtection",
     "AppProtection",
@@ -54,8 +55,8 @@ POLICY_TYPES = (
     "Compliance",
 )
 
-# Seed 002, "Platform type", plus Windows and Linux, which Entra's device platform condition
-# knows but the framework's table leaves out.
+# The framework article, "Platform type" (AnyPlatform, iOS, Android, Windows, WindowsPhone,
+# macOS, Linux, iOSAndroid, Unknown).
 PLATFORMS = (
     "AnyPlatform",
     "Unknown",
@@ -68,10 +69,15 @@ PLATFORMS = (
     "Linux",
 )
 
-# Seed 002, "Grant control types" (both tables).
+# "Grant control types" of Microsoft's Azure Architecture Center article "Conditional Access
+# framework and policies" (guide/security/conditional-access-framework): MFA, AuthStrength,
+# Compliant, CompliantorAADHJ, CompliantandAADHJ, MFAorCompliant, MFAandCompliant, MFAorAADHJ,
+# MFAandAADHJ, RequireApprovedClient, RequireAppProtection, Unmanaged; plus Block and ADHJ from
+# the article's naming-component table, which earlier versions of the framework also listed.
 GRANT_CONTROLS = (
     "Block",
     "MFA",
+    "AuthStrength",
     "ADHJ",
     "Compliant",
     "Unmanaged",
@@ -81,6 +87,8 @@ GRANT_CONTROLS = (
     "MFAandCompliant",
     "MFAorAADHJ",
     "MFAandAADHJ",
+    "RequireApprovedClient",
+    "RequireAppProtection",
 )
 
 _NUMBER = re.compile(r"CA(\d{3,4})")

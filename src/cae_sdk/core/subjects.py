@@ -28,6 +28,11 @@ class SubjectKind(str, Enum):
     SERVICE_PRINCIPAL = "sp"
     SESSION = "session"
     TENANT = "tenant"
+    # A user as another identity provider's Shared Signals transmitter names it (RFC 9493
+    # section 3.2): the token's own (iss, sub) pair (Entra v2 sub is pairwise, not the oid) and
+    # its addresses. Added last: stores pack the kind by its position in this enum.
+    ISS_SUB = "iss_sub"
+    EMAIL = "email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,17 @@ class SubjectKey:
     def session(cls, tenant_id: str, session_id: str) -> SubjectKey:
         # Session ids are opaque: keep their case.
         return cls(SubjectKind.SESSION, tenant_id.lower(), session_id)
+
+    @classmethod
+    def iss_sub(cls, tenant_id: str, issuer: str, subject: str) -> SubjectKey:
+        """RFC 9493 section 3.2.3: the (``iss``, ``sub``) pair, both compared exactly."""
+        return cls(SubjectKind.ISS_SUB, tenant_id.lower(), f"{issuer} {subject}")
+
+    @classmethod
+    def email(cls, tenant_id: str, address: str) -> SubjectKey:
+        """RFC 9493 section 3.2.2: an address, lower-cased (section 3.2.2.1 canonicalization);
+        a token's ``email``, ``preferred_username`` or ``upn``."""
+        return cls(SubjectKind.EMAIL, tenant_id.lower(), address.strip().lower())
 
     @classmethod
     def tenant(cls, tenant_id: str) -> SubjectKey:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ._jwt import numeric_date_or_none, whole_seconds
 from .claims import has_cp1
 from .errors import TokenFormatError
 from .subjects import SubjectKey
@@ -35,14 +36,10 @@ def _identifier(raw: Mapping[str, Any], name: str) -> str | None:
     raise TokenFormatError(f"claim {name!r} is not a non-empty string")
 
 
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+def _seconds(value: Any) -> int | None:
+    # The one NumericDate reader (cae_sdk.core._jwt), floored to whole seconds: fractions are
+    # allowed (RFC 7519 section 2) and compare exactly against whole-second watermarks.
+    return whole_seconds(numeric_date_or_none(value))
 
 
 def _str_tuple(value: Any) -> tuple[str, ...]:
@@ -93,17 +90,19 @@ class TokenClaims:
     def session_id(self) -> str | None:
         return _str_or_none(self.raw.get("sid"))
 
+    # NumericDates in whole seconds (floored), None when absent or not a NumericDate. A validated
+    # token never holds a malformed one: the validator refuses it first.
     @property
     def issued_at(self) -> int | None:
-        return _int_or_none(self.raw.get("iat"))
+        return _seconds(self.raw.get("iat"))
 
     @property
     def not_before(self) -> int | None:
-        return _int_or_none(self.raw.get("nbf"))
+        return _seconds(self.raw.get("nbf"))
 
     @property
     def expires_at(self) -> int | None:
-        return _int_or_none(self.raw.get("exp"))
+        return _seconds(self.raw.get("exp"))
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -159,7 +158,9 @@ class TokenClaims:
         * without ``tid`` also ``user(tenant, sub)``, app-only or not (OpenID Connect Core 1.0
           section 2: ``sub`` names the user at its issuer; RFC 9068 tokens carry ``scope``, not
           ``scp``, so user and app-only tokens cannot always be told apart there);
-        * ``session(tenant, sid)``.
+        * ``session(tenant, sid)``;
+        * the names another identity provider's Shared Signals may use for the same user
+          (``iss_sub`` and ``email`` subjects, see ``_named_by_other_issuers``).
 
         A token without ``tid`` and without ``iss`` belongs to no subject (no validator accepts
         it). Raises :class:`TokenFormatError` when ``tid`` or another identifier read here is
@@ -193,7 +194,7 @@ class TokenClaims:
         sid = _identifier(raw, "sid")
         if sid is not None:
             keys.append(SubjectKey.session(tenant, sid))
-        return tuple(dict.fromkeys(keys))
+        return tuple(dict.fromkeys(keys)) + _named_by_other_issuers(self, tenant)
 
     def __repr__(self) -> str:
         return f"TokenClaims(oid={self.object_id!r}, tid={self.tenant_id!r}, azp={self.app_id!r})"
@@ -223,3 +224,21 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3:
         raise TokenFormatError(f"token has {len(parts)} parts; a JWS has 3")
     return _b64url_json(parts[0], "header"), _b64url_json(parts[1], "payload")
+
+
+def _named_by_other_issuers(claims: TokenClaims, tenant: str) -> tuple[SubjectKey, ...]:
+    """The subjects another identity provider's Shared Signals can name this token's user by
+    (RFC 9493 section 3.2): its (``iss``, ``sub``) pair and, for a user token, the addresses in
+    ``email``, ``preferred_username`` and ``upn``, under the token's tenant key (``tid``, else
+    the issuer). They only match watermarks a receiver recorded for them."""
+    keys: list[SubjectKey] = []
+    if claims.issuer and claims.subject:
+        keys.append(SubjectKey.iss_sub(tenant, claims.issuer, claims.subject))
+    if not claims.is_app_only:
+        seen: set[str] = set()
+        for name in ("email", "preferred_username", "upn"):
+            value = claims.raw.get(name)
+            if isinstance(value, str) and "@" in value and value.lower() not in seen:
+                seen.add(value.lower())
+                keys.append(SubjectKey.email(tenant, value))
+    return tuple(keys)

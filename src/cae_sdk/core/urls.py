@@ -1,10 +1,12 @@
-"""URLs fit for logs and error messages."""
+"""URLs fit for logs and error messages, and the origin a URL belongs to."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-__all__ = ["loggable_url"]
+__all__ = ["loggable_url", "origin"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def loggable_url(url: object) -> str:
@@ -19,3 +21,19 @@ def loggable_url(url: object) -> str:
     except ValueError:  # a malformed port is not worth echoing either
         port = ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def origin(url: object) -> tuple[str, str, int] | None:
+    """The origin of an absolute ``http``/``https`` URL (RFC 6454 section 4): lower-case
+    scheme, lower-case host and the port, the scheme's default when absent. ``None`` for a URL
+    that has no such origin (another scheme, no host, a malformed port): it matches nothing."""
+    try:
+        parts = urlsplit(str(url))
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")  # hostname is already lower-case
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]

@@ -4,8 +4,11 @@
 * ``cae_idp_session``: one provider for the whole session (faster; tests must not rely on a
   pristine directory).
 
-The import of the provider is deferred so that loading the plugin costs nothing for test runs
-that never use it.
+pytest loads this module in every environment where cae-sdk is installed, also a plain
+``pip install cae-sdk`` without the ``devidp`` extra, and in every test run, also those that
+never use the fixtures. So it imports nothing but pytest and this package (whose names are
+lazy): the provider is imported when a fixture is first used, and a missing extra fails that
+test with one line naming the extra instead of breaking pytest's start.
 """
 
 from __future__ import annotations
@@ -19,19 +22,31 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import DevIdentityProvider
 
 
+def _start() -> DevIdentityProvider:
+    from .._extras import MissingExtra
+
+    try:
+        from .runner import DevIdentityProvider
+    except MissingExtra as exc:
+        pytest.fail(f"the cae_idp fixtures: {exc}", pytrace=False)
+    return DevIdentityProvider().start()
+
+
 @pytest.fixture
 def cae_idp() -> Iterator[DevIdentityProvider]:
     """A running dev identity provider, fresh for this test."""
-    from .runner import DevIdentityProvider
-
-    with DevIdentityProvider() as idp:
+    idp = _start()
+    try:
         yield idp
+    finally:
+        idp.stop()
 
 
 @pytest.fixture(scope="session")
 def cae_idp_session() -> Iterator[DevIdentityProvider]:
     """A running dev identity provider shared by the whole test session."""
-    from .runner import DevIdentityProvider
-
-    with DevIdentityProvider() as idp:
+    idp = _start()
+    try:
         yield idp
+    finally:
+        idp.stop()

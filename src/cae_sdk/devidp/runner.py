@@ -17,7 +17,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from .._extras import missing_extra
+
+try:
+    import uvicorn
+except ModuleNotFoundError as _exc:  # the one optional part of the provider
+    raise missing_extra(_exc, "devidp", "the dev identity provider") from None
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -319,9 +324,25 @@ class DevIdentityProvider:
         return self._shared_session
 
     def environment(self) -> dict[str, str]:
-        """Environment variables that point MSAL / azure-identity at this provider."""
+        """Environment variables that point MSAL, azure-identity and httpx/requests here.
+
+        azure-identity's ``EnvironmentCredential`` (and so ``DefaultAzureCredential``, whose
+        first link it is) reads ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``,
+        ``AZURE_CLIENT_SECRET`` and ``AZURE_AUTHORITY_HOST``: they name the seeded
+        ``secret_app`` at this provider's tenant. ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` moves
+        IMDS here (MSAL's and azure-identity's managed identity). ``REQUESTS_CA_BUNDLE``
+        (requests, so azure-core's default transport and MSAL) and ``SSL_CERT_FILE`` (httpx)
+        trust this provider's CA.
+
+        No variable can turn off MSAL's instance discovery, a request to
+        ``login.microsoftonline.com`` for any authority host it does not know
+        (``msal/authority.py``): construct azure-identity credentials with
+        ``disable_instance_discovery=True`` (MSAL: ``instance_discovery=False``).
+        """
         return {
             "AZURE_TENANT_ID": self.tenant_id,
+            "AZURE_CLIENT_ID": self.seed.secret_app.client_id,
+            "AZURE_CLIENT_SECRET": self.seed.secret_app.client_secret or "",
             "AZURE_AUTHORITY_HOST": self.base_url,
             "AZURE_POD_IDENTITY_AUTHORITY_HOST": self.imds_url,
             "REQUESTS_CA_BUNDLE": self.ca_bundle,

@@ -13,13 +13,21 @@ never a false acceptance.
 from __future__ import annotations
 
 import logging
+import re
 import time
-import uuid
 from collections.abc import Callable
 
 from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey, SubjectKind
-from .model import WATERMARK_TTL_SECONDS, Event, LocationsEvent, RevocationEvent, RiskLevel
+from .model import (
+    WATERMARK_TTL_SECONDS,
+    Event,
+    LocationsEvent,
+    RevocationEvent,
+    RiskEvent,
+    RiskLevel,
+    supersedes,
+)
 from .store import EventListener, EventStoreMixin
 
 __all__ = ["InMemoryEventStore", "MirroredReads"]
@@ -31,22 +39,22 @@ _KINDS = tuple(SubjectKind)
 _KIND_CODE = {kind: code for code, kind in enumerate(_KINDS)}
 
 
+# Canonical lower-case GUIDs only (they round-trip); anything else is kept as text.
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _pack_text(text: str) -> bytes:
-    if len(text) == 36:
-        try:
-            packed = uuid.UUID(text)
-        except ValueError:
-            pass
-        else:
-            if str(packed) == text:  # only canonical lower-case GUIDs round-trip
-                return b"\x00" + packed.bytes
+    # Without uuid.UUID: a replica catching up packs a hundred thousand of these in a row.
+    if len(text) == 36 and _GUID.fullmatch(text):
+        return b"\x00" + bytes.fromhex(text.replace("-", ""))
     raw = text.encode()
     return b"\x01" + len(raw).to_bytes(4, "big") + raw
 
 
 def _unpack_text(data: bytes, pos: int) -> tuple[str, int]:
     if data[pos] == 0:
-        return str(uuid.UUID(bytes=data[pos + 1 : pos + 17])), pos + 17
+        h = data[pos + 1 : pos + 17].hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", pos + 17
     length = int.from_bytes(data[pos + 1 : pos + 5], "big")
     return data[pos + 5 : pos + 5 + length].decode(), pos + 5 + length
 
@@ -75,18 +83,27 @@ class InMemoryEventStore(EventStoreMixin):
     def __init__(
         self,
         *,
-        watermark_ttl: int = WATERMARK_TTL_SECONDS,
+        watermark_retention: int = WATERMARK_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._watermarks: dict[int, bytes] = {}
         self._risk: dict[SubjectKey, RiskLevel] = {}
-        self._risk_at: dict[SubjectKey, int] = {}
-        self._locations: tuple[NamedLocation, ...] = ()
+        # The winning risk report per subject, "none" included: a late, older "high" must not
+        # resurrect a cleared risk.
+        self._risk_events: dict[SubjectKey, RiskEvent] = {}
+        self._locations: LocationsEvent | None = None
         self._listeners: list[EventListener] = []
         self._seen: dict[str, float] = {}
         self._cursors: dict[str, str] = {}
-        self._ttl = watermark_ttl
+        self._ttl = watermark_retention
         self._clock = clock
+
+    @property
+    def watermark_retention(self) -> int:
+        return self._ttl
+
+    def staleness(self) -> float:
+        return 0.0  # the process's own memory: never behind
 
     async def start(self) -> None:
         return None
@@ -99,8 +116,13 @@ class InMemoryEventStore(EventStoreMixin):
         return True
 
     def apply_local(self, event: Event) -> bool:
-        """Apply without notifying; shared stores use this to update their mirror."""
+        """Apply without notifying; shared stores use this to update their mirror. True when
+        ``event`` became the recorded state (the ordering rule of :func:`~.model.supersedes`;
+        a newer report of the same level counts: it moves the state's time)."""
         if isinstance(event, RevocationEvent):
+            if event.not_before + self._ttl < self._clock():
+                return False  # past its retention: no token it could refuse is still valid
+            # A watermark's order is its time alone: compare the packed timestamps directly.
             slot = hash(event.subject)
             current = self._watermarks.get(slot)
             if current is not None and _timestamp(current) >= event.not_before:
@@ -108,25 +130,36 @@ class InMemoryEventStore(EventStoreMixin):
             self._watermarks[slot] = _pack(event.subject, event.not_before)
             return True
         if isinstance(event, LocationsEvent):
-            if event.locations == self._locations:
+            if not supersedes(event, self._locations):
                 return False
-            self._locations = event.locations
+            self._locations = event
             return True
-        # Risk follows the Redis store's "newer" rule: an older report never overwrites a newer
-        # one (events arrive out of order from several sources); an equally new, different
-        # report wins. The time of a cleared risk is kept so a late "high" cannot resurrect it.
-        previous_at = self._risk_at.get(event.subject)
-        if previous_at is not None and event.at < previous_at:
+        if not supersedes(event, self._risk_events.get(event.subject)):
             return False
-        current_level = self._risk.get(event.subject, RiskLevel.NONE)
-        self._risk_at[event.subject] = event.at
-        if current_level is event.level:
-            return False
+        self._risk_events[event.subject] = event
         if event.level is RiskLevel.NONE:
             self._risk.pop(event.subject, None)
         else:
             self._risk[event.subject] = event.level
         return True
+
+    def drop_risk(self, subject: SubjectKey) -> bool:
+        """Forget every risk report of ``subject`` (a shared store learnt that the backend's
+        cleared report expired); True when a level other than "none" was in force."""
+        self._risk_events.pop(subject, None)
+        return self._risk.pop(subject, None) is not None
+
+    def state_events(self) -> list[Event]:
+        """Every piece of state as the event that set it (watermarks rebuilt from the packed
+        table): what a shared store writes back to a backend that lost its data."""
+        events: list[Event] = [
+            RevocationEvent(subject, not_before, "resync", "resync")
+            for subject, not_before in self.watermarks().items()
+        ]
+        events.extend(self._risk_events.values())
+        if self._locations is not None:
+            events.append(self._locations)
+        return events
 
     async def apply(self, event: Event) -> bool:
         changed = self.apply_local(event)
@@ -159,7 +192,7 @@ class InMemoryEventStore(EventStoreMixin):
         return self._risk.get(subject)
 
     def named_locations(self) -> tuple[NamedLocation, ...]:
-        return self._locations
+        return () if self._locations is None else self._locations.locations
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -204,6 +237,10 @@ class MirroredReads:
     so the request hot path never waits on a network or a disk."""
 
     _mirror: InMemoryEventStore
+
+    @property
+    def watermark_retention(self) -> int:
+        return self._mirror.watermark_retention
 
     def watermark(self, subject: SubjectKey) -> int | None:
         return self._mirror.watermark(subject)

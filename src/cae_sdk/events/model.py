@@ -7,6 +7,8 @@ of named locations. Values are plain, immutable, and serialise to JSON for Redis
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -24,10 +26,17 @@ __all__ = [
     "RiskLevel",
     "event_from_dict",
     "event_to_dict",
+    "order_key",
+    "state_key",
+    "supersedes",
 ]
 
-# Shared PROTOCOL.md section 3: keep a watermark at least as long as the longest token lifetime
-# (28 h for CAE sessions) plus clock skew.
+# Keep a watermark at least as long as the longest access token lifetime a resource accepts,
+# plus clock skew: CAE-capable sessions get tokens of up to 28 hours (Microsoft identity platform,
+# "How to use Continuous Access Evaluation enabled APIs in your applications",
+# learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation).
+# A token whose lifetime exceeds the retention must be refused by the validator, or it could
+# outlive the watermark that revoked it.
 WATERMARK_TTL_SECONDS = 28 * 3600 + 600
 
 
@@ -166,3 +175,56 @@ def _event_from_dict(data: Mapping[str, Any]) -> Event:
             event_id,
         )
     raise ValueError(f"unknown event type {kind!r}")
+
+
+# -- the one ordering rule every store follows ------------------------------------------------
+#
+# Each event updates one piece of state (``state_key``): a subject's watermark, a subject's risk,
+# or the named locations. Of all events for one piece of state, the one with the greatest
+# ``order_key`` is the state. The key is the event's time first; on equal times:
+#
+# * watermarks: the same time is the same state (the first one recorded stays);
+# * risk: the more severe level wins (fail safe: a tie never clears a risk);
+# * locations: the greater SHA-256 of the canonical JSON of the locations wins (deterministic).
+#
+# "Greatest wins" is commutative, associative and idempotent, so every replica that has seen the
+# same events holds the same state, whatever the order and however often they arrived. The key is
+# one fixed-width lowercase hex string so that Python, SQLite and the Redis script compare it the
+# same way (byte order; the script compares it chunk by chunk as numbers, never by locale).
+
+_TIME_OFFSET = 2**63  # timestamps are signed 64-bit: offset to an unsigned, fixed-width hex
+
+
+def state_key(event: Event) -> str:
+    """The piece of state ``event`` updates: ``wm:<subject>``, ``risk:<subject>``, ``locations``."""
+    if isinstance(event, RevocationEvent):
+        return f"wm:{event.subject}"
+    if isinstance(event, RiskEvent):
+        return f"risk:{event.subject}"
+    return "locations"
+
+
+def event_time(event: Event) -> int:
+    return event.not_before if isinstance(event, RevocationEvent) else event.at
+
+
+def order_key(event: Event) -> str:
+    """Fixed-width hex: 16 digits of time, then the tie-breaker of the event's kind."""
+    time_part = f"{event_time(event) + _TIME_OFFSET:016x}"
+    if isinstance(event, RevocationEvent):
+        return time_part
+    if isinstance(event, RiskEvent):
+        return time_part + f"{event.level.rank:x}"
+    return time_part + locations_digest(event.locations)
+
+
+def locations_digest(locations: tuple[NamedLocation, ...]) -> str:
+    canonical = json.dumps(
+        [loc.to_dict() for loc in locations], sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def supersedes(new: Event, current: Event | None) -> bool:
+    """True when ``new`` replaces ``current`` (same ``state_key``) under the ordering rule."""
+    return current is None or order_key(new) > order_key(current)

@@ -1,15 +1,23 @@
-"""``RedisEventStore``: events shared by every replica through Redis, read from a local mirror.
+"""``RedisEventStore``: events shared by every replica through a Redis stream, read from a local
+in-memory mirror.
 
-Writes run one Lua script each, which keeps only the newest state per subject, sets the TTL
-(the watermark lifetime) and publishes the event on a channel in the same atomic step. Every
-replica subscribes and applies what it hears to a local :class:`InMemoryEventStore`, so reads on
-the request path never wait on Redis.
-
-On every (re)connect a replica subscribes first, flushes writes it queued while Redis was away
-(in order), then reads the whole state from Redis, and only then reports ``healthy``. Messages
-published meanwhile wait in the subscription and are applied afterwards, so nothing is missed.
-While Redis is unreachable, ``healthy`` is False (the middleware applies its fail mode) and
-writes are queued (bounded) or refused with :class:`StoreUnavailable`: never silently dropped.
+* **Writes** run one Lua script each: it keeps the state key only if the event wins under the
+  ordering rule (:func:`~cae_sdk.events.model.supersedes`), sets its TTL and ``XADD``\\ s the
+  event to the stream (trimmed by age to the watermark retention) in the same atomic step.
+* **Replication**: each replica reads the stream with ``XREAD BLOCK`` from the last entry id it
+  applied. After a reconnect it resumes from that id: nothing missed, nothing replayed, no full
+  reload. If its position was trimmed away it reads the whole state, from a stream position
+  taken *before* the state was read (entries committed meanwhile are applied twice, which is
+  harmless), so nothing is skipped. If Redis lost data (a restart without persistence, a
+  failover that dropped the newest writes) every replica writes its state back first.
+* **Bounded staleness**: ``healthy`` is derived when it is read: the replica is connected,
+  has read the stream to its end, and the last read that reached the end was *sent* at most
+  ``max_staleness`` seconds ago. The block time is a third of that, so an idle replica hears
+  from Redis several times per ``max_staleness``; a silent link, a stuck socket or a hung task
+  turns the replica unhealthy by itself, and the middleware's fail mode applies. Every Redis
+  call has a deadline of the store's own.
+* **Outages**: writes are queued in order (bounded) or refused with :class:`StoreUnavailable`;
+  never silently dropped. ``forget`` is queued in both modes.
 
 ``redis`` is imported lazily: install the ``redis`` extra to use this module.
 """
@@ -18,27 +26,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
+import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..core.errors import ConfigurationError, StoreUnavailable
-from ..core.subjects import SubjectKey
-from ._redis_layout import WRITE_SCRIPT, write_for
-from .memory import InMemoryEventStore, MirroredReads
-from .model import (
-    WATERMARK_TTL_SECONDS,
-    Event,
-    LocationsEvent,
-    RevocationEvent,
-    RiskEvent,
-    RiskLevel,
-    event_from_dict,
+from ._background import cancel_and_wait, within
+from ._redis_client import build_client
+from ._redis_layout import (
+    WRITE_SCRIPT,
+    Catchup,
+    RedisKeys,
+    StreamId,
+    plan_catchup,
+    write_for,
 )
+from ._redis_sync import StreamFollower
+from .memory import InMemoryEventStore, MirroredReads
+from .model import WATERMARK_TTL_SECONDS, Event
 from .store import EventStoreMixin
 
 if TYPE_CHECKING:
@@ -47,89 +57,123 @@ if TYPE_CHECKING:
 __all__ = ["RedisEventStore"]
 
 _log = logging.getLogger("cae_sdk.events.redis")
+_T = TypeVar("_T")
 
 OnUnavailable = Literal["queue", "raise"]
+_BULK_EXTRA = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Forget:
+    key: str
 
 
 class RedisEventStore(MirroredReads, EventStoreMixin):
-    """An :class:`~cae_sdk.events.EventStore` shared through Redis, mirrored in memory."""
+    """An :class:`~cae_sdk.events.EventStore` shared through Redis, mirrored in memory.
+
+    Args:
+        url: ``redis://`` or ``rediss://`` (TLS; ``?ssl_ca_certs=/path`` for a private CA),
+            with an ACL user and password in the userinfo; defaults to ``CAE_REDIS_URL``.
+            With Sentinel it gives the primary's credentials, database and TLS settings.
+        prefix: every key of the store starts with it (the ACL key pattern is ``<prefix>*``).
+        watermark_retention: seconds a watermark (and a stream entry) is kept after its time.
+        max_staleness: seconds without a complete read of the stream after which the replica
+            is unhealthy (the fail mode applies); reads block for a third of it.
+        on_unavailable: ``"queue"`` writes while Redis is away (bounded by ``max_queue``) or
+            ``"raise"`` :class:`StoreUnavailable`.
+        reconnect_delay: pause between reconnection attempts.
+        startup_timeout: how long ``start()`` waits for the first catch-up.
+        sentinels: ``[(host, port), ...]`` of Redis Sentinels; ``service_name`` names the
+            monitored primary.
+        client: a ``redis.asyncio.Redis`` of the caller's (left open by ``close()``).
+    """
 
     def __init__(
         self,
         url: str | None = None,
         *,
         prefix: str = "cae:",
-        watermark_ttl: int = WATERMARK_TTL_SECONDS,
+        watermark_retention: int = WATERMARK_TTL_SECONDS,
+        max_staleness: float = 3.0,
         on_unavailable: OnUnavailable = "queue",
         max_queue: int = 10_000,
         reconnect_delay: float = 0.2,
         startup_timeout: float = 5.0,
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        service_name: str | None = None,
         clock: Callable[[], float] = time.time,
         client: Redis | None = None,
     ) -> None:
         if on_unavailable not in ("queue", "raise"):
             raise ConfigurationError("on_unavailable must be 'queue' or 'raise'")
+        if not max_staleness > 0:
+            raise ConfigurationError("max_staleness must be positive")
         self.url = url or os.environ.get("CAE_REDIS_URL", "redis://127.0.0.1:6379/0")
         self.prefix = prefix
-        self.channel = f"{prefix}events"
+        self.keys = RedisKeys(prefix)
         self.on_unavailable = on_unavailable
-        self._ttl = watermark_ttl
+        self.max_staleness = max_staleness
+        # A blocking read returns within a third of the staleness budget when nothing happens,
+        # and any call that has not answered a third later is abandoned.
+        self._block = max_staleness / 3
+        self._deadline = max_staleness / 3
+        self._ttl = watermark_retention
         self._max_queue = max_queue
         self._reconnect_delay = reconnect_delay
         self._startup_timeout = startup_timeout
+        self._sentinels = list(sentinels) if sentinels else None
+        self._service_name = service_name
         self._clock = clock
         self._client = client
         self._owns_client = client is None  # a client the caller passed is theirs to close
-        self._mirror = InMemoryEventStore(watermark_ttl=watermark_ttl, clock=clock)
-        self._queue: deque[Event] = deque()
+        self._mirror = InMemoryEventStore(watermark_retention=watermark_retention, clock=clock)
+        self._follower = StreamFollower(self)
+        self._queue: deque[Event | _Forget] = deque()
         self._write_lock = asyncio.Lock()
-        self._healthy = False
-        self._ready = asyncio.Event()  # this start()'s first sync is done
-        self._synced_once = False  # the mirror holds state Redis may have lost since
+        self._link_up = False  # the last sync succeeded and no call has failed since
+        self._ready = asyncio.Event()  # this start()'s first catch-up is done
+        self._epoch: str | None = None
+        self._written: StreamId | None = None  # newest entry this replica wrote
+        self._reported_healthy = False
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._script: Any = None
-        self._risk_subjects: set[SubjectKey] = set()
-        self._errors: tuple[type[BaseException], ...] = (OSError,)
+        self._errors: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect, subscribe and load the state; waits up to ``startup_timeout`` for Redis,
-        then carries on unhealthy (the fail mode applies) while reconnecting in the background."""
+        """Connect, catch up and follow the stream; waits up to ``startup_timeout`` for the
+        first catch-up, then carries on unhealthy (the fail mode applies) while it reconnects
+        in the background."""
         if self._task is not None:
             return
         if self._client is None:
-            from redis.asyncio import Redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            self._client = Redis.from_url(
+            self._client = build_client(
                 self.url,
-                socket_connect_timeout=1.0,
-                socket_timeout=2.0,
-                retry=Retry(NoBackoff(), 0),
-                health_check_interval=5,
+                sentinels=self._sentinels,
+                service_name=self._service_name,
+                socket_timeout=self._block + self._deadline,
+                connect_timeout=self._deadline,
             )
         from redis.exceptions import RedisError
 
-        # Any Redis failure (connection, timeout, a refused command such as OOM) makes the store
-        # unhealthy and queues or raises; the background loop retries and never dies of it.
-        self._errors = (OSError, RedisError)
+        # Any Redis failure (connection, timeout, a refused command such as OOM or NOPERM) makes
+        # the link down and queues or raises; the background loop retries and never dies of it.
+        self._errors = (OSError, asyncio.TimeoutError, RedisError)
         self._script = self._client.register_script(WRITE_SCRIPT)
         self._closed = False
-        self._ready.clear()  # a restart after close() waits for a fresh sync too
+        self._ready.clear()  # a restart after close() waits for a fresh catch-up too
         self._task = asyncio.create_task(self._run(), name="cae-redis-event-store")
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), self._startup_timeout)
+            await within(self._ready.wait(), self._startup_timeout)
 
     async def close(self) -> None:
         self._closed = True
-        self._healthy = False
+        self._link_up = False
+        self._follower.reset_health()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._client is not None and self._owns_client:
             await self._client.aclose()
@@ -142,223 +186,216 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def staleness(self) -> float:
+        """Seconds since this replica last knew it had every event: since it sent the last
+        stream read that reached the end (``inf`` before the first one, or once disconnected)."""
+        return self._follower.staleness()
+
     @property
     def healthy(self) -> bool:
-        return self._healthy
+        healthy = self._link_up and self._follower.staleness() <= self.max_staleness
+        if healthy != self._reported_healthy:
+            self._reported_healthy = healthy
+            if healthy:
+                _log.info("Redis event store caught up")
+            elif not self._closed:
+                _log.warning(
+                    "Redis event store unhealthy: last caught up %.1f s ago (max_staleness %.1f s)",
+                    self._follower.staleness(),
+                    self.max_staleness,
+                )
+        return healthy
 
     @property
     def queued(self) -> int:
-        """Writes waiting for Redis to come back."""
+        """Writes (and forgets) waiting for Redis to come back."""
         return len(self._queue)
 
     # -- writes ------------------------------------------------------------------------------
 
     async def apply(self, event: Event) -> bool:
         """Write through to Redis (and the mirror at once); queue or raise while Redis is away."""
-        if not self._healthy:
+        if not self._link_up:
             return self._enqueue(event)
         try:
             async with self._write_lock:
                 await self._flush_queue()
                 written = await self._write(event)
         except self._errors as exc:
-            self._mark_unhealthy(exc)
+            # The script either ran whole or not at all; a retry (the queue) is idempotent.
+            self._link_down(exc)
             return self._enqueue(event)
         if not written:
             return False  # Redis decides what is newest (another replica may have won)
-        # The mirror may already hold it: the subscription can read our own publication before
-        # the script's reply resumes this coroutine. Redis said it changed state, so it did.
-        self._apply_mirror(event)
+        # The mirror may already hold it: the follower can read our own entry before the
+        # script's reply resumes this coroutine. Redis said it changed state, so it did.
+        self._follower.apply(event)
         return True
 
     async def remember_once(self, key: str, ttl_seconds: int) -> bool:
-        if self._healthy:
+        if self._link_up:
             try:
-                assert self._client is not None
-                created = await self._client.set(
-                    f"{self.prefix}once:{key}", b"1", nx=True, ex=max(1, int(ttl_seconds))
+                created = await self._call(
+                    lambda c: c.set(self.keys.once(key), b"1", nx=True, ex=max(1, ttl_seconds))
                 )
                 # Mirror it as well, so a later outage still remembers what we saw.
                 await self._mirror.remember_once(key, ttl_seconds)
                 return bool(created)
             except self._errors as exc:
-                self._mark_unhealthy(exc)
+                self._link_down(exc)
+                # The SET may have run before the call failed: a key nobody acted on would turn
+                # the redelivery into a "duplicate" that is never applied. Delete it on reconnect.
+                with contextlib.suppress(StoreUnavailable):
+                    self._push(_Forget(key))
         if self.on_unavailable == "raise":
             raise StoreUnavailable("Redis is unreachable: cannot deduplicate the event")
         # Queue mode: deduplicate on this replica until Redis is back.
         return await self._mirror.remember_once(key, ttl_seconds)
 
     async def forget(self, key: str) -> None:
-        """Undo :meth:`remember_once` (an event that could not be applied must be accepted
-        when it is delivered again)."""
+        """Undo :meth:`remember_once`: a redelivery of an event that could not be applied must
+        be accepted. While Redis is away the delete waits in the write queue (in both modes)
+        and runs before this replica reports healthy again."""
         await self._mirror.forget(key)
-        await self._command(lambda c: c.delete(f"{self.prefix}once:{key}"))
+        if self._link_up:
+            try:
+                async with self._write_lock:
+                    await self._flush_queue()
+                    await self._delete_once(key)
+                return
+            except self._errors as exc:
+                self._link_down(exc)
+        self._push(_Forget(key))
+
+    async def _delete_once(self, key: str) -> None:
+        once = self.keys.once(key)
+        await self._call(lambda c: c.delete(once))
 
     async def get_cursor(self, name: str) -> str | None:
-        value = await self._command(lambda c: c.get(f"{self.prefix}cursor:{name}"))
+        value = await self._command(lambda c: c.get(self.keys.cursor(name)))
         return value.decode() if isinstance(value, bytes) else None
 
     async def set_cursor(self, name: str, value: str | None) -> None:
-        key = f"{self.prefix}cursor:{name}"
+        key = self.keys.cursor(name)
         await self._command(lambda c: c.delete(key) if value is None else c.set(key, value))
 
-    async def _command(self, call: Callable[[Redis], Any]) -> Any:
-        if not self._healthy or self._client is None:
+    async def _command(self, call: Callable[[Redis], Awaitable[_T]]) -> _T:
+        if not self._link_up:
             raise StoreUnavailable("Redis is unreachable")
         try:
-            return await call(self._client)
+            return await self._call(call)
         except self._errors as exc:
-            self._mark_unhealthy(exc)
+            self._link_down(exc)
             raise StoreUnavailable("Redis is unreachable") from exc
+
+    async def _call(self, call: Callable[[Redis], Awaitable[_T]], *, bulk: bool = False) -> _T:
+        """One Redis call under the store's own deadline (a silent link never hangs it).
+        ``bulk`` calls (a thousand keys while catching up, when the replica is not healthy
+        anyway) get a few seconds more, so a busy machine does not turn them into a loop."""
+        client = self._client
+        if client is None:
+            raise ConnectionError("the store is closed")
+        return await within(call(client), self._deadline + (_BULK_EXTRA if bulk else 0.0))
 
     def _enqueue(self, event: Event) -> bool:
         if self.on_unavailable == "raise":
             raise StoreUnavailable("Redis is unreachable; the event was not recorded")
+        self._push(event)
+        # This replica enforces the event at once; the others get it when the queue flushes.
+        return self._follower.apply(event)
+
+    def _push(self, item: Event | _Forget) -> None:
         if len(self._queue) >= self._max_queue:
             raise StoreUnavailable("Redis is unreachable and the write queue is full")
-        self._queue.append(event)
-        # This replica enforces the event at once; the others get it when the queue flushes.
-        return self._apply_mirror(event)
-
-    def _apply_mirror(self, event: Event) -> bool:
-        if isinstance(event, RiskEvent):
-            self._risk_subjects.add(event.subject)
-        changed = self._mirror.apply_local(event)
-        if changed:
-            self._mirror.notify(event)
-        return changed
+        self._queue.append(item)
 
     async def _flush_queue(self) -> None:
         while self._queue:
-            await self._write(self._queue[0])
+            item = self._queue[0]
+            if isinstance(item, _Forget):
+                await self._delete_once(item.key)
+            else:
+                await self._write(item)
             self._queue.popleft()
 
     async def _write(self, event: Event, *, client: Any = None) -> bool:
-        write = write_for(event, self.prefix, self.channel, self._ttl, now=self._clock())
+        write = write_for(event, self.keys, self._ttl, now=self._clock())
         if write is None:
-            return False  # already older than the watermark lifetime
-        result = await self._script(keys=[write.key], args=write.args, client=client)
-        return bool(result)
+            return False  # already past the watermark retention
+        call = self._script(keys=write.keys, args=write.args, client=client)
+        if client is not None:
+            await call  # queued on a pipeline: the pipeline's execute() has the deadline
+            return False
+        entry = await within(call, self._deadline)
+        if not entry:
+            return False
+        written = StreamId.parse(entry)
+        self._written = written if self._written is None else max(self._written, written)
+        return True
 
-    def _mark_unhealthy(self, exc: BaseException) -> None:
-        if self._healthy:
+    def _link_down(self, exc: BaseException) -> None:
+        if self._link_up:
             _log.warning(
                 "Redis unreachable (%s); serving from the local mirror", type(exc).__name__
             )
-        self._healthy = False
+        self._link_up = False
+        self._follower.reset_health()
 
-    # -- subscription and resync -------------------------------------------------------------
+    # -- catch-up and following --------------------------------------------------------------
 
     async def _run(self) -> None:
         while not self._closed:
             try:
-                await self._connect_and_listen()
+                await self._catch_up()
+                await self._follower.follow(first_read=self._ready.set)
             except asyncio.CancelledError:
                 raise
             except self._errors as exc:
-                self._mark_unhealthy(exc)
+                self._link_down(exc)
             await asyncio.sleep(self._reconnect_delay)
 
-    async def _connect_and_listen(self) -> None:
-        assert self._client is not None
-        pubsub = self._client.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            async with self._write_lock:
-                await self._flush_queue()
-                if self._synced_once:
-                    await self._reseed()
-                await self._resync()
-                # Writes queued while we resynced (they do not wait for the lock): flush them
-                # too; no await separates the empty queue from ``healthy``.
-                await self._flush_queue()
-                self._healthy = True
-            self._synced_once = True
-            self._ready.set()
-            _log.info("Redis event store in sync (%d watermarks)", len(self.watermarks()))
-            while not self._closed:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None and message.get("type") == "message":
-                    self._on_message(message["data"])
-        finally:
-            self._healthy = False
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+    async def _catch_up(self) -> None:
+        """Reconnect: flush queued writes, decide how to get back to a complete state (resume,
+        reload, or write back what Redis lost), and mark the link up. ``healthy`` follows once
+        the stream has been read to its end."""
+        async with self._write_lock:
+            epoch = await self._call(self._read_epoch)
+            last, first, deleted = await self._follower.stream_state()
+            plan: Catchup = plan_catchup(
+                seen=self._follower.position if self._epoch is not None else None,
+                written=self._written,
+                our_epoch=self._epoch,
+                epoch=epoch,
+                last=last,
+                first=first,
+                deleted=deleted,
+                away=self._follower.away(),
+                retention=self._ttl,
+            )
+            if plan.snapshot:
+                _log.info("Redis event store: %s; reading the whole state", plan.reason)
+            if plan.write_back:
+                await self._follower.write_back()
+                self._written = None  # what we wrote before is back; ids restart in a new stream
+            if plan.snapshot:
+                await self._follower.load_snapshot()
+            self._follower.position = plan.position
+            self._epoch = epoch
+            # Writes queued meanwhile (apply() does not wait for the lock while the link is
+            # down) go last: no await separates the empty queue from the link being up.
+            await self._flush_queue()
+            self._link_up = True
 
-    def _on_message(self, data: bytes) -> None:
-        event = self._decode(data)
-        if event is not None:
-            self._apply_mirror(event)
-
-    def _decode(self, data: bytes | str) -> Event | None:
-        """An event from the channel or a state hash; anything malformed (another writer, a
-        version skew) is logged and skipped rather than stopping the subscription."""
-        try:
-            payload = json.loads(data)
-            if not isinstance(payload, dict):
-                raise ValueError("not an object")
-            return event_from_dict(payload)
-        except (ValueError, KeyError, TypeError):
-            _log.warning("ignoring a malformed event under %s", self.prefix)
-            return None
-
-    async def _reseed(self) -> None:
-        """After an outage, write the mirror's state back: a Redis restarted without persistence
-        has forgotten revocations that every replica still enforces. The script keeps only the
-        newest state, so this is idempotent."""
-        assert self._client is not None
-        events: list[Event] = [
-            RevocationEvent(subject, not_before, "resync", "redis-resync")
-            for subject, not_before in self._mirror.watermarks().items()
-        ]
-        for subject in self._risk_subjects:
-            level = self._mirror.risk(subject)
-            if level is not None:
-                events.append(RiskEvent(subject, level, 0, "resync", "redis-resync"))
-        locations = self._mirror.named_locations()
-        if locations:
-            events.append(LocationsEvent(locations, 0, "redis-resync"))
-        for start in range(0, len(events), 500):
-            pipe = self._client.pipeline(transaction=False)
-            for event in events[start : start + 500]:
-                await self._write(event, client=pipe)
-            await pipe.execute()
-        if events:
-            _log.info("re-seeded Redis with %d mirrored entries", len(events))
-
-    async def _resync(self) -> None:
-        """Replace what the mirror believes with Redis' state (missed events get notified)."""
-        assert self._client is not None
-        seen_risk: set[SubjectKey] = set()
-        for pattern in (f"{self.prefix}wm:*", f"{self.prefix}risk:*"):
-            keys = [k async for k in self._client.scan_iter(match=pattern, count=500)]
-            if not keys:
-                continue
-            pipe = self._client.pipeline(transaction=False)
-            for key in keys:
-                pipe.hget(key, "event")
-            for raw in await pipe.execute():
-                if raw is None:
-                    continue  # expired between SCAN and HGET
-                event = self._decode(raw)
-                if event is None:
-                    continue
-                if isinstance(event, RiskEvent):
-                    seen_risk.add(event.subject)
-                self._apply_mirror(event)
-        # Risk that went back to "none" while we were away: Redis no longer has the key.
-        for subject in list(self._risk_subjects):
-            if subject not in seen_risk and self._mirror.risk(subject) is not None:
-                self._apply_mirror(RiskEvent(subject, RiskLevel.NONE, int(self._clock())))
-        raw_locations = await self._client.hget(f"{self.prefix}locations", "event")
-        if raw_locations is not None:
-            locations = self._decode(raw_locations)
-            if isinstance(locations, LocationsEvent):
-                self._apply_mirror(locations)
+    async def _read_epoch(self, client: Redis) -> str:
+        """The data epoch, created when missing (a new or emptied Redis)."""
+        await client.hsetnx(self.keys.meta, "epoch", secrets.token_hex(8))
+        value = await client.hget(self.keys.meta, "epoch")
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     async def clear(self) -> None:
         """Delete every key under this store's prefix (tests and resets)."""
-        assert self._client is not None
-        keys = [k async for k in self._client.scan_iter(match=f"{self.prefix}*", count=500)]
+        client = self._client
+        assert client is not None
+        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=500)]
         if keys:
-            await self._client.delete(*keys)
+            await client.delete(*keys)

@@ -3,6 +3,21 @@
 Reads (``watermark``, ``risk``, ``named_locations``) are synchronous and local: they sit on the
 request hot path and must never wait on a network. Writes (``apply``) are asynchronous because a
 shared store (Redis) distributes them to every replica.
+
+Every store follows the same rules (``tests/events/test_store_contract.py`` runs one suite on
+each of them):
+
+* Ordering: of all events for one piece of state, the one with the greatest
+  :func:`~cae_sdk.events.model.order_key` is the state (time first; on a tie a watermark stays,
+  the more severe risk wins, locations break the tie by their canonical digest). Applying the
+  same events in any order, any number of times, gives the same state.
+* Failure: a write that raised left no partial state; retried, it is applied.
+* Retention: a watermark is kept ``watermark_retention`` seconds after its time. A resource must
+  refuse tokens that live longer than that (minus clock leeway), or a revoked token could be
+  served again once its watermark is gone.
+* Health: ``healthy`` is derived at read time from ``staleness()``: a store that has not heard
+  from its backend for longer than its ``max_staleness`` is unhealthy by itself, whatever its
+  background tasks are doing.
 """
 
 from __future__ import annotations
@@ -47,10 +62,25 @@ class EventStore(Protocol):
 
     @property
     def healthy(self) -> bool:
-        """False while a shared backend is unreachable (the middleware's fail mode applies)."""
+        """False while the store may be missing events: its backend is unreachable, it has not
+        caught up yet, or it has not heard from the backend within its ``max_staleness`` (the
+        middleware's fail mode applies)."""
+
+    def staleness(self) -> float:
+        """Seconds since the store last knew it had every event (0.0 for a local store)."""
+
+    @property
+    def watermark_retention(self) -> int:
+        """Seconds a watermark is kept after its time; at least the longest token lifetime
+        the resource accepts plus clock leeway."""
 
     async def remember_once(self, key: str, ttl_seconds: int) -> bool:
         """Record ``key`` (e.g. a SET ``jti``); True the first time, False if already seen."""
+
+    async def forget(self, key: str) -> None:
+        """Undo :meth:`remember_once` for ``key`` (its event could not be applied), so that a
+        redelivery is accepted. Raises :class:`~cae_sdk.core.errors.StoreUnavailable` when
+        that cannot be guaranteed."""
 
     async def get_cursor(self, name: str) -> str | None:
         """Read a persisted cursor (e.g. a Graph delta link)."""

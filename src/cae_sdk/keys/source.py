@@ -6,11 +6,16 @@ verification (``cae_sdk.events.ssf``); the parsing and checks are :mod:`cae_sdk.
 * ``jwks_uri`` comes from the caller or from a discovery document (OpenID Connect Discovery 1.0
   section 4, SSF 1.0 section 7.1); with ``expected_issuer`` the document's ``issuer`` must equal
   it exactly (SSF 1.0 section 7.2.3, OpenID Connect Discovery 1.0 section 4.3);
+* every fetch (discovery and JWKS together) has one overall deadline, ``timeout``, that this
+  code enforces itself (a server trickling a byte at a time cannot stretch it), and a document is
+  refused as soon as its body passes ``max_document_bytes`` (never buffered whole);
 * one fetch in flight (concurrent callers await the same task);
 * keys are refreshed after ``max_age`` seconds (or the response's ``Cache-Control: max-age``,
-  whichever is shorter), in the background while the stale keys keep answering, and when a token
-  names an unknown ``kid``/``x5t`` - at most once per ``cooldown`` seconds, so garbage ``kid``
-  values cannot turn into a fetch storm;
+  whichever is shorter), in the background while the stale keys keep answering;
+* an unknown ``kid``/``x5t`` refreshes at once, with at most one fetch started per ``cooldown``
+  seconds; a lookup the limit holds back schedules the fetch for the earliest allowed moment and
+  is answered :class:`~cae_sdk.core.errors.KeysUnavailable` (retryable, with ``retry_after``), so
+  the limit delays a key, it never refuses one for good (see :meth:`KeySource.lookup`);
 * a failed or garbage fetch keeps the last good key set and records ``last_error``;
 * pinned keys (``jwks=``) are never fetched.
 """
@@ -18,32 +23,49 @@ verification (``cae_sdk.events.ssf``); the parsing and checks are :mod:`cae_sdk.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from ..core.errors import ConfigurationError, JOSEError
-from ..core.jose import JWK, MALFORMED, JWKSet, parse_jwks
+from ..core.errors import ConfigurationError, JOSEError, KeysUnavailable
+from ..core.jose import JWK, JWKSet, parse_jwks
 
-__all__ = ["KEYS_UNAVAILABLE", "UNKNOWN_KEY", "KeySource", "require_signing_keys"]
+__all__ = [
+    "DEFAULT_FETCH_TIMEOUT",
+    "KEYS_UNAVAILABLE",
+    "UNKNOWN_KEY",
+    "IssuerMismatch",
+    "KeyFetchError",
+    "KeySource",
+    "require_signing_keys",
+]
 
 log = logging.getLogger("cae_sdk.keys")
 
 UNKNOWN_KEY = "unknown_key"
 KEYS_UNAVAILABLE = "keys_unavailable"
 MAX_DOCUMENT_BYTES = 512 * 1024
+DEFAULT_FETCH_TIMEOUT = 5.0
+_PENDING_MAX = 256  # unknown key ids remembered until a fetch after their first sighting ran
+
+require_signing_keys = parse_jwks
+"""The one JWKS parser (:func:`cae_sdk.core.jose.parse_jwks`), which refuses a document without
+a usable key; kept under this name for existing callers."""
 
 
-def require_signing_keys(document: Any) -> JWKSet:
-    """:func:`~cae_sdk.core.jose.parse_jwks`, refusing a document without a usable key (so the
-    last good set stays in force)."""
-    keys = parse_jwks(document)
-    if not keys:
-        raise JOSEError(MALFORMED, "JWKS has no usable signing key")
-    return keys
+class KeyFetchError(ConfigurationError):
+    """A key document could not be fetched or read: timeout, oversized, wrong encoding."""
+
+
+class IssuerMismatch(ConfigurationError):
+    """The discovery document names another issuer than the one expected: its keys are never
+    used (SSF 1.0 section 7.2.3, OpenID Connect Discovery 1.0 section 4.3)."""
 
 
 def _max_age(response: httpx.Response) -> float | None:
@@ -57,9 +79,10 @@ def _max_age(response: httpx.Response) -> float | None:
 class KeySource:
     """The key set of one issuer, cached and refreshed as the module docstring says.
 
-    ``retry_until_loaded``: until the first successful load, every lookup may fetch (the cooldown
-    starts after it), so a transmitter that was briefly down at start-up is picked up as soon as
-    a redelivered event arrives.
+    ``unknown_key_wait`` bounds how long a lookup of an unknown key waits for the fetch it needs
+    (the fetch itself goes on in the background); a lookup before any key set was loaded waits
+    at most ``timeout``. ``retry_until_loaded``: until the first successful load the ``cooldown``
+    does not apply, so a transmitter briefly down at start-up is picked up at the next event.
     """
 
     def __init__(
@@ -71,14 +94,17 @@ class KeySource:
         jwks: Mapping[str, Any] | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_age: float = 3600.0,
-        cooldown: float = 30.0,
-        timeout: float | None = 5.0,
+        cooldown: float = 5.0,
+        timeout: float | None = DEFAULT_FETCH_TIMEOUT,
+        unknown_key_wait: float = 1.0,
         retry_until_loaded: bool = False,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not (jwks_uri or configuration_url or jwks is not None):
             raise ConfigurationError("keys need a jwks_uri, a configuration url or pinned jwks")
+        if cooldown < 0 or unknown_key_wait < 0 or (timeout is not None and timeout <= 0):
+            raise ConfigurationError("key refresh intervals and timeouts must be positive")
         self.jwks_uri = jwks_uri
         self.configuration_url = configuration_url
         self.expected_issuer = expected_issuer
@@ -87,32 +113,55 @@ class KeySource:
         self._owns_http = http_client is None
         self._max_age = max_age
         self._cooldown = cooldown
-        self._timeout = timeout
+        # None used to mean "the client's timeout": every fetch now has a deadline of its own.
+        self._timeout = DEFAULT_FETCH_TIMEOUT if timeout is None else timeout
+        self._unknown_key_wait = unknown_key_wait
         self._retry_until_loaded = retry_until_loaded
         self._max_document_bytes = max_document_bytes
         self._clock = clock
         self._keys: JWKSet | None = None
+        self.thumbprints: frozenset[str] = frozenset()
+        """RFC 7638 thumbprints of the current keys (a cached verdict checks its key here)."""
+        self._keys_from = float("-inf")  # when the fetch that produced the current keys started
         self._fresh_until = 0.0
         self._last_attempt = float("-inf")
-        self._inflight: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Task[bool] | None = None
+        self._inflight_started = float("-inf")
+        self._deferred: asyncio.TimerHandle | None = None
+        self._deferred_at = float("-inf")
+        self._pending: OrderedDict[tuple[str | None, str | None], float] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.last_error: Exception | None = None
         self.attempts = 0
-        """Fetches started so far (an adapter tells a failure of its own refresh this way)."""
+        """Fetches started so far."""
         self._refresh_listeners: list[Callable[[str, bool], None]] = []
         self.pinned = jwks is not None
         if jwks is not None:
-            # Pinned keys (offline deployments, tests, benchmarks): never fetched.
-            self._keys = require_signing_keys(jwks)
+            # Pinned keys (offline deployments, tests, benchmarks): never fetched; a key they do
+            # not hold is definitely unknown.
+            self._keys = parse_jwks(jwks)
+            self.thumbprints = self._keys.thumbprints
+            self._keys_from = float("inf")
             self._fresh_until = float("inf")
 
     @property
     def keys(self) -> JWKSet | None:
+        """The current key set (None before the first successful load)."""
         return self._keys
 
     @property
     def name(self) -> str:
         """What this source fetches for: the expected issuer, else the URL it starts from."""
         return self.expected_issuer or self.configuration_url or self.jwks_uri or "pinned"
+
+    def now(self) -> float:
+        """This source's clock (the time base of :meth:`lookup`'s ``since``)."""
+        return self._clock()
+
+    @property
+    def timeout(self) -> float:
+        """The overall deadline of one fetch, in seconds."""
+        return self._timeout
 
     def on_refresh(self, listener: Callable[[str, bool], None]) -> None:
         """Call ``listener(name, ok)`` after every fetch (metrics, alerts on failing fetches)."""
@@ -125,75 +174,216 @@ class KeySource:
             except Exception:  # an observer must never break key fetching
                 log.exception("key refresh listener %r failed", listener)
 
+    # -- lookups ---------------------------------------------------------------------------------
+
     def cached(self, kid: str | None, x5t: str | None) -> JWK | None:
         """Sync lookup in the current key set; a stale set is answered from and refreshed in
-        the background (call from the event loop). None when the key is not known."""
+        the background. None when the key is not known (then call :meth:`lookup`)."""
         keys = self._keys
         key = keys.find(kid, x5t) if keys is not None else None
         if key is not None:
-            self._refresh_if_stale()
+            self.refresh_if_stale()
         return key
 
-    def _refresh_if_stale(self) -> None:
-        if not self.pinned:
-            now = self._clock()
-            if now >= self._fresh_until and now - self._last_attempt >= self._cooldown:
+    def refresh_if_stale(self) -> None:
+        """Start a background refresh when the key set is past its freshness (and the cooldown
+        allows); never waits. Callers that answer from a cache call it too, so a key withdrawn
+        from the JWKS is noticed even when every request is a cache hit."""
+        if self.pinned:
+            return
+        now = self._clock()
+        if now >= self._fresh_until:
+            try:
+                self._adopt_loop()
+            except RuntimeError:
+                return  # no event loop (a sync caller): the next async lookup refreshes
+            if self._may_start(now):
                 self._start_fetch()
 
-    async def key_set(self, kid: str | None = None, x5t: str | None = None) -> JWKSet:
-        """The key set to look ``kid``/``x5t`` up in: fetched when none is loaded, refreshed
-        (with cooldown) when it does not hold the key. Raises ``JOSEError`` with
-        ``keys_unavailable`` when no key set was ever loaded."""
+    def _adopt_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop; a fetch or timer left by another (closed) loop is forgotten, so
+        it can never block refreshes for good."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._inflight = None
+            self._deferred = None
+        return loop
+
+    async def lookup(
+        self, kid: str | None, x5t: str | None = None, *, since: float | None = None
+    ) -> JWK:
+        """The key named ``kid`` (or ``x5t``), refreshing the key set when it is not known.
+
+        ``since`` (this source's clock) is the earliest fetch start whose key set may declare
+        the key unknown: a SET receiver passes the arrival time (the transmitter published the
+        key before it signed, so a fetch that started after the SET arrived must hold it); the
+        default, ``now - cooldown``, trusts a key set fetched within the cooldown. A key id
+        that was already missed is judged from its first miss, so a redelivery after a deferred
+        fetch is answered for good.
+
+        Raises ``JOSEError`` ``unknown_key`` only when such a fetch completed without the key,
+        and :class:`~cae_sdk.core.errors.KeysUnavailable` (retryable, ``retry_after``) when the
+        fetch failed, is still running after ``unknown_key_wait`` (``timeout`` on a cold start),
+        or is held back by the cooldown (it is then scheduled, so a retry finds it done).
+        """
         keys = self._keys
-        if keys is not None and ((kid is None and x5t is None) or keys.find(kid, x5t) is not None):
-            # Stale but known: answer now and refresh in the background, so a slow key
-            # endpoint never delays requests.
-            self._refresh_if_stale()
-            return keys
-        if self.may_refresh() or (self._inflight is not None and not self._inflight.done()):
-            await self.refresh()
-        if self._keys is None:
-            raise JOSEError(KEYS_UNAVAILABLE, "signing keys are unavailable")
-        return self._keys
+        if keys is not None:
+            key = keys.find(kid, x5t)
+            if key is not None:
+                self.refresh_if_stale()
+                return key
+        if self.pinned or (kid is None and x5t is None):
+            raise JOSEError(UNKNOWN_KEY, "signing key is unknown")
+        now = self._clock()
+        wanted = (kid, x5t)
+        first_miss = self._pending.get(wanted)
+        since = now - self._cooldown if since is None else min(since, now)
+        if first_miss is not None:
+            since = min(since, first_miss)
+        loop = self._adopt_loop()
+        # A cold start waits for the fetch's own deadline (plus a hair, so the fetch reports
+        # its own timeout first); an unknown key in a loaded set waits unknown_key_wait.
+        budget = self._unknown_key_wait if keys is not None else self._timeout + 0.05
+        deadline = loop.time() + budget
+        try:
+            return await self._lookup(kid, x5t, since, deadline)
+        except KeysUnavailable:
+            self._remember_miss(wanted, now if first_miss is None else first_miss)
+            raise
+        except JOSEError:
+            self._pending.pop(wanted, None)
+            raise
+
+    async def _lookup(self, kid: str | None, x5t: str | None, since: float, deadline: float) -> JWK:
+        loop = asyncio.get_running_loop()
+        while True:
+            keys = self._keys
+            if keys is not None:
+                key = keys.find(kid, x5t)
+                if key is not None:
+                    self._pending.pop((kid, x5t), None)
+                    return key
+                if self._keys_from >= since:
+                    raise JOSEError(UNKNOWN_KEY, "signing key is unknown")
+            now = self._clock()
+            task = self._inflight
+            if task is None or task.done():
+                if not self._may_start(now):
+                    start_at = self._defer(now)
+                    delay = max(0.0, start_at - now)
+                    if loop.time() + delay >= deadline:
+                        raise KeysUnavailable(
+                            "signing key refresh is rate-limited; scheduled",
+                            retry_after=math.ceil(delay) + 1,
+                        )
+                    await asyncio.sleep(delay)
+                    continue
+                task = self._start_fetch()
+            started = self._inflight_started
+            remaining = deadline - loop.time()
+            done: set[asyncio.Task[bool]] = set()
+            if remaining > 0:
+                # asyncio.wait neither raises nor cancels the shared fetch on timeout.
+                done, _ = await asyncio.wait({task}, timeout=remaining)
+            if not done:
+                raise KeysUnavailable("signing keys are still being fetched", retry_after=1)
+            ok = not task.cancelled() and task.result()
+            if not ok and started >= since:
+                found = self._keys.find(kid, x5t) if self._keys is not None else None
+                if found is not None:
+                    return found
+                retry = max(1.0, self._last_attempt + self._cooldown - self._clock())
+                raise KeysUnavailable(
+                    "signing key refresh failed; keeping the last good keys",
+                    retry_after=math.ceil(retry),
+                )
+            # Otherwise the fetch predates ``since`` (or failed before it): go round once more.
+
+    def _remember_miss(self, wanted: tuple[str | None, str | None], first: float) -> None:
+        self._pending[wanted] = first
+        self._pending.move_to_end(wanted)
+        while len(self._pending) > _PENDING_MAX:
+            self._pending.popitem(last=False)
 
     async def get(self, kid: str | None, x5t: str | None = None) -> JWK:
-        """The key for ``kid`` (or ``x5t``); raises ``JOSEError`` with ``unknown_key`` or
-        ``keys_unavailable``."""
-        key = (await self.key_set(kid, x5t)).find(kid, x5t)
-        if key is None:
-            raise JOSEError(UNKNOWN_KEY, "signing key is unknown")
-        return key
+        """:meth:`lookup` with the default ``since``."""
+        return await self.lookup(kid, x5t)
+
+    async def key_set(self, kid: str | None = None, x5t: str | None = None) -> JWKSet:
+        """The key set to look ``kid``/``x5t`` up in (refreshed as :meth:`lookup` does); raises
+        ``KeysUnavailable`` when none could be loaded."""
+        if kid is not None or x5t is not None:
+            try:
+                await self.lookup(kid, x5t)
+            except KeysUnavailable:
+                if self._keys is None:
+                    raise
+            except JOSEError:
+                pass
+        elif self._keys is None and not self.pinned:
+            await self.refresh()
+        if self._keys is None:
+            raise KeysUnavailable("signing keys are unavailable")
+        return self._keys
+
+    # -- fetching --------------------------------------------------------------------------------
 
     def may_refresh(self) -> bool:
-        """Whether a refresh may run now (not pinned, and outside the cooldown)."""
-        if self.pinned:
+        """Whether a refresh may start now (not pinned, none in flight, outside the cooldown)."""
+        return not self.pinned and self._may_start(self._clock())
+
+    def _may_start(self, now: float) -> bool:
+        if self._inflight is not None and not self._inflight.done():
             return False
         if self._keys is None and self._retry_until_loaded:
             return True
-        return self._clock() - self._last_attempt >= self._cooldown
+        return now - self._last_attempt >= self._cooldown
 
-    def _start_fetch(self) -> asyncio.Task[None]:
+    def _defer(self, now: float) -> float:
+        """Schedule one fetch at the earliest moment the cooldown allows; returns that time."""
+        if self._deferred is not None:
+            return self._deferred_at
+        start_at = max(now, self._last_attempt + self._cooldown)
+        self._deferred_at = start_at
+        self._deferred = asyncio.get_running_loop().call_later(
+            max(0.0, start_at - now), self._run_deferred
+        )
+        return start_at
+
+    def _run_deferred(self) -> None:
+        self._deferred = None
         if self._inflight is None or self._inflight.done():
-            self._last_attempt = self._clock()
+            self._start_fetch()
+
+    def _start_fetch(self) -> asyncio.Task[bool]:
+        if self._inflight is None or self._inflight.done():
+            if self._deferred is not None:
+                self._deferred.cancel()  # this fetch is the one it was waiting for
+                self._deferred = None
+            self._last_attempt = self._inflight_started = self._clock()
             self.attempts += 1
-            self._inflight = asyncio.ensure_future(self._fetch())
+            self._inflight = asyncio.ensure_future(self._fetch(self._inflight_started))
         return self._inflight
 
     async def refresh(self) -> None:
-        """Fetch now, sharing one in-flight fetch between concurrent callers."""
+        """Fetch now (ignoring the cooldown), sharing one in-flight fetch between concurrent
+        callers; returns when it ended, at the latest after ``timeout``."""
         if self.pinned:
             return
+        self._adopt_loop()
         task = self._start_fetch()
-        # shield: a cancelled caller must not cancel the fetch other callers wait on.
-        await asyncio.shield(task)
+        # asyncio.wait: a cancelled caller must not cancel the fetch other callers wait on.
+        await asyncio.wait({task}, timeout=self._timeout + 0.05)
 
-    async def _fetch(self) -> None:
+    async def _fetch(self, started: float) -> bool:
         first_load = self._keys is None
         try:
-            jwks_uri = self.jwks_uri or await self._discover()
-            document, max_age = await self._get_json(jwks_uri)
-            keys = require_signing_keys(document)
+            document, max_age = await asyncio.wait_for(self._fetch_document(), self._timeout)
+            keys = parse_jwks(document)
         except Exception as exc:  # noqa: BLE001 - any failure (network, garbage, closed loop)
+            if isinstance(exc, asyncio.TimeoutError):
+                exc = KeyFetchError(f"key fetch exceeded its {self._timeout:g} s deadline")
             # Keep the last good keys (and their freshness): a failure never wipes them, and
             # it never escapes to a request as a 500.
             self.last_error = exc
@@ -203,14 +393,21 @@ class KeySource:
                 exc,
             )
             self._notify_refresh(False)
-            return
+            return False
         self._keys = keys
+        self.thumbprints = keys.thumbprints
+        self._keys_from = started
         self.last_error = None
         self._notify_refresh(True)
         lifetime = self._max_age if max_age is None else min(self._max_age, max_age)
         self._fresh_until = self._clock() + max(lifetime, self._cooldown)
         if first_load and self._retry_until_loaded:
             self._last_attempt = float("-inf")  # the first load does not start the cooldown
+        return True
+
+    async def _fetch_document(self) -> tuple[Any, float | None]:
+        jwks_uri = self.jwks_uri or await self._discover()
+        return await self._get_json(jwks_uri)
 
     async def _discover(self) -> str:
         """``jwks_uri`` of the configuration document, which is fetched once."""
@@ -220,7 +417,7 @@ class KeySource:
             if not isinstance(document, Mapping):
                 raise ConfigurationError("configuration document is not a JSON object")
             if self.expected_issuer is not None and document.get("issuer") != self.expected_issuer:
-                raise ConfigurationError("configuration issuer does not match the expected issuer")
+                raise IssuerMismatch("configuration issuer does not match the expected issuer")
             uri = document.get("jwks_uri")
             if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
                 raise ConfigurationError("configuration document has no jwks_uri")
@@ -228,17 +425,29 @@ class KeySource:
         return str(self.configuration["jwks_uri"])
 
     async def _get_json(self, url: str) -> tuple[Any, float | None]:
-        timeout = httpx.USE_CLIENT_DEFAULT if self._timeout is None else self._timeout
-        response = await self._client().get(
-            url, headers={"Accept": "application/json"}, timeout=timeout
-        )
-        response.raise_for_status()
-        if len(response.content) > self._max_document_bytes:
-            raise ConfigurationError(f"{url} returned an oversized document")
+        """GET a JSON document, reading at most ``max_document_bytes`` of its body."""
+        limit = self._max_document_bytes
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        async with self._client().stream("GET", url, headers=headers) as response:
+            response.raise_for_status()
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                # We asked for identity (RFC 9110 section 12.5.3); decoding a compressed body
+                # could expand it far beyond the cap before we saw a byte of it.
+                raise KeyFetchError(f"{url} answered with content-encoding {encoding!r}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise KeyFetchError(f"{url} returned an oversized document")
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > limit:
+                    raise KeyFetchError(f"{url} returned an oversized document")
+            max_age = _max_age(response)
         try:
-            return response.json(), _max_age(response)
-        except ValueError:
-            raise ConfigurationError(f"{url} did not return JSON") from None
+            return json.loads(bytes(body)), max_age
+        except (ValueError, RecursionError):
+            raise KeyFetchError(f"{url} did not return JSON") from None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -246,6 +455,9 @@ class KeySource:
         return self._http
 
     async def aclose(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
         if self._inflight is not None and not self._inflight.done():
             self._inflight.cancel()
         if self._owns_http and self._http is not None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PrometheusMetrics"]
 
-# Propagation lag runs from milliseconds (Redis pub/sub) to minutes (Graph polling).
+# Propagation lag runs from milliseconds (the Redis stream) to minutes (Graph polling).
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900)
 
 
@@ -78,6 +78,17 @@ class PrometheusMetrics:
             buckets=_LAG_BUCKETS,
             registry=registry,
         )
+        self.store_staleness = prom.Gauge(
+            f"{namespace}_event_store_staleness_seconds",
+            "Seconds since the event store last knew it had every event (+Inf while it cannot"
+            " tell); above the store's max_staleness the fail mode applies.",
+            registry=registry,
+        )
+        self.store_healthy = prom.Gauge(
+            f"{namespace}_event_store_healthy",
+            "1 while the event store is healthy (connected, caught up, not stale), else 0.",
+            registry=registry,
+        )
         self.key_set_refreshes = prom.Counter(
             f"{namespace}_key_set_refreshes_total",
             "Key-set (JWKS) fetches by issuer and result.",
@@ -97,8 +108,11 @@ class PrometheusMetrics:
     # -- events (metrics.observe_store(store)) -------------------------------------------------
 
     def observe_store(self, store: EventStore) -> Callable[[], None]:
-        """Count every state-changing event of ``store`` (from any replica) and observe its
-        propagation lag; returns the unsubscribe function."""
+        """Count every state-changing event of ``store`` (from any replica), observe its
+        propagation lag, and export its staleness and health (read at scrape time); returns
+        the unsubscribe function."""
+        self.store_staleness.set_function(store.staleness)
+        self.store_healthy.set_function(lambda: 1.0 if store.healthy else 0.0)
         return store.subscribe(self.on_event)
 
     def on_event(self, event: Event) -> None:

@@ -65,7 +65,10 @@ class BlockingRequestPath:
                     claims = self._run(validator.validate(exchange.token))
                 except concurrent.futures.TimeoutError:
                     result = request_path.refuse(
-                        exchange, token_refusal("keys_unavailable", "token validation timed out")
+                        exchange,
+                        token_refusal(
+                            "keys_unavailable", "token validation timed out", retry_after=1
+                        ),
                     )
                 except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
                     result = request_path.settle(exchange, error=error)

@@ -237,7 +237,10 @@ class RequestPath:
             return self.refuse(exchange, _VALIDATION_ERROR)
         if not is_b64token(exchange.token):
             return self.refuse(exchange, token_refusal("invalid_request", "malformed bearer token"))
-        return self.refuse(exchange, token_refusal(error.reason, error.description))
+        decision = token_refusal(
+            error.reason, error.description, retry_after=getattr(error, "retry_after", None)
+        )
+        return self.refuse(exchange, decision)
 
     # -- the async driver -----------------------------------------------------------------------
 

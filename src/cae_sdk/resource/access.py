@@ -14,7 +14,7 @@ from ..core.location_policy import LocationMode, evaluate_location
 from ..core.locations import NamedLocation
 from ..core.permissions import evaluate_permissions
 from ..core.policies import PolicyContext, evaluate
-from ..core.revocation import evaluate_subjects
+from ..core.revocation import evaluate_subjects, risk_rank, risk_text
 from ..core.subjects import SubjectKind
 from ..core.tokens import TokenClaims
 from ..events.store import EventStore
@@ -126,13 +126,20 @@ class AccessEvaluator:
         context: str | None,
     ) -> Decision:
         store = self.store
+        options = self.settings.policy_options
+        # Risk is observed only through a store (fed by a risk source); without one a policy
+        # with a risk condition is undecided, not "risk none".
         user_risk = sp_risk = None
         if store is not None:
+            user_risk = sp_risk = "none"
             for subject in claims.subject_keys():
+                level = risk_text(store.risk(subject))
+                if level is None:
+                    continue
                 if subject.kind is SubjectKind.USER:
-                    user_risk = store.risk(subject)
-                elif subject.kind is SubjectKind.SERVICE_PRINCIPAL and sp_risk is None:
-                    sp_risk = store.risk(subject)
+                    user_risk = level
+                elif subject.kind is SubjectKind.SERVICE_PRINCIPAL:
+                    sp_risk = max(sp_risk, level, key=risk_rank)
         evaluation = evaluate(
             self.settings.policies,
             PolicyContext(
@@ -141,15 +148,23 @@ class AccessEvaluator:
                 user_agent=facts.user_agent,
                 app_ids=frozenset(a.lower() for a in self.settings.app_ids) or self.default_app_ids,
                 auth_contexts=frozenset({context.lower()}) if context else frozenset(),
-                named_locations=locations,
+                named_locations=(*locations, *options.country_locations),
                 user_risk=user_risk,
                 service_principal_risk=sp_risk,
+                mfa_auth_context=options.mfa_auth_context,
+                geolocation=options.geolocation,
             ),
         )
         if evaluation.decision.report_only:
             log.info(
                 "report-only Conditional Access policies would apply: %s",
                 ", ".join(evaluation.decision.report_only),
+            )
+        if evaluation.undecided:
+            # Reported, never enforced: the identity provider decided them at issuance.
+            log.info(
+                "Conditional Access policies undecided at the resource: %s",
+                "; ".join(f"{k} ({', '.join(v)})" for k, v in evaluation.undecided.items()),
             )
         return evaluation.decision
 

@@ -10,17 +10,18 @@ from typing import Any
 
 import httpx
 
-from ..core.errors import JOSEError, TokenValidationError
-from ..core.jose import JWK, JWKSet
-from ..keys.source import KeySource, require_signing_keys
+from ..core.errors import JOSEError, KeysUnavailable, TokenValidationError
+from ..core.jose import JWK, JWKSet, parse_jwks
+from ..keys.source import DEFAULT_FETCH_TIMEOUT, KeySource
 
 __all__ = ["JWKSet", "KeySetSource", "parse_jwks"]
 
 
-def parse_jwks(document: Any) -> JWKSet:
-    """Parse a JWKS document; keys that are malformed are skipped, and a document without a
-    single usable key is an error (``ValueError``) so the last good set stays in force."""
-    return require_signing_keys(document)
+def key_error(error: JOSEError) -> TokenValidationError:
+    """A key source refusal as a ``TokenValidationError`` (retryable ones carry
+    ``retry_after``)."""
+    retry_after = error.retry_after if isinstance(error, KeysUnavailable) else None
+    return TokenValidationError(error.reason, error.description, retry_after=retry_after)
 
 
 class KeySetSource(KeySource):
@@ -35,8 +36,9 @@ class KeySetSource(KeySource):
         jwks: Mapping[str, Any] | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_age: float = 3600.0,
-        cooldown: float = 30.0,
-        timeout: float = 5.0,
+        cooldown: float = 5.0,
+        timeout: float = DEFAULT_FETCH_TIMEOUT,
+        unknown_key_wait: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
@@ -47,6 +49,7 @@ class KeySetSource(KeySource):
             max_age=max_age,
             cooldown=cooldown,
             timeout=timeout,
+            unknown_key_wait=unknown_key_wait,
             clock=clock,
         )
 
@@ -55,9 +58,9 @@ class KeySetSource(KeySource):
         return self.configuration_url
 
     async def get(self, kid: str | None, x5t: str | None = None) -> JWK:
-        """The key for ``kid`` (or ``x5t``); refreshes when stale or unknown (with cooldown).
+        """The key for ``kid`` (or ``x5t``), refreshing as :meth:`KeySource.lookup` does.
         Raises ``TokenValidationError`` with ``unknown_key`` or ``keys_unavailable``."""
         try:
-            return await super().get(kid, x5t)
+            return await self.lookup(kid, x5t)
         except JOSEError as error:
-            raise TokenValidationError(error.reason, error.description) from None
+            raise key_error(error) from None

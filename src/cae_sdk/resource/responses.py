@@ -12,7 +12,8 @@ response; the body's ``reason`` is ``decision.reason.value``, the string the log
 * a malformed ``Authorization`` header: 400 ``invalid_request``; no credentials: 401 without an
   error code (RFC 6750 section 3.1); an unreadable forwarding header from a trusted proxy: 400
   ``invalid_request``;
-* signing keys unavailable: 503, so clients do not throw good tokens away.
+* signing keys unavailable: 503 with ``Retry-After`` when the key source says when to come
+  back, so clients do not throw good tokens away.
 
 Every body is ``{"error", "error_description", "reason"}`` (JSON, ASCII-escaped). Header values
 carry visible ASCII only, whatever a claim holds: the tenant put into ``authorization_uri`` is
@@ -46,6 +47,8 @@ class Refusal:
     description: str
     reason: str
     www_authenticate: str | None
+    retry_after: int | None = None
+    """Seconds for a ``Retry-After`` header (RFC 9110 section 10.2.3), on a retryable 503."""
 
     def body(self) -> bytes:
         return json.dumps(
@@ -63,6 +66,8 @@ class Refusal:
         if self.www_authenticate is not None:
             # build_challenge emits visible ASCII only; "replace" keeps a hand-made Refusal safe.
             headers.append((b"www-authenticate", self.www_authenticate.encode("ascii", "replace")))
+        if self.retry_after is not None:
+            headers.append((b"retry-after", str(int(self.retry_after)).encode()))
         return headers
 
 
@@ -129,7 +134,15 @@ def refusal_for_decision(
         )
     if www_authenticate is not None:
         www_authenticate = ascii_field_value(www_authenticate)
-    return Refusal(answer.status, answer.error, description, reason, www_authenticate)
+    retry_after = decision.details.get("retry_after") if answer.status == 503 else None
+    return Refusal(
+        answer.status,
+        answer.error,
+        description,
+        reason,
+        www_authenticate,
+        retry_after if isinstance(retry_after, int) else None,
+    )
 
 
 def refusal_for_token_error(reason: str, description: str, *, realm: str | None) -> Refusal:

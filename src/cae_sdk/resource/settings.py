@@ -10,7 +10,7 @@ from typing import TypeVar
 from ..core.errors import ConfigurationError
 from ..core.location_policy import LocationMode
 from ..core.locations import NamedLocation
-from ..core.policies import Policy
+from ..core.policies import Policy, PolicyOptions
 from .client_ip import X_FORWARDED_FOR, header_name
 
 __all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
@@ -48,6 +48,10 @@ class CAESettings:
     app_ids: Collection[str] = ()
     """This API's application ids, matched by policies' ``includeApplications``; empty means
     the validator's audiences without ``api://``."""
+    policy_options: PolicyOptions = field(default_factory=PolicyOptions)
+    """How policies decide what a token cannot show: ``mfa_auth_context`` enforces "require
+    MFA" through an authentication context, ``geolocation`` and ``country_locations`` decide
+    country named locations (docs/policies.md)."""
     auth_contexts: Mapping[str, str] = field(default_factory=dict)
     """Path prefix -> authentication context id (``c1``..``c25``) the route requires."""
     required_scopes: Collection[str] = ()

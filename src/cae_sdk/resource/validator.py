@@ -1,50 +1,67 @@
 """Access-token validation for any OpenID Connect issuer, with Entra presets.
 
-``await validator.validate(token)`` returns verified :class:`TokenClaims` or raises
-:class:`TokenValidationError` with a stable ``reason``. Order: cache lookup (by token hash) ->
-strict parse (``alg`` allowlist first) -> key by ``kid``/``x5t`` -> signature -> issuer, audience,
-tenant, times, required claims (RFC 7519 section 7.2, RFC 8725 section 3).
+``await validator.validate(token)`` is the one call per request: it looks the validated-token
+cache up once and, on a miss, verifies the token, returning :class:`TokenClaims` or raising
+:class:`TokenValidationError` with a stable ``reason``. Order on a miss: strict parse (``alg``
+allowlist first) -> key by ``kid``/``x5t`` -> signature -> the shared claims checker
+(:mod:`cae_sdk.core._jwt`: required claims, times, lifetime, issuer, audience; RFC 7519 section
+7.2, RFC 8725 section 3) -> tenant allowlist.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from ..core.errors import ConfigurationError, TokenValidationError
+from ..core import _jwt
+from ..core.errors import ConfigurationError, JOSEError, TokenValidationError
 from ..core.tokens import TokenClaims
-from .jws import SUPPORTED_ALGORITHMS, ParsedToken, TokenParser, verify_signature
-from .keysets import KeySetSource
+from .jws import SUPPORTED_ALGORITHMS, TokenParser, verify_signature
+from .keysets import KeySetSource, key_error
 from .token_cache import TokenCache
 
-__all__ = ["ENTRA_AUTHORITY_HOST", "TokenValidator"]
+__all__ = ["DEFAULT_MAX_LIFETIME", "ENTRA_AUTHORITY_HOST", "TokenValidator"]
 
 ENTRA_AUTHORITY_HOST = "https://login.microsoftonline.com"
-TENANT_PLACEHOLDER = "{tenantid}"
+TENANT_PLACEHOLDER = _jwt.TENANT_PLACEHOLDER
 
+DEFAULT_MAX_LIFETIME = 28 * 3600.0
+"""Entra's longest CAE access-token lifetime, 28 hours (Microsoft identity platform docs, "How
+to use Continuous Access Evaluation enabled APIs in your applications")."""
 
-def _int_claim(payload: Mapping[str, Any], name: str) -> int | None:
-    value = payload.get(name)
-    if value is None or type(value) is int:
-        return value
-    # JSON numbers may be fractional (RFC 7519 section 2, NumericDate); Python's json also
-    # reads Infinity and NaN, which are no time at all.
-    if not isinstance(value, float) or not math.isfinite(value):
-        raise TokenValidationError("malformed_token", f"claim {name!r} is not a number")
-    return int(value)
+# _jwt reason -> TokenValidationError reason (the latter are documented and tested).
+_CLAIM_REASONS = {
+    _jwt.MALFORMED_CLAIM: "malformed_token",
+    _jwt.MISSING_CLAIM: "missing_claim",
+    _jwt.EXPIRED: "token_expired",
+    _jwt.NOT_YET_VALID: "token_not_yet_valid",
+    _jwt.LIFETIME_TOO_LONG: "token_lifetime_too_long",
+    _jwt.BAD_ISSUER: "bad_issuer",
+    _jwt.BAD_AUDIENCE: "bad_audience",
+}
 
 
 class TokenValidator:
     """Validate bearer access tokens of one issuer (or an issuer template).
 
     ``issuer`` may contain ``{tenantid}`` (multi-tenant Entra apps): it is then checked with the
-    token's ``tid`` put in, and ``tenants`` (when given) lists the tenants allowed in.
+    token's ``tid`` put in, and ``tenants`` (when given) lists the tenants allowed in. Issuers
+    compare exactly (OpenID Connect Core 1.0 section 3.1.3.7).
     Keys come from ``openid_configuration_url`` (default: the issuer's discovery document),
     ``jwks_uri``, or pinned ``jwks`` (a JWKS document, never refreshed).
+
+    ``max_lifetime`` (seconds; default 28 h) refuses a token whose lifetime (``exp - iat``,
+    else ``exp - nbf``) exceeds it with ``token_lifetime_too_long``: revocation watermarks are
+    only kept that long. ``None`` disables the check.
+
+    Keys: ``fetch_timeout`` is the overall deadline of one key fetch; a request naming an
+    unknown ``kid`` waits at most ``unknown_kid_wait`` for the refresh it starts, and refreshes
+    start at most once per ``unknown_kid_cooldown`` (a key set fetched within it answers
+    ``unknown_key`` at once). A request that cannot be answered in time is refused
+    ``keys_unavailable`` (retryable, ``retry_after`` set), never held.
     """
 
     def __init__(
@@ -59,15 +76,17 @@ class TokenValidator:
         algorithms: Collection[str] = ("RS256", "PS256", "ES256"),
         leeway: int = 60,
         required_claims: Iterable[str] = ("iss", "aud", "exp", "iat"),
+        max_lifetime: float | None = DEFAULT_MAX_LIFETIME,
         http_client: httpx.AsyncClient | None = None,
         jwks_max_age: float = 3600.0,
-        unknown_kid_cooldown: float = 30.0,
+        unknown_kid_cooldown: float = 5.0,
+        unknown_kid_wait: float = 1.0,
         fetch_timeout: float = 5.0,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuers = (issuer,) if isinstance(issuer, str) else tuple(issuer)
-        if not self.issuers or not audiences:
+        if not self.issuers or not all(self.issuers) or not audiences or not all(audiences):
             raise ConfigurationError("a TokenValidator needs an issuer and at least one audience")
         self.audiences = frozenset(audiences)
         self.tenants = frozenset(t.lower() for t in tenants) if tenants is not None else None
@@ -76,10 +95,20 @@ class TokenValidator:
             raise ConfigurationError(
                 f"algorithms must be among {sorted(SUPPORTED_ALGORITHMS)}: {sorted(unsupported)}"
             )
+        if max_lifetime is not None and max_lifetime <= 0:
+            raise ConfigurationError("max_lifetime must be positive (or None to disable it)")
         self.algorithms = frozenset(algorithms)
         self._parser = TokenParser(self.algorithms)
         self.leeway = leeway
         self.required_claims = tuple(required_claims)
+        self.max_lifetime = max_lifetime
+        self.rules = _jwt.ClaimsRules(
+            issuers=_jwt.IssuerRule.of(self.issuers),
+            audiences=self.audiences,
+            leeway=float(leeway),
+            required=self.required_claims,
+            max_lifetime=max_lifetime,
+        )
         if openid_configuration_url is None and jwks_uri is None and jwks is None:
             plain = [i for i in self.issuers if TENANT_PLACEHOLDER not in i]
             if not plain:
@@ -95,6 +124,7 @@ class TokenValidator:
             max_age=jwks_max_age,
             cooldown=unknown_kid_cooldown,
             timeout=fetch_timeout,
+            unknown_key_wait=unknown_kid_wait,
         )
         self.cache = TokenCache(cache_size)
         self._clock = clock
@@ -107,12 +137,14 @@ class TokenValidator:
         tenant_id: str | None = None,
         tenants: Collection[str] | None = None,
         authority_host: str = ENTRA_AUTHORITY_HOST,
+        audiences: Sequence[str] = (),
         **options: Any,
     ) -> TokenValidator:
         """An Entra API: v1 (``https://sts.windows.net/{tid}/``, or ``{authority_host}/{tid}/``
         for another host) and v2 (``{authority_host}/{tid}/v2.0``) issuers, audiences
-        ``api://{app_id}`` and ``{app_id}``. Without ``tenant_id`` the API is multi-tenant
-        (``tenants`` may restrict it)."""
+        ``api://{app_id}`` and ``{app_id}``, plus ``audiences`` (for example a custom
+        Application ID URI such as ``https://api.contoso.com``: v1 tokens carry it as ``aud``).
+        Without ``tenant_id`` the API is multi-tenant (``tenants`` may restrict it)."""
         host = authority_host.rstrip("/")
         tenant = tenant_id or TENANT_PLACEHOLDER
         # v1 tokens name the security token service: sts.windows.net for Entra, the authority
@@ -123,84 +155,58 @@ class TokenValidator:
             "openid_configuration_url",
             f"{host}/{tenant_id or 'common'}/v2.0/.well-known/openid-configuration",
         )
-        return cls(
-            issuer=issuers,
-            audiences=[f"api://{app_id}", app_id],
-            tenants=tenants,
-            **options,
-        )
+        accepted = [f"api://{app_id}", app_id]
+        accepted += [a for a in audiences if a not in accepted]
+        return cls(issuer=issuers, audiences=accepted, tenants=tenants, **options)
 
     def cached(self, token: str) -> TokenClaims | None:
-        """Sync fast path: the claims of a token verified before and not yet expired."""
-        return self.cache.get(TokenCache.key(token), self._clock())
+        """Sync fast path: the claims of a token verified before, not yet expired, whose
+        signing key is still published. ``validate`` does this lookup itself: call one or the
+        other per request, not both."""
+        claims = self.cache.get(TokenCache.key(token), self._clock(), self.keys.thumbprints)
+        if claims is not None:
+            self.keys.refresh_if_stale()
+        return claims
 
     async def validate(self, token: str) -> TokenClaims:
+        """Verified claims of ``token`` (from the cache when it was verified before, with the
+        cache looked up once); raises :class:`TokenValidationError`."""
         cache_key = TokenCache.key(token)
         now = self._clock()
-        claims = self.cache.get(cache_key, now)
+        claims = self.cache.get(cache_key, now, self.keys.thumbprints)
         if claims is not None:
+            # A cache hit still keeps the key set fresh: the refresh that drops a key ends
+            # every cached token it signed.
+            self.keys.refresh_if_stale()
             return claims
         parsed = self._parser.parse(token)
         if parsed.kid is None and parsed.x5t is None:
             raise TokenValidationError("unknown_key", "token header names no kid or x5t")
-        key = self.keys.cached(parsed.kid, parsed.x5t) or await self.keys.get(
-            parsed.kid, parsed.x5t
-        )
+        key = self.keys.cached(parsed.kid, parsed.x5t)
+        if key is None:
+            try:
+                key = await self.keys.lookup(parsed.kid, parsed.x5t)
+            except JOSEError as error:
+                raise key_error(error) from None
         verify_signature(parsed, key)
-        claims = self._check_claims(parsed, now)
-        exp = claims.expires_at
-        if exp is not None:
-            self.cache.put(cache_key, claims, float(exp))
+        try:
+            times = _jwt.check_claims(parsed.payload, self.rules, now)
+        except JOSEError as error:
+            reason = _CLAIM_REASONS.get(error.reason, "malformed_token")
+            raise TokenValidationError(reason, f"token {error.description}") from None
+        self._check_tenant(parsed.payload)
+        claims = TokenClaims(parsed.payload)
+        if times.expires_at is not None:
+            self.cache.put(cache_key, claims, times.expires_at, key.thumbprint)
         return claims
 
-    def _check_claims(self, parsed: ParsedToken, now: float) -> TokenClaims:
-        payload = parsed.payload
-        for name in self.required_claims:
-            value = payload.get(name)
-            if value is None or value == "":
-                raise TokenValidationError("missing_claim", f"token lacks required claim {name!r}")
-        leeway = self.leeway
-        exp = _int_claim(payload, "exp")
-        if exp is not None and now > exp + leeway:
-            raise TokenValidationError("token_expired", "token has expired")
-        nbf = _int_claim(payload, "nbf")
-        if nbf is not None and now + leeway < nbf:
-            raise TokenValidationError("token_not_yet_valid", "token is not valid yet")
-        iat = _int_claim(payload, "iat")
-        if iat is not None and now + leeway < iat:
-            raise TokenValidationError("token_not_yet_valid", "token was issued in the future")
-        self._check_issuer(payload)
-        aud = payload.get("aud")
-        if isinstance(aud, str):
-            accepted = aud in self.audiences
-        else:
-            accepted = isinstance(aud, list) and any(
-                isinstance(a, str) and a in self.audiences for a in aud
-            )
-        if not accepted:
-            raise TokenValidationError("bad_audience", "token audience is not accepted")
-        return TokenClaims(payload)
-
-    def _check_issuer(self, payload: Mapping[str, Any]) -> None:
-        iss = payload.get("iss")
-        if not isinstance(iss, str):
-            raise TokenValidationError("bad_issuer", "token has no issuer")
+    def _check_tenant(self, payload: Mapping[str, Any]) -> None:
+        if self.tenants is None:
+            return
         tid = payload.get("tid")
-        tid = tid.lower() if isinstance(tid, str) and tid else None
-        if self.tenants is not None and tid not in self.tenants:
+        # Tenant ids are GUIDs: the allowlist compares them case-insensitively.
+        if type(tid) is not str or tid.lower() not in self.tenants:
             raise TokenValidationError("bad_tenant", "token tenant is not allowed")
-        for expected in self.issuers:
-            if TENANT_PLACEHOLDER in expected:
-                # The template is filled with the token's own tid: a token of tenant A can
-                # never pass with issuer B (multi-tenant issuer validation).
-                if (
-                    tid is not None
-                    and iss.lower() == expected.replace(TENANT_PLACEHOLDER, tid).lower()
-                ):
-                    return
-            elif iss == expected:
-                return
-        raise TokenValidationError("bad_issuer", "token issuer is not accepted")
 
     async def aclose(self) -> None:
         await self.keys.aclose()

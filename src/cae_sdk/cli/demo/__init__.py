@@ -35,6 +35,7 @@ def register(commands: Any) -> None:
             "outside the named location; an authentication-context step-up; and a summary. "
             "Exit 0 when every step that ran behaved as narrated, 1 otherwise."
         ),
+        extra="demo",
     )
     parser.add_argument(
         "--steps",

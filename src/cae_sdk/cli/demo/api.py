@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ..._extras import missing_extra
+
 __all__ = ["DeferredApp", "build_api"]
 
 STEP_UP_PREFIX = "/api/stepup"
@@ -38,7 +40,10 @@ class DeferredApp:
 
 def build_api(push_receiver: DeferredApp) -> Any:
     """The FastAPI app (without the middleware, which the caller adds with its settings)."""
-    from fastapi import FastAPI
+    try:
+        from fastapi import FastAPI
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, "demo", "the demo API") from None
 
     app = FastAPI(title="cae-sdk demo API", docs_url=None, redoc_url=None, openapi_url=None)
 

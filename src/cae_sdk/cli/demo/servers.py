@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..._extras import missing_extra
 from ..output import CLIError, ExitCode
 
 __all__ = ["BackgroundServer", "serve"]
@@ -36,8 +37,8 @@ def serve(
     """Serve ``app`` on ``host`` and a free port (the OS picks it: never a fixed port)."""
     try:
         import uvicorn
-    except ImportError:
-        raise CLIError("uvicorn is needed: install cae-sdk[server]", ExitCode.UNAVAILABLE) from None
+    except ModuleNotFoundError as exc:
+        raise missing_extra(exc, "demo", "serving an API on loopback") from None
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from ..._extras import MissingExtra
 from ...core.locations import NamedLocation
 from ...core.subjects import SubjectKey
 from ...events.memory import InMemoryEventStore
@@ -260,12 +261,8 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
 @contextlib.contextmanager
 def open_world() -> Iterator[DemoWorld]:
     """Start the identity provider, the API and the clients; stop all of them on exit."""
-    try:
-        from ...devidp import DevIdentityProvider
-    except ImportError as exc:
-        raise CLIError(
-            f"the dev identity provider is unavailable: {exc}", ExitCode.UNAVAILABLE
-        ) from None
+    from ...devidp import DevIdentityProvider  # MissingExtra (exit 3) without the extra
+
     with contextlib.ExitStack() as stack:
         try:
             idp = stack.enter_context(DevIdentityProvider())
@@ -283,6 +280,8 @@ def open_world() -> Iterator[DemoWorld]:
         push = DeferredApp()
         try:
             app = _build_middleware_app(parts, idp, push)
+        except MissingExtra:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise CLIError(
                 f"the protected API cannot be built: {exc}", ExitCode.UNAVAILABLE

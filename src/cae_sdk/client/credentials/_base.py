@@ -1,8 +1,11 @@
 """What every cae-sdk credential shares: cp1 and claims merging, result checks, error mapping.
 
 Each concrete credential only says how to ask MSAL (or another library) for a token with an
-optional, already merged claims request; this base turns the answer into an
-:class:`~cae_sdk.client.token.AccessToken` or a typed error.
+optional, already merged claims request; this base runs that inside one bounded
+:class:`~cae_sdk.client._exchange.Exchange` (the credential's ``timeout`` is the deadline of the
+whole acquisition) and turns the answer, or any exception, into an
+:class:`~cae_sdk.client.token.AccessToken` or a :class:`TokenAcquisitionError`: this is the one
+place failures are typed.
 """
 
 from __future__ import annotations
@@ -12,30 +15,25 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from ...core.claims import CP1, merge_claims
 from ...core.errors import (
+    CAEError,
     ClaimsChallengeUnresolvable,
     ConfigurationError,
     TokenAcquisitionError,
 )
-from ...core.remediation import Remediation, RemediationKind
+from .. import _exchange
+from .._redact import install_log_redaction
 from ..http import MsalHttpClient
 from ..singleflight import SingleFlight
 from ..token import AccessToken
+from ._errors import acquisition_error, refusal_error
 from ._options import Clock
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["CredentialBase"]
-
-_NETWORK_REMEDIATION = Remediation(
-    RemediationKind.RETRY,
-    "The identity provider could not be reached. Check connectivity, proxy and TLS trust "
-    "(ca_bundle/verify), then retry.",
-)
 
 
 class CredentialBase(ABC):
@@ -47,6 +45,10 @@ class CredentialBase(ABC):
         # Single flight per (credential, scopes, claims): several clients (sync and async,
         # several CAEAuth instances) that share this credential cause one token request.
         self._flights: SingleFlight[AccessToken] = SingleFlight()
+        # When (time.monotonic()) the identity provider's last Retry-After ends: MSAL answers
+        # from its throttle cache until then, and the error says how long is left.
+        self._retry_at = 0.0
+        install_log_redaction()
 
     def close(self) -> None:
         """Close the HTTP client this credential created for MSAL (not one the app passed)."""
@@ -87,16 +89,48 @@ class CredentialBase(ABC):
 
     def _fetch(self, scopes: list[str], request_claims: str | None) -> AccessToken:
         now = self._clock()
-        try:
-            result = self._acquire(scopes, request_claims)
-        except requests.exceptions.RequestException as exc:
+        timeout = self._http.timeout if self._http is not None else None
+        with _exchange.acquisition(timeout) as exchange:
+            try:
+                result = self._acquire(scopes, request_claims)
+            except CAEError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever MSAL raised is typed here, once
+                raise acquisition_error(
+                    exc, exchange=exchange, claims=request_claims, retry_after=self._waiting()
+                ) from None
+            finally:
+                if exchange.retry_after is not None:
+                    self._retry_at = time.monotonic() + exchange.retry_after
+            self._check(result, exchange=exchange, claims=request_claims)
+            try:
+                return self._accept(result, now=now, claims=request_claims)
+            except (ValueError, TypeError, OverflowError) as exc:  # expires_in="soon", inf...
+                raise acquisition_error(exc, exchange=exchange, claims=request_claims) from None
+
+    def _waiting(self) -> float | None:
+        """Seconds left of the identity provider's last ``Retry-After``, if any."""
+        left = self._retry_at - time.monotonic()
+        return left if left > 0 else None
+
+    def _check(self, result: object, *, exchange: _exchange.Exchange, claims: str | None) -> None:
+        """Raise the typed error for anything but a usable success result."""
+        if not result:
             raise TokenAcquisitionError(
-                f"Token request failed: {exc}",
-                error="network_error",
-                claims=request_claims,
-                remediation=_NETWORK_REMEDIATION,
-            ) from exc
-        return self._accept(result, now=now, claims=request_claims)
+                "Token request returned nothing.", error="no_result", claims=claims
+            )
+        problem = None
+        if not isinstance(result, Mapping):
+            problem = f"the token response is a JSON {type(result).__name__}"
+        elif "access_token" not in result and not isinstance(result.get("error"), str):
+            problem = "the token response has neither access_token nor error"
+        elif "access_token" not in result:
+            waiting = self._waiting()
+            raise refusal_error(result, exchange=exchange, claims=claims, retry_after=waiting)
+        elif not isinstance(result["access_token"], str) or not result["access_token"]:
+            problem = "access_token is not a non-empty string"
+        if problem is not None:
+            raise acquisition_error(ValueError(problem), exchange=exchange, claims=claims)
 
     @abstractmethod
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:

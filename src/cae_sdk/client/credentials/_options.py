@@ -13,7 +13,7 @@ import httpx
 import msal
 
 from ...core.errors import ConfigurationError
-from ..http import HttpSettings, MsalHttpClient
+from ..http import DEFAULT_MAX_ANSWER_BYTES, HttpSettings, MsalHttpClient
 
 __all__ = [
     "DEFAULT_AUTHORITY_HOST",
@@ -50,6 +50,7 @@ class HttpOptions(TypedDict, total=False):
     ca_bundle: str | None
     proxy: str | None
     timeout: float
+    max_answer_bytes: int
     http_client: httpx.Client | None
     token_cache: msal.TokenCache | None
     clock: Clock
@@ -85,7 +86,10 @@ class TransportOptions:
         self.authority_host = host
         verify = raw.get("ca_bundle") or raw.get("verify", True)
         self.settings = HttpSettings(
-            verify=verify, proxy=raw.get("proxy"), timeout=float(raw.get("timeout", 30.0))
+            verify=verify,
+            proxy=raw.get("proxy"),
+            timeout=float(raw.get("timeout", 30.0)),
+            max_answer_bytes=int(raw.get("max_answer_bytes", DEFAULT_MAX_ANSWER_BYTES)),
         )
         # Instance discovery follows the host MSAL will actually talk to: the explicit
         # authority when one is given, else the authority host.

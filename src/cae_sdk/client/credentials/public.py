@@ -10,6 +10,7 @@ import msal
 from ...core.claims import parse_claims_request, requested_acrs
 from ...core.errors import InteractionRequired, TokenAcquisitionError
 from ...core.remediation import remediation_for
+from .. import _exchange
 from ._base import CredentialBase
 from ._options import AuthorityOptions, MsalAppPair, TransportOptions
 
@@ -86,13 +87,18 @@ class PublicClientCredential(CredentialBase):
         flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
         if "user_code" not in flow:
             raise TokenAcquisitionError.from_msal_result(dict(flow), claims=claims)
-        self._prompt(str(flow.get("message") or flow["user_code"]))
-        result: Mapping[str, Any] = app.acquire_token_by_device_flow(flow, claims_challenge=claims)
+        # The user takes minutes: no overall deadline, each poll is still bounded by timeout.
+        with _exchange.interaction():
+            self._prompt(str(flow.get("message") or flow["user_code"]))
+            result: Mapping[str, Any] = app.acquire_token_by_device_flow(
+                flow, claims_challenge=claims
+            )
         return result
 
     def _interact(self, claims: str | None, result: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if self._interaction_handler is not None and claims is not None:
-            return self._interaction_handler(claims)
+            with _exchange.interaction():
+                return self._interaction_handler(claims)
         if result is not None:
             error = TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
             if isinstance(error, InteractionRequired):
@@ -107,7 +113,9 @@ class PublicClientCredential(CredentialBase):
 
 
 def _needs_user(result: Mapping[str, Any]) -> bool:
-    codes = [int(c) for c in result.get("error_codes") or () if str(c).isdigit()]
+    raw = result.get("error_codes")
+    texts = map(str, raw if isinstance(raw, list) else ())
+    codes = [int(c) for c in texts if c.isascii() and c.isdigit() and len(c) < 12]
     return result.get("error") == "interaction_required" or remediation_for(codes).interactive
 
 

@@ -1,17 +1,29 @@
-"""Conditional Access policies (a subset of Graph's ``conditionalAccessPolicy``) and their
+"""Conditional Access policies (Microsoft Graph's ``conditionalAccessPolicy``) and their
 evaluation for one request: ``load_policies(json) -> list[Policy]``,
-``evaluate(policies, context) -> PolicyEvaluation``."""
+``evaluate(policies, context) -> PolicyEvaluation``. Every policy evaluates to applies, does
+not apply, or undecided (what the resource cannot observe); ``docs/policies.md`` lists which
+claims decide which condition and control."""
 
-from .evaluate import PolicyContext, PolicyEvaluation, PolicyResult, PolicyVerdict, evaluate
-from .model import GrantControls, Policy, PolicyState, Selection, load_policies, parse_policy
+from .._document import MAX_DOCUMENT_BYTES
+from ._app_groups import OFFICE365_APPLICATIONS
+from ._parse import load_policies, parse_policy
+from .context import PolicyContext, PolicyOptions
+from .evaluate import evaluate
+from .model import EVERY_GUEST, GrantControls, GuestSelection, Policy, PolicyState, Selection
 from .platforms import KNOWN_PLATFORMS, platform_from_user_agent
+from .results import PolicyEvaluation, PolicyResult, PolicyVerdict
 
 __all__ = [
+    "EVERY_GUEST",
     "KNOWN_PLATFORMS",
+    "MAX_DOCUMENT_BYTES",
+    "OFFICE365_APPLICATIONS",
     "GrantControls",
+    "GuestSelection",
     "Policy",
     "PolicyContext",
     "PolicyEvaluation",
+    "PolicyOptions",
     "PolicyResult",
     "PolicyState",
     "PolicyVerdict",

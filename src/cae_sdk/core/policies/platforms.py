@@ -1,5 +1,7 @@
-"""Device platform from a User-Agent, best effort (seed 003: "platform detection is best
-effort"; a policy set should catch the unknown platform).
+"""Device platform from a User-Agent, best effort: Entra itself "identifies the device
+platform by using information provided by the device, such as user agent strings", which "can
+be modified" (Entra docs "Conditional Access: Conditions", device platforms), and recommends a
+policy for unsupported platforms (include any device, exclude the known ones).
 
 Returns Graph's ``conditionalAccessDevicePlatform`` names, lower-cased: ``android``, ``ios``,
 ``windowsphone``, ``windows``, ``macos``, ``linux``, or None when unknown.

@@ -124,6 +124,19 @@ async def _status(tx: Transmitter, owner: str, request: Request, body: dict[str,
     return JSONResponse(stream.status_body())
 
 
+async def _announce(
+    tx: Transmitter, owner: str, request: Request, body: dict[str, Any]
+) -> Response:
+    """Dev only: what the transmitter's operator does, a status change of the transmitter's
+    own making, announced with a stream-updated event (SSF 1.0 section 8.1.5)."""
+    stream = _stream(tx, owner, body.get("stream_id"))
+    status, reason = body.get("status"), body.get("reason")
+    if status not in STATUSES or (reason is not None and not isinstance(reason, str)):
+        raise StreamError(400, "invalid_request", f"status must be one of {list(STATUSES)}")
+    tx.announce_status(stream, status, reason)
+    return JSONResponse(stream.status_body())
+
+
 async def _add_subject(
     tx: Transmitter, owner: str, request: Request, body: dict[str, Any]
 ) -> Response:
@@ -204,6 +217,7 @@ def ssf_routes(ctx: IdPContext) -> list[Route]:
             methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
         ),
         Route(f"{SSF_PATH}/status", _endpoint(ctx, _status), methods=["GET", "POST"]),
+        Route(f"{SSF_PATH}/dev/announce-status", _endpoint(ctx, _announce), methods=["POST"]),
         Route(f"{SSF_PATH}/subjects/add", _endpoint(ctx, _add_subject), methods=["POST"]),
         Route(f"{SSF_PATH}/subjects/remove", _endpoint(ctx, _remove_subject), methods=["POST"]),
         Route(f"{SSF_PATH}/verify", _endpoint(ctx, _verify), methods=["POST"]),

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from ...core.secevents import DELIVERY_PUSH, SET_TYP, set_claims
+from ...core.secevents import DELIVERY_PUSH, SET_TYP, SSF, set_claims
 from ..context import IdPContext
 from ..directory import SecurityAction
 from ..keys import KeyRing
@@ -89,6 +89,21 @@ class Transmitter:
                 stream.arrived.set()
             return
         self._queue_for(stream).put_nowait((jti, token))
+
+    def announce_status(self, stream: Stream, status: str, reason: str | None = None) -> None:
+        """A transmitter-initiated status change (SSF 1.0 section 8.1.5): the stream-updated
+        event goes out before the stream is paused or disabled, and after it is enabled."""
+        subject = {"format": "opaque", "id": stream.stream_id}
+        payload: dict[str, Any] = {"status": status}
+        if reason:
+            payload["reason"] = reason
+        announcement = self.sign(stream, subject, SSF.STREAM_UPDATED, payload)
+        if status != "enabled":
+            self.enqueue(stream, *announcement)
+        stream.status, stream.status_reason = status, reason
+        self.status_changed(stream)
+        if status == "enabled":
+            self.enqueue(stream, *announcement)
 
     def status_changed(self, stream: Stream) -> None:
         """After a status update: an enabled stream gets what was held while paused; a

@@ -6,12 +6,13 @@ from .mapping import (
     Effect,
     EventRule,
     MappedEvent,
+    Resolution,
     SubjectResolver,
     map_security_event,
 )
 from .poll import PollClient, PollResult, build_poll_request, parse_poll_response
 from .push import PushReceiverApp
-from .receiver import ReceiveResult, SetReceiver, VerificationStates
+from .receiver import ReceiveResult, SetReceiver, StreamState, VerificationStates
 from .rules import (
     ALLOWED_ALGORITHMS,
     SecurityEvent,
@@ -20,7 +21,7 @@ from .rules import (
     validate_set_header,
 )
 from .set_decoder import SetDecoder, TransmitterKey, TransmitterKeys, parse_jwks, verify_set
-from .streams import StreamClient, poll_delivery, push_delivery
+from .streams import StreamClient, StreamVerificationError, poll_delivery, push_delivery
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -33,11 +34,14 @@ __all__ = [
     "PollResult",
     "PushReceiverApp",
     "ReceiveResult",
+    "Resolution",
     "SecurityEvent",
     "SetDecoder",
     "SetReceiver",
     "SetValidationConfig",
     "StreamClient",
+    "StreamState",
+    "StreamVerificationError",
     "SubjectResolver",
     "TransmitterKey",
     "TransmitterKeys",

@@ -1,6 +1,6 @@
 """What each Shared Signals event means to a resource: ONE table, plus subject resolution.
 
-Every CAEP / RISC event type maps to exactly one effect (shared PROTOCOL.md section 5):
+Every CAEP 1.0 / RISC 1.0 event type (section 3 of each) maps to exactly one effect:
 
 * ``watermark`` - tokens of the subject issued before the event are no longer good;
 * ``risk`` - the subject's risk level changes (the policy engine decides what that requires);
@@ -8,20 +8,22 @@ Every CAEP / RISC event type maps to exactly one effect (shared PROTOCOL.md sect
   and the admin API do);
 * ``ignored`` - acknowledged and recorded with the reason it has no effect.
 
-Subjects are RFC 9493 subject identifiers; :class:`DirectorySubjectResolver` turns them into
-:class:`~cae_sdk.core.subjects.SubjectKey` values. Everything here is pure.
+Subjects are RFC 9493 subject identifiers; a :class:`~._subjects.SubjectResolver` (by default
+:class:`DirectorySubjectResolver`) turns them into :class:`~cae_sdk.core.subjects.SubjectKey`
+values, never wider than the identifier names. Everything here is pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from ...core.secevents import CAEP, RISC, SSF
-from ...core.subjects import SubjectKey, SubjectKind
+from ...core.subjects import SubjectKey
 from ..model import Event, RevocationEvent, RiskEvent, RiskLevel
+from ._subjects import DirectorySubjectResolver, Resolution, SubjectResolver
 from .rules import SecurityEvent
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Effect",
     "EventRule",
     "MappedEvent",
+    "Resolution",
     "SubjectResolver",
     "map_security_event",
 ]
@@ -111,129 +114,6 @@ EVENT_MAPPING: Mapping[str, EventRule] = {
 _RISK_LEVELS = {"low": RiskLevel.LOW, "medium": RiskLevel.MEDIUM, "high": RiskLevel.HIGH}
 
 
-_MAX_NESTING = 4
-
-
-class SubjectResolver(Protocol):
-    def resolve(self, subject: Mapping[str, Any]) -> tuple[SubjectKey, ...]:
-        """The revocation subjects an RFC 9493 subject identifier names (may be empty)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DirectorySubjectResolver:
-    """Resolve RFC 9493 subject identifiers to Entra-style subject keys.
-
-    * ``iss_sub``: ``sub`` is the object id; the tenant comes from ``tenant_for_issuer`` (or is
-      ``tenant_id``). An issuer the mapping does not know resolves to nothing.
-    * ``email`` / ``phone_number``: looked up with ``object_id_for_email``.
-    * ``opaque``: the id is taken as a ``opaque_kind`` (user object id by default).
-    * ``account`` (``acct:oid@tenant``), ``aliases`` (the first that resolves).
-    * ``complex`` (RFC 9493 section 3.2 / SSF 1.0 section 3.3): the most specific member wins -
-      a ``session`` names one session; else ``user`` and/or ``application``; else ``tenant``.
-    """
-
-    tenant_id: str | None = None
-    tenant_for_issuer: Mapping[str, str] | Callable[[str], str | None] | None = None
-    object_id_for_email: Mapping[str, str] | Callable[[str], str | None] | None = None
-    opaque_kind: SubjectKind = SubjectKind.USER
-
-    def resolve(self, subject: Mapping[str, Any]) -> tuple[SubjectKey, ...]:
-        return self._resolve(subject, SubjectKind.USER, self.tenant_id, 0)
-
-    def _tenant_for(self, issuer: str) -> str | None:
-        mapping = self.tenant_for_issuer
-        if mapping is None:
-            return self.tenant_id
-        return mapping(issuer) if callable(mapping) else mapping.get(issuer)
-
-    def _resolve(
-        self, subject: Mapping[str, Any], kind: SubjectKind, tenant: str | None, depth: int
-    ) -> tuple[SubjectKey, ...]:
-        if depth > _MAX_NESTING:
-            return ()  # RFC 9493 nests one level; anything deeper is not a real subject
-        fmt = subject.get("format")
-        if fmt == "complex":
-            return self._resolve_complex(subject, tenant, depth + 1)
-        if fmt == "aliases":
-            identifiers = subject.get("identifiers")
-            for alias in identifiers if isinstance(identifiers, list) else ():
-                if isinstance(alias, Mapping):
-                    keys = self._resolve(alias, kind, tenant, depth + 1)
-                    if keys:
-                        return keys
-            return ()
-        value: str | None = None
-        if fmt == "iss_sub":
-            issuer, value = subject.get("iss"), subject.get("sub")
-            tenant = self._tenant_for(issuer) if isinstance(issuer, str) else None
-        elif fmt in ("email", "phone_number"):
-            address = subject.get("email" if fmt == "email" else "phone_number")
-            value = _lookup(self.object_id_for_email, address)
-        elif fmt == "opaque":
-            value = subject.get("id")
-            kind = self.opaque_kind if kind is SubjectKind.USER else kind
-        elif fmt == "account":
-            value, tenant = _split_account(subject.get("uri"), tenant)
-        if not isinstance(value, str) or not value or not tenant:
-            return ()
-        return (_key(kind, tenant, value),)
-
-    def _resolve_complex(
-        self, subject: Mapping[str, Any], tenant: str | None, depth: int
-    ) -> tuple[SubjectKey, ...]:
-        tenant_member = subject.get("tenant")
-        if isinstance(tenant_member, Mapping):
-            tenant_value = tenant_member.get("id") or tenant_member.get("sub")
-            if isinstance(tenant_value, str) and tenant_value:
-                tenant = tenant_value
-        session = subject.get("session")
-        if isinstance(session, Mapping):
-            keys = self._resolve(session, SubjectKind.SESSION, tenant, depth)
-            if keys:
-                return keys
-        keys = ()
-        for member, kind in (
-            ("user", SubjectKind.USER),
-            ("application", SubjectKind.SERVICE_PRINCIPAL),
-        ):
-            value = subject.get(member)
-            if isinstance(value, Mapping):
-                keys += self._resolve(value, kind, tenant, depth)
-        if keys:
-            return keys
-        if isinstance(tenant_member, Mapping) and tenant:
-            return (SubjectKey.tenant(tenant),)
-        return ()
-
-
-def _lookup(
-    mapping: Mapping[str, str] | Callable[[str], str | None] | None, key: Any
-) -> str | None:
-    if mapping is None or not isinstance(key, str):
-        return None
-    if callable(mapping):
-        return mapping(key)
-    return mapping.get(key) or mapping.get(key.lower())
-
-
-def _split_account(uri: Any, tenant: str | None) -> tuple[str | None, str | None]:
-    # RFC 9493 section 3.2.1: "acct:" URI; we read it as acct:<object id>@<tenant id>.
-    if not isinstance(uri, str) or not uri.startswith("acct:") or "@" not in uri:
-        return None, tenant
-    local, _, host = uri[5:].rpartition("@")
-    return local, host or tenant
-
-
-def _key(kind: SubjectKind, tenant: str, value: str) -> SubjectKey:
-    if kind is SubjectKind.SESSION:
-        return SubjectKey.session(tenant, value)
-    if kind is SubjectKind.SERVICE_PRINCIPAL:
-        return SubjectKey.service_principal(tenant, value)
-    if kind is SubjectKind.TENANT:
-        return SubjectKey.tenant(tenant)
-    return SubjectKey.user(tenant, value)
-
-
 @dataclass(frozen=True, slots=True)
 class MappedEvent:
     """The store events a SET produces, or why it produces none."""
@@ -243,44 +123,107 @@ class MappedEvent:
     effect: Effect = Effect.IGNORED
 
 
-def _watermark_time(event: SecurityEvent) -> int:
+def _watermark_time(event: SecurityEvent, payload: Mapping[str, Any]) -> int:
     # CAEP 1.0 section 2: event_timestamp is when it happened. Never move a watermark past the
     # SET's own iat: a future watermark would refuse tokens issued after the event.
-    stamp = event.event_timestamp
+    stamp = (event if payload is event.payload else replace(event, payload=payload)).event_timestamp
     return event.issued_at if stamp is None else min(stamp, event.issued_at)
 
 
 def map_security_event(
-    event: SecurityEvent, resolver: SubjectResolver, *, source: str = "ssf"
+    event: SecurityEvent,
+    resolver: SubjectResolver,
+    *,
+    source: str = "ssf",
+    critical_members: Collection[str] = (),
 ) -> MappedEvent:
-    """Apply :data:`EVENT_MAPPING` to a validated SET."""
-    rule = EVENT_MAPPING.get(event.event_type)
+    """Apply :data:`EVENT_MAPPING` to a validated SET.
+
+    A SET carrying the same event under alternative type URIs (SSF 1.0 section 4.2.1) yields
+    each subject's effect once. ``critical_members`` are the transmitter's
+    ``critical_subject_members`` (SSF 1.0 section 7.1): a subject with one of them that the
+    resolver could not process discards the event (section 3.6).
+    """
+    if not event.events:  # one event type: nothing to merge (the common case, kept fast)
+        found = _map_one(event, event.event_type, event.payload, resolver, source, critical_members)
+        if isinstance(found, str):
+            return MappedEvent((), found)
+        return MappedEvent(found[1], effect=found[0])
+    merged: dict[tuple[type, SubjectKey], Event] = {}
+    reasons: list[str] = []
+    effect = Effect.IGNORED
+    for event_type, payload in event.all_events().items():
+        found = _map_one(event, event_type, payload, resolver, source, critical_members)
+        if isinstance(found, str):
+            reasons.append(found)
+            continue
+        rule_effect, items = found
+        effect = rule_effect if effect is Effect.IGNORED else effect
+        for item in items:
+            key = (type(item), item.subject)
+            kept = merged.get(key)
+            if kept is None or _time_of(item) > _time_of(kept):
+                merged[key] = item
+    if not merged:
+        return MappedEvent((), "; ".join(dict.fromkeys(reasons)) or "no event")
+    return MappedEvent(tuple(merged.values()), effect=effect)
+
+
+def _time_of(item: Event) -> int:
+    return item.not_before if isinstance(item, RevocationEvent) else item.at
+
+
+def _map_one(
+    event: SecurityEvent,
+    event_type: str,
+    payload: Mapping[str, Any],
+    resolver: SubjectResolver,
+    source: str,
+    critical_members: Collection[str],
+) -> tuple[Effect, tuple[RevocationEvent, ...] | tuple[RiskEvent, ...]] | str:
+    """The effect and store events of one event type, or why it has none."""
+    rule = EVENT_MAPPING.get(event_type)
     if rule is None:
-        return MappedEvent((), f"event type not mapped: {event.event_type}")
+        return f"event type not mapped: {event_type}"
     if rule.effect is Effect.IGNORED:
-        return MappedEvent((), rule.reason)
-    skipped = rule.condition(event.payload) if rule.condition is not None else None
+        return rule.reason
+    skipped = rule.condition(payload) if rule.condition is not None else None
     if skipped is not None:
-        return MappedEvent((), skipped)
-    subjects = resolver.resolve(event.subject)
-    if not subjects:
-        return MappedEvent((), "subject identifier does not resolve to a known subject")
+        return skipped
+    resolution = resolver.resolve(event.subject, event_type=event_type, issuer=event.issuer)
+    critical = resolution.unprocessed and sorted(
+        resolution.unprocessed.intersection(critical_members)
+    )
+    if critical:
+        # SSF 1.0 section 3.6: MUST discard, not apply to the other members.
+        return f"critical subject member(s) not processed: {', '.join(critical)}"
+    if not resolution.keys:
+        return resolution.reason or "subject identifier does not resolve to a known subject"
+    at = _watermark_time(event, payload)
     if rule.effect is Effect.RISK:
-        level = _risk_level(event)
+        level, why = _risk_level(event_type, payload)
         if level is None:
-            return MappedEvent((), "risk level missing or unknown")
-        at = _watermark_time(event)
-        risks = tuple(RiskEvent(s, level, at, rule.reason, source, event.jti) for s in subjects)
-        return MappedEvent(risks, effect=Effect.RISK)
-    at = _watermark_time(event)
-    revocations = tuple(RevocationEvent(s, at, rule.reason, source, event.jti) for s in subjects)
-    return MappedEvent(revocations, effect=Effect.WATERMARK)
+            return why
+        subjects = resolution.keys
+        return Effect.RISK, tuple(
+            RiskEvent(s, level, at, rule.reason, source, event.jti) for s in subjects
+        )
+    return Effect.WATERMARK, tuple(
+        RevocationEvent(s, at, rule.reason, source, event.jti) for s in resolution.keys
+    )
 
 
-def _risk_level(event: SecurityEvent) -> RiskLevel | None:
-    if event.event_type == RISC.ACCOUNT_CREDENTIAL_CHANGE_REQUIRED:
-        return RiskLevel.HIGH
-    level = event.payload.get("current_level")
+def _risk_level(event_type: str, payload: Mapping[str, Any]) -> tuple[RiskLevel | None, str]:
+    if event_type == RISC.ACCOUNT_CREDENTIAL_CHANGE_REQUIRED:
+        return RiskLevel.HIGH, ""
+    # CAEP 1.0 section 3.8: "principal" says whose risk it is; a device's or a group's risk is
+    # not a user's, whatever identifier names it.
+    principal = payload.get("principal")
+    if principal is not None and (not isinstance(principal, str) or principal.upper() != "USER"):
+        return None, f"risk of a {principal!s:.32} principal is not tracked"
+    level = payload.get("current_level")
     if not isinstance(level, str):
-        return None
-    return _RISK_LEVELS.get(level.lower(), RiskLevel.NONE if level.lower() == "none" else None)
+        return None, "risk level missing or unknown"
+    lowered = level.lower()
+    found = _RISK_LEVELS.get(lowered, RiskLevel.NONE if lowered == "none" else None)
+    return found, "" if found is not None else "risk level missing or unknown"

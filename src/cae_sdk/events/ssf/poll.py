@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,7 @@ class PollClient(BackgroundLoop):
         *,
         http: httpx.AsyncClient,
         auth: BearerSource,
+        scopes: Sequence[str] = (),
         max_events: int = 100,
         long_poll: bool = True,
         request_timeout: float = 35.0,
@@ -91,7 +92,7 @@ class PollClient(BackgroundLoop):
         self.receiver = receiver
         self.endpoint = endpoint
         self._http = http
-        self._auth = bearer_auth(auth)
+        self._auth = bearer_auth(auth, scopes)
         self._max_events = max_events
         self._long_poll = long_poll
         self._timeout = request_timeout

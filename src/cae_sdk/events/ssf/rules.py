@@ -7,14 +7,15 @@ receiver's configuration and ``now``, return a :class:`SecurityEvent` or raise
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...core import _jwt
 from ...core.errors import ConfigurationError, EventValidationError, JOSEError
 from ...core.jose import SUPPORTED_ALGORITHMS, UNSUPPORTED_HEADER, check_header
 from ...core.secevents import SET_TYP, SSF
+from ..model import WATERMARK_TTL_SECONDS
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -29,26 +30,29 @@ __all__ = [
 ALLOWED_ALGORITHMS: frozenset[str] = SUPPORTED_ALGORITHMS
 
 _CONTROL_EVENTS = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
+_MAX_EVENTS = 8  # alternative URIs of one event (SSF 1.0 section 4.2.1); more is no real SET
 
 INVALID_REQUEST = "invalid_request"
 INVALID_KEY = "invalid_key"
 INVALID_ISSUER = "invalid_issuer"
 INVALID_AUDIENCE = "invalid_audience"
 
-_MAX_NUMERIC_DATE = 2**63 - 1  # stores keep timestamps as signed 64-bit values
-
 
 @dataclass(frozen=True, slots=True)
 class SetValidationConfig:
     """What a receiver accepts.
 
-    ``max_age_seconds`` bounds how old ``iat`` may be (a replay window: the ``jti`` is remembered
-    that long); ``max_future_seconds`` is the clock skew tolerated for an ``iat`` in the future.
+    ``max_future_seconds`` is the clock skew tolerated for an ``iat`` in the future. There is no
+    age limit by default: a SET queued while the receiver was down, or polled after an outage,
+    still describes a revocation that happened (RFC 8417 section 2.2: SETs state facts), and it
+    is applied at its event time; watermarks are idempotent, so a replay changes nothing.
+    ``max_age_seconds`` refuses older SETs (``invalid_request``, which is final for the
+    transmitter) only where an operator accepts losing them.
     """
 
     issuer: str
     audiences: tuple[str, ...]
-    max_age_seconds: int = 24 * 3600
+    max_age_seconds: int | None = None
     max_future_seconds: int = 300
     algorithms: frozenset[str] = ALLOWED_ALGORITHMS
     max_set_bytes: int = 64 * 1024
@@ -61,18 +65,23 @@ class SetValidationConfig:
         unsafe = {a for a in self.algorithms if a not in ALLOWED_ALGORITHMS}
         if unsafe:
             raise ConfigurationError(f"SET algorithms not allowed: {sorted(unsafe)}")
-        if self.max_age_seconds <= 0 or self.max_future_seconds < 0 or self.max_set_bytes <= 0:
+        too_young = self.max_age_seconds is not None and self.max_age_seconds <= 0
+        if too_young or self.max_future_seconds < 0 or self.max_set_bytes <= 0:
             raise ConfigurationError("SET time window and size limits must be positive")
 
     @property
     def replay_window_seconds(self) -> int:
-        """How long a ``jti`` must be remembered: any older SET is refused by ``iat`` anyway."""
-        return self.max_age_seconds + self.max_future_seconds
+        """How long a ``jti`` is remembered (to report redeliveries): as long as a watermark
+        lives, or the age limit. Forgetting it earlier is harmless: applying is idempotent."""
+        age = WATERMARK_TTL_SECONDS if self.max_age_seconds is None else self.max_age_seconds
+        return age + self.max_future_seconds
 
 
 @dataclass(frozen=True, slots=True)
 class SecurityEvent:
-    """One validated SET: exactly one event, its subject identifier and provenance."""
+    """One validated SET: its event (``event_type``, ``payload``), the same event under
+    alternative type URIs if the transmitter sent them (``events``, SSF 1.0 section 4.2.1), its
+    subject identifier and provenance."""
 
     jti: str
     issuer: str
@@ -83,11 +92,16 @@ class SecurityEvent:
     """RFC 9493 subject identifier (``sub_id``, or the legacy in-event ``subject``)."""
     txn: str | None = None
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    events: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    """Every event type URI of the SET and its payload (the first is ``event_type``)."""
 
     @property
     def event_timestamp(self) -> int | None:
         """CAEP 1.0 section 2: ``event_timestamp``, when the event happened (may precede iat)."""
         return _numeric_date(self.payload.get("event_timestamp"))
+
+    def all_events(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.events or {self.event_type: self.payload}
 
 
 def _fail(err: str, description: str) -> EventValidationError:
@@ -112,32 +126,23 @@ def validate_set_header(header: Mapping[str, Any], config: SetValidationConfig) 
 
 
 def _numeric_date(value: Any) -> int | None:
-    """RFC 7519 section 2 NumericDate as whole seconds, or None. JSON parsers accept
-    ``Infinity``/``NaN`` and huge exponents: only finite values within 64 bits are dates."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    number = int(value)
-    return number if -_MAX_NUMERIC_DATE <= number <= _MAX_NUMERIC_DATE else None
+    """RFC 7519 section 2 NumericDate in whole seconds, or None: the shared reader
+    (:mod:`cae_sdk.core._jwt`)."""
+    return _jwt.whole_seconds(_jwt.numeric_date_or_none(value))
 
 
 def _int_claim(claims: Mapping[str, Any], name: str) -> int:
-    value = _numeric_date(claims.get(name))
-    if value is None:
-        raise _fail(INVALID_REQUEST, f"SET claim {name!r} must be a NumericDate")
-    return value
+    try:
+        return _jwt.floor_seconds(_jwt.numeric_date(claims, name))
+    except JOSEError:
+        raise _fail(INVALID_REQUEST, f"SET claim {name!r} must be a NumericDate") from None
 
 
 def _check_audience(aud: Any, config: SetValidationConfig) -> None:
-    if isinstance(aud, str):
-        audiences = [aud]
-    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-        audiences = aud
-    else:
-        raise _fail(INVALID_AUDIENCE, "SET has no valid aud claim")
-    if not any(a in config.audiences for a in audiences):
-        raise _fail(INVALID_AUDIENCE, "SET audience is not this receiver")
+    try:
+        _jwt.check_audience(aud, config.audiences)
+    except JOSEError as exc:
+        raise _fail(INVALID_AUDIENCE, f"SET {exc.description}") from None
 
 
 def _subject_of(
@@ -157,9 +162,10 @@ def validate_set_claims(
     claims: Mapping[str, Any], config: SetValidationConfig, *, now: int
 ) -> SecurityEvent:
     """Apply RFC 8417 section 2.2 and SSF 1.0 section 4.1 to verified SET claims."""
-    iss = claims.get("iss")
-    if not isinstance(iss, str) or iss != config.issuer:
-        raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter")
+    try:
+        iss = _jwt.check_issuer(claims, _jwt.IssuerRule(frozenset({config.issuer})))
+    except JOSEError:
+        raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter") from None
     _check_audience(claims.get("aud"), config)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti or len(jti) > 256:
@@ -167,7 +173,7 @@ def validate_set_claims(
     iat = _int_claim(claims, "iat")
     if iat > now + config.max_future_seconds:
         raise _fail(INVALID_REQUEST, "SET iat is in the future")
-    if iat < now - config.max_age_seconds:
+    if config.max_age_seconds is not None and iat < now - config.max_age_seconds:
         raise _fail(INVALID_REQUEST, "SET iat is older than the accepted window")
     # RFC 8417 section 2.2: SETs describe facts that happened; "exp" SHOULD NOT be used, and a
     # SET with exp could be mistaken for an access token (section 4.1).
@@ -177,11 +183,15 @@ def validate_set_claims(
     if "sub" in claims:
         raise _fail(INVALID_REQUEST, "SET must not carry a top-level sub claim")
     events = claims.get("events")
-    if not isinstance(events, Mapping) or len(events) != 1:
-        raise _fail(INVALID_REQUEST, "SET must carry exactly one event")
-    ((event_type, payload),) = events.items()
-    if not isinstance(event_type, str) or not isinstance(payload, Mapping):
-        raise _fail(INVALID_REQUEST, "SET event must be an object keyed by its type URI")
+    if not isinstance(events, Mapping) or not events or len(events) > _MAX_EVENTS:
+        raise _fail(INVALID_REQUEST, "SET must carry one event")
+    # SSF 1.0 section 4.2.1: several type URIs are allowed when they are alternative URIs of
+    # the exact same event (RISC sessions-revoked and CAEP session-revoked): all are read and
+    # the mapping applies their effect once. Refusing would lose the revocation for good.
+    for name, body in events.items():
+        if not isinstance(name, str) or not isinstance(body, Mapping):
+            raise _fail(INVALID_REQUEST, "SET event must be an object keyed by its type URI")
+    event_type, payload = next(iter(events.items()))
     txn = claims.get("txn")
     return SecurityEvent(
         jti=jti,
@@ -192,4 +202,5 @@ def validate_set_claims(
         subject=_subject_of(claims, event_type, payload),
         txn=txn if isinstance(txn, str) else None,
         claims=claims,
+        events=events if len(events) > 1 else {},
     )

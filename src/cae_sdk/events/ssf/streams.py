@@ -1,9 +1,14 @@
 """SSF 1.0 stream management client (sections 7 and 8): discovery, streams, status,
 verification and subjects, authenticated with a bearer token.
+
+A created stream is checked before it is used (section 8.1.1.1: its ``iss`` must be the issuer
+the configuration came from); a verification that does not arrive raises
+:class:`StreamVerificationError` rather than returning a value a caller could ignore.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,9 +18,15 @@ import httpx
 from ...core.errors import ConfigurationError, EventSourceError
 from ...core.secevents import DELIVERY_POLL, DELIVERY_PUSH, ssf_configuration_url
 from .._auth import BearerSource, bearer_auth
-from .receiver import VerificationStates
+from .receiver import SetReceiver, StreamState, VerificationStates
 
-__all__ = ["StreamClient", "poll_delivery", "push_delivery"]
+__all__ = ["StreamClient", "StreamVerificationError", "poll_delivery", "push_delivery"]
+
+
+class StreamVerificationError(EventSourceError):
+    """The verification event did not reach the receiver in time (SSF 1.0 section 8.1.4):
+    the stream is not delivering to this receiver."""
+
 
 _MAX_DOCUMENT_BYTES = 256 * 1024
 
@@ -44,11 +55,14 @@ class StreamClient:
         http: httpx.AsyncClient,
         auth: BearerSource,
         configuration_url: str | None = None,
+        scopes: Sequence[str] = (),
     ) -> None:
+        """``auth``: any bearer source (see :func:`~cae_sdk.events._auth.bearer_auth`);
+        ``scopes`` are asked of a credential (e.g. ``[f"{issuer}/.default"]``)."""
         self.issuer = issuer
         self.configuration_url = configuration_url or ssf_configuration_url(issuer)
         self._http = http
-        self._auth = bearer_auth(auth)
+        self._auth = bearer_auth(auth, scopes)
         self._metadata: dict[str, Any] | None = None
 
     async def discover(self) -> dict[str, Any]:
@@ -89,15 +103,36 @@ class StreamClient:
         delivery: Mapping[str, Any],
         events_requested: Sequence[str],
         *,
+        aud: str | Sequence[str] | None = None,
         description: str | None = None,
+        receiver: SetReceiver | None = None,
     ) -> dict[str, Any]:
+        """Create a stream (SSF 1.0 section 8.1.1.1). ``aud``: the audience the receiver asks
+        for (the transmitter decides: verify SETs against the returned ``stream["aud"]``).
+        The answer's ``iss`` must be this transmitter's issuer, else the stream is deleted
+        again and :class:`~cae_sdk.core.errors.ConfigurationError` raised. ``receiver``
+        learns the stream id (its control events are then checked against it)."""
         body: dict[str, Any] = {
             "delivery": dict(delivery),
             "events_requested": list(events_requested),
         }
+        if aud is not None:
+            body["aud"] = aud if isinstance(aud, str) else list(aud)
         if description:
             body["description"] = description
-        return _object(await self._call("POST", "configuration_endpoint", json=body))
+        stream = _object(await self._call("POST", "configuration_endpoint", json=body))
+        stream_id = stream.get("stream_id")
+        if not isinstance(stream_id, str) or not stream_id:
+            raise EventSourceError("transmitter created a stream without a stream_id")
+        if stream.get("iss") != self.issuer:
+            # A stream of another issuer would deliver SETs we refuse (or trust wrongly): do
+            # not use it, and do not leave it behind.
+            with contextlib.suppress(EventSourceError):
+                await self.delete(stream_id)
+            raise ConfigurationError("the created stream's iss is not the transmitter's issuer")
+        if receiver is not None:
+            receiver.streams.add(stream_id)
+        return stream
 
     async def get(self, stream_id: str) -> dict[str, Any]:
         params = {"stream_id": stream_id}
@@ -117,13 +152,27 @@ class StreamClient:
         body = {**configuration, "stream_id": stream_id}
         return _object(await self._call("PUT", "configuration_endpoint", json=body))
 
-    async def delete(self, stream_id: str) -> None:
+    async def delete(self, stream_id: str, *, receiver: SetReceiver | None = None) -> None:
         await self._call("DELETE", "configuration_endpoint", params={"stream_id": stream_id})
+        if receiver is not None:
+            receiver.streams.discard(stream_id)
 
     # -- status (section 8.1.2) --------------------------------------------------------------
 
-    async def status(self, stream_id: str) -> dict[str, Any]:
-        return _object(await self._call("GET", "status_endpoint", params={"stream_id": stream_id}))
+    async def status(
+        self, stream_id: str, *, receiver: SetReceiver | None = None
+    ) -> dict[str, Any]:
+        """The stream's status (SSF 1.0 section 8.1.2.1); ``receiver`` records it too."""
+        body = _object(await self._call("GET", "status_endpoint", params={"stream_id": stream_id}))
+        status, reason = body.get("status"), body.get("reason")
+        if receiver is not None and isinstance(status, str):
+            text = reason if isinstance(reason, str) else None
+            receiver.streams.set_read(stream_id, status, text)
+        return body
+
+    def announced(self, stream_id: str, receiver: SetReceiver) -> StreamState:
+        """The status the transmitter last announced with a stream-updated event."""
+        return receiver.streams.get(stream_id)
 
     async def set_status(
         self, stream_id: str, status: str, *, reason: str | None = None
@@ -152,17 +201,27 @@ class StreamClient:
     async def verify(
         self,
         stream_id: str,
-        states: VerificationStates,
+        states: VerificationStates | SetReceiver,
         *,
         timeout: float = 10.0,
     ) -> bool:
-        """Ask for a verification event and wait until the receiver got it with our state."""
+        """Ask for a verification event and wait until the receiver got it with our state
+        (SSF 1.0 section 8.1.4.2: it may come behind queued events, so the receiver must be
+        running meanwhile: pushes served, or a :class:`PollClient` started). Returns True;
+        raises :class:`StreamVerificationError` when it did not arrive within ``timeout``."""
+        if isinstance(states, SetReceiver):
+            states = states.verification
         state = secrets.token_urlsafe(16)
-        states.expect(state)
+        states.expect(state, stream_id)
         await self._call(
             "POST", "verification_endpoint", json={"stream_id": stream_id, "state": state}
         )
-        return await states.wait(state, timeout)
+        if not await states.wait(state, timeout):
+            raise StreamVerificationError(
+                f"no verification event for stream {stream_id} within {timeout:g}s",
+                code="verification_timeout",
+            )
+        return True
 
 
 def _raise_for(response: httpx.Response, what: str) -> None:

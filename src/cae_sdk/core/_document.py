@@ -1,0 +1,50 @@
+"""Operator JSON documents (policy sets, named locations): one size limit, one strict parser.
+
+The library and the ``cae`` command read policy and location files through
+:func:`parse_json_document` only, so a document the library refuses is refused everywhere.
+Parsing is strict where JSON itself is lenient (RFC 8259 section 4: names SHOULD be unique):
+a duplicate member name or a non-finite number is a :class:`ConfigurationError`, because
+``{"state": "disabled", "state": "enabled"}`` must not mean whatever the parser keeps last.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import ConfigurationError
+
+__all__ = ["MAX_DOCUMENT_BYTES", "parse_json_document"]
+
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+"""The largest policy or named-location document accepted (UTF-8 bytes)."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise ConfigurationError(f"member {name!r} appears twice in one object")
+        result[name] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise ConfigurationError(f"{name} is not a JSON number")
+
+
+def parse_json_document(source: str | bytes, what: str) -> Any:
+    """Parse ``source`` (at most :data:`MAX_DOCUMENT_BYTES`) as strict JSON; ``what`` names
+    the document in errors. Bytes may be UTF-8 (with or without a byte order mark), UTF-16
+    or UTF-32, as :func:`json.loads` detects."""
+    size = len(source) if isinstance(source, bytes) else len(source.encode("utf-8", "replace"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise ConfigurationError(
+            f"{what} is too large ({size} bytes; the limit is {MAX_DOCUMENT_BYTES})"
+        )
+    try:
+        return json.loads(source, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{what} is not valid: {exc}") from None
+    except (ValueError, RecursionError):
+        raise ConfigurationError(f"{what} is not valid JSON") from None

@@ -1,0 +1,176 @@
+"""Does a policy apply to this request? Each condition of ``conditionalAccessConditionSet``
+evaluated to met, not met or undecided from what the resource observes; a policy applies when
+all its configured conditions are met (Entra docs "Building a Conditional Access policy")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from ..revocation import risk_text
+from ._app_groups import applications_selected
+from ._facts import RequestFacts
+from ._guests import guest_selected
+from ._tri import Tri, all_of, any_of, negate, undecided
+from .model import EVERY_GUEST, Policy, Selection
+
+__all__ = ["client_app_types_met", "conditions_met"]
+
+_USER_KEYWORDS = frozenset({"all", "none", "guestsorexternalusers"})
+
+# conditionalAccessConditionSet.clientAppTypes. A bearer token is issued to a modern
+# authentication client, which Entra calls a browser or a mobile app / desktop client
+# ("modern" is the deprecated name of mobileAppsAndDesktopClients); Exchange ActiveSync and
+# "other clients" are legacy authentication, which never presents an OAuth bearer token.
+_MODERN = frozenset({"browser", "mobileappsanddesktopclients"})
+_MODERN_ALIASES = {"modern": "mobileappsanddesktopclients"}
+_LEGACY = frozenset({"exchangeactivesync", "eassupported", "easunsupported", "other"})
+
+
+def client_app_types_met(types: frozenset[str]) -> Tri:
+    if not types or "all" in types:
+        return True
+    named = frozenset(_MODERN_ALIASES.get(t, t) for t in types)
+    if named >= _MODERN:
+        return True
+    if named <= _LEGACY:
+        return False
+    if named & _MODERN:
+        return undecided(
+            "conditions.clientAppTypes: a resource cannot tell a browser from a mobile or "
+            "desktop client"
+        )
+    return undecided(f"conditions.clientAppTypes: {', '.join(sorted(named - _LEGACY))}")
+
+
+def _selected(selection: Selection, values: frozenset[str]) -> bool:
+    """Graph semantics: included (``all`` or a listed value) and not excluded."""
+    included = "all" in selection.include or bool(selection.include & values)
+    return included and not (selection.exclude & values)
+
+
+def _membership(values: frozenset[str], facts: RequestFacts, claim: str, where: str) -> Tri:
+    """Whether the token's ``groups`` or ``wids`` claim holds one of ``values``."""
+    if not values:
+        return False
+    held = facts.held(claim)
+    if held is None:
+        names = facts.claims.get("_claim_names")
+        if isinstance(names, Mapping) and claim in names:
+            return undecided(f"{where}: the {claim} claim is an overage reference")
+        return undecided(f"{where}: the token has no {claim} claim")
+    return bool(values & held)
+
+
+def _listed_users(ids: frozenset[str], oid: str, where: str) -> Tri:
+    listed = ids - _USER_KEYWORDS
+    if not listed:
+        return False
+    if not oid:
+        return undecided(f"{where}: the token has no oid claim")
+    return oid in listed
+
+
+def _included(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
+    users = policy.users
+    yield "all" in users.include
+    yield _listed_users(users.include, oid, "conditions.users.includeUsers")
+    yield _membership(policy.groups.include, facts, "groups", "conditions.users.includeGroups")
+    yield _membership(policy.roles.include, facts, "wids", "conditions.users.includeRoles")
+    if "guestsorexternalusers" in users.include:
+        yield guest_selected(EVERY_GUEST, facts.account, "conditions.users.includeUsers")
+    if policy.include_guests is not None:
+        where = "conditions.users.includeGuestsOrExternalUsers"
+        yield guest_selected(policy.include_guests, facts.account, where)
+
+
+def _excluded(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
+    users = policy.users
+    yield _listed_users(users.exclude, oid, "conditions.users.excludeUsers")
+    yield _membership(policy.groups.exclude, facts, "groups", "conditions.users.excludeGroups")
+    yield _membership(policy.roles.exclude, facts, "wids", "conditions.users.excludeRoles")
+    if "guestsorexternalusers" in users.exclude:
+        yield guest_selected(EVERY_GUEST, facts.account, "conditions.users.excludeUsers")
+    if policy.exclude_guests is not None:
+        where = "conditions.users.excludeGuestsOrExternalUsers"
+        yield guest_selected(policy.exclude_guests, facts.account, where)
+
+
+def _users_met(policy: Policy, facts: RequestFacts) -> Tri:
+    oid = (facts.claims.object_id or "").lower()
+    included = any_of(_included(policy, facts, oid))
+    if included is False:
+        return False
+    return all_of([included, negate(any_of(_excluded(policy, facts, oid)))])
+
+
+def _risk_met(levels: frozenset[str], level: str | None, what: str) -> Tri:
+    if not levels:
+        return True
+    if level is None:
+        return undecided(f"conditions.{what}: the risk level is not known here")
+    return (risk_text(level) or "none") in levels
+
+
+def _target_met(policy: Policy, facts: RequestFacts) -> Tri:
+    context = facts.context
+    if policy.user_actions:
+        # A user action (registering security info or a device) is not access to a resource.
+        return False
+    if policy.auth_contexts:
+        return bool(policy.auth_contexts & context.auth_contexts)
+    return applications_selected(policy.applications, context.app_ids)
+
+
+def _locations_met(policy: Policy, facts: RequestFacts) -> Tri:
+    selection = policy.locations
+    if not selection.configured:
+        return True
+    included = any_of(facts.location(i) for i in sorted(selection.include))
+    excluded = any_of(facts.location(i) for i in sorted(selection.exclude))
+    return all_of([included, negate(excluded)])
+
+
+def _platforms_met(policy: Policy, facts: RequestFacts) -> Tri:
+    if not policy.platforms.configured:
+        return True
+    # The unknown platform matches "all" minus the listed ones: that is how a policy set
+    # catches spoofed or missing User-Agents (device platform detection is best effort).
+    platform = facts.platform
+    return _selected(policy.platforms, frozenset({platform} if platform else ()))
+
+
+def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
+    """The conditions of ``policy``, cheapest and most selective first (evaluation stops at
+    the first one observed not to match)."""
+    claims = facts.claims
+    context = facts.context
+    if policy.targets_workload_identities:
+        # Workload-identity policies apply only when a service principal asks for a token
+        # for itself (Entra docs "Conditional Access for workload identities").
+        yield claims.is_app_only
+        yield _target_met(policy, facts)
+        ids = frozenset(v.lower() for v in (claims.app_id, claims.object_id) if v)
+        yield _selected(policy.client_apps, ids)
+        yield _risk_met(
+            policy.service_principal_risk_levels,
+            context.service_principal_risk,
+            "servicePrincipalRiskLevels",
+        )
+    else:
+        # User policies never apply to app-only tokens (workload identities need their own).
+        yield not claims.is_app_only
+        yield _target_met(policy, facts)
+        yield _users_met(policy, facts)
+        if policy.client_apps.configured:
+            yield _selected(policy.client_apps, frozenset({(claims.app_id or "").lower()}))
+        yield _risk_met(policy.user_risk_levels, context.user_risk, "userRiskLevels")
+    yield client_app_types_met(policy.client_app_types)
+    yield _platforms_met(policy, facts)
+    yield _locations_met(policy, facts)
+    for name in policy.unsupported:
+        yield undecided(f"{name} is not evaluated by a resource")
+
+
+def conditions_met(policy: Policy, facts: RequestFacts) -> Tri:
+    """Whether every configured condition of ``policy`` holds for the request."""
+    return all_of(_checks(policy, facts))

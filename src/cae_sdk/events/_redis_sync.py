@@ -1,0 +1,189 @@
+"""The replica side of :class:`~cae_sdk.events.redis.RedisEventStore`: follow the stream, load
+the whole state, write it back, and keep the instant the replica last knew it was complete."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ._background import within
+from ._redis_layout import ZERO_ID, StreamId, decode_event, stream_info
+from .model import Event, RiskEvent, RiskLevel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .redis import RedisEventStore
+
+_log = logging.getLogger("cae_sdk.events.redis")
+
+_BATCH = 2_000  # stream entries per read (one batch is applied without yielding the loop)
+_SCAN = 1_000  # keys per SCAN step and per pipeline of HGETs
+
+
+class StreamFollower:
+    """Reads for one store; every call runs under the store's deadline."""
+
+    def __init__(self, store: RedisEventStore) -> None:
+        self._store = store
+        self.position: StreamId = ZERO_ID
+        self._heard: float | None = None  # monotonic send time of the last read that was complete
+        self._complete_at: float | None = None  # the same instant, remembered across outages
+
+    # -- health --------------------------------------------------------------------------------
+
+    def staleness(self) -> float:
+        heard = self._heard
+        return float("inf") if heard is None else max(0.0, time.monotonic() - heard)
+
+    def reset_health(self) -> None:
+        self._heard = None
+
+    def away(self) -> float:
+        """Seconds since the last read that reached the end of the stream (inf if none)."""
+        at = self._complete_at
+        return float("inf") if at is None else max(0.0, time.monotonic() - at)
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> bool:
+        changed = self._store._mirror.apply_local(event)
+        if changed:
+            self._store._mirror.notify(event)
+        return changed
+
+    def _apply_raw(self, raw: Any) -> None:
+        event = decode_event(raw)
+        if event is None:
+            _log.warning("ignoring a malformed event under %s", self._store.prefix)
+        else:
+            self.apply(event)
+
+    # -- the stream ----------------------------------------------------------------------------
+
+    async def stream_state(self) -> tuple[StreamId, StreamId | None, StreamId | None]:
+        from redis.exceptions import ResponseError
+
+        try:
+            raw = await self._store._call(lambda c: c.xinfo_stream(self._store.keys.stream))
+        except ResponseError as exc:
+            if "no such key" not in str(exc).lower():
+                raise
+            return ZERO_ID, None, None
+        return stream_info(raw)
+
+    async def follow(self, *, first_read: Callable[[], None]) -> None:
+        """Read the stream from ``position`` until cancelled or a call fails. The first read
+        does not block (a replica that is up to date is ready at once); later reads block for
+        the store's block time, so a replica hears from Redis even when nothing happens."""
+        store = self._store
+        client = store._client
+        if client is None:
+            raise ConnectionError("the store is closed")
+        block: int | None = None
+        # A failed write elsewhere takes the link down: come back through catch-up, which
+        # flushes the queued writes, rather than follow on as if nothing had happened.
+        while store._link_up and not store._closed:
+            sent = time.monotonic()
+            reply: Any = await within(
+                client.xread({store.keys.stream: str(self.position)}, _BATCH, block),
+                store._block + store._deadline,
+            )
+            entries = _entries(reply)
+            for _, fields in entries:
+                self._apply_raw(fields.get(b"e"))
+            if entries:
+                # Applied in order, all of them: the position moves once per batch.
+                self.position = StreamId.parse(entries[-1][0])
+            if len(entries) < _BATCH:
+                # Everything committed before ``sent`` has been applied.
+                self._heard = self._complete_at = sent
+                first_read()
+                block = max(1, int(store._block * 1000))
+            else:
+                block = None
+
+    # -- the whole state -----------------------------------------------------------------------
+
+    async def load_snapshot(self) -> None:
+        """Merge every state key into the mirror (missed events are notified). A risk the mirror
+        holds that Redis no longer has was cleared and its "none" expired: dropped here."""
+        store = self._store
+        seen_risk: set[Any] = set()
+        for pattern in store.keys.state_patterns:
+            cursor: Any = 0
+            while True:
+                cursor, keys = await store._call(_scan_step(cursor, pattern), bulk=True)
+                if keys:
+                    for raw in await store._call(_hget_all(keys), bulk=True):
+                        event = decode_event(raw)
+                        if raw is None:
+                            continue  # expired between SCAN and HGET
+                        if event is None:
+                            _log.warning("ignoring a malformed state key under %s", store.prefix)
+                            continue
+                        if isinstance(event, RiskEvent):
+                            seen_risk.add(event.subject)
+                        self.apply(event)
+                if int(cursor) == 0:
+                    break
+        for event in store._mirror.state_events():
+            if (
+                isinstance(event, RiskEvent)
+                and event.subject not in seen_risk
+                and store._mirror.drop_risk(event.subject)
+            ):
+                store._mirror.notify(RiskEvent(event.subject, RiskLevel.NONE, event.at))
+        raw = await store._call(lambda c: c.hget(store.keys.locations, "event"))
+        if raw is not None:
+            self._apply_raw(raw)
+
+    async def write_back(self) -> None:
+        """Redis lost data: write the mirror's state back. The script keeps only the winner of
+        each piece of state, so this is idempotent, and every replica may do it at once."""
+        store = self._store
+        events = store._mirror.state_events()
+        for start in range(0, len(events), _SCAN):
+            chunk = events[start : start + _SCAN]
+            await store._call(_write_all(store, chunk), bulk=True)
+        if events:
+            _log.info("wrote %d pieces of state back to Redis", len(events))
+
+
+def _entries(reply: Any) -> list[Any]:
+    """The entries of one stream from an XREAD reply (a list in RESP2, a map in RESP3)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return list(next(iter(reply.values()))[0])
+    return list(reply[0][1])
+
+
+# Calls for ``store._call`` (which runs them under the store's deadline).
+
+
+def _scan_step(cursor: Any, pattern: str) -> Callable[[Any], Awaitable[Any]]:
+    def call(client: Any) -> Awaitable[Any]:
+        return client.scan(cursor, match=pattern, count=_SCAN)  # type: ignore[no-any-return]
+
+    return call
+
+
+def _hget_all(keys: list[Any]) -> Callable[[Any], Awaitable[list[Any]]]:
+    async def call(client: Any) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "event")
+        return list(await pipe.execute())
+
+    return call
+
+
+def _write_all(store: RedisEventStore, events: list[Event]) -> Callable[[Any], Awaitable[None]]:
+    async def call(client: Any) -> None:
+        pipe = client.pipeline(transaction=False)
+        for event in events:
+            await store._write(event, client=pipe)
+        await pipe.execute()
+
+    return call

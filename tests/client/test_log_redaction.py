@@ -1,0 +1,240 @@
+"""No token, secret, assertion or key reaches a log record, at any level (issue 13 item 8).
+
+Every logger is captured at DEBUG over full flows against the faulty identity provider: client
+secret, certificate (a signed client assertion), device code with refresh tokens, managed
+identity, and answers cut off after their token fields (MSAL logs such bodies whole at ERROR).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cae_sdk import (
+    CAEClient,
+    ConfidentialClientCredential,
+    ManagedIdentityCredential,
+    PublicClientCredential,
+    TokenAcquisitionError,
+)
+from cae_sdk.client._redact import REDACTED, RedactingFilter, install_log_redaction, redact
+from cae_sdk.core.claims import nbf_claims
+from cae_sdk.devidp.tls import generate_client_certificate
+
+from .faulty_servers import CLIENT_SECRET, SCOPE, TENANT, ChallengingApi, FaultyIdP
+
+pytestmark = pytest.mark.e2e
+
+
+class _Everything(logging.Handler):
+    """Keeps every record as a handler would print it (message, exception, stack)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines: list[str] = []
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def captured() -> Iterator[_Everything]:
+    handler = _Everything()
+    root = logging.getLogger()
+    saved = {name: logging.getLogger(name).level for name in ("", "msal", "httpx", "httpcore")}
+    root.addHandler(handler)
+    for name in saved:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _assert_clean(handler: _Everything, idp: FaultyIdP, *extra: str) -> None:
+    text = "\n".join(handler.lines)
+    assert text, "nothing was logged: the test would prove nothing"
+    secrets = [CLIENT_SECRET, "device-code-DO-NOT-LOG", *idp.issued, *extra]
+    for secret in secrets:
+        assert secret not in text
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{6,}", text), "a JWT-shaped value was logged"
+    assert "PRIVATE KEY" not in text.replace(REDACTED, "")
+    for record in handler.records:
+        assert record.exc_info is None or not record.exc_text
+
+
+def _revoking_api(api_for: Callable[..., ChallengingApi]) -> ChallengingApi:
+    return api_for(
+        lambda path, claims: nbf_claims(1) if claims and claims["claims"] is None else None
+    )
+
+
+def _confidential(idp: FaultyIdP, **credential: Any) -> ConfidentialClientCredential:
+    return ConfidentialClientCredential(
+        TENANT,
+        "faulty-app",
+        authority=idp.authority,
+        ca_bundle=idp.tls.ca_path,
+        timeout=2.0,
+        **credential,
+    )
+
+
+def test_secret_flow_with_challenge_and_cut_answer(
+    faulty_idp: FaultyIdP, captured: _Everything, api_for: Callable[..., ChallengingApi]
+) -> None:
+    api = _revoking_api(api_for)
+    with _confidential(faulty_idp, client_secret=CLIENT_SECRET) as credential:
+        with CAEClient(credential, SCOPE) as client:
+            assert client.get(f"{api.url}/data?code=abc").status_code == 200
+        faulty_idp.fault("token", "truncated")
+        with pytest.raises(TokenAcquisitionError):
+            credential.get_token([SCOPE], claims='{"access_token":{"nbf":{"value":"2"}}}')
+    assert any("not in json format" in line for line in captured.lines)  # MSAL's ERROR record
+    _assert_clean(captured, faulty_idp, "code=abc")
+
+
+def test_certificate_flow(faulty_idp: FaultyIdP, captured: _Everything) -> None:
+    cert = generate_client_certificate("faulty-app", dt.datetime.now(dt.timezone.utc))
+    pem = (cert.private_key_pem + cert.certificate_pem).encode()
+    with _confidential(faulty_idp, certificate=pem) as credential:
+        credential.get_token([SCOPE])
+        faulty_idp.fault("token", "garbage")
+        with pytest.raises(TokenAcquisitionError):
+            credential.get_token([SCOPE], claims='{"access_token":{"nbf":{"value":"2"}}}')
+    key_body = cert.private_key_pem.splitlines()[1]
+    _assert_clean(captured, faulty_idp, key_body)
+
+
+def test_device_code_and_refresh_tokens(faulty_idp: FaultyIdP, captured: _Everything) -> None:
+    prompts: list[str] = []
+    credential = PublicClientCredential(
+        "public-app",
+        tenant_id=TENANT,
+        authority=faulty_idp.authority,
+        ca_bundle=faulty_idp.tls.ca_path,
+        prompt_callback=prompts.append,
+        timeout=2.0,
+    )
+    with credential:
+        credential.get_token([SCOPE])  # device code sign-in: refresh token issued
+        credential.get_token([SCOPE], claims='{"access_token":{"nbf":{"value":"2"}}}')  # RT
+        faulty_idp.fault("token", "truncated")  # cut after access and refresh tokens
+        with pytest.raises(TokenAcquisitionError):
+            credential.get_token([SCOPE], claims='{"access_token":{"nbf":{"value":"3"}}}')
+    assert prompts and len([r for r in faulty_idp.token_requests if "refresh_token" in r]) >= 1
+    refresh_tokens = [r["refresh_token"] for r in faulty_idp.token_requests if "refresh_token" in r]
+    _assert_clean(captured, faulty_idp, *refresh_tokens)
+
+
+def test_managed_identity_cut_payload(
+    faulty_idp: FaultyIdP, captured: _Everything, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", faulty_idp.url)
+    with ManagedIdentityCredential(ca_bundle=faulty_idp.tls.ca_path, timeout=2.0) as credential:
+        credential.get_token([SCOPE])
+        faulty_idp.fault("imds", "truncated")
+        with pytest.raises(TokenAcquisitionError):
+            credential.get_token([SCOPE], claims='{"access_token":{"nbf":{"value":"2"}}}')
+    _assert_clean(captured, faulty_idp)
+
+
+# -- the filter on its own --------------------------------------------------------------------
+
+SAMPLES = [
+    ('{"access_token": "opaque-AT", "token_type": "Bearer"}', "opaque-AT"),
+    ("{'refresh_token': 'opaque-RT', 'x': 1}", "opaque-RT"),
+    ("grant_type=refresh_token&refresh_token=0.AXYA-rt&client_id=app", "0.AXYA-rt"),
+    ("client_secret=s3cr3t&scope=x", "s3cr3t"),
+    ('{"client_assertion": b"header.payload.sig"}', "header.payload.sig"),
+    ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+    ('{"refresh_token":"cut-before-the-quote', "cut-before-the-quote"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----", "MIIEvQIBADAN"),
+    ('{"device_code": "dc-123"}', "dc-123"),
+    ("password=hunter2", "hunter2"),
+]
+
+
+@pytest.mark.parametrize(("text", "secret"), SAMPLES)
+def test_redact_removes_each_form(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+
+
+def test_redact_keeps_harmless_text() -> None:
+    text = "HTTP Request: POST https://login.test/t/oauth2/v2.0/token 200 OK; token_type=Bearer"
+    assert redact(text) == text
+
+
+_SECRET = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~",
+    min_size=12,
+    max_size=60,
+)
+_FIELD = st.sampled_from(
+    [
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "code",
+        "client_assertion",
+        "assertion",
+        "password",
+        "device_code",
+    ]
+)
+
+
+@given(field=_FIELD, secret=_SECRET, form=st.sampled_from(["json", "repr", "form", "cut"]))
+def test_redact_property_any_field_any_form(field: str, secret: str, form: str) -> None:
+    text = {
+        "json": f'{{"{field}": "{secret}", "other": 1}}',
+        "repr": f"{{'{field}': '{secret}'}}",
+        "form": f"a=1&{field}={secret}&b=2",
+        "cut": f'{{"x": 1, "{field}":"{secret}',
+    }[form]
+    assert secret not in redact(text)
+
+
+def test_filter_rewrites_arguments_and_exceptions() -> None:
+    record = logging.LogRecord(
+        "msal", logging.ERROR, __file__, 1, "body: %s", ("eyJabcdefgh.x.y",), None
+    )
+    try:
+        raise ValueError('{"access_token": "in-an-exception"}')
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == f"body: {REDACTED}"
+    assert record.exc_info is None and record.exc_text is not None
+    assert "in-an-exception" not in record.exc_text
+
+
+def test_filter_is_installed_on_child_loggers_of_libraries() -> None:
+    install_log_redaction()
+    for name in ("msal.application", "msal.oauth2cli.oauth2", "httpx", "httpcore.http11"):
+        assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters), name
+
+
+def test_long_records_are_cut_before_redaction() -> None:
+    body = '{"x": "' + "y" * 100_000 + '", "refresh_token": "late-secret"}'
+    cut = '{"refresh_token": "' + "s" * 100_000
+    for text in (body, cut):
+        record = logging.LogRecord("msal", logging.ERROR, __file__, 1, "%s", (text,), None)
+        RedactingFilter().filter(record)
+        message = record.getMessage()
+        assert len(message) < 17_000
+        assert "late-secret" not in message and "sssssss" not in message
+        assert "characters cut" in message or message.endswith(REDACTED)  # cut inside a value

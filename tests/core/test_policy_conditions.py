@@ -1,0 +1,300 @@
+"""Conditions decided from what the token and the request show: guests and external users,
+client app types, the Office365 application group, country named locations, user actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cae_sdk.core.decisions import Outcome
+from cae_sdk.core.locations import CountryNamedLocation, NamedLocation
+from cae_sdk.core.policies import (
+    OFFICE365_APPLICATIONS,
+    PolicyContext,
+    PolicyVerdict,
+    evaluate,
+    load_policies,
+)
+from cae_sdk.core.tokens import TokenClaims
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+HOME = "0b2f14e2-91f9-4876-9f59-3cb09b4ec310"
+OID = "aaaaaaaa-0000-0000-0000-000000000001"
+V2_ISSUER = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+API = "11111111-2222-3333-4444-555555555555"
+EXO = "00000002-0000-0ff1-ce00-000000000000"
+
+
+def block(users: dict[str, Any] | None = None, **conditions: Any) -> dict[str, Any]:
+    return {
+        "id": "P",
+        "state": "enabled",
+        "conditions": {
+            "users": users if users is not None else {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]},
+            **conditions,
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+
+
+def verdict(policy: dict[str, Any], **context: Any) -> PolicyVerdict:
+    claims = context.pop("claims", {})
+    base = {"iss": V2_ISSUER, "tid": TENANT, "oid": OID, "scp": "x", **claims}
+    ctx = PolicyContext(
+        claims=TokenClaims({k: v for k, v in base.items() if v is not None}),
+        app_ids=context.pop("app_ids", frozenset({API})),
+        **context,
+    )
+    return evaluate(load_policies([policy]), ctx).result("P").verdict
+
+
+BLOCK, NOT_APPLIED, UNDECIDED = (
+    PolicyVerdict.BLOCK,
+    PolicyVerdict.NOT_APPLIED,
+    PolicyVerdict.UNDECIDED,
+)
+MEMBER = {"acct": 0}
+LOCAL_GUEST = {"acct": 1}
+B2B_GUEST = {"acct": 1, "idp": f"https://sts.windows.net/{HOME}/"}
+B2B_MEMBER = {"acct": 0, "idp": f"https://sts.windows.net/{HOME}/"}
+EXTERNAL_NO_ACCT = {"idp": f"https://sts.windows.net/{HOME}/"}
+NO_CLAIMS: dict[str, Any] = {}
+SAME_ISSUER_IDP = {"acct": 0, "idp": V2_ISSUER}
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        (MEMBER, NOT_APPLIED),
+        (SAME_ISSUER_IDP, NOT_APPLIED),
+        (LOCAL_GUEST, BLOCK),
+        (B2B_GUEST, BLOCK),
+        (B2B_MEMBER, BLOCK),
+        (EXTERNAL_NO_ACCT, BLOCK),  # every external type is selected
+        (NO_CLAIMS, UNDECIDED),  # a member or a local guest: acct would tell
+    ],
+)
+def test_guests_or_external_users_keyword(claims: dict[str, Any], expected: PolicyVerdict) -> None:
+    policy = block({"includeUsers": ["GuestsOrExternalUsers"]})
+    assert verdict(policy, claims=claims) is expected
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        (MEMBER, BLOCK),
+        (LOCAL_GUEST, NOT_APPLIED),
+        (B2B_GUEST, NOT_APPLIED),
+        (NO_CLAIMS, UNDECIDED),
+    ],
+)
+def test_a_policy_excluding_guests_does_not_block_them(
+    claims: dict[str, Any], expected: PolicyVerdict
+) -> None:
+    # Graph "Create conditionalAccessPolicy" example 3 excludes "GuestsOrExternalUsers".
+    policy = block({"includeUsers": ["All"], "excludeUsers": ["GuestsOrExternalUsers"]})
+    assert verdict(policy, claims=claims) is expected
+
+
+@pytest.mark.parametrize(
+    ("types", "tenants", "claims", "expected"),
+    [
+        ("b2bCollaborationGuest", None, B2B_GUEST, BLOCK),
+        ("b2bCollaborationGuest", None, B2B_MEMBER, NOT_APPLIED),
+        ("b2bCollaborationGuest", None, LOCAL_GUEST, NOT_APPLIED),
+        ("b2bCollaborationGuest", None, MEMBER, NOT_APPLIED),
+        ("b2bCollaborationGuest", None, EXTERNAL_NO_ACCT, UNDECIDED),
+        ("internalGuest,b2bCollaborationGuest", None, LOCAL_GUEST, BLOCK),
+        ("b2bCollaborationGuest", [HOME], B2B_GUEST, BLOCK),
+        ("b2bCollaborationGuest", ["99999999-0000-0000-0000-000000000000"], B2B_GUEST, NOT_APPLIED),
+        ("b2bCollaborationGuest", [HOME], {"acct": 1, "idp": "google.com"}, UNDECIDED),
+        ("otherExternalUser", None, {"acct": 1, "idp": "live.com"}, NOT_APPLIED),
+        ("none", None, B2B_GUEST, NOT_APPLIED),
+    ],
+)
+def test_include_guests_or_external_users_by_type_and_tenant(
+    types: str, tenants: list[str] | None, claims: dict[str, Any], expected: PolicyVerdict
+) -> None:
+    selection: dict[str, Any] = {"guestOrExternalUserTypes": types}
+    if tenants is None:
+        selection["externalTenants"] = {
+            "@odata.type": "#microsoft.graph.conditionalAccessAllExternalTenants",
+            "membershipKind": "all",
+        }
+    else:
+        selection["externalTenants"] = {
+            "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+            "membershipKind": "enumerated",
+            "members": tenants,
+        }
+    policy = block({"includeGuestsOrExternalUsers": selection})
+    assert verdict(policy, claims=claims) is expected
+
+
+def test_a_guest_selection_the_engine_cannot_read_is_undecided() -> None:
+    policy = block(
+        {
+            "includeGuestsOrExternalUsers": {
+                "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "unknownFutureValue"},
+            }
+        }
+    )
+    assert verdict(policy, claims=B2B_GUEST) is UNDECIDED
+    assert verdict(policy, claims=MEMBER) is NOT_APPLIED  # not of the selected type anyway
+
+
+def test_exclude_guests_object_with_enumerated_tenants() -> None:
+    policy = block(
+        {
+            "includeUsers": ["All"],
+            "excludeGuestsOrExternalUsers": {
+                "guestOrExternalUserTypes": "b2bCollaborationGuest,b2bCollaborationMember",
+                "externalTenants": {"membershipKind": "enumerated", "members": [HOME]},
+            },
+        }
+    )
+    assert verdict(policy, claims=B2B_GUEST) is NOT_APPLIED
+    other = {"acct": 1, "idp": "https://sts.windows.net/99999999-0000-0000-0000-000000000000/"}
+    assert verdict(policy, claims=other) is BLOCK
+    assert verdict(policy, claims=MEMBER) is BLOCK
+
+
+@pytest.mark.parametrize(
+    ("types", "expected"),
+    [
+        (["mobileAppsAndDesktopClients", "browser"], BLOCK),  # every modern client
+        (["all"], BLOCK),
+        ([], BLOCK),
+        (["exchangeActiveSync", "other"], NOT_APPLIED),  # legacy only: no bearer token
+        (["easSupported"], NOT_APPLIED),
+        (["browser"], UNDECIDED),
+        (["mobileAppsAndDesktopClients", "exchangeActiveSync", "other"], UNDECIDED),
+        (["modern", "browser"], BLOCK),  # "modern" is the former mobileAppsAndDesktopClients
+        (["unknownFutureValue"], UNDECIDED),
+    ],
+)
+def test_client_app_types(types: list[str], expected: PolicyVerdict) -> None:
+    assert verdict(block(clientAppTypes=types)) is expected
+
+
+@pytest.mark.parametrize(
+    ("include", "exclude", "app_ids", "expected"),
+    [
+        (["Office365"], [], {EXO}, BLOCK),
+        (["Office365"], [], {"00000003-0000-0ff1-ce00-000000000000"}, BLOCK),
+        (["Office365"], [], {API}, NOT_APPLIED),
+        (["All"], ["Office365"], {EXO}, NOT_APPLIED),
+        (["All"], ["Office365"], {API}, BLOCK),
+        (["MicrosoftAdminPortals"], [], {API}, UNDECIDED),
+        (["None"], [], {API}, NOT_APPLIED),
+    ],
+)
+def test_application_groups(
+    include: list[str], exclude: list[str], app_ids: set[str], expected: PolicyVerdict
+) -> None:
+    policy = block()
+    policy["conditions"]["applications"] = {
+        "includeApplications": include,
+        "excludeApplications": exclude,
+    }
+    assert verdict(policy, app_ids=frozenset(app_ids)) is expected
+
+
+def test_office365_table_names_the_suite_apps_with_published_ids() -> None:
+    assert OFFICE365_APPLICATIONS[EXO] == "Office 365 Exchange Online"
+    assert "Microsoft Teams Services" in OFFICE365_APPLICATIONS.values()
+    assert all(k == k.lower() for k in OFFICE365_APPLICATIONS)
+
+
+def test_a_policy_for_user_actions_never_applies_to_resource_access() -> None:
+    policy = block()
+    policy["conditions"]["applications"] = {
+        "includeApplications": [],
+        "includeUserActions": ["urn:user:registersecurityinfo"],
+    }
+    assert verdict(policy) is NOT_APPLIED
+
+
+ALLOWED = CountryNamedLocation("allowed", "Allowed countries", frozenset({"NL", "DE"}))
+GPS = CountryNamedLocation("gps", "GPS", frozenset({"NL"}), lookup="authenticatorAppGps")
+
+
+def country_policy(include: list[str], exclude: list[str]) -> dict[str, Any]:
+    return block(locations={"includeLocations": include, "excludeLocations": exclude})
+
+
+@pytest.mark.parametrize(
+    ("include", "exclude", "country", "expected"),
+    [
+        (["All"], ["allowed"], None, UNDECIDED),  # no geolocation: never "blocks everyone"
+        (["allowed"], [], None, UNDECIDED),
+        (["All"], ["allowed"], "NL", NOT_APPLIED),
+        (["All"], ["allowed"], "us", BLOCK),
+        (["allowed"], [], "DE", BLOCK),
+        (["gps"], [], "NL", UNDECIDED),  # found by the Authenticator app's GPS
+        (["All"], ["not-listed-here"], "NL", UNDECIDED),
+    ],
+)
+def test_country_named_locations(
+    include: list[str], exclude: list[str], country: str | None, expected: PolicyVerdict
+) -> None:
+    geolocation = None if country is None else (lambda _ip: country)
+    result = verdict(
+        country_policy(include, exclude),
+        client_ip="198.51.100.7",
+        named_locations=(ALLOWED, GPS),
+        geolocation=geolocation,
+    )
+    assert result is expected
+
+
+def test_unknown_countries_and_a_failing_geolocation_source() -> None:
+    with_unknown = CountryNamedLocation("u", "U", frozenset({"NL"}), include_unknown=True)
+
+    def no_country(_ip: str) -> None:
+        return None
+
+    def broken(_ip: str) -> str:
+        raise RuntimeError("database missing")
+
+    policy = country_policy(["u"], [])
+    common = {"client_ip": "198.51.100.7", "named_locations": (with_unknown,)}
+    assert verdict(policy, geolocation=no_country, **common) is BLOCK
+    assert verdict(policy, geolocation=broken, **common) is UNDECIDED
+    assert verdict(policy, geolocation=lambda _ip: "Netherlands", **common) is UNDECIDED
+
+
+def test_is_trusted_decides_all_trusted() -> None:
+    policy = country_policy(["All"], ["AllTrusted"])
+    trusted = NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8"], trusted=True)
+    untrusted = NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8"], trusted=False)
+    inside = {"client_ip": "10.1.2.3"}
+    assert verdict(policy, named_locations=(trusted,), **inside) is NOT_APPLIED
+    assert verdict(policy, named_locations=(untrusted,), **inside) is BLOCK
+
+
+def test_groups_overage_is_undecided_and_a_groups_claim_decides() -> None:
+    policy = block({"includeUsers": ["All"], "excludeGroups": ["break-glass"]})
+    overage = {"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {}}}
+    assert verdict(policy, claims=overage) is UNDECIDED
+    assert verdict(policy, claims={"groups": ["BREAK-GLASS"]}) is NOT_APPLIED
+    assert verdict(policy, claims={"groups": []}) is BLOCK
+    assert verdict(policy, claims={"groups": "src1"}) is UNDECIDED  # not a list: unread
+
+
+def test_a_token_without_oid_is_undecided_for_listed_users() -> None:
+    policy = block({"includeUsers": ["All"], "excludeUsers": [OID]})
+    assert verdict(policy, claims={"oid": None}) is UNDECIDED
+    assert verdict(policy) is NOT_APPLIED
+
+
+def test_undecided_is_reported_in_the_decision_never_enforced() -> None:
+    policies = load_policies([block(clientAppTypes=["browser"])])
+    ctx = PolicyContext(claims=TokenClaims({"oid": OID, "scp": "x"}), app_ids=frozenset({API}))
+    decision = evaluate(policies, ctx).decision
+    assert decision.outcome is Outcome.ALLOW
+    assert decision.matched_policies == ()
+    assert "P" in decision.details["undecided"]

@@ -1,0 +1,243 @@
+"""Typed reading of Graph ``conditionalAccessPolicy`` and ``namedLocation`` JSON: a wrong type
+is a ConfigurationError naming the policy (or location) and the member; configured members
+the engine does not evaluate make the policy undecided; null and empty members are unset."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cae_sdk.core.errors import ConfigurationError
+from cae_sdk.core.locations import (
+    CountryNamedLocation,
+    NamedLocation,
+    load_named_locations,
+)
+from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, load_policies
+
+
+def doc(**conditions: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "users": {"includeUsers": ["All"]},
+        "applications": {"includeApplications": ["All"]},
+    }
+    base.update(conditions)
+    return {
+        "id": "CA001",
+        "displayName": "CA001-Global-BaseProtection-AllApps-AnyPlatform-Block",
+        "state": "enabled",
+        "conditions": base,
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("mutate", "member"),
+    [
+        (lambda d: d["conditions"].update(signInRiskLevels=5), "conditions.signInRiskLevels"),
+        (lambda d: d["conditions"].update(clientAppTypes="all"), "conditions.clientAppTypes"),
+        (lambda d: d["conditions"]["users"].update(includeUsers="All"), "includeUsers"),
+        (lambda d: d["conditions"]["users"].update(excludeGroups=[1]), "excludeGroups"),
+        (lambda d: d["conditions"].update(locations=[]), "conditions.locations"),
+        (lambda d: d["conditions"].update(devices="compliant"), "conditions.devices"),
+        (
+            lambda d: d["conditions"]["applications"].update(applicationFilter=1),
+            "applicationFilter",
+        ),
+        (lambda d: d["grantControls"].update(builtInControls="block"), "builtInControls"),
+        (lambda d: d["grantControls"].update(termsOfUse=5), "grantControls.termsOfUse"),
+        (lambda d: d["grantControls"].update(authenticationStrength="x"), "authenticationStrength"),
+        (lambda d: d.update(sessionControls=[]), "sessionControls"),
+        (lambda d: d.update(state=True), "state"),
+        (lambda d: d["conditions"].update(insiderRiskLevels=5), "insiderRiskLevels"),
+        (lambda d: d.update(displayName=7), "displayName"),
+        (
+            lambda d: d["conditions"]["users"].update(
+                includeGuestsOrExternalUsers={"guestOrExternalUserTypes": 3}
+            ),
+            "guestOrExternalUserTypes",
+        ),
+    ],
+)
+def test_a_wrong_type_names_the_policy_and_the_member(mutate: Any, member: str) -> None:
+    policy = doc()
+    mutate(policy)
+    with pytest.raises(ConfigurationError) as caught:
+        load_policies([policy])
+    message = str(caught.value)
+    assert "CA001" in message and member in message, message
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "{",
+        "42",
+        '"x"',
+        "[NaN]",
+        '[{"state": "enabled"}]',
+        '[{"id": "a", "state": "on", "conditions": {}}]',
+        '[{"id": "a", "grantControls": {"operator": "XOR"}}]',
+        '[{"id": "a", "conditions": {"users": {}}}]',  # no applications
+        '[{"id": "a", "conditions": {"applications": {}}}]',  # no users or clientApplications
+        # A PowerShell export (PascalCase): nothing it says would be read.
+        '[{"Id": "a", "DisplayName": "a", "Conditions": {}}]',
+        '{"id": "a", "state": "disabled", "state": "enabled"}',
+    ],
+)
+def test_bad_documents_raise_configuration_error(bad: str) -> None:
+    with pytest.raises(ConfigurationError):
+        load_policies(bad)
+
+
+def test_a_policy_without_a_name_is_named_by_its_position() -> None:
+    policy = doc()
+    del policy["id"], policy["displayName"]
+    policy["conditions"]["clientAppTypes"] = 1
+    with pytest.raises(ConfigurationError, match="policy #2"):
+        load_policies([doc(), policy])
+
+
+def test_null_and_empty_members_are_unset_as_graph_returns_them() -> None:
+    # The shape of Graph's "Get conditionalAccessTemplate" example (v1.0): every unset member
+    # is null or empty.
+    policy = doc(
+        userRiskLevels=[],
+        signInRiskLevels=[],
+        clientAppTypes=["all"],
+        servicePrincipalRiskLevels=[],
+        platforms=None,
+        locations=None,
+        signInRiskDetections=None,
+        times=None,
+        deviceStates=None,
+        devices=None,
+        clientApplications=None,
+        insiderRiskLevels=None,
+        authenticationFlows=None,
+    )
+    policy["conditions"]["applications"].update(
+        excludeApplications=[],
+        includeUserActions=[],
+        includeAuthenticationContextClassReferences=[],
+        applicationFilter=None,
+        networkAccess=None,
+    )
+    policy["conditions"]["users"].update(
+        includeGuestsOrExternalUsers=None, excludeGuestsOrExternalUsers=None
+    )
+    policy["grantControls"].update(
+        customAuthenticationFactors=[], termsOfUse=[], authenticationStrength=None
+    )
+    policy["grantControls"]["authenticationStrength@odata.context"] = "https://graph..."
+    policy["sessionControls"] = None
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ()
+    assert parsed.grant.others == ()
+
+
+def test_configured_members_outside_the_engine_are_kept_by_name() -> None:
+    policy = doc(
+        signInRiskLevels=["high"],
+        devices={"deviceFilter": {"mode": "exclude", "rule": 'device.trustType -eq "x"'}},
+        deviceStates={"includeStates": ["All"], "excludeStates": ["Compliant"]},
+        somethingNew={"enabled": True},
+        emptyNew={"a": None, "b": []},
+    )
+    policy["conditions"]["applications"]["applicationFilter"] = {"mode": "include", "rule": "x"}
+    policy["conditions"]["users"]["includeNewKind"] = ["x"]
+    policy["conditions"]["clientApplications"] = {
+        "includeServicePrincipals": [],
+        "servicePrincipalFilter": {"mode": "include", "rule": "x"},
+    }
+    (parsed,) = load_policies([policy])
+    assert set(parsed.unsupported) == {
+        "conditions.signInRiskLevels",
+        "conditions.devices",
+        "conditions.deviceStates",
+        "conditions.somethingNew",
+        "conditions.applications.applicationFilter",
+        "conditions.users.includeNewKind",
+        "conditions.clientApplications.servicePrincipalFilter",
+    }
+
+
+def test_one_size_limit_for_text_documents() -> None:
+    padding = " " * (MAX_DOCUMENT_BYTES + 1 - 2)
+    with pytest.raises(ConfigurationError, match="too large"):
+        load_policies("[" + padding + "]")
+    assert load_policies("[" + padding[:-1] + "]") == []
+    with pytest.raises(ConfigurationError, match="too large"):
+        load_named_locations(("[" + padding + "]").encode())
+
+
+def test_graph_named_location_examples_and_typed_members() -> None:
+    # Graph v1.0 "Create namedLocation", examples 1 (ipNamedLocation) and 2
+    # (countryNamedLocation), as returned with their ids.
+    locations = load_named_locations(
+        json.dumps(
+            [
+                {
+                    "@odata.type": "#microsoft.graph.ipNamedLocation",
+                    "id": "0854951d-5fc0-4eb1-b392-9b2c9d7949c2",
+                    "displayName": "Untrusted IP named location",
+                    "isTrusted": False,
+                    "ipRanges": [
+                        {
+                            "@odata.type": "#microsoft.graph.iPv4CidrRange",
+                            "cidrAddress": "12.34.221.11/22",
+                        },
+                        {
+                            "@odata.type": "#microsoft.graph.iPv6CidrRange",
+                            "cidrAddress": "2001:0:9d38:90d6:0:0:0:0/63",
+                        },
+                    ],
+                },
+                {
+                    "@odata.type": "#microsoft.graph.countryNamedLocation",
+                    "id": "1c4427fd-0885-4a3d-8b23-09a899ffa959",
+                    "displayName": "Named location with unknown countries and regions",
+                    "countriesAndRegions": ["US", "GB"],
+                    "includeUnknownCountriesAndRegions": True,
+                },
+            ]
+        )
+    )
+    ip, country = locations
+    assert isinstance(ip, NamedLocation) and not ip.trusted and len(ip.ranges) == 2
+    assert isinstance(country, CountryNamedLocation)
+    assert country.countries == {"US", "GB"} and country.include_unknown and country.by_client_ip
+
+
+@pytest.mark.parametrize(
+    ("location", "member"),
+    [
+        ({"isTrusted": "false"}, "isTrusted"),
+        ({"isTrusted": 0}, "isTrusted"),
+        ({"ipRanges": "10.0.0.0/8"}, "ipRanges"),
+        ({"ipRanges": [{"cidrAddress": 10}]}, "cidrAddress"),
+        ({"ipRanges": [{"cidrAddress": "10.0.0.0/33"}]}, "10.0.0.0/33"),
+        ({"displayName": ["x"]}, "displayName"),
+    ],
+)
+def test_named_location_wrong_types_name_the_location(
+    location: dict[str, Any], member: str
+) -> None:
+    data = {"id": "loc-1", "displayName": "Office", "isTrusted": True, "ipRanges": []}
+    data.update(location)
+    with pytest.raises(ConfigurationError) as caught:
+        load_named_locations([data])
+    assert "loc-1" in str(caught.value) or "Office" in str(caught.value)
+    assert member in str(caught.value)
+
+
+def test_country_location_members_are_typed() -> None:
+    base = {"id": "c", "displayName": "C", "countriesAndRegions": ["NL"]}
+    with pytest.raises(ConfigurationError, match="includeUnknownCountriesAndRegions"):
+        load_named_locations([{**base, "includeUnknownCountriesAndRegions": "true"}])
+    with pytest.raises(ConfigurationError, match="countriesAndRegions"):
+        load_named_locations([{**base, "countriesAndRegions": "NL"}])
+    with pytest.raises(ConfigurationError, match="not an ipNamedLocation"):
+        load_named_locations([{"id": "x", "displayName": "x"}])

@@ -1,0 +1,86 @@
+"""Properties of the policy engine over Graph-shaped policy sets and requests:
+
+* adding a condition the engine cannot observe never turns an undecided policy into an allow
+  or a block, and makes a policy that applied undecided (never silently dropped);
+* an undecided policy contributes nothing to the decision;
+* no claims challenge ever asks for ``amr``;
+* any document, however malformed, loads or raises ConfigurationError, and evaluation of what
+  loads never raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cae_sdk.core.decisions import Outcome
+from cae_sdk.core.errors import ConfigurationError
+from cae_sdk.core.policies import PolicyContext, PolicyVerdict, evaluate, load_policies
+
+from .policy_strategies import (
+    broken_policies,
+    contexts,
+    policies,
+    with_unobservable_condition,
+)
+
+
+def _verdict(policy: dict[str, Any], context: PolicyContext) -> PolicyVerdict:
+    return evaluate(load_policies([policy]), context).results[0].verdict
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), context=contexts())
+def test_an_unobservable_condition_never_decides(data: st.DataObject, context: Any) -> None:
+    policy = data.draw(policies())
+    before = _verdict(policy, context)
+    after = _verdict(data.draw(with_unobservable_condition(policy)), context)
+    if before is PolicyVerdict.NOT_APPLIED:
+        # An observed mismatch settles the policy, whatever else is configured.
+        assert after is PolicyVerdict.NOT_APPLIED
+    else:
+        # Undecided stays undecided; what applied becomes undecided, never allow or block.
+        assert after is PolicyVerdict.UNDECIDED
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), context=contexts())
+def test_an_undecided_policy_contributes_nothing_to_the_decision(
+    data: st.DataObject, context: Any
+) -> None:
+    docs = [data.draw(policies(index=i)) for i in range(data.draw(st.integers(1, 4)))]
+    target = data.draw(st.integers(0, len(docs) - 1))
+    docs[target] = data.draw(with_unobservable_condition(docs[target]))
+    loaded = load_policies(docs)
+    full = evaluate(loaded, context)
+    assert full.result(f"P{target}").verdict is not PolicyVerdict.BLOCK
+    decided_target = full.result(f"P{target}").verdict is PolicyVerdict.UNDECIDED
+    without = evaluate([p for p in loaded if p.id != f"P{target}"], context)
+    if decided_target:
+        assert full.decision.outcome is without.decision.outcome
+        assert full.decision.claims == without.decision.claims
+        assert f"P{target}" in full.decision.details["undecided"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), context=contexts())
+def test_no_challenge_ever_asks_for_amr(data: st.DataObject, context: Any) -> None:
+    docs = [data.draw(policies(index=i)) for i in range(data.draw(st.integers(1, 4)))]
+    decision = evaluate(load_policies(docs), context).decision
+    if decision.outcome is Outcome.CHALLENGE:
+        assert decision.claims is not None
+        assert set(decision.claims["access_token"]) == {"acrs"}
+    if context.claims.is_app_only:
+        assert decision.outcome is not Outcome.CHALLENGE
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=broken_policies(), context=contexts())
+def test_any_document_loads_or_is_a_configuration_error(document: Any, context: Any) -> None:
+    try:
+        loaded = load_policies([document])
+    except ConfigurationError:
+        return
+    evaluate(loaded, context)  # never raises

@@ -1,0 +1,332 @@
+"""One contract, every store: the memory, SQLite and Redis stores pass the same tests.
+
+* the same events in any order, any number of times, give the same state (ties included), on
+  the replica that wrote them and on a replica that follows it;
+* a write that failed left nothing behind and, retried, is applied;
+* nothing is lost across a restart (SQLite, Redis);
+* a watermark outlives the longest token lifetime (28 h) plus clock leeway;
+* remember_once / forget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _redis_helpers import eventually, throwaway_redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cae_sdk.core.errors import StoreUnavailable
+from cae_sdk.core.locations import NamedLocation
+from cae_sdk.core.subjects import SubjectKey
+from cae_sdk.events import (
+    EventStore,
+    InMemoryEventStore,
+    LocationsEvent,
+    RevocationEvent,
+    RiskEvent,
+    RiskLevel,
+    SQLiteEventStore,
+)
+from cae_sdk.events.model import WATERMARK_TTL_SECONDS, Event, state_key, supersedes
+
+KINDS = ["memory", "sqlite", "redis"]
+LONGEST_TOKEN = 28 * 3600  # Entra's longest CAE access token lifetime
+LEEWAY = 300  # the validator's default clock leeway
+
+Opener = Callable[..., Awaitable[EventStore]]
+
+
+@contextlib.asynccontextmanager
+async def backend(kind: str, redis_url: str) -> AsyncIterator[Opener]:
+    """``open(**options)`` starts another store (replica, process) on one shared backend."""
+    opened: list[EventStore] = []
+    tmp = tempfile.mkdtemp(prefix="cae-contract-")
+    prefix = f"cae-contract-{uuid.uuid4().hex[:10]}:"
+
+    async def open_store(**options: Any) -> EventStore:
+        store: EventStore
+        if kind == "memory":
+            store = InMemoryEventStore(**options)
+        elif kind == "sqlite":
+            store = SQLiteEventStore(Path(tmp) / "events.db", poll_interval=0.02, **options)
+        else:
+            from cae_sdk.events.redis import RedisEventStore
+
+            store = RedisEventStore(redis_url, prefix=prefix, **options)
+        await store.start()
+        opened.append(store)
+        return store
+
+    try:
+        yield open_store
+    finally:
+        for store in opened:
+            await store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        if kind == "redis":
+            from redis.asyncio import Redis
+
+            raw = Redis.from_url(redis_url)
+            keys = [k async for k in raw.scan_iter(match=f"{prefix}*", count=1000)]
+            if keys:
+                await raw.delete(*keys)
+            await raw.aclose()
+
+
+def _params(kinds: list[str]) -> list[Any]:
+    return [pytest.param(k, marks=[pytest.mark.redis] if k == "redis" else []) for k in kinds]
+
+
+# -- ordering: any order, any number of times, the same state --------------------------------
+
+NOW = int(time.time())
+SUBJECTS = [SubjectKey.user("t1", f"u{i}") for i in range(3)] + [SubjectKey.tenant("t2")]
+PLACES = [
+    (NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8"]),),
+    (NamedLocation.from_cidrs("lab", "Lab", ["192.0.2.0/24", "2001:db8::/32"]),),
+    (),
+]
+times = st.integers(NOW - 3, NOW)  # a narrow range: ties are frequent
+events = st.one_of(
+    st.builds(RevocationEvent, st.sampled_from(SUBJECTS), times, st.sampled_from(["a", "b"])),
+    st.builds(RiskEvent, st.sampled_from(SUBJECTS), st.sampled_from(list(RiskLevel)), times),
+    st.builds(LocationsEvent, st.sampled_from(PLACES), times),
+)
+
+
+def expected_state(history: list[Event]) -> dict[str, Event]:
+    """The rule itself: per piece of state, the event with the greatest order key."""
+    state: dict[str, Event] = {}
+    for event in history:
+        key = state_key(event)
+        if supersedes(event, state.get(key)):
+            state[key] = event
+    return state
+
+
+def observed(store: EventStore) -> tuple[Any, ...]:
+    return (
+        store.watermarks(),
+        {s: store.risk(s) for s in SUBJECTS},
+        store.named_locations(),
+    )
+
+
+def described(state: dict[str, Event]) -> tuple[Any, ...]:
+    watermarks = {e.subject: e.not_before for e in state.values() if isinstance(e, RevocationEvent)}
+    risk = {s: None for s in SUBJECTS}
+    for event in state.values():
+        if isinstance(event, RiskEvent) and event.level is not RiskLevel.NONE:
+            risk[event.subject] = event.level
+    locations = state.get("locations")
+    return watermarks, risk, locations.locations if isinstance(locations, LocationsEvent) else ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "examples"),
+    [("memory", 150), ("sqlite", 25), pytest.param("redis", 20, marks=[pytest.mark.redis])],
+)
+def test_any_order_any_repetition_same_state(kind: str, examples: int, redis_url: str) -> None:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(history=st.lists(events, min_size=1, max_size=12), data=st.data())
+    def check(history: list[Event], data: st.DataObject) -> None:
+        replayed = data.draw(
+            st.permutations(history + data.draw(st.lists(st.sampled_from(history))))
+        )
+        want = described(expected_state(history))
+
+        async def run() -> None:
+            async with backend(kind, redis_url) as open_store:
+                writer = await open_store()
+                follower = await open_store() if kind != "memory" else writer
+                for event in replayed:
+                    await writer.apply(event)
+                assert observed(writer) == want
+                assert await eventually(lambda: observed(follower) == want, 5), observed(follower)
+                if kind != "memory":
+                    late = await open_store()  # a replica that starts now reads the state
+                    assert observed(late) == want
+
+        asyncio.run(run())
+
+    check()
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_ties_follow_the_documented_rule(kind: str, redis_url: str) -> None:
+    user = SUBJECTS[0]
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        assert await store.apply(RiskEvent(user, RiskLevel.HIGH, NOW))
+        assert not await store.apply(RiskEvent(user, RiskLevel.NONE, NOW))  # a tie never clears
+        assert not await store.apply(RiskEvent(user, RiskLevel.LOW, NOW))
+        assert store.risk(user) is RiskLevel.HIGH
+        assert await store.apply(RiskEvent(user, RiskLevel.NONE, NOW + 1))
+        assert store.risk(user) is None
+        assert not await store.apply(RiskEvent(user, RiskLevel.HIGH, NOW))  # no resurrection
+        assert await store.apply(RevocationEvent(user, NOW, "first"))
+        assert not await store.apply(RevocationEvent(user, NOW, "second"))  # same time, same state
+        # Locations honour their time: an older set never replaces a newer one.
+        assert await store.apply(LocationsEvent(PLACES[0], NOW))
+        assert not await store.apply(LocationsEvent(PLACES[1], NOW - 10))
+        assert store.named_locations() == PLACES[0]
+
+
+# -- a failed write leaves nothing and can be retried -------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite"])
+async def test_a_failed_sqlite_write_leaves_nothing_and_is_applied_on_retry(
+    kind: str, redis_url: str
+) -> None:
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store(busy_timeout=0.05)
+        other = await open_store()
+        assert isinstance(store, SQLiteEventStore)
+        lock = sqlite3.connect(store.path, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        event = RevocationEvent(SUBJECTS[0], NOW, "locked")
+        with pytest.raises(StoreUnavailable):
+            await store.apply(event)
+        with pytest.raises(StoreUnavailable):
+            await store.remember_once("jti-locked", 60)
+        lock.execute("ROLLBACK")
+        lock.close()
+        assert store.watermark(SUBJECTS[0]) is None
+        assert await store.remember_once("jti-locked", 60)  # the failed call recorded nothing
+        assert await store.apply(event)
+        assert await eventually(lambda: other.watermark(SUBJECTS[0]) == NOW)
+
+
+@pytest.mark.redis
+async def test_a_failed_redis_write_leaves_nothing_and_is_applied_on_retry() -> None:
+    from cae_sdk.events.redis import RedisEventStore
+
+    with throwaway_redis() as server:
+        opts: dict[str, Any] = {"prefix": "retry:", "reconnect_delay": 0.05, "max_staleness": 1.5}
+        store = RedisEventStore(server.url, on_unavailable="raise", **opts)
+        other = RedisEventStore(server.url, **opts)
+        await store.start()
+        await other.start()
+        try:
+            # A SET arrives: remembered, then its write fails (Redis died in between).
+            assert await store.remember_once("ssf:jti-1", 600)
+            server.kill()
+            event = RevocationEvent(SUBJECTS[1], NOW, "retry")
+            with pytest.raises(StoreUnavailable):
+                await store.apply(event)
+            assert store.watermark(SUBJECTS[1]) is None  # raise mode: nothing recorded
+            await store.forget("ssf:jti-1")  # held until Redis is back, in raise mode too
+            with pytest.raises(StoreUnavailable):
+                await store.remember_once("ssf:jti-1", 600)
+            server.start()
+            assert await eventually(lambda: store.healthy and other.healthy, 10)
+            # The redelivery is new again, and the retried write is applied everywhere.
+            assert await store.remember_once("ssf:jti-1", 600)
+            assert await store.apply(event)
+            assert await eventually(lambda: other.watermark(SUBJECTS[1]) == NOW)
+        finally:
+            await store.close()
+            await other.close()
+
+
+# -- restarts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", _params(["sqlite", "redis"]))
+async def test_nothing_is_lost_across_a_restart(kind: str, redis_url: str) -> None:
+    history: list[Event] = [
+        RevocationEvent(SUBJECTS[0], NOW - 5, "r"),
+        RiskEvent(SUBJECTS[1], RiskLevel.MEDIUM, NOW - 4),
+        RiskEvent(SUBJECTS[2], RiskLevel.HIGH, NOW - 6),
+        RiskEvent(SUBJECTS[2], RiskLevel.NONE, NOW - 3),
+        LocationsEvent(PLACES[1], NOW - 2),
+    ]
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        for event in history:
+            await store.apply(event)
+        assert await store.remember_once("kept", 600)
+        await store.set_cursor("graph:users", "link-1")
+        before = observed(store)
+        await store.close()
+        again = await open_store()
+        assert observed(again) == before == described(expected_state(history))
+        assert not await again.remember_once("kept", 600)
+        assert await again.get_cursor("graph:users") == "link-1"
+        # The cleared risk's time survived too: an older "high" cannot resurrect it.
+        assert not await again.apply(RiskEvent(SUBJECTS[2], RiskLevel.HIGH, NOW - 5))
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_watermarks_outlive_the_longest_token(kind: str, redis_url: str) -> None:
+    now = [float(NOW)]
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store(clock=lambda: now[0])
+        assert store.watermark_retention == WATERMARK_TTL_SECONDS
+        assert store.watermark_retention >= LONGEST_TOKEN + LEEWAY
+        # A revocation as old as the longest token (plus leeway) is still recorded and enforced.
+        revoked_at = NOW - LONGEST_TOKEN - LEEWAY
+        assert await store.apply(RevocationEvent(SUBJECTS[0], revoked_at, "old"))
+        assert store.watermark(SUBJECTS[0]) == revoked_at
+        # One past its retention is not: no token it could refuse is still accepted.
+        assert not await store.apply(
+            RevocationEvent(SUBJECTS[1], NOW - WATERMARK_TTL_SECONDS - 1, "too old")
+        )
+        now[0] += WATERMARK_TTL_SECONDS - LONGEST_TOKEN - LEEWAY
+        assert store.watermark(SUBJECTS[0]) == revoked_at
+        now[0] += 1
+        assert store.watermark(SUBJECTS[0]) is None
+
+
+# -- remember_once / forget --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_remember_once_and_forget(kind: str, redis_url: str) -> None:
+    now = [float(NOW)]
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store(clock=lambda: now[0])
+        peer = await open_store(clock=lambda: now[0]) if kind != "memory" else store
+        assert await store.remember_once("jti-1", 60)
+        assert not await store.remember_once("jti-1", 60)
+        assert not await peer.remember_once("jti-1", 60)  # shared by every replica
+        await store.forget("jti-1")
+        assert await peer.remember_once("jti-1", 60)  # a redelivery is accepted again
+        await store.forget("never-seen")  # forgetting what was never remembered is fine
+        if kind != "redis":  # Redis expires keys on its own clock
+            now[0] += 61
+            assert await store.remember_once("jti-1", 60)
+
+
+def test_every_store_implements_the_whole_protocol() -> None:
+    from cae_sdk.events.redis import RedisEventStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = [
+            InMemoryEventStore(),
+            SQLiteEventStore(Path(tmp) / "x.db"),
+            RedisEventStore("redis://127.0.0.1:1/0"),
+        ]
+        for store in stores:
+            assert isinstance(store, EventStore), type(store).__name__
+            for member in ("forget", "staleness", "watermark_retention", "remember_once"):
+                assert hasattr(store, member)
