@@ -1,7 +1,8 @@
 """Revocation watermarks and subject risk, evaluated against one verified token.
 
 A revocation is a watermark per subject: "tokens of this subject issued before T are no longer
-good" (shared PROTOCOL.md section 3). A token is refused when its ``iat`` is older than the newest
+good" (Microsoft Entra documentation, "Continuous access evaluation": critical event
+evaluation). A token is refused when its ``iat`` is older than the newest
 watermark among its :meth:`TokenClaims.subject_keys`; the challenge then asks for ``nbf >= T``, the
 exact shape Entra sends (``{"access_token":{"nbf":{"essential":true,"value":"T"}}}``).
 
@@ -24,6 +25,7 @@ __all__ = [
     "RISK_LEVELS",
     "evaluate_revocation",
     "evaluate_risk",
+    "evaluate_subjects",
     "newest_watermark",
     "risk_rank",
     "risk_text",
@@ -60,7 +62,10 @@ def evaluate_revocation(claims: TokenClaims, watermark_of: WatermarkLookup) -> D
     found = newest_watermark(claims.subject_keys(), watermark_of)
     if found is None:
         return ALLOW
-    subject, watermark = found
+    return _revocation_decision(claims, *found)
+
+
+def _revocation_decision(claims: TokenClaims, subject: SubjectKey, watermark: int) -> Decision:
     issued_at = claims.issued_at
     if issued_at is not None and issued_at >= watermark:
         return ALLOW
@@ -71,6 +76,41 @@ def evaluate_revocation(claims: TokenClaims, watermark_of: WatermarkLookup) -> D
         claims=nbf_claims(watermark),
         details={"subject": str(subject), "watermark": watermark, "iat": issued_at},
     )
+
+
+def evaluate_subjects(
+    claims: TokenClaims,
+    watermark_of: WatermarkLookup,
+    risk_of: RiskLookup,
+    *,
+    now: int,
+    challenge_at: str | None = "high",
+    deny_at: str | None = None,
+) -> Decision:
+    """:func:`evaluate_revocation`, then :func:`evaluate_risk`: the same decisions, from one
+    pass over the token's subjects (the request path runs this on every request)."""
+    newest: tuple[SubjectKey, int] | None = None
+    worst: tuple[SubjectKey, str] | None = None
+    worst_rank = -1
+    check_risk = challenge_at is not None or deny_at is not None
+    for subject in claims.subject_keys():
+        value = watermark_of(subject)
+        if value is not None and (newest is None or value > newest[1]):
+            newest = (subject, value)
+        if check_risk:
+            level = risk_of(subject)
+            if level is not None:
+                text = risk_text(level)
+                rank = risk_rank(text)
+                if worst is None or rank > worst_rank:
+                    worst, worst_rank = (subject, str(text)), rank
+    if newest is not None:
+        decision = _revocation_decision(claims, *newest)
+        if decision is not ALLOW:
+            return decision
+    if worst is None:
+        return ALLOW
+    return _risk_decision(*worst, now=now, challenge_at=challenge_at, deny_at=deny_at)
 
 
 def risk_text(level: Any) -> str | None:
@@ -102,7 +142,8 @@ def evaluate_risk(
 
     ``deny_at`` refuses outright; ``challenge_at`` asks a cp1 client for a token issued from now
     on, so the identity provider re-evaluates the risk (Entra treats high user risk as a critical
-    event, PROTOCOL.md section 3). ``None`` disables a bar.
+    event: Microsoft Entra documentation, "Continuous access evaluation"). ``None`` disables a
+    bar.
     """
     worst: tuple[SubjectKey, str] | None = None
     for subject in claims.subject_keys():
@@ -111,7 +152,17 @@ def evaluate_risk(
             worst = (subject, level)
     if worst is None:
         return ALLOW
-    subject, level = worst
+    return _risk_decision(*worst, now=now, challenge_at=challenge_at, deny_at=deny_at)
+
+
+def _risk_decision(
+    subject: SubjectKey,
+    level: str,
+    *,
+    now: int,
+    challenge_at: str | None,
+    deny_at: str | None,
+) -> Decision:
     rank = risk_rank(level)
     details = {"subject": str(subject), "risk": level}
     description = f"{subject.kind.value} risk is {level}"

@@ -14,7 +14,7 @@ from ..core.location_policy import LocationMode, evaluate_location
 from ..core.locations import NamedLocation
 from ..core.permissions import evaluate_permissions
 from ..core.policies import PolicyContext, evaluate
-from ..core.revocation import evaluate_revocation, evaluate_risk, risk_rank, risk_text
+from ..core.revocation import evaluate_subjects, risk_rank, risk_text
 from ..core.subjects import SubjectKind
 from ..core.tokens import TokenClaims
 from ..events.store import EventStore
@@ -72,17 +72,16 @@ class AccessEvaluator:
             elif self._serving_stale:
                 self._serving_stale = False
                 log.info("event store available again")
-            decision = evaluate_revocation(claims, store.watermark)
-            if not decision.allowed:
-                return decision
-            decision = evaluate_risk(
+            # Revocation, then risk: one pass over the token's subjects.
+            decision = evaluate_subjects(
                 claims,
+                store.watermark,
                 store.risk,
                 now=now,
                 challenge_at=settings.risk_challenge_at,
                 deny_at=settings.risk_deny_at,
             )
-            if not decision.allowed:
+            if decision is not ALLOW and not decision.allowed:
                 return decision
         locations = settings.named_locations
         if locations is None:
@@ -97,7 +96,7 @@ class AccessEvaluator:
             )
             if not decision.allowed:
                 return decision
-        context = self.required_auth_context(facts.path)
+        context = self.required_auth_context(facts.path) if settings.auth_contexts else None
         if context is not None:
             decision = auth_context_decision(claims, context)
             if not decision.allowed:
@@ -172,7 +171,8 @@ class AccessEvaluator:
 
 def auth_context_decision(claims: TokenClaims, context: str) -> Decision:
     """Step-up to an authentication context: a user token without it in ``acrs`` is challenged
-    for it; an app-only token can never satisfy it (PROTOCOL.md section 2) and is refused."""
+    for it; an app-only token can never satisfy it and is refused (Microsoft identity platform,
+    "Developer guide to Conditional Access authentication context": step-up is a user flow)."""
     if context.lower() in {a.lower() for a in claims.acrs}:
         return ALLOW
     details = {"auth_context": context}

@@ -11,6 +11,7 @@ from ..core.errors import ConfigurationError
 from ..core.location_policy import LocationMode
 from ..core.locations import NamedLocation
 from ..core.policies import Policy, PolicyOptions
+from .client_ip import X_FORWARDED_FOR, header_name
 
 __all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
 
@@ -37,6 +38,12 @@ class CAESettings:
     named_locations: Sequence[NamedLocation] | None = None
     """Static allowed locations; None reads ``store.named_locations()`` on every request."""
     trusted_proxies: Sequence[str] = ()
+    """IP addresses or CIDR ranges of the proxies in front of the API; only their
+    ``forwarded_header`` is read (see :mod:`cae_sdk.resource.client_ip`)."""
+    forwarded_header: str = X_FORWARDED_FOR
+    """The one forwarding header the trusted proxies write: ``x-forwarded-for`` (nginx
+    ``$proxy_add_x_forwarded_for``, ingress-nginx, Azure Application Gateway, Azure Front Door)
+    or ``forwarded`` (RFC 7239). No other forwarding header is ever read."""
     policies: Sequence[Policy] = ()
     app_ids: Collection[str] = ()
     """This API's application ids, matched by policies' ``includeApplications``; empty means
@@ -58,6 +65,7 @@ class CAESettings:
         # security setting is a configuration error, not fail-open behaviour.
         self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
         self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
+        header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
 
 
 _E = TypeVar("_E", FailMode, LocationMode)
