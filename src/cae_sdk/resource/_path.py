@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
-from ..core.errors import TokenFormatError, TokenValidationError
+from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
 from ..events.store import EventStore
 from ..observability.logfields import log_fields
@@ -124,6 +124,33 @@ class Exchange(RequestFacts):
         """Set when the request was decided without validating a token."""
 
 
+def check_retention(validator: TokenValidator, store: EventStore) -> None:
+    """Refuse a configuration under which a revoked token could be served again.
+
+    A revocation is a watermark the store keeps ``watermark_retention`` seconds after its time;
+    a token issued before it stays refused only while it exists. Such a token lives at most
+    ``max_lifetime`` after its ``iat`` and is accepted ``leeway`` past its ``exp``, so the
+    retention must cover ``max_lifetime + leeway`` (``docs/deploy.md``, "Retention and token
+    lifetime"). Raises :class:`ConfigurationError` naming the three settings otherwise.
+    """
+    retention = store.watermark_retention
+    lifetime = validator.max_lifetime
+    if lifetime is None:
+        raise ConfigurationError(
+            "TokenValidator(max_lifetime=None) accepts tokens of any lifetime, but the event "
+            f"store forgets a revocation {retention} s after it: a revoked long-lived token "
+            f"would be served again. Set max_lifetime <= {retention - validator.leeway} "
+            "(the store's watermark_retention minus the validator's leeway)."
+        )
+    if retention < lifetime + validator.leeway:
+        raise ConfigurationError(
+            f"the event store keeps revocations {retention} s (watermark_retention), less than "
+            f"the longest token the validator accepts ({lifetime:g} s max_lifetime + "
+            f"{validator.leeway} s leeway): a revoked token could be served again after its "
+            "watermark expired. Raise watermark_retention or lower max_lifetime."
+        )
+
+
 class RequestPath:
     """Decide requests for one API: ``validator``, ``store`` and ``settings`` as for
     :class:`~cae_sdk.resource.CAEMiddleware` (which is a thin ASGI adapter over this class)."""
@@ -137,6 +164,8 @@ class RequestPath:
         hooks: Iterable[DecisionHook] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if store is not None:
+            check_retention(validator, store)
         self.validator = validator
         self.store = store
         self.hooks = list(hooks)
