@@ -35,7 +35,7 @@ def check() -> int:
     from _devenv import api_options, verdict
     from fastapi_resource import create_app
 
-    from cae_sdk.cli.demo.servers import serve
+    from cae_sdk.cli._demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp, tempfile.TemporaryDirectory() as tmp:

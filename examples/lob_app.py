@@ -37,7 +37,7 @@ def check() -> int:
 
     from _devenv import api_options, status_log, user_credential, verdict, wait_past
 
-    from cae_sdk.cli.demo.servers import serve
+    from cae_sdk.cli._demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
     from cae_sdk.events import InMemoryEventStore
 

@@ -39,7 +39,7 @@ from cae_sdk.events.ssf import (
     PushReceiverApp,
     SetReceiver,
 )
-from cae_sdk.events.ssf.streams import StreamClient, push_delivery
+from cae_sdk.events.ssf._streams import StreamClient, push_delivery
 
 REDIS_URL = os.environ.get("CAE_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -82,8 +82,8 @@ def user_token(idp: Any) -> str:
 def check() -> int:
     from _devenv import api_options, verdict, wait_past
 
-    from cae_sdk.cli.demo.api import DeferredApp
-    from cae_sdk.cli.demo.servers import serve
+    from cae_sdk.cli._demo.api import DeferredApp
+    from cae_sdk.cli._demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     prefix = f"cae-example-{uuid.uuid4().hex[:8]}:"

@@ -80,7 +80,7 @@ def check() -> int:
 
     from _devenv import api_options, verdict
 
-    from cae_sdk.cli.demo.servers import serve
+    from cae_sdk.cli._demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:

@@ -29,6 +29,7 @@ from cae_sdk.core.secevents import CAEP, RISC
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.devidp import DevIdentityProvider
 from cae_sdk.events import InMemoryEventStore, RiskLevel
+from cae_sdk.events._workflows import Workflows
 from cae_sdk.events.graph import GraphBridge, GraphBridgeOptions, GraphClient
 from cae_sdk.events.ssf import (
     PollClient,
@@ -38,7 +39,6 @@ from cae_sdk.events.ssf import (
     poll_delivery,
     push_delivery,
 )
-from cae_sdk.events.workflows import Workflows
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 
 pytestmark = pytest.mark.e2e

@@ -8,6 +8,6 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .app import run
+    from ._app import run
 
     return run(sys.argv[1:] if argv is None else argv)

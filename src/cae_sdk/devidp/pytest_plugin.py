@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import DevIdentityProvider
+    from ._runner import DevIdentityProvider
 
 
 def _start() -> DevIdentityProvider:
     from .._extras import MissingExtra
 
     try:
-        from .runner import DevIdentityProvider
+        from ._runner import DevIdentityProvider
     except MissingExtra as exc:
         pytest.fail(f"the cae_idp fixtures: {exc}", pytrace=False)
     return DevIdentityProvider().start()

@@ -3,8 +3,8 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .memory import InMemoryEventStore
-from .model import (
+from ._memory import InMemoryEventStore
+from ._model import (
     WATERMARK_TTL_SECONDS,
     Event,
     LocationsEvent,
@@ -14,11 +14,12 @@ from .model import (
     event_from_dict,
     event_to_dict,
 )
-from .sqlite import SQLiteEventStore
-from .store import EventStore, EventStoreMixin
+from ._sqlite import SQLiteEventStore
+from ._store import EventStore, EventStoreMixin
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .admin import AdminApp
+    from ._admin import AdminApp
+    from ._workflows import AuditLog, RemediationTracker, WebhookNotifier, Workflows
     from .graph import GraphBridge, GraphBridgeOptions, GraphClient
     from .redis import RedisEventStore
     from .ssf import (
@@ -31,12 +32,11 @@ if TYPE_CHECKING:  # pragma: no cover
         StreamClient,
         TransmitterKeys,
     )
-    from .workflows import AuditLog, RemediationTracker, WebhookNotifier, Workflows
 
 # Adapters load on first use: ``redis`` is an optional extra, and the receivers pull in httpx.
 _LAZY = {
-    "AdminApp": ".admin",
-    "AuditLog": ".workflows",
+    "AdminApp": "._admin",
+    "AuditLog": "._workflows",
     "DirectorySubjectResolver": ".ssf",
     "GraphBridge": ".graph",
     "GraphBridgeOptions": ".graph",
@@ -44,14 +44,14 @@ _LAZY = {
     "PollClient": ".ssf",
     "PushReceiverApp": ".ssf",
     "RedisEventStore": ".redis",
-    "RemediationTracker": ".workflows",
+    "RemediationTracker": "._workflows",
     "SetDecoder": ".ssf",
     "SetReceiver": ".ssf",
     "SetValidationConfig": ".ssf",
     "StreamClient": ".ssf",
     "TransmitterKeys": ".ssf",
-    "WebhookNotifier": ".workflows",
-    "Workflows": ".workflows",
+    "WebhookNotifier": "._workflows",
+    "Workflows": "._workflows",
 }
 
 

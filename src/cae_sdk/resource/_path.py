@@ -2,14 +2,14 @@
 
 Header bytes, method, path and client address in; a :class:`PathResult` (the
 :class:`~cae_sdk.core.decisions.Decision`, the verified claims, the client IP and, for a refusal,
-the :class:`~cae_sdk.resource.responses.Refusal` with its status, headers and body) out::
+the :class:`~cae_sdk.resource._responses.Refusal` with its status, headers and body) out::
 
     header -> token -> verified claims (cache or key set) -> decision (store, locations,
     policies) -> refusal or allow
 
 Every refusal - a missing or malformed ``Authorization`` header, an unreadable forwarding header,
 a bad token, a revoked one - is a ``Decision`` with one :class:`~cae_sdk.core.decisions.Reason`,
-turned into a response by the one function :func:`~cae_sdk.resource.responses.refusal_for_decision`
+turned into a response by the one function :func:`~cae_sdk.resource._responses.refusal_for_decision`
 and logged here, once: the body, the log record, the ``on_decision`` hooks and a metrics label
 all carry the same reason string.
 
@@ -33,14 +33,14 @@ from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
 from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
-from ..events.store import EventStore
-from ..observability.logfields import log_fields
-from .access import AccessEvaluator, RequestFacts
-from .bearer import bearer_credentials, is_b64token
-from .client_ip import ClientIPResolver, ForwardingHeaderError
-from .responses import Refusal, refusal_for_decision
-from .settings import CAESettings
-from .validator import TokenValidator
+from ..events._store import EventStore
+from ..observability._logfields import log_fields
+from ._access import AccessEvaluator, RequestFacts
+from ._bearer import bearer_credentials, is_b64token
+from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._responses import Refusal, refusal_for_decision
+from ._settings import CAESettings
+from ._validator import TokenValidator
 
 __all__ = ["AccessRecord", "DecisionHook", "Exchange", "PathResult", "RequestPath"]
 
