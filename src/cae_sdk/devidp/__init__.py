@@ -44,4 +44,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
-__all__ = sorted(_LAZY)
+# Literal, so the API reference (which reads it statically) renders what it lists.
+__all__ = [
+    "AdminClient",
+    "AdminError",
+    "DevIdentityProvider",
+    "EntraError",
+    "IdPSettings",
+    "Refusal",
+    "Seed",
+    "device_code_token",
+    "entra_error_body",
+    "msal_confidential_app",
+    "msal_public_app",
+]

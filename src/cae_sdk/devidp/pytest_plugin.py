@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+__all__ = ["cae_idp", "cae_idp_session"]
+
 if TYPE_CHECKING:  # pragma: no cover
     from ._runner import DevIdentityProvider
 

@@ -1,8 +1,8 @@
 """Events: values, stores, and the sources that feed them (Shared Signals, Graph, admin API)."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ._memory import InMemoryEventStore
 from ._model import (
     WATERMARK_TTL_SECONDS,
@@ -19,7 +19,13 @@ from ._store import EventStore, EventStoreMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._admin import AdminApp
-    from ._workflows import AuditLog, RemediationTracker, WebhookNotifier, Workflows
+    from ._workflows import (
+        AuditLog,
+        RemediationTracker,
+        WebhookNotifier,
+        Workflows,
+        graph_session_revoker,
+    )
     from .graph import GraphBridge, GraphBridgeOptions, GraphClient
     from .redis import RedisEventStore
     from .ssf import (
@@ -52,17 +58,10 @@ _LAZY = {
     "TransmitterKeys": ".ssf",
     "WebhookNotifier": "._workflows",
     "Workflows": "._workflows",
+    "graph_session_revoker": "._workflows",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "WATERMARK_TTL_SECONDS",
@@ -94,4 +93,5 @@ __all__ = [
     "Workflows",
     "event_from_dict",
     "event_to_dict",
+    "graph_session_revoker",
 ]
