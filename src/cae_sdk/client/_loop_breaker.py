@@ -22,6 +22,10 @@ __all__ = ["LoopBreaker"]
 
 
 class LoopBreaker:
+    """Allows ``max_attempts`` answered challenges per key within ``window`` seconds and raises
+    :class:`~cae_sdk.errors.ClaimsChallengeLoop` (with ``retry_after``) for more; at most
+    ``max_keys`` keys are tracked."""
+
     def __init__(
         self, *, max_attempts: int = 3, window: float = 300.0, max_keys: int = 1024
     ) -> None:

@@ -24,6 +24,10 @@ __all__ = ["LocationMode", "evaluate_location", "locations_containing"]
 
 
 class LocationMode(str, Enum):
+    """IP location enforcement: off; standard (the address the resource sees, or the one the
+    identity provider saw at issuance, must be allowed); strict (only the address the resource
+    sees counts)."""
+
     OFF = "off"
     STANDARD = "standard"
     STRICT = "strict"

@@ -15,6 +15,9 @@ __all__ = ["Remediation", "RemediationKind", "remediation_for"]
 
 
 class RemediationKind(str, Enum):
+    """Who can fix a refused token request: the user, an administrator, IT, the application's
+    configuration, a later retry, or nobody known."""
+
     SELF = "self"  # the signed-in user can fix it interactively
     ADMIN = "admin"  # a directory administrator must act
     IT = "it"  # contact IT / the policy owner
@@ -25,6 +28,9 @@ class RemediationKind(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Remediation:
+    """What to tell the user about a refused token request, and whether an interactive sign-in
+    resolves it."""
+
     kind: RemediationKind
     text: str
     interactive: bool = False  # True when an interactive sign-in by the user resolves it

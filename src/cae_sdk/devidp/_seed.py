@@ -90,6 +90,10 @@ class SeededManagedIdentity:
 
 @dataclass(frozen=True)
 class Seed:
+    """The throw-away tenant a :class:`DevIdentityProvider` starts with (``idp.seed``): its API,
+    confidential clients (secret, certificate, federated), a public client, a user and a managed
+    identity, with the ids and secrets a test needs."""
+
     tenant_id: str
     api: ResourceApi
     secret_app: SeededApp

@@ -38,6 +38,10 @@ class AdminTokenValidator(Protocol):
 
 
 class AdminApp:
+    """The admin API as an ASGI app: ``GET /health``, ``GET /watermarks``, ``POST /events``.
+    Off unless ``enabled``; callers authenticate with ``static_key`` or an access token
+    (``validator``) whose ``roles`` contain ``required_role``."""
+
     def __init__(
         self,
         store: EventStore,

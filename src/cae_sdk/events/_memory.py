@@ -80,6 +80,9 @@ def _timestamp(data: bytes) -> int:
 
 
 class InMemoryEventStore(EventStoreMixin):
+    """The embedded default :class:`EventStore`: process-local and in memory; watermarks older
+    than ``watermark_retention`` are dropped."""
+
     def __init__(
         self,
         *,

@@ -38,6 +38,8 @@ __all__ = [
 # A token whose lifetime exceeds the retention must be refused by the validator, or it could
 # outlive the watermark that revoked it.
 WATERMARK_TTL_SECONDS = 28 * 3600 + 600
+"""How long stores keep a watermark by default: Entra's longest CAE token lifetime (28 hours)
+plus 10 minutes of clock skew."""
 
 
 class RiskLevel(str, Enum):
@@ -73,6 +75,8 @@ class RevocationEvent:
 
 @dataclass(frozen=True, slots=True)
 class RiskEvent:
+    """``subject``'s risk level is ``level`` as of ``at`` (epoch seconds)."""
+
     subject: SubjectKey
     level: RiskLevel
     at: int
@@ -92,6 +96,7 @@ class LocationsEvent:
 
 
 Event = RevocationEvent | RiskEvent | LocationsEvent
+"""Any event a store applies."""
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -65,6 +65,10 @@ _T = TypeVar("_T")
 
 
 class SQLiteEventStore(MirroredReads, EventStoreMixin):
+    """An :class:`EventStore` in a SQLite database: survives restarts and is shared by the worker
+    processes of one host (WAL journal; writes of other processes are seen within
+    ``poll_interval`` seconds; unhealthy when not current within ``max_staleness``)."""
+
     def __init__(
         self,
         path: str | Path,

@@ -37,6 +37,10 @@ EventListener = Callable[[Event], None]
 
 @runtime_checkable
 class EventStore(Protocol):
+    """The store contract: synchronous local reads for the request path (``watermark``, ``risk``,
+    ``named_locations``), asynchronous writes (``apply``) that reach every replica, one ordering
+    rule, retention and derived health. Every store (memory, SQLite, Redis) implements it."""
+
     async def start(self) -> None:
         """Connect and load state; idempotent."""
 

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = ["FIELDS_ATTRIBUTE", "JSONLogFormatter", "log_fields"]
 
 FIELDS_ATTRIBUTE = "cae"
+"""The log record attribute that carries the structured fields (``record.cae``)."""
 
 
 def log_fields(**fields: Any) -> dict[str, dict[str, Any]]:

@@ -27,12 +27,18 @@ log = logging.getLogger("cae_sdk.resource")
 
 @dataclass(slots=True)
 class RequestFacts:
+    """What the evaluation needs of the request besides the token: its path, the client address
+    the API trusts, and the User-Agent."""
+
     path: str
     client_ip: str | None
     user_agent: str | None
 
 
 class AccessEvaluator:
+    """Evaluates a validated token against the store (revocation watermarks, risk), IP
+    locations, the route's authentication context and Conditional Access policies."""
+
     def __init__(
         self,
         store: EventStore | None,

@@ -74,6 +74,8 @@ class AccessRecord:
 
 
 DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
+"""An ``on_decision`` hook: called with the :class:`AccessRecord` of every request, sync or
+async."""
 
 
 class PathResult:

@@ -42,6 +42,9 @@ __all__ = ["Refusal", "refusal_for_decision", "refusal_for_token_error"]
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
+    """The HTTP response for a refused request: status, RFC 6750 ``error`` and description, the
+    stable reason, the ``WWW-Authenticate`` challenge and ``Retry-After``."""
+
     status: int
     error: str
     description: str

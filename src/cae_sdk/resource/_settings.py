@@ -16,9 +16,13 @@ from ._client_ip import X_FORWARDED_FOR, header_name
 __all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
 
 ENTRA_AUTHORIZATION_URI = "https://login.microsoftonline.com/{tenantid}/oauth2/authorize"
+"""Entra's authorization endpoint, the default ``authorization_uri`` of claims challenges
+(``{tenantid}`` becomes the token's ``tid``)."""
 
 
 class FailMode(str, Enum):
+    """What the request path does while the event store is unhealthy (cannot show it is current)."""
+
     CLOSED = "closed"
     """Store unhealthy: challenge cp1 clients (``nbf`` = now), refuse the others."""
     OPEN = "open"
@@ -27,6 +31,12 @@ class FailMode(str, Enum):
 
 @dataclass
 class CAESettings:
+    """How the request path enforces CAE (:class:`CAEMiddleware` and every adapter over it):
+    paths served without a token, what claims challenges carry, the fail mode, IP location
+    enforcement, Conditional Access policies, authentication contexts per path, required scopes and
+    roles, and the risk levels that challenge or deny. Strings are accepted for the enums; an
+    unknown value is a :class:`~cae_sdk.errors.ConfigurationError`, never the permissive default."""
+
     exclude_paths: Collection[str] = ()
     """Paths served without a token (exact, or a prefix when written with a trailing ``/``)."""
     authorization_uri: str = ENTRA_AUTHORIZATION_URI

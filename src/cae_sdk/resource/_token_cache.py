@@ -20,6 +20,9 @@ __all__ = ["TokenCache"]
 
 
 class TokenCache:
+    """Validated tokens by SHA-256 digest, least recently used first out (at most
+    ``max_entries``); an entry dies at the token's ``exp`` or when its signing key is gone."""
+
     __slots__ = ("_entries", "_max_entries")
 
     def __init__(self, max_entries: int = 10_000) -> None:

@@ -26,6 +26,7 @@ from ._token_cache import TokenCache
 __all__ = ["DEFAULT_MAX_LIFETIME", "ENTRA_AUTHORITY_HOST", "TokenValidator"]
 
 ENTRA_AUTHORITY_HOST = "https://login.microsoftonline.com"
+"""Entra's authority host (public cloud), the default of :meth:`TokenValidator.entra`."""
 TENANT_PLACEHOLDER = _jwt.TENANT_PLACEHOLDER
 
 DEFAULT_MAX_LIFETIME = 28 * 3600.0

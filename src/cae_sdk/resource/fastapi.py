@@ -68,6 +68,7 @@ CAE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {"application/json": {"schema": _ERROR_SCHEMA}},
     },
 }
+"""The 401/403 responses CAE adds to a route, for FastAPI's ``responses=`` (OpenAPI)."""
 
 Dependency = Callable[..., Awaitable[TokenClaims]]
 

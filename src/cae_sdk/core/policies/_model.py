@@ -26,6 +26,8 @@ __all__ = [
 
 
 class PolicyState(str, Enum):
+    """A policy's ``state``: enforced, off, or report-only (evaluated, logged, never enforced)."""
+
     ENABLED = "enabled"
     DISABLED = "disabled"
     REPORT_ONLY = "enabledForReportingButNotEnforced"
@@ -78,6 +80,9 @@ external user type, from every tenant."""
 
 @dataclass(frozen=True, slots=True)
 class GrantControls:
+    """A policy's ``grantControls``: ``operator`` (``OR``/``AND``) over its built-in controls
+    and the controls no token can show."""
+
     operator: str = "OR"
     built_in: frozenset[str] = frozenset()
     """Lower-cased ``builtInControls``: ``block``, ``mfa``, ``compliantdevice``..."""
@@ -91,6 +96,9 @@ class GrantControls:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
+    """One Conditional Access policy (Graph's ``conditionalAccessPolicy``), parsed into typed
+    members by :func:`load_policies` / :func:`parse_policy`."""
+
     id: str
     name: str
     state: PolicyState

@@ -12,6 +12,8 @@ from __future__ import annotations
 __all__ = ["KNOWN_PLATFORMS", "platform_from_user_agent"]
 
 KNOWN_PLATFORMS = frozenset({"android", "ios", "windowsphone", "windows", "macos", "linux"})
+"""The device platforms :func:`platform_from_user_agent` recognises (Graph's
+``devicePlatform`` values, lower-cased)."""
 
 # Order matters: Windows Phone UAs also say "Android" and "Windows"; Android UAs say "Linux";
 # iPad/iPhone UAs say "like Mac OS X".
@@ -32,6 +34,8 @@ MAX_USER_AGENT = 2048
 
 
 def platform_from_user_agent(user_agent: str | None) -> str | None:
+    """The device platform a ``User-Agent`` names (one of :data:`KNOWN_PLATFORMS`), or None when
+    it names none. Best effort, like Entra's own: a client can send any User-Agent."""
     if not user_agent:
         return None
     text = user_agent[:MAX_USER_AGENT].lower()

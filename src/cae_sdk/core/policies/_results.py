@@ -13,6 +13,8 @@ __all__ = ["PolicyEvaluation", "PolicyResult", "PolicyVerdict"]
 
 
 class PolicyVerdict(str, Enum):
+    """What one policy says about one request."""
+
     NOT_APPLIED = "notApplied"
     """An observed condition does not match: the policy does not apply."""
     SATISFIED = "satisfied"
@@ -28,6 +30,8 @@ class PolicyVerdict(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class PolicyResult:
+    """One policy's verdict for one request, with why it is undecided when it is."""
+
     policy_id: str
     name: str
     state: PolicyState
@@ -51,6 +55,9 @@ class PolicyResult:
 
 @dataclass(frozen=True, slots=True)
 class PolicyEvaluation:
+    """The outcome of :func:`evaluate`: the combined :class:`~cae_sdk.core.decisions.Decision`
+    (block wins; every applying policy's controls are enforced) and each policy's result."""
+
     decision: Decision
     results: tuple[PolicyResult, ...] = ()
     undecided: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

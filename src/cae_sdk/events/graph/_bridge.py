@@ -41,6 +41,9 @@ RISK_SELECT = "id,riskLevel,riskState,riskLastUpdatedDateTime"
 
 @dataclass(frozen=True, slots=True)
 class GraphBridgeOptions:
+    """Which Microsoft Graph sources the bridge synchronises, and the risk level from which a
+    risky principal becomes a risk event."""
+
     users: bool = True
     service_principals: bool = True
     risky_users: bool = True

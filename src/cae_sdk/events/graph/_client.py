@@ -38,6 +38,9 @@ class GraphPage:
 
 
 class GraphClient:
+    """Microsoft Graph over an ``httpx.AsyncClient``: pages, throttling (``Retry-After``) and
+    delta reset, with tokens from ``auth``."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,

@@ -39,6 +39,8 @@ __all__ = [
 
 
 class Effect(str, Enum):
+    """What a security event does to the store."""
+
     WATERMARK = "watermark"
     RISK = "risk"
     LOCATION = "location"
@@ -51,6 +53,9 @@ Condition = Callable[[Mapping[str, Any]], str | None]
 
 @dataclass(frozen=True, slots=True)
 class EventRule:
+    """How one event type maps to the store: its :class:`Effect`, reason code and an optional
+    condition on the payload."""
+
     effect: Effect
     reason: str
     """The watermark/risk reason code, or for ``ignored`` why the event has no effect."""
@@ -109,6 +114,8 @@ EVENT_MAPPING: Mapping[str, EventRule] = {
     SSF.VERIFICATION: EventRule(Effect.IGNORED, "stream verification (control event)"),
     SSF.STREAM_UPDATED: EventRule(Effect.IGNORED, "stream status update (control event)"),
 }
+"""Event type URI -> :class:`EventRule`, for the CAEP 1.0 and RISC 1.0 event types the receiver
+knows; any other event type is ignored."""
 
 # CAEP 1.0 section 3.7 levels; RISC has no levels: a required credential change means high.
 _RISK_LEVELS = {"low": RiskLevel.LOW, "medium": RiskLevel.MEDIUM, "high": RiskLevel.HIGH}

@@ -62,6 +62,9 @@ def parse_poll_response(body: Any) -> tuple[dict[str, Any], bool]:
 
 @dataclass(slots=True)
 class PollResult:
+    """What one poll did: SETs received, acknowledged, refused (``jti`` -> (err, description),
+    reported in ``setErrs``), left for a later poll, and whether more are available."""
+
     received: int = 0
     acknowledged: list[str] = field(default_factory=list)
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)

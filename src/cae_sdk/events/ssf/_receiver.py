@@ -54,6 +54,8 @@ class SetDecoding(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReceiveResult:
+    """One received SET: the decoded event, how it maps to the store, and what it changed."""
+
     event: SecurityEvent
     mapped: MappedEvent
     duplicate: bool = False

@@ -28,6 +28,8 @@ __all__ = [
 # Asymmetric algorithms only: a SET signed with a shared secret (HS*) could have been forged by
 # anyone holding the secret, and "none" is unsigned (RFC 8417 section 5.1; RFC 8725 section 3.1).
 ALLOWED_ALGORITHMS: frozenset[str] = SUPPORTED_ALGORITHMS
+"""The algorithms a SET may be signed with: asymmetric only (RFC 8417 section 5.1; RFC 8725
+section 3.1)."""
 
 _CONTROL_EVENTS = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
 _MAX_EVENTS = 8  # alternative URIs of one event (SSF 1.0 section 4.2.1); more is no real SET
