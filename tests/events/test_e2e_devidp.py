@@ -168,7 +168,8 @@ async def test_disabled_user_is_challenged_through_push(idp: DevIdentityProvider
         finally:
             await asyncio.to_thread(idp.admin.enable_user, idp.seed.user.object_id)
         # An administrator re-enabled the account: the user signs in again and is let through,
-        # which the workflow records as remediated (seed 001: an admin-only case).
+        # which the workflow records as remediated (an admin-only case: Microsoft Entra ID
+        # Protection docs, "Remediate risks and unblock users").
         await asyncio.sleep(1.1)
         renewed = await asyncio.to_thread(user_token, idp)
         assert (await api.status(renewed)).status_code == 200

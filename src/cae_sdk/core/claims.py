@@ -1,8 +1,9 @@
 """Claims requests (OpenID Connect Core 1.0 section 5.5) as used by CAE.
 
 A client announces the ``cp1`` capability with ``{"access_token":{"xms_cc":{"values":["cp1"]}}}``
-and, after a claims challenge, sends the challenge's claims request merged with it (shared
-PROTOCOL.md section 1). These functions are pure: text and dicts in, text and dicts out.
+and, after a claims challenge, sends the challenge's claims request merged with it (Microsoft
+identity platform docs, "Claims challenges, claims requests and client capabilities"). These
+functions are pure: text and dicts in, text and dicts out.
 """
 
 from __future__ import annotations

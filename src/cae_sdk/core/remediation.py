@@ -1,8 +1,10 @@
-"""Who can fix a refused token request, and how (seeds 000 and 001).
+"""Who can fix a refused token request, and how.
 
-Entra reports refusals with AADSTS codes (shared PROTOCOL.md section 4). Some a user can fix
-on their own (self-remediation: sign in again, complete MFA, change a password); others only an
-administrator or the IT helpdesk can (a disabled service principal or user, a block policy).
+Entra reports refusals with AADSTS codes (Microsoft identity platform docs, "Microsoft Entra
+authentication and authorization error codes"). Some a user can fix on their own
+(self-remediation: sign in again, complete MFA, change a password; Microsoft Entra ID Protection
+docs, "Remediate risks and unblock users"); others only an administrator or the IT helpdesk can
+(a disabled service principal or user, a block policy).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Entra-style token endpoint errors (shared PROTOCOL.md section 4).
+"""Entra-style token endpoint errors (Microsoft identity platform docs, "Microsoft Entra
+authentication and authorization error codes").
 
 Entra answers a refused token request with a JSON body carrying the OAuth ``error`` (RFC 6749
 section 5.2), an ``error_description`` that starts with ``AADSTSnnnn:`` and ends with the trace

@@ -1,8 +1,9 @@
 """Token issuance rules, as pure functions of the request and ``now``.
 
 Covers: the claims request (``xms_cc`` capability, ``nbf`` watermark, ``acrs`` step-up), scope
-resolution to a resource app, and the Entra v1 / v2 access-token claim sets (shared PROTOCOL.md
-sections 1-3).
+resolution to a resource app, and the Entra v1 / v2 access-token claim sets (Microsoft identity
+platform docs, "Claims challenges, claims requests and client capabilities" and "Access token
+claims reference"; Microsoft Entra docs, "Continuous access evaluation").
 """
 
 from __future__ import annotations

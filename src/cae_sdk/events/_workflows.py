@@ -1,4 +1,4 @@
-"""Remediation workflows (seeds 000 and 001): hooks on events and on access decisions.
+"""Remediation workflows: hooks on events and on access decisions.
 
 * notify - :class:`WebhookNotifier` POSTs a JSON body signed with HMAC-SHA256, with retries;
 * flag an incident - :class:`AuditLog` appends JSON lines;
@@ -7,9 +7,10 @@
 * confirm - :class:`RemediationTracker` notices when a challenged subject comes back with a
   token that passes, and records it as remediated with the time it took.
 
-Every record carries who can fix it (seed 001): ``self`` when the user can (MFA, password
-change, signing in again), ``admin`` when only an administrator can (a disabled or deleted
-principal), ``it`` for policy blocks.
+Every record carries who can fix it (Microsoft Entra ID Protection docs, "Remediate risks and
+unblock users"): ``self`` when the user can (MFA, secure password change, signing in again),
+``admin`` when only an administrator can (a disabled or deleted principal), ``it`` for policy
+blocks.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ Record = dict[str, Any]
 Sink = Callable[[Record], Awaitable[None]]
 Remediator = Callable[[Event], Awaitable[None]]
 
-# Seed 001: users self-remediate risk with MFA or a password change and revocations by signing
-# in again; a disabled or deleted principal needs an administrator.
+# Users self-remediate risk with MFA or a secure password change (Microsoft Entra ID Protection
+# docs, "Remediate risks and unblock users") and revocations by signing in again; a disabled or
+# deleted principal needs an administrator.
 _ADMIN_ONLY = frozenset({"user_disabled", "user_deleted", "sp_disabled", "sp_deleted"})
 _MAX_CAUSES = 100_000
 _IT_ONLY = frozenset({"BlockedByConditionalAccessPolicy", "EventStoreUnavailable"})

@@ -133,8 +133,9 @@ def risky_principal_events(
 
 
 def location_event(items: Iterable[Mapping[str, Any]], *, now: int) -> LocationsEvent:
-    """The IP named locations among Graph ``namedLocation`` objects (countries are skipped:
-    shared PROTOCOL.md section 3, country locations are not enforced instantly)."""
+    """The IP named locations among Graph ``namedLocation`` objects (countries are skipped: CAE
+    enforces IP-based named locations only; Microsoft Entra docs, "Continuous access
+    evaluation")."""
     locations: list[NamedLocation] = []
     for item in items:
         if item.get("@odata.type") not in (None, "#microsoft.graph.ipNamedLocation"):

@@ -104,7 +104,8 @@ EVENT_MAPPING: Mapping[str, EventRule] = {
     RISC.ACCOUNT_PURGED: EventRule(Effect.WATERMARK, "user_deleted"),
     RISC.CREDENTIAL_COMPROMISE: EventRule(Effect.WATERMARK, "credential_compromise"),
     # The account must change its credential: high risk lets the policy engine demand a
-    # password change (self-remediable, seed 001) instead of locking the user out.
+    # password change (self-remediable: Microsoft Entra ID Protection docs, "Remediate risks and
+    # unblock users") instead of locking the user out.
     RISC.ACCOUNT_CREDENTIAL_CHANGE_REQUIRED: EventRule(Effect.RISK, "credential_change_required"),
     RISC.SESSIONS_REVOKED: EventRule(Effect.WATERMARK, "sessions_revoked"),
     RISC.ACCOUNT_ENABLED: EventRule(
