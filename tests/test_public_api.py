@@ -65,6 +65,32 @@ def test_the_reference_renders_only_public_targets_that_exist() -> None:
         assert public_api._resolve(directive.target) is not None, directive.where
 
 
+def test_logger_names_are_public_names() -> None:
+    """Logger names are what users configure: a literal, public name (a private module's
+    ``__name__`` would change whenever the module moves)."""
+    found = []
+    for path in sorted(public_api.PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "getLogger"
+            ):
+                continue
+            where = f"{path.relative_to(public_api.ROOT)}:{node.lineno}"
+            argument = node.args[0] if node.args else None
+            if not (isinstance(argument, ast.Constant) and isinstance(argument.value, str)):
+                if argument is not None and not isinstance(argument, ast.Name):
+                    found.append(f"{where}: not a literal name")
+                elif isinstance(argument, ast.Name) and argument.id == "__name__":
+                    found.append(f"{where}: __name__")
+                continue
+            name = argument.value
+            if not name.startswith("cae_sdk") or not public_api.is_public_path(name):
+                found.append(f"{where}: {name!r}")
+    assert not found, "\n".join(found)
+
+
 def test_lazily_loaded_names_are_listed_in_all() -> None:
     for module in ("cae_sdk", "cae_sdk.events", "cae_sdk.devidp"):
         imported = importlib.import_module(module)

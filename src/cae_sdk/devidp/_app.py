@@ -24,7 +24,8 @@ from ._ssf import ssf_routes
 
 __all__ = ["build_app"]
 
-logger = logging.getLogger(__name__)
+# Named as when the module was public, so logging configuration that names it keeps working.
+logger = logging.getLogger("cae_sdk.devidp.app")
 
 
 def openid_configuration(ctx: IdPContext, tenant_id: str, version: int) -> dict[str, Any]:

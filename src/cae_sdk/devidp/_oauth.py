@@ -44,7 +44,8 @@ __all__ = [
     "resolve_tenant",
 ]
 
-logger = logging.getLogger(__name__)
+# Named as when the module was public, so logging configuration that names it keeps working.
+logger = logging.getLogger("cae_sdk.devidp.oauth")
 
 Grant = Callable[[IdPContext, str, Mapping[str, str], ClaimsEvaluation], dict[str, Any]]
 MAX_BODY = 256 * 1024

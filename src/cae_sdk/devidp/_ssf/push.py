@@ -21,7 +21,8 @@ from ...core.secevents import SECEVENT_CONTENT_TYPE
 
 __all__ = ["classify_response", "push_set"]
 
-logger = logging.getLogger(__name__)
+# Named as when the module was public, so logging configuration that names it keeps working.
+logger = logging.getLogger("cae_sdk.devidp.ssf.push")
 
 DELIVERED = "delivered"
 _RETRYABLE = {408, 425, 429}

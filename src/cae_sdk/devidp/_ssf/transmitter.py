@@ -24,7 +24,8 @@ from .streams import MAX_QUEUED, Stream, subject_matches
 
 __all__ = ["Transmitter", "transmitter_of"]
 
-logger = logging.getLogger(__name__)
+# Named as when the module was public, so logging configuration that names it keeps working.
+logger = logging.getLogger("cae_sdk.devidp.ssf.transmitter")
 
 
 class Transmitter:
