@@ -70,7 +70,7 @@ class _Response:
 class CAEAuth(httpx.Auth):
     """``httpx.Auth`` that sends cp1 bearer tokens and answers CAE claims challenges.
 
-    ``credential`` is any :class:`~cae_sdk.client._token.TokenCredential` (every cae-sdk
+    ``credential`` is any :class:`~cae_sdk.client.TokenCredential` (every cae-sdk
     credential is one). Concurrent acquisitions for the same claims are coalesced
     (:class:`SingleFlight`), repeated identical challenges are cut off by ``loop_breaker``, and
     the token is refreshed proactively at MSAL's ``refresh_in``. ``accept_invalid_token`` also

@@ -1,4 +1,4 @@
-"""The access token value credentials hand to :class:`~cae_sdk.client._auth.CAEAuth`."""
+"""The access token value credentials hand to :class:`~cae_sdk.client.CAEAuth`."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ class AzureSDKCredential(_Adapter):
     """A cae-sdk credential as azure-core's ``TokenCredential`` and ``SupportsTokenInfo``.
 
     ``AzureSDKCredential(credential)`` wraps any cae-sdk
-    :class:`~cae_sdk.client._token.TokenCredential` (usually through
+    :class:`~cae_sdk.client.TokenCredential` (usually through
     ``credential.as_azure_credential()``). Blocking: give async Azure SDK clients and kiota /
     msgraph-core :class:`AsyncAzureSDKCredential` instead. :meth:`close` closes the wrapped
     credential.

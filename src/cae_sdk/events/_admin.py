@@ -6,7 +6,7 @@ Mount it only where operators can reach it, and turn it on explicitly::
     # or: AdminApp(store, enabled=True, validator=token_validator, required_role="CAE.Admin")
 
 Routes (relative to the mount point): ``GET /health``, ``GET /watermarks``, ``POST /events``
-(body: :func:`~cae_sdk.events._model.event_to_dict` JSON). Authentication is
+(body: :func:`~cae_sdk.events.event_to_dict` JSON). Authentication is
 ``Authorization: Bearer <static key>`` or a bearer access token whose ``roles`` contain
 ``required_role`` (validated by any object with ``async validate(token) -> TokenClaims``).
 """

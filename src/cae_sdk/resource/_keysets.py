@@ -25,7 +25,7 @@ def key_error(error: JOSEError) -> TokenValidationError:
 
 
 class KeySetSource(KeySource):
-    """The key set of one issuer (see :mod:`cae_sdk.keys._source`): from ``jwks_uri``, an
+    """The key set of one issuer (see :class:`cae_sdk.keys.KeySource`): from ``jwks_uri``, an
     ``openid_configuration_url`` or pinned ``jwks`` (none of them: ``ConfigurationError``)."""
 
     def __init__(

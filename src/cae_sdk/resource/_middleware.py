@@ -84,7 +84,7 @@ class CAEMiddleware:
     :class:`CAESettings` fields. ``self.settings`` may be changed or replaced at run time
     (policies, static locations, modes): the next request uses the new values.
 
-    A thin adapter: the decision is :class:`~cae_sdk.resource._path.RequestPath`'s; this class
+    A thin adapter: the decision is :class:`~cae_sdk.resource.RequestPath`'s; this class
     translates an ASGI scope into it and the result back (``scope["user"]``, ``scope["auth"]``,
     ``scope["state"]``, or the refusal; a refused websocket is closed with 1008).
     """

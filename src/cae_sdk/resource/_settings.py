@@ -49,7 +49,7 @@ class CAESettings:
     """Static allowed locations; None reads ``store.named_locations()`` on every request."""
     trusted_proxies: Sequence[str] = ()
     """IP addresses or CIDR ranges of the proxies in front of the API; only their
-    ``forwarded_header`` is read (see :mod:`cae_sdk.resource._client_ip`)."""
+    ``forwarded_header`` is read (see :class:`cae_sdk.resource.ClientIPResolver`)."""
     forwarded_header: str = X_FORWARDED_FOR
     """The one forwarding header the trusted proxies write: ``x-forwarded-for`` (nginx
     ``$proxy_add_x_forwarded_for``, ingress-nginx, Azure Application Gateway, Azure Front Door)

@@ -4,7 +4,7 @@ Each concrete credential only says how to ask MSAL (or another library) for a to
 optional, already merged claims request; this base runs that inside one bounded
 :class:`~cae_sdk.client._exchange.Exchange` (the credential's ``timeout`` is the deadline of the
 whole acquisition) and turns the answer, or any exception, into an
-:class:`~cae_sdk.client._token.AccessToken` or a :class:`TokenAcquisitionError`: this is the one
+:class:`~cae_sdk.client.AccessToken` or a :class:`TokenAcquisitionError`: this is the one
 place failures are typed.
 """
 
