@@ -19,7 +19,7 @@ from cae_sdk.client import (
     MsalHttpClient,
     ensure_replayable,
 )
-from cae_sdk.client.token import AccessToken
+from cae_sdk.client._token import AccessToken
 from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable, TokenAcquisitionError
 
 from .fakes import AUTHORITY_HOST, SCOPE, TENANT, TOKEN_URL, FakeIdentityProvider

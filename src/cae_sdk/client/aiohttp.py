@@ -38,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a plain install on
 
 from ._adapter import FlowAdapter
 from ._flow import TokenNeeded
-from .token import AccessToken
+from ._token import AccessToken
 
 __all__ = ["CAEClientMiddleware"]
 

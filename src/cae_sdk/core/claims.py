@@ -1,8 +1,9 @@
 """Claims requests (OpenID Connect Core 1.0 section 5.5) as used by CAE.
 
 A client announces the ``cp1`` capability with ``{"access_token":{"xms_cc":{"values":["cp1"]}}}``
-and, after a claims challenge, sends the challenge's claims request merged with it (shared
-PROTOCOL.md section 1). These functions are pure: text and dicts in, text and dicts out.
+and, after a claims challenge, sends the challenge's claims request merged with it (Microsoft
+identity platform docs, "Claims challenges, claims requests and client capabilities"). These
+functions are pure: text and dicts in, text and dicts out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CP1 = '{"access_token":{"xms_cc":{"values":["cp1"]}}}'
 """The claims request that announces the ``cp1`` (CAE-capable) client capability."""
 
 CP1_CLAIMS: Mapping[str, Any] = {"access_token": {"xms_cc": {"values": ["cp1"]}}}
+"""The ``cp1`` claims request (:data:`CP1`) as a mapping, for merging with a server's claims."""
 
 MAX_CLAIMS_LENGTH = 16 * 1024
 _TOP_LEVEL_MEMBERS = frozenset({"access_token", "id_token", "userinfo"})
