@@ -56,8 +56,12 @@ class SetValidationConfig:
     max_future_seconds: int = 300
     algorithms: frozenset[str] = ALLOWED_ALGORITHMS
     max_set_bytes: int = 64 * 1024
+    issuer_rule: _jwt.IssuerRule = field(init=False, repr=False, compare=False)
+    """``issuer`` as the shared claims checker takes it (built once, not per SET)."""
 
     def __post_init__(self) -> None:
+        # Exact only: a SET issuer is never a {tenantid} template.
+        object.__setattr__(self, "issuer_rule", _jwt.IssuerRule(frozenset({self.issuer})))
         if not self.issuer:
             raise ConfigurationError("SET issuer must not be empty")
         if not self.audiences or not all(self.audiences):
@@ -163,7 +167,7 @@ def validate_set_claims(
 ) -> SecurityEvent:
     """Apply RFC 8417 section 2.2 and SSF 1.0 section 4.1 to verified SET claims."""
     try:
-        iss = _jwt.check_issuer(claims, _jwt.IssuerRule(frozenset({config.issuer})))
+        iss = _jwt.check_issuer(claims, config.issuer_rule)
     except JOSEError:
         raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter") from None
     _check_audience(claims.get("aud"), config)
