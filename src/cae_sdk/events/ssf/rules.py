@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from ...core import _jwt
 from ...core.errors import ConfigurationError, EventValidationError, JOSEError
@@ -108,6 +108,12 @@ class SecurityEvent:
         return self.events or {self.event_type: self.payload}
 
 
+def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object: ``json`` builds ``dict``; the ``Mapping`` check (an ABC, slower) is for
+    claims a caller built otherwise."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _fail(err: str, description: str) -> EventValidationError:
     return EventValidationError(err, description)
 
@@ -157,7 +163,7 @@ def _subject_of(
     subject = claims.get("sub_id", payload.get("subject"))
     if subject is None and event_type in _CONTROL_EVENTS:
         return {}  # stream control events name the stream, if anything (SSF 1.0 section 8.1.4)
-    if not isinstance(subject, Mapping) or not isinstance(subject.get("format"), str):
+    if not _is_object(subject) or not isinstance(subject.get("format"), str):
         raise _fail(INVALID_REQUEST, "SET has no RFC 9493 subject identifier (sub_id)")
     return subject
 
@@ -187,13 +193,13 @@ def validate_set_claims(
     if "sub" in claims:
         raise _fail(INVALID_REQUEST, "SET must not carry a top-level sub claim")
     events = claims.get("events")
-    if not isinstance(events, Mapping) or not events or len(events) > _MAX_EVENTS:
+    if not _is_object(events) or not events or len(events) > _MAX_EVENTS:
         raise _fail(INVALID_REQUEST, "SET must carry one event")
     # SSF 1.0 section 4.2.1: several type URIs are allowed when they are alternative URIs of
     # the exact same event (RISC sessions-revoked and CAEP session-revoked): all are read and
     # the mapping applies their effect once. Refusing would lose the revocation for good.
     for name, body in events.items():
-        if not isinstance(name, str) or not isinstance(body, Mapping):
+        if not isinstance(name, str) or not _is_object(body):
             raise _fail(INVALID_REQUEST, "SET event must be an object keyed by its type URI")
     event_type, payload = next(iter(events.items()))
     txn = claims.get("txn")
