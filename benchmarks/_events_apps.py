@@ -38,7 +38,8 @@ class Stamped:
     * ``applied``: when the store's mirror took the revocation of a user (from that instant
       every request with an older token is refused);
     * ``refused``: arrival and response of the first request refused for that user (requests
-      name the user in ``x-bench-oid``).
+      name the user in ``x-bench-oid``);
+    * ``written``: arrival of the last write to the admin API (on the replica that takes it).
 
     ``GET /bench/stamps?oid=...`` answers (and forgets) both for one user; it is served before
     ``CAEMiddleware``, so reading the stamps costs the replica almost nothing.
@@ -49,6 +50,7 @@ class Stamped:
         self.store = store
         self.applied: dict[str, float] = {}
         self.refused: dict[str, tuple[float, float]] = {}
+        self.written: float | None = None
         store.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -63,6 +65,8 @@ class Stamped:
             await self._stamps(scope, send)
             return
         arrival = time.monotonic()
+        if scope["path"].startswith("/admin/"):
+            self.written = arrival
         oid = next((v.decode() for k, v in scope["headers"] if k == ROUND_HEADER), None)
         if oid is None or oid in self.refused:
             await self.app(scope, receive, send)
@@ -81,6 +85,7 @@ class Stamped:
             {
                 "applied": self.applied.pop(oid, None),
                 "refused": self.refused.pop(oid, None),
+                "written": self.written,
                 "healthy": self.store.healthy,
             }
         ).encode()

@@ -8,8 +8,9 @@ tens of microseconds per request), so it takes little of the CPU the replicas ne
 
 Rounds alternate (interleaved, so drift in the machine's load hits both alike):
 
-* quiet: no request during the round; what is measured is ``t0`` -> applied on each replica,
-  the system's own propagation (from that instant every request is refused);
+* quiet: no request for ``QUIET`` seconds after the write; what is measured is ``t0`` ->
+  applied on each replica, the system's own propagation (from that instant every request is
+  refused), plus the replica's service time of the request refused right after;
 * probed: each replica gets a request with the revoked token every ``interval`` seconds; what
   is measured is ``t0`` -> the response of the first refused request, stamped by the replica.
   It includes the wait for the next probe (at most ``interval``) and the probes' own load.
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SETTLE = 0.03  # seconds of quiet before a round's write (the warm-up requests are done)
+QUIET = 0.06  # seconds a quiet round leaves the replicas alone after the write
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Samples:
     the replica's service time of the request refused right after (arrival -> response)."""
     client: list[list[float]] = field(default_factory=list)
     acked: list[float] = field(default_factory=list)
+    written: list[float] = field(default_factory=list)
+    """The write's arrival in replica 0 (the machine's scheduling delay before any work)."""
     probes: int = 0
     probe_seconds: float = 0.0
 
@@ -139,6 +143,9 @@ async def _round(
         samples.refused.append([(f["refused"][1] - t0) * 1000 for f in found])
         samples.client.append([(t - t0) * 1000 for t in seen])
     else:
+        # Nothing asks the replicas anything while the event travels: reading the stamps
+        # early would take CPU from the replicas still applying it.
+        await asyncio.sleep(QUIET)
         found = await _stamps(conns, oid)
         while any(f["applied"] is None for f in found):  # not there yet: look again later
             await asyncio.sleep(0.02)
@@ -153,6 +160,7 @@ async def _round(
             [(f["applied"] - t0 + s[1] - s[0]) * 1000 for f, s in zip(found, served, strict=True)]
         )
     samples.applied.append([(f["applied"] - t0) * 1000 for f in found])
+    samples.written.append((found[0]["written"] - t0) * 1000)
     samples.acked.append((acked - t0) * 1000)
 
 

@@ -54,7 +54,7 @@ AUDIENCE = "api://bench"
 TENANT = "bench-tenant"
 ADMIN_KEY = "bench-admin-key-0123456789"
 REPLICAS = int(os.environ.get("BENCH_EVENTS_REPLICAS", "8"))
-ROUNDS = int(os.environ.get("BENCH_EVENTS_ROUNDS", "100"))
+ROUNDS = int(os.environ.get("BENCH_EVENTS_ROUNDS", "200"))
 SCALE = [int(n) for n in os.environ.get("BENCH_EVENTS_SCALE", "4,2,1").split(",") if n]
 INTERVAL = float(os.environ.get("BENCH_EVENTS_INTERVAL", "0.002"))
 FOLLOWER_EVENTS = int(os.environ.get("BENCH_FOLLOWER_EVENTS", "200"))
@@ -233,6 +233,8 @@ def _propagation_rows(
          goal < PROPAGATION_GOAL_MS),
         (f"{n} replicas, quiet: the same, each replica ({n * ROUNDS} samples)",
          _ms([v for r in quiet.refused for v in r]), "report", True),
+        (f"{n} replicas, quiet: t0 -> the write arrives in replica 0",
+         _ms(quiet.written), "report", True),
         (f"{n} replicas, quiet: write acknowledged (202 from replica 0)",
          _ms(quiet.acked), "report", True),
         (f"{n} replicas, probed every {INTERVAL * 1000:g} ms: t0 -> first 401, every replica",
