@@ -208,8 +208,9 @@ class SetReceiver:
                 )
             if SSF.STREAM_UPDATED in kinds:
                 self.streams.update(event, kinds[SSF.STREAM_UPDATED])
+        critical = self._critical if self._critical is not None else await self._critical_of()
         mapped = map_security_event(
-            event, self.resolver, source=self._source, critical_members=await self._critical_of()
+            event, self.resolver, source=self._source, critical_members=critical
         )
         self._check_tenants(mapped)
         key = f"ssf:{event.issuer}:{event.jti}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from ...core import _jwt
 from ...core.errors import ConfigurationError, EventValidationError, JOSEError
@@ -58,8 +58,12 @@ class SetValidationConfig:
     max_future_seconds: int = 300
     algorithms: frozenset[str] = ALLOWED_ALGORITHMS
     max_set_bytes: int = 64 * 1024
+    issuer_rule: _jwt.IssuerRule = field(init=False, repr=False, compare=False)
+    """``issuer`` as the shared claims checker takes it (built once, not per SET)."""
 
     def __post_init__(self) -> None:
+        # Exact only: a SET issuer is never a {tenantid} template.
+        object.__setattr__(self, "issuer_rule", _jwt.IssuerRule(frozenset({self.issuer})))
         if not self.issuer:
             raise ConfigurationError("SET issuer must not be empty")
         if not self.audiences or not all(self.audiences):
@@ -104,6 +108,12 @@ class SecurityEvent:
 
     def all_events(self) -> Mapping[str, Mapping[str, Any]]:
         return self.events or {self.event_type: self.payload}
+
+
+def _is_object(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """A JSON object: ``json`` builds ``dict``; the ``Mapping`` check (an ABC, slower) is for
+    claims a caller built otherwise."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _fail(err: str, description: str) -> EventValidationError:
@@ -155,7 +165,7 @@ def _subject_of(
     subject = claims.get("sub_id", payload.get("subject"))
     if subject is None and event_type in _CONTROL_EVENTS:
         return {}  # stream control events name the stream, if anything (SSF 1.0 section 8.1.4)
-    if not isinstance(subject, Mapping) or not isinstance(subject.get("format"), str):
+    if not _is_object(subject) or not isinstance(subject.get("format"), str):
         raise _fail(INVALID_REQUEST, "SET has no RFC 9493 subject identifier (sub_id)")
     return subject
 
@@ -165,7 +175,7 @@ def validate_set_claims(
 ) -> SecurityEvent:
     """Apply RFC 8417 section 2.2 and SSF 1.0 section 4.1 to verified SET claims."""
     try:
-        iss = _jwt.check_issuer(claims, _jwt.IssuerRule(frozenset({config.issuer})))
+        iss = _jwt.check_issuer(claims, config.issuer_rule)
     except JOSEError:
         raise _fail(INVALID_ISSUER, "SET issuer is not the configured transmitter") from None
     _check_audience(claims.get("aud"), config)
@@ -185,13 +195,13 @@ def validate_set_claims(
     if "sub" in claims:
         raise _fail(INVALID_REQUEST, "SET must not carry a top-level sub claim")
     events = claims.get("events")
-    if not isinstance(events, Mapping) or not events or len(events) > _MAX_EVENTS:
+    if not _is_object(events) or not events or len(events) > _MAX_EVENTS:
         raise _fail(INVALID_REQUEST, "SET must carry one event")
     # SSF 1.0 section 4.2.1: several type URIs are allowed when they are alternative URIs of
     # the exact same event (RISC sessions-revoked and CAEP session-revoked): all are read and
     # the mapping applies their effect once. Refusing would lose the revocation for good.
     for name, body in events.items():
-        if not isinstance(name, str) or not isinstance(body, Mapping):
+        if not isinstance(name, str) or not _is_object(body):
             raise _fail(INVALID_REQUEST, "SET event must be an object keyed by its type URI")
     event_type, payload = next(iter(events.items()))
     txn = claims.get("txn")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -50,6 +51,7 @@ TransmitterKey = JWK
 8725 section 3.1) and ``key``."""
 
 _MAX_DOCUMENT_BYTES = 256 * 1024
+_HEADER_CACHE_SIZE = 32  # a transmitter signs with a few headers: one per key, alg and typ
 
 # JOSEError reason -> RFC 8935 section 2.4 error code: a refusal of the key or signature is
 # invalid_key, a malformed serialisation invalid_request.
@@ -229,6 +231,38 @@ class TransmitterKeys:
         return self.keys
 
 
+class _CheckedHeaders:
+    """JOSE headers already decoded and accepted under ``config``, by their raw segment.
+
+    A transmitter signs every SET with the same few headers (``alg``, ``kid``, ``typ``), so each
+    is decoded and checked once instead of once per SET: the result depends on the segment's
+    bytes and the configuration alone. Only accepted headers are kept (read-only), at most
+    ``_HEADER_CACHE_SIZE`` of them; a refused header is decoded and refused every time.
+    """
+
+    __slots__ = ("_config", "_headers")
+
+    def __init__(self, config: SetValidationConfig) -> None:
+        self._config = config
+        self._headers: dict[bytes, tuple[Mapping[str, Any], str]] = {}
+
+    def check(self, segment: bytes, config: SetValidationConfig) -> tuple[Mapping[str, Any], str]:
+        """The decoded header and its accepted ``alg``; raises as the uncached rules do."""
+        if config is not self._config:  # the decoder was given another configuration
+            self._config, self._headers = config, {}
+        found = self._headers.get(segment)
+        if found is None:
+            try:
+                header = jose.decode_json_object(segment, "header")
+            except JOSEError as error:
+                raise _set_error(error) from None
+            found = (MappingProxyType(header), validate_set_header(header, config))
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[segment] = found
+        return found
+
+
 class SetDecoder:
     """Verify and validate compact SETs from one transmitter."""
 
@@ -244,9 +278,19 @@ class SetDecoder:
         self.config = config
         self._keys = keys
         self._clock = clock
+        self._headers = _CheckedHeaders(config)
 
     async def decode(self, token: str) -> SecurityEvent:
-        compact = _split(token, self.config)
-        alg = validate_set_header(compact.header, self.config)
+        config = self.config
+        try:
+            header_segment, payload_segment, signature_segment = jose.split_compact(
+                token, max_bytes=config.max_set_bytes
+            )
+        except JOSEError as error:
+            raise _set_error(error) from None
+        header, alg = self._headers.check(header_segment, config)
+        compact = CompactJWS(
+            header, header_segment + b"." + payload_segment, payload_segment, signature_segment
+        )
         key = await self._keys.key_for(compact.kid, compact.x5t)
-        return _verify_with(compact, alg, key, self.config, now=int(self._clock()))
+        return _verify_with(compact, alg, key, config, now=int(self._clock()))
