@@ -120,9 +120,9 @@ class ChallengeFlow(TokenState):
     only for the origin the request was sent to (RFC 6454): after a cross-origin redirect, a
     ``401`` from the other origin goes back to the caller. Tokens come from the token state:
     single flight per claims shape, ``nbf`` challenges sharing one token, the loop breaker per
-    scopes across claims, proactive refresh that never fails a request while the held token is
-    valid. ``accept_invalid_token`` also treats ARM-style ``error="invalid_token"`` challenges
-    with claims as claims challenges.
+    credential and scopes across claims, proactive refresh that never fails a request while the
+    held token is valid. ``accept_invalid_token`` also treats ARM-style
+    ``error="invalid_token"`` challenges with claims as claims challenges.
     """
 
     def __init__(

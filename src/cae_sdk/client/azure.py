@@ -106,7 +106,9 @@ class _Broker:
         if not callable(getattr(credential, "get_token", None)):
             raise ConfigurationError("credential must provide get_token(scopes, claims=...)")
         self.credential = credential
-        self._breaker = loop_breaker if loop_breaker is not None else LoopBreaker()
+        # None: the credential's own breaker (every cae-sdk credential has one, shared by all
+        # its adapters), else one per scope set (ChallengeFlow's default).
+        self._breaker = loop_breaker
         self._clock = clock
         self._lock = threading.Lock()
         self._flows: dict[_Scopes, ChallengeFlow] = {}

@@ -6,6 +6,13 @@ optional, already merged claims request; this base runs that inside one bounded
 whole acquisition) and turns the answer, or any exception, into an
 :class:`~cae_sdk.client.token.AccessToken` or a :class:`TokenAcquisitionError`: this is the one
 place failures are typed.
+
+It is also the one place claims token requests are counted: every adapter over a credential
+(``CAEAuth``, ``CAEClient`` built per call, ``requests`` and aiohttp adapters, every
+``as_azure_credential()``) goes through :meth:`CredentialBase.get_token`, so the credential's
+:class:`~cae_sdk.client.loop_breaker.LoopBreaker` bounds what a hostile API can make the client
+ask for, per scopes, however many adapters there are; a burst coalesced by the single flight
+counts once, and an attempt that sent nothing (MSAL answered from its throttle cache) not at all.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ...core.errors import (
 from .. import _exchange
 from .._redact import install_log_redaction
 from ..http import MsalHttpClient
+from ..loop_breaker import LoopBreaker
 from ..singleflight import SingleFlight
 from ..token import AccessToken
 from ._errors import acquisition_error, refusal_error
@@ -50,6 +58,9 @@ class CredentialBase(ABC):
         # When (time.monotonic()) the identity provider's last Retry-After ends: MSAL answers
         # from its throttle cache until then, and the error says how long is left.
         self._retry_at = 0.0
+        self.loop_breaker = LoopBreaker()
+        """Bounds the claims token requests of this credential, per scopes, across all its
+        adapters (3 in 5 minutes by default; replace it to change the budget)."""
         install_log_redaction()
 
     def close(self) -> None:
@@ -91,24 +102,40 @@ class CredentialBase(ABC):
 
     def _fetch(self, scopes: list[str], request_claims: str | None) -> AccessToken:
         now = self._clock()
+        # Claims requests are what a resource can ask for: counted here, once per flight.
+        key = tuple(scopes)
+        stamp = None if request_claims is None else self.loop_breaker.admit(key, now)
         timeout = self._http.timeout if self._http is not None else None
         with _exchange.acquisition(timeout) as exchange:
             try:
-                result = self._acquire(scopes, request_claims)
-            except CAEError:
+                return self._fetch_in(exchange, scopes, request_claims, now)
+            except BaseException:
+                if stamp is not None and exchange.sent == 0:
+                    # Nothing went out (MSAL's throttle cache, a refusal before any request):
+                    # not an attempt. One that went out counts, answered or not (a timeout
+                    # or a reset still cost the identity provider a request).
+                    self.loop_breaker.refund(key, stamp)
                 raise
-            except Exception as exc:  # noqa: BLE001 - whatever MSAL raised is typed here, once
-                raise acquisition_error(
-                    exc, exchange=exchange, claims=request_claims, retry_after=self._waiting()
-                ) from None
-            finally:
-                if exchange.retry_after is not None:
-                    self._retry_at = time.monotonic() + exchange.retry_after
-            self._check(result, exchange=exchange, claims=request_claims)
-            try:
-                return self._accept(result, now=now, claims=request_claims)
-            except (ValueError, TypeError, OverflowError) as exc:  # expires_in="soon", inf...
-                raise acquisition_error(exc, exchange=exchange, claims=request_claims) from None
+
+    def _fetch_in(
+        self, exchange: _exchange.Exchange, scopes: list[str], claims: str | None, now: float
+    ) -> AccessToken:
+        try:
+            result = self._acquire(scopes, claims)
+        except CAEError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever MSAL raised is typed here, once
+            raise acquisition_error(
+                exc, exchange=exchange, claims=claims, retry_after=self._waiting()
+            ) from None
+        finally:
+            if exchange.retry_after is not None:
+                self._retry_at = time.monotonic() + exchange.retry_after
+        self._check(result, exchange=exchange, claims=claims)
+        try:
+            return self._accept(result, now=now, claims=claims)
+        except (ValueError, TypeError, OverflowError) as exc:  # expires_in="soon", inf...
+            raise acquisition_error(exc, exchange=exchange, claims=claims) from None
 
     def _waiting(self) -> float | None:
         """Seconds left of the identity provider's last ``Retry-After``, if any."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ...core.errors import TokenAcquisitionError
+from .. import _exchange
 from ._base import CredentialBase
 from ._options import Clock
 
@@ -39,6 +40,7 @@ class AzureIdentityCredential(CredentialBase):
         self._credential = credential
 
     def _acquire(self, scopes: list[str], claims: str | None) -> Mapping[str, Any] | None:
+        _exchange.note_sent()  # its own HTTP, out of our sight: an attempt whatever happens
         try:
             azure_token = self._credential.get_token(*scopes, claims=claims, enable_cae=True)
         except Exception as exc:  # any failure of a third-party credential

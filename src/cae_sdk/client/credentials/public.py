@@ -97,6 +97,7 @@ class PublicClientCredential(CredentialBase):
 
     def _interact(self, claims: str | None, result: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if self._interaction_handler is not None and claims is not None:
+            _exchange.note_sent()  # a sign-in on a resource's say-so: bounded like a request
             with _exchange.interaction():
                 return self._interaction_handler(claims)
         if result is not None:
