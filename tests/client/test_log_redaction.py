@@ -238,3 +238,50 @@ def test_long_records_are_cut_before_redaction() -> None:
         assert len(message) < 17_000
         assert "late-secret" not in message and "sssssss" not in message
         assert "characters cut" in message or message.endswith(REDACTED)  # cut inside a value
+
+
+# -- reprs: a value object that holds a secret never shows it ---------------------------------
+
+_SECRET_FIELD = re.compile(r"token|secret|assertion|password|private|proxy", re.IGNORECASE)
+
+
+def _client_dataclasses() -> list[type]:
+    import dataclasses
+    import importlib
+    import inspect
+    import pkgutil
+
+    import cae_sdk.client as package
+
+    found: list[type] = []
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # an adapter whose extra is not installed
+            continue
+        for _, value in inspect.getmembers(module, inspect.isclass):
+            if dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                found.append(value)
+    return found
+
+
+def test_no_dataclass_of_the_client_shows_a_secret_field_in_its_repr() -> None:
+    """Every ``str`` field named like a secret (a token, a proxy URL with its password...) is
+    left out of the repr: tracebacks, debuggers and error trackers print reprs."""
+    import dataclasses
+
+    checked = 0
+    for cls in _client_dataclasses():
+        for item in dataclasses.fields(cls):
+            if _SECRET_FIELD.search(item.name) and "str" in str(item.type):
+                checked += 1
+                assert item.repr is False, f"{cls.__qualname__}.{item.name} is in its repr"
+    assert checked >= 3  # AccessToken.token, TokenNeeded.challenged_token, HttpSettings.proxy
+
+
+def test_reprs_do_not_show_tokens_or_proxy_passwords() -> None:
+    from cae_sdk.client import HttpSettings
+    from cae_sdk.client._token_state import TokenNeeded
+
+    assert "tok-SECRET" not in repr(TokenNeeded('{"access_token":{}}', "tok-SECRET"))
+    assert "pw-SECRET" not in repr(HttpSettings(proxy="http://user:pw-SECRET@proxy.test:3128"))

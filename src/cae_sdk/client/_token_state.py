@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from ..core.errors import ConfigurationError
@@ -46,7 +46,7 @@ class TokenNeeded:
     """A step of the flow: get a token (for ``claims``, replacing ``challenged_token``)."""
 
     claims: str | None = None
-    challenged_token: str | None = None
+    challenged_token: str | None = field(default=None, repr=False)  # a token: never in a repr
 
 
 PLAIN_TOKEN = TokenNeeded()

@@ -112,8 +112,9 @@ class _Broker:
         self._clock = clock
         self._lock = threading.Lock()
         self._flows: dict[_Scopes, ChallengeFlow] = {}
-        # scopes -> (token, claims it answered), replaced whole: readers never see a mix.
-        self._handed: dict[_Scopes, tuple[str, str | None]] = {}
+        # scopes -> (token, claims it answered), replaced whole: readers never see a mix. The
+        # AccessToken, not its text: nothing here shows a token in a repr.
+        self._handed: dict[_Scopes, tuple[AccessToken, str | None]] = {}
 
     def step(
         self, scopes: tuple[Any, ...], claims: str | None, tenant_id: str | None
@@ -130,7 +131,7 @@ class _Broker:
         # answer to these very claims (another request already answered this challenge: the
         # flow hands that answer back without asking the credential again).
         challenged = handed[0] if handed is not None and handed[1] != claims else None
-        return key, flow, TokenNeeded(claims, challenged)
+        return key, flow, TokenNeeded(claims, None if challenged is None else challenged.token)
 
     def _new_flow(self, key: _Scopes) -> ChallengeFlow:
         with self._lock:
@@ -147,7 +148,7 @@ class _Broker:
         return flow
 
     def handed(self, key: _Scopes, need: TokenNeeded, token: AccessToken) -> AccessToken:
-        self._handed[key] = (token.token, need.claims)
+        self._handed[key] = (token, need.claims)
         return token
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ import os
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -54,7 +54,7 @@ class HttpSettings:
     """
 
     verify: bool | str | ssl.SSLContext = True
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # its userinfo may hold a password
     timeout: float = 30.0
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
