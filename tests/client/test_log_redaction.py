@@ -285,3 +285,48 @@ def test_reprs_do_not_show_tokens_or_proxy_passwords() -> None:
 
     assert "tok-SECRET" not in repr(TokenNeeded('{"access_token":{}}', "tok-SECRET"))
     assert "pw-SECRET" not in repr(HttpSettings(proxy="http://user:pw-SECRET@proxy.test:3128"))
+
+
+def test_loggers_created_after_the_install_are_redacted_too() -> None:
+    """A library imported after the credential was built (azure-core, azure-identity, a new
+    MSAL module) logs through loggers no filter was attached to: still redacted."""
+    install_log_redaction()
+    handler = _Everything()
+    names = ["msal.created_later", "azure.core.pipeline.created_later", "httpx.later.child"]
+    for name in names:
+        assert name not in logging.root.manager.loggerDict  # really new
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.debug("refresh_token=%s and %s", "rt-LATE-SECRET", "Bearer at-LATE-SECRET")
+    assert len(handler.lines) == len(names)
+    assert all("LATE-SECRET" not in line for line in handler.lines), handler.lines
+    unrelated = logging.getLogger("someapp.created_later")
+    unrelated.addHandler(handler)
+    unrelated.propagate = False
+    unrelated.warning("refresh_token=%s", "kept-as-is")  # not a watched library: untouched
+    assert handler.records[-1].getMessage() == "refresh_token=kept-as-is"
+    for name in [*names, "someapp.created_later"]:
+        logging.getLogger(name).removeHandler(handler)
+
+
+def test_a_record_factory_of_the_application_is_kept() -> None:
+    previous = logging.getLogRecordFactory()
+    seen: list[str] = []
+
+    def app_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        seen.append(record.name)
+        return record
+
+    logging.setLogRecordFactory(app_factory)
+    try:
+        install_log_redaction()
+        record = logging.getLogger("msal").makeRecord(
+            "msal", logging.INFO, __file__, 1, "token=%s", ("t-SECRET",), None
+        )
+        assert "t-SECRET" not in record.getMessage()
+        assert seen == ["msal"]  # the application's factory still ran
+    finally:
+        logging.setLogRecordFactory(previous)
