@@ -46,12 +46,19 @@ _Exchange = Generator[Step, AccessToken | FlowResponse, None]
 
 
 class _Request:
-    """A ``PreparedRequest`` as the flow's request; ``native`` becomes the copy on a replay."""
+    """A ``PreparedRequest`` as the flow's request; ``native`` becomes the copy on a replay.
 
-    __slots__ = ("native",)
+    The token is also set on the request the caller made (``root``): requests follows the
+    redirects of the final answer from that one (``Session.send`` hands it to
+    ``resolve_redirects``), so a replay answered by a redirect must not go on with the token
+    the resource just refused.
+    """
+
+    __slots__ = ("native", "root")
 
     def __init__(self, native: PreparedRequest) -> None:
         self.native = native
+        self.root = native
 
     @property
     def method(self) -> str:
@@ -63,6 +70,8 @@ class _Request:
 
     def set_authorization(self, value: str) -> None:
         self.native.headers["Authorization"] = value
+        if self.root is not self.native:
+            self.root.headers["Authorization"] = value
 
     def replayable(self) -> bool:
         body = self.native.body
