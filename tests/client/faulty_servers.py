@@ -5,9 +5,9 @@ client credentials, refresh token, device code) over HTTPS with a generated CA
 (``cae_sdk.devidp.tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
 dropped), ``slow`` (answer after ``delay``), ``trickle`` (the whole answer, status line
 included, one byte every ``delay`` seconds), ``5xx``, ``429`` (+ ``Retry-After``), ``garbage``
-(a 200 that is not JSON), ``truncated`` (a 200 whose JSON stops after the token fields, framed
-as complete), ``huge`` (an answer of ``size`` bytes) and ``huge_error`` (a 400 whose
-``error_description`` is ``size`` characters).
+(a 200 that is not JSON), ``pending`` (a device code the user never confirms), ``truncated``
+(a 200 whose JSON stops after the token fields, framed as complete), ``huge`` (an answer of
+``size`` bytes) and ``huge_error`` (a 400 whose ``error_description`` is ``size`` characters).
 
 ``ChallengingApi`` answers ``200`` to tokens its ``decide`` callback accepts and a CAE claims
 challenge (or a redirect) otherwise. Responses are written by hand so a test controls every byte.
@@ -152,6 +152,7 @@ class FaultyIdP:
         self.token_requests: list[dict[str, str]] = []
         self.expires_in = 3600
         self.refresh_in: int | None = None
+        self.device_expires_in = 900
         self.min_iat = 0
         self.issued: list[str] = []
         self._lock = threading.Lock()
@@ -252,6 +253,9 @@ class FaultyIdP:
             request.answer(200, text[:cut].encode())
         elif kind == "huge":
             request.answer(200, b"x" * fault.size, content_type="text/plain")
+        elif kind == "pending":  # RFC 8628 section 3.5: the user has not finished yet
+            error = {"error": "authorization_pending", "error_description": "AADSTS70016"}
+            request.answer(400, json.dumps(error).encode())
         elif kind == "huge_error":
             error = {"error": "invalid_request", "error_description": "A" * fault.size}
             request.answer(400, json.dumps(error).encode())
@@ -283,7 +287,7 @@ class FaultyIdP:
             "device_code": "device-code-DO-NOT-LOG",
             "user_code": "ABCD-EFGH",
             "verification_uri": f"{self.url}/devicelogin",
-            "expires_in": 900,
+            "expires_in": self.device_expires_in,
             "interval": 0,
             "message": "To sign in, enter ABCD-EFGH",
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,12 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from cae_sdk import CAEAuth, ConfidentialClientCredential, TokenAcquisitionError
+from cae_sdk import (
+    CAEAuth,
+    ConfidentialClientCredential,
+    PublicClientCredential,
+    TokenAcquisitionError,
+)
 from cae_sdk.client import AsyncCAEClient, CAEClient
 from cae_sdk.core.claims import nbf_claims
 from cae_sdk.errors import ClaimsChallengeLoop
 
-from .faulty_servers import SCOPE, ChallengingApi, FaultyIdP, read_claims
+from .faulty_servers import SCOPE, TENANT, ChallengingApi, FaultyIdP, read_claims
 
 pytestmark = pytest.mark.e2e
 
@@ -325,3 +331,54 @@ def test_threads_do_not_wait_for_a_slow_refresh(
         others = [client.get(f"{api.url}/{i}").json()["n"] for i in range(5)]
         assert others == [first] * 5
         assert refreshing.result(timeout=10).json()["n"] != first
+
+
+# -- device code: the wait for the user ends, whatever the identity provider says -------------
+
+
+def test_device_code_polling_ends_when_the_code_expires(faulty_idp: FaultyIdP) -> None:
+    """``interval: 0`` made MSAL poll in a tight loop and never look at the code's expiry: a
+    user who never confirms held the call (and hammered the identity provider) forever."""
+    faulty_idp.device_expires_in = 2
+    faulty_idp.fault("token", "pending")
+    credential = PublicClientCredential(
+        "public-app",
+        tenant_id=TENANT,
+        authority=faulty_idp.authority,
+        ca_bundle=faulty_idp.tls.ca_path,
+        prompt_callback=lambda message: None,
+        timeout=DEADLINE,
+    )
+    outcome: list[object] = []
+
+    def sign_in() -> None:
+        try:
+            outcome.append(credential.get_token([SCOPE]))
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=sign_in, daemon=True)
+    worker.start()
+    worker.join(15)  # the code expires after 2 s
+    finished = not worker.is_alive()
+    faulty_idp.close()  # ends the old tight loop too (its next poll fails)
+    worker.join(10)
+    credential.close()
+    assert finished, "the device code sign-in did not end when its code expired"
+    assert isinstance(outcome[0], TokenAcquisitionError)
+    assert outcome[0].error == "authorization_pending"
+    assert len(faulty_idp.token_requests) <= 5  # about one poll a second, not a storm
+
+
+def test_device_flow_bounds_are_enforced() -> None:
+    from cae_sdk.client.credentials.public import MAX_DEVICE_CODE_WAIT, _bound_device_flow
+
+    flow: dict[str, Any] = {"interval": 0, "expires_at": 1e12}
+    _bound_device_flow(flow, now=1000.0)
+    assert flow == {"interval": 1, "expires_at": 1000.0 + MAX_DEVICE_CODE_WAIT}
+    flow = {"interval": "soon", "expires_at": float("nan")}
+    _bound_device_flow(flow, now=1000.0)
+    assert flow == {"interval": 5, "expires_at": 1000.0 + MAX_DEVICE_CODE_WAIT}
+    flow = {"interval": 7, "expires_at": 1200.0}
+    _bound_device_flow(flow, now=1000.0)
+    assert flow == {"interval": 7, "expires_at": 1200.0}

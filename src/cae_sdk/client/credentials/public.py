@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,7 @@ class PublicClientCredential(CredentialBase):
         flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
         if "user_code" not in flow:
             raise TokenAcquisitionError.from_msal_result(dict(flow), claims=claims)
+        _bound_device_flow(flow, now=time.time())
         # The user takes minutes: no overall deadline, each poll is still bounded by timeout.
         with _exchange.interaction():
             self._prompt(str(flow.get("message") or flow["user_code"]))
@@ -111,6 +113,25 @@ class PublicClientCredential(CredentialBase):
             claims=claims,
             remediation=remediation_for((), "interaction_required"),
         )
+
+
+MAX_DEVICE_CODE_WAIT = 30 * 60
+"""The longest a device code sign-in waits for the user, whatever ``expires_in`` the identity
+provider sent (Entra's codes last 15 minutes; MSAL assumes 30 when none is given)."""
+
+
+def _bound_device_flow(flow: dict[str, Any], *, now: float) -> None:
+    """Make MSAL's polling loop end (``msal/oauth2cli/oauth2.py``,
+    ``obtain_token_by_device_flow``): it polls until ``expires_at`` and checks that only while
+    it sleeps ``interval`` one-second rounds, so an ``interval`` of 0 polls in a tight loop
+    forever. RFC 8628 section 3.2: ``interval`` is the minimum wait between polls, 5 when
+    absent; section 3.5: the client stops when the code expires."""
+    interval = flow.get("interval")
+    flow["interval"] = max(1, interval) if isinstance(interval, int) else 5
+    expires_at = flow.get("expires_at")
+    latest = now + MAX_DEVICE_CODE_WAIT
+    valid = isinstance(expires_at, int | float) and expires_at == expires_at  # not NaN
+    flow["expires_at"] = min(float(expires_at), latest) if valid else latest
 
 
 def _needs_user(result: Mapping[str, Any]) -> bool:
