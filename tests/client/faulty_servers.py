@@ -112,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if trickle:
                 for i in range(len(data)):
+                    if getattr(self.owner, "closed", False):
+                        close = True  # the test is over: hang up instead of trickling on
+                        break
                     self.wfile.write(data[i : i + 1])
                     self.wfile.flush()
                     time.sleep(trickle)
@@ -153,6 +156,7 @@ class FaultyIdP:
         self.expires_in = 3600
         self.refresh_in: int | None = None
         self.device_expires_in = 900
+        self.closed = False
         self.min_iat = 0
         self.issued: list[str] = []
         self._lock = threading.Lock()
@@ -173,6 +177,7 @@ class FaultyIdP:
         return [r for r in self.token_requests if _challenge_claims(r)]
 
     def close(self) -> None:
+        self.closed = True  # a trickle in progress hangs up
         self._server.shutdown()
         self._server.server_close()
 

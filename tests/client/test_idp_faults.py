@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -137,6 +138,84 @@ async def test_async_client_request_is_bounded_by_the_deadline(
     assert time.monotonic() - started < BOUND
     assert caught.value.error == "timeout"
     assert api.seen == []  # nothing went to the API without a token
+
+
+class _WrappingTransport(httpx.BaseTransport):
+    """A transport of the application's own (logging, metrics...) around httpx's: cae-sdk
+    cannot reach the sockets below it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_deadline_holds_for_an_application_client_with_its_own_transport(
+    faulty_idp: FaultyIdP,
+) -> None:
+    context = ssl.create_default_context(cafile=faulty_idp.tls.ca_path)
+    client = httpx.Client(transport=_WrappingTransport(httpx.HTTPTransport(verify=context)))
+    credential = ConfidentialClientCredential(
+        TENANT,
+        "faulty-app",
+        client_secret="s",
+        authority=faulty_idp.authority,
+        http_client=client,
+        timeout=DEADLINE,
+    )
+    faulty_idp.fault("token", "trickle", delay=0.2)
+    outcome: list[object] = []
+
+    def acquire() -> None:
+        try:
+            outcome.append(credential.get_token([SCOPE]))
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=acquire, daemon=True)
+    worker.start()
+    worker.join(BOUND)
+    finished = not worker.is_alive()
+    faulty_idp.close()  # ends the trickle (and a hung worker of the old code)
+    _no_call_left_hung()
+    client.close()
+    assert finished, "the token request ran past its deadline"
+    assert isinstance(outcome[0], TokenAcquisitionError) and outcome[0].error == "timeout"
+
+
+def _no_call_left_hung() -> None:
+    from cae_sdk.client import _watchdog
+
+    give_up = time.monotonic() + 10
+    while _watchdog.abandoned() and time.monotonic() < give_up:
+        time.sleep(0.02)
+    assert _watchdog.abandoned() == 0
+
+
+def test_watchdog_refuses_new_calls_while_too_many_are_hung() -> None:
+    from cae_sdk.client import _watchdog
+    from cae_sdk.client._exchange import AnswerTimeout
+
+    release = threading.Event()
+    _no_call_left_hung()
+    try:
+        for _ in range(_watchdog.MAX_ABANDONED):
+            with pytest.raises(AnswerTimeout):
+                _watchdog.call_before(time.monotonic() + 0.05, release.wait, what="hung")
+        ran: list[int] = []
+        with pytest.raises(AnswerTimeout, match="still hung"):
+            _watchdog.call_before(time.monotonic() + 5, lambda: ran.append(1), what="next")
+        assert ran == []  # refused before starting
+    finally:
+        release.set()
+    _no_call_left_hung()
+    assert _watchdog.call_before(time.monotonic() + 5, lambda: 7, what="ok") == 7
+    with pytest.raises(ZeroDivisionError):
+        _watchdog.call_before(time.monotonic() + 5, lambda: 1 // 0, what="error")
 
 
 # -- item 1: a valid token keeps serving through any failure ----------------------------------

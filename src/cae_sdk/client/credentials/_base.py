@@ -52,6 +52,7 @@ class CredentialBase(ABC):
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
         self._http: MsalHttpClient | None = None
+        self._timeout: float | None = None  # the deadline of a credential without MsalHttpClient
         # Single flight per (credential, scopes, claims): several clients (sync and async,
         # several CAEAuth instances) that share this credential cause one token request.
         self._flights: SingleFlight[AccessToken] = SingleFlight()
@@ -105,7 +106,7 @@ class CredentialBase(ABC):
         # Claims requests are what a resource can ask for: counted here, once per flight.
         key = tuple(scopes)
         stamp = None if request_claims is None else self.loop_breaker.admit(key, now)
-        timeout = self._http.timeout if self._http is not None else None
+        timeout = self._http.timeout if self._http is not None else self._timeout
         with _exchange.acquisition(timeout) as exchange:
             try:
                 return self._fetch_in(exchange, scopes, request_claims, now)

@@ -130,8 +130,9 @@ def _bound_device_flow(flow: dict[str, Any], *, now: float) -> None:
     flow["interval"] = max(1, interval) if isinstance(interval, int) else 5
     expires_at = flow.get("expires_at")
     latest = now + MAX_DEVICE_CODE_WAIT
-    valid = isinstance(expires_at, int | float) and expires_at == expires_at  # not NaN
-    flow["expires_at"] = min(float(expires_at), latest) if valid else latest
+    if isinstance(expires_at, int | float) and expires_at == expires_at:  # a number, not NaN
+        latest = min(float(expires_at), latest)
+    flow["expires_at"] = latest
 
 
 def _needs_user(result: Mapping[str, Any]) -> bool:
