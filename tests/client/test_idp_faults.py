@@ -299,6 +299,30 @@ async def test_async_outage_during_refresh_keeps_serving(
         assert len(faulty_idp.token_requests) - before <= 1
 
 
+@pytest.mark.parametrize("expires_in", [0, 1])
+def test_a_refresh_answered_with_a_token_already_due_keeps_the_valid_one(
+    faulty_idp: FaultyIdP,
+    credential_for: Build,
+    api_for: StartApi,
+    expires_in: int,
+) -> None:
+    """A broken identity provider answering ``expires_in: 0`` replaced a token valid for a day:
+    every request then asked for a new token and sent an expired one."""
+    faulty_idp.refresh_in = 0
+    faulty_idp.expires_in = 86400
+    api = api_for(lambda path, claims: None)
+    clock = _Clock()
+    auth = CAEAuth(credential_for(timeout=DEADLINE), SCOPE, clock=clock)
+    with httpx.Client(auth=auth) as client:
+        first = client.get(f"{api.url}/first").json()["n"]
+        faulty_idp.expires_in = expires_in
+        clock.offset += 60
+        before = len(faulty_idp.token_requests)
+        seen = {client.get(f"{api.url}/{i}").json()["n"] for i in range(10)}
+    assert seen == {first}
+    assert len(faulty_idp.token_requests) - before == 1  # then backed off
+
+
 # -- item 6: 429 + Retry-After is honoured as sent, never a lock-out --------------------------
 
 RETRY_AFTER = 3

@@ -220,10 +220,21 @@ class TokenState:
             # A challenge was answered while this refresh ran: that token is at least as fresh
             # (MSAL may have served this one from its cache), so it stays in use.
             return held
+        due = token.needs_refresh(now)
+        if (
+            due
+            and started_with is not None
+            and now < started_with.token.expires_on
+            and token.expires_on < started_with.token.expires_on
+        ):
+            # Due at once and shorter-lived than the valid token in hand (an answer with
+            # expires_in 0, say): a failed refresh like any other, not a replacement.
+            self._back_off(now, None)
+            return started_with
         if current is None or token.token != current.token:
             self._refresh_failures = 0
-        if token.needs_refresh(now):  # MSAL handed back its still-valid cached token (or a
-            self._back_off(now, None)  # fresh one due at once): either way, not again right now
+        if due:  # MSAL handed back its still-valid cached token (or a fresh one due at once):
+            self._back_off(now, None)  # either way, not again right now
         held = _Held(token)
         self._held = held
         return held
