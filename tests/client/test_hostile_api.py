@@ -214,6 +214,26 @@ def test_a_burst_over_many_adapters_is_one_attempt(
     assert len(faulty_idp.claims_requests()) <= 2
 
 
+def test_a_challenge_answered_already_costs_no_request_and_no_budget(
+    faulty_idp: FaultyIdP, credential_for: Build
+) -> None:
+    """Adapters that sent the refused token and see the challenge after another adapter
+    answered it (a client per call, threads that lag) get that answer from the credential:
+    no token request, and no attempt of the loop breaker's budget."""
+    credential = credential_for()
+    first = credential.get_token([SCOPE])
+    claims = json.dumps(nbf_claims(int(time.time()) - 100))
+    answer = credential.get_token([SCOPE], claims=claims, challenged_token=first.token)
+    for _ in range(5):
+        late = credential.get_token([SCOPE], claims=claims, challenged_token=first.token)
+        assert late.token == answer.token
+    assert len(faulty_idp.claims_requests()) == 1
+    # The answer itself refused with the same claims: asked again.
+    again = credential.get_token([SCOPE], claims=claims, challenged_token=answer.token)
+    assert again.token != answer.token
+    assert len(faulty_idp.claims_requests()) == 2
+
+
 # -- item 7: answer only the origin the token was meant for -----------------------------------
 
 

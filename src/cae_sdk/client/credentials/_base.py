@@ -17,6 +17,7 @@ counts once, and an attempt that sent nothing (MSAL answered from its throttle c
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CredentialBase"]
 
+_MAX_ANSWERS = 64  # claims requests whose last answer is kept (a hostile API invents many)
+
 
 class CredentialBase(ABC):
     """Base of every credential: implements ``get_token`` on top of :meth:`_acquire`."""
@@ -56,6 +59,10 @@ class CredentialBase(ABC):
         # Single flight per (credential, scopes, claims): several clients (sync and async,
         # several CAEAuth instances) that share this credential cause one token request.
         self._flights: SingleFlight[AccessToken] = SingleFlight()
+        # The last answer to each claims request (newest last), for the adapters that see the
+        # same challenge after it was answered.
+        self._answers: dict[tuple[tuple[str, ...], str | None], AccessToken] = {}
+        self._answers_lock = threading.Lock()
         # When (time.monotonic()) the identity provider's last Retry-After ends: MSAL answers
         # from its throttle cache until then, and the error says how long is left.
         self._retry_at = 0.0
@@ -90,9 +97,25 @@ class CredentialBase(ABC):
         """
         scope_list = _check_scopes(scopes)
         request_claims = merge_claims(CP1, claims) if claims else None
-        token = self._flights.call(
-            (tuple(scope_list), request_claims), lambda: self._fetch(scope_list, request_claims)
-        )
+        key = (tuple(scope_list), request_claims)
+        if request_claims is not None and challenged_token is not None:
+            answer = self._answers.get(key)
+            if (
+                answer is not None
+                and answer.token != challenged_token
+                and not answer.needs_refresh(self._clock())
+            ):
+                # These very claims were answered already, with another token than the one
+                # now refused: a request sent before that answer (another adapter, a client
+                # built per call). It gets the answer, not a token request of its own.
+                return answer
+        token = self._flights.call(key, lambda: self._fetch(scope_list, request_claims))
+        if request_claims is not None:
+            with self._answers_lock:
+                self._answers.pop(key, None)
+                self._answers[key] = token
+                if len(self._answers) > _MAX_ANSWERS:
+                    del self._answers[next(iter(self._answers))]
         if claims and token.token == challenged_token:
             raise ClaimsChallengeUnresolvable(
                 f"{type(self).__name__} returned the same token that was just challenged; "
