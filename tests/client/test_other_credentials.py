@@ -339,3 +339,12 @@ def test_azure_identity_adapter_redacts_what_the_credential_said() -> None:
         AzureIdentityCredential(fake).get_token([SCOPE])
     assert jwt not in str(caught.value)
     assert jwt not in (caught.value.error_description or "")
+
+
+def test_azure_identity_adapter_refuses_an_async_credential() -> None:
+    class AsyncOnly:
+        async def get_token(self, *scopes: str, **kwargs: Any) -> FakeAzureToken:
+            return FakeAzureToken("never", 1, refresh_on=None)
+
+    with pytest.raises(ConfigurationError, match="async credential"):
+        AzureIdentityCredential(AsyncOnly())

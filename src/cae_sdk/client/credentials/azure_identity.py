@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from collections.abc import Mapping
@@ -53,6 +54,13 @@ class AzureIdentityCredential(CredentialBase):
         super().__init__(clock=clock)
         if not callable(getattr(credential, "get_token", None)):
             raise TypeError("credential must have a get_token(*scopes, claims=...) method")
+        if inspect.iscoroutinefunction(credential.get_token):
+            # Its coroutine would never be awaited: a typed error on every call, at best.
+            raise ConfigurationError(
+                f"{type(credential).__name__} is an async credential (azure.identity.aio); "
+                "wrap its synchronous twin from azure.identity (cae-sdk runs it off the event "
+                "loop for async clients)"
+            )
         if timeout is not None and not timeout > 0:
             raise ConfigurationError("timeout must be positive (or None)")
         self._credential = credential
