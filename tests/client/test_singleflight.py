@@ -193,3 +193,19 @@ async def test_clients_sharing_a_credential_cause_one_token_request(
     assert sync_statuses == [200] * 5
     assert all(r.status_code == 200 for r in async_responses)
     assert idp.count == 2  # one claims request for both clients
+
+
+async def test_async_acquisitions_do_not_queue_behind_the_loops_default_executor() -> None:
+    """An application's blocking work in the loop's default executor (and the loop's own
+    getaddrinfo) and token acquisitions never wait for each other."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1))
+    release = threading.Event()
+    blocker = loop.run_in_executor(None, release.wait, 10)  # the only default worker, busy
+    try:
+        value = await asyncio.wait_for(SingleFlight[int]().acall("k", lambda: 42), 5)
+        assert value == 42
+        assert not blocker.done()
+    finally:
+        release.set()
+        await blocker
