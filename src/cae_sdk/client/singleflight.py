@@ -53,8 +53,26 @@ class _Flight(Generic[T]):
 
     def outcome(self) -> T:
         if self.error is not None:
-            raise self.error
+            raise fresh(self.error)
         return self.value  # type: ignore[return-value]
+
+
+def fresh(error: BaseException) -> BaseException:
+    """A copy of ``error`` for one more caller to raise: same type, arguments, attributes and
+    cause, its own traceback. Raising the one object in every waiting thread or task made its
+    traceback collect every waiter's frames (and keep their locals alive), mixed across
+    threads. ``__init__`` is not run again (it may decorate its message)."""
+    try:
+        copy = type(error).__new__(type(error), *error.args)
+        copy.args = error.args
+        if hasattr(error, "__dict__"):
+            vars(copy).update(vars(error))
+    except Exception:  # noqa: BLE001 - an exception type that cannot be copied: as it is
+        return error
+    copy.__cause__ = error.__cause__
+    copy.__context__ = error.__context__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy
 
 
 class SingleFlight(Generic[T]):
@@ -116,7 +134,13 @@ class SingleFlight(Generic[T]):
             task = loop.create_task(_await(future))
             flights[key] = task
             task.add_done_callback(lambda done: _finish(flights, key, done))
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except BaseException as exc:
+            if not (task.done() and not task.cancelled() and exc is task.exception()):
+                raise  # this caller was cancelled: as it is
+            error = exc
+        raise fresh(error)  # each waiter its own traceback
 
 
 async def _await(future: asyncio.Future[T]) -> T:
