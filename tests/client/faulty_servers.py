@@ -5,9 +5,10 @@ client credentials, refresh token, device code) over HTTPS with a generated CA
 (``cae_sdk.devidp.tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
 dropped), ``slow`` (answer after ``delay``), ``trickle`` (the whole answer, status line
 included, one byte every ``delay`` seconds), ``5xx``, ``429`` (+ ``Retry-After``), ``garbage``
-(a 200 that is not JSON), ``pending`` (a device code the user never confirms), ``truncated``
-(a 200 whose JSON stops after the token fields, framed as complete), ``huge`` (an answer of
-``size`` bytes) and ``huge_error`` (a 400 whose ``error_description`` is ``size`` characters).
+(a 200 that is not JSON), ``echo`` (a 400 quoting the request's form), ``pending`` (a device
+code the user never confirms), ``truncated`` (a 200 whose JSON stops after the token fields,
+framed as complete), ``huge`` (an answer of ``size`` bytes) and ``huge_error`` (a 400 whose
+``error_description`` is ``size`` characters).
 
 ``ChallengingApi`` answers ``200`` to tokens its ``decide`` callback accepts and a CAE claims
 challenge (or a redirect) otherwise. Responses are written by hand so a test controls every byte.
@@ -204,7 +205,7 @@ class FaultyIdP:
             status, body = normal(form)
             request.answer(status, json.dumps(body).encode())
             return
-        self._misbehave(request, fault, lambda: normal(form))
+        self._misbehave(request, fault, lambda: normal(form), form)
 
     def _take(self, endpoint: str, form: dict[str, str]) -> Fault | None:
         with self._lock:
@@ -218,7 +219,11 @@ class FaultyIdP:
             return fault
 
     def _misbehave(
-        self, request: _Handler, fault: Fault, normal: Callable[[], tuple[int, dict[str, Any]]]
+        self,
+        request: _Handler,
+        fault: Fault,
+        normal: Callable[[], tuple[int, dict[str, Any]]],
+        form: dict[str, str],
     ) -> None:
         kind = fault.kind
         if kind == "down":
@@ -258,6 +263,10 @@ class FaultyIdP:
             request.answer(200, text[:cut].encode())
         elif kind == "huge":
             request.answer(200, b"x" * fault.size, content_type="text/plain")
+        elif kind == "echo":  # a proxy or broken endpoint that quotes the request it got
+            quoted = "&".join(f"{k}={v}" for k, v in form.items())
+            error = {"error": "invalid_request", "error_description": f"Bad request: {quoted}"}
+            request.answer(400, json.dumps(error).encode())
         elif kind == "pending":  # RFC 8628 section 3.5: the user has not finished yet
             error = {"error": "authorization_pending", "error_description": "AADSTS70016"}
             request.answer(400, json.dumps(error).encode())

@@ -330,3 +330,25 @@ def test_a_record_factory_of_the_application_is_kept() -> None:
         assert seen == ["msal"]  # the application's factory still ran
     finally:
         logging.setLogRecordFactory(previous)
+
+
+@pytest.mark.parametrize("kind", ["secret", "certificate"])
+def test_an_answer_quoting_the_request_puts_no_secret_in_the_error(
+    faulty_idp: FaultyIdP, kind: str
+) -> None:
+    """A proxy or broken endpoint that echoes the token request (client secret, signed client
+    assertion) in its error: the typed error carries its text redacted."""
+    if kind == "secret":
+        credential = _confidential(faulty_idp, client_secret=CLIENT_SECRET)
+    else:
+        cert = generate_client_certificate("faulty-app", dt.datetime.now(dt.timezone.utc))
+        pem = (cert.private_key_pem + cert.certificate_pem).encode()
+        credential = _confidential(faulty_idp, certificate=pem)
+    faulty_idp.fault("token", "echo")
+    with credential, pytest.raises(TokenAcquisitionError) as caught:
+        credential.get_token([SCOPE])
+    sent = faulty_idp.token_requests[-1]
+    secret = sent.get("client_secret") or sent["client_assertion"]
+    text = f"{caught.value} {caught.value.error_description}"
+    assert "Bad request" in text  # the answer's text is there...
+    assert secret not in text and secret[:40] not in text  # ...without the secret

@@ -197,7 +197,7 @@ class CredentialBase(ABC):
                 "Token request returned nothing.", error="no_result", claims=claims
             )
         if "access_token" not in result:
-            raise TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
+            raise refusal_error(result, exchange=None, claims=claims)
         return AccessToken.from_result(result, now=now, claims=claims)
 
     def as_azure_credential(self) -> AzureSDKCredential:

@@ -15,6 +15,7 @@ from .._exchange import AnswerTimeout
 from .._redact import redact
 from .._watchdog import call_before
 from ._base import CredentialBase
+from ._errors import refusal_error
 from ._options import Clock
 
 __all__ = ["AzureIdentityCredential", "AzureTokenCredential"]
@@ -106,4 +107,4 @@ def _as_token_error(
         "error_description": f"{type(credential).__name__}.get_token failed: {first_line}",
         "error_codes": [int(code) for code in _AADSTS.findall(text)],
     }
-    return TokenAcquisitionError.from_msal_result(result, claims=claims)
+    return refusal_error(result, exchange=None, claims=claims)

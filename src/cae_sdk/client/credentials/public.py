@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 import msal
 
 from ...core.claims import parse_claims_request, requested_acrs
-from ...core.errors import InteractionRequired, TokenAcquisitionError
+from ...core.errors import InteractionRequired
 from ...core.remediation import remediation_for
 from .. import _exchange
 from ._base import CredentialBase
+from ._errors import refusal_error
 from ._options import AuthorityOptions, MsalAppPair, TransportOptions
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class PublicClientCredential(CredentialBase):
         app = self._apps.get(for_claims=claims is not None)
         flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
         if "user_code" not in flow:
-            raise TokenAcquisitionError.from_msal_result(dict(flow), claims=claims)
+            raise refusal_error(flow, exchange=None, claims=claims)
         _bound_device_flow(flow, now=time.time())
         # The user takes minutes: no overall deadline, each poll is still bounded by timeout.
         with _exchange.interaction():
@@ -103,7 +104,7 @@ class PublicClientCredential(CredentialBase):
             with _exchange.interaction():
                 return self._interaction_handler(claims)
         if result is not None:
-            error = TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
+            error = refusal_error(result, exchange=None, claims=claims)
             if isinstance(error, InteractionRequired):
                 raise error
         raise InteractionRequired(
