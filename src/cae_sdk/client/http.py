@@ -99,7 +99,7 @@ class MsalHttpClient:
         # thread; if not, each call runs under the watchdog instead.
         self.socket_bound = install_deadlines(self._client)
         if not self.socket_bound:
-            logger.warning(
+            logger.info(
                 "the HTTP client for the identity provider has a transport cae-sdk cannot "
                 "bound at the socket; each token request runs in a watchdog thread that the "
                 "caller stops waiting for at the deadline"
