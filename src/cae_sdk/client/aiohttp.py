@@ -79,6 +79,10 @@ class _Request:
     def url(self) -> str:
         return str(self.native.url)
 
+    @property
+    def scheme(self) -> str:
+        return self.native.url.scheme
+
     def set_authorization(self, value: str) -> None:
         self.native.headers["Authorization"] = value
 
@@ -113,7 +117,8 @@ class CAEClientMiddleware(FlowAdapter):
     challenges answered with one replay.
 
     Keep one instance per credential and scopes (it holds the token and the single flight);
-    ``loop_breaker`` and ``accept_invalid_token`` are as for :class:`~cae_sdk.client.CAEAuth`.
+    ``loop_breaker``, ``accept_invalid_token`` and ``allow_http`` are as for
+    :class:`~cae_sdk.client.CAEAuth`.
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class CAEClientMiddleware(FlowAdapter):
         *,
         loop_breaker: LoopBreaker | None = None,
         accept_invalid_token: bool = False,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(
@@ -130,6 +136,7 @@ class CAEClientMiddleware(FlowAdapter):
             scopes,
             loop_breaker=loop_breaker,
             accept_invalid_token=accept_invalid_token,
+            allow_http=allow_http,
             clock=clock,
         )
         # (origin a redirect points to, origin the token was sent to), oldest first.
