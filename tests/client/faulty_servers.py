@@ -5,10 +5,10 @@ client credentials, refresh token, device code) over HTTPS with a generated CA
 (``cae_sdk.devidp.tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
 dropped), ``slow`` (answer after ``delay``), ``trickle`` (the whole answer, status line
 included, one byte every ``delay`` seconds), ``5xx``, ``429`` (+ ``Retry-After``), ``garbage``
-(a 200 that is not JSON), ``echo`` (a 400 quoting the request's form), ``pending`` (a device
-code the user never confirms), ``truncated`` (a 200 whose JSON stops after the token fields,
-framed as complete), ``huge`` (an answer of ``size`` bytes) and ``huge_error`` (a 400 whose
-``error_description`` is ``size`` characters).
+(a 200 that is not JSON), ``redirect`` (a 307 to ``location``), ``echo`` (a 400 quoting the
+request's form), ``pending`` (a device code the user never confirms), ``truncated`` (a 200
+whose JSON stops after the token fields, framed as complete), ``huge`` (an answer of ``size``
+bytes) and ``huge_error`` (a 400 whose ``error_description`` is ``size`` characters).
 
 ``ChallengingApi`` answers ``200`` to tokens its ``decide`` callback accepts and a CAE claims
 challenge (or a redirect) otherwise. Responses are written by hand so a test controls every byte.
@@ -64,6 +64,7 @@ class Fault:
     size: int = 10 * 1024 * 1024
     only_claims: bool = False  # token endpoint: only requests that carry a challenge's claims
     cut_at: str = "expires_in"  # truncated: the JSON stops right before this member
+    location: str = ""  # redirect: where to
 
 
 class _Server(ThreadingHTTPServer):
@@ -263,6 +264,8 @@ class FaultyIdP:
             request.answer(200, text[:cut].encode())
         elif kind == "huge":
             request.answer(200, b"x" * fault.size, content_type="text/plain")
+        elif kind == "redirect":  # 307: "send the same request there"
+            request.answer(307, b"", headers={"Location": fault.location})
         elif kind == "echo":  # a proxy or broken endpoint that quotes the request it got
             quoted = "&".join(f"{k}={v}" for k, v in form.items())
             error = {"error": "invalid_request", "error_description": f"Bad request: {quoted}"}

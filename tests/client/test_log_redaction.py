@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -352,3 +354,26 @@ def test_an_answer_quoting_the_request_puts_no_secret_in_the_error(
     text = f"{caught.value} {caught.value.error_description}"
     assert "Bad request" in text  # the answer's text is there...
     assert secret not in text and secret[:40] not in text  # ...without the secret
+
+
+def test_the_token_request_never_follows_a_redirect(
+    faulty_idp: FaultyIdP, api_for: Callable[..., ChallengingApi]
+) -> None:
+    """Even with an application client that follows redirects: a 307 from the token endpoint
+    would send the form (the client secret) to wherever it points."""
+    elsewhere = api_for(lambda path, claims: None)
+    faulty_idp.fault("token", "redirect", location=f"{elsewhere.url}/collect")
+    client = httpx.Client(
+        verify=ssl.create_default_context(cafile=faulty_idp.tls.ca_path), follow_redirects=True
+    )
+    credential = ConfidentialClientCredential(
+        TENANT,
+        "faulty-app",
+        client_secret=CLIENT_SECRET,
+        authority=faulty_idp.authority,
+        http_client=client,
+        timeout=2.0,
+    )
+    with client, pytest.raises(TokenAcquisitionError):
+        credential.get_token([SCOPE])
+    assert elsewhere.seen == []

@@ -194,6 +194,9 @@ class MsalHttpClient:
                     params=clean_params,
                     headers=send_headers,
                     timeout=max(0.001, deadline - time.monotonic()),
+                    # Never, whatever the application's client says: a 307 would send the form
+                    # (client secret, assertion, refresh token) to wherever it points.
+                    follow_redirects=False,
                     **body,
                 ) as response,
             ):
