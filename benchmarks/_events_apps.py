@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
 from cae_sdk.events import InMemoryEventStore
-from cae_sdk.events.admin import AdminApp
+from cae_sdk.events._admin import AdminApp
 from cae_sdk.events.redis import RedisEventStore
 from cae_sdk.events.ssf import DirectorySubjectResolver, PushReceiverApp, SetReceiver
 from cae_sdk.resource import CAEMiddleware, TokenValidator

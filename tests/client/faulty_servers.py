@@ -2,7 +2,7 @@
 
 ``FaultyIdP`` speaks enough of the Entra v2 endpoints for unmodified MSAL (OpenID discovery,
 client credentials, refresh token, device code) over HTTPS with a generated CA
-(``cae_sdk.devidp.tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
+(``cae_sdk.devidp._tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
 dropped), ``slow`` (answer after ``delay``), ``trickle`` (the whole answer, status line
 included, one byte every ``delay`` seconds), ``5xx``, ``429`` (+ ``Retry-After``), ``garbage``
 (a 200 that is not JSON), ``redirect`` (a 307 to ``location``), ``echo`` (a 400 quoting the
@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cae_sdk import build_claims_challenge
-from cae_sdk.devidp.tls import ServerTLS, generate_server_tls
+from cae_sdk.devidp._tls import ServerTLS, generate_server_tls
 
 TENANT = "tenant-faulty"
 SCOPE = "api://faulty-api/.default"

@@ -287,7 +287,7 @@ def test_same_origin_redirect_challenge_is_still_answered(
 
 
 def test_origin_compares_scheme_host_and_port() -> None:
-    from cae_sdk.core.urls import origin
+    from cae_sdk.core._urls import origin
 
     assert origin("https://API.test/x") == origin("https://api.test:443/y?q")
     assert origin("http://api.test/") == ("http", "api.test", 80)

@@ -22,7 +22,7 @@ from cae_sdk.client import (
     MsalHttpClient,
     ensure_replayable,
 )
-from cae_sdk.client.token import AccessToken
+from cae_sdk.client._token import AccessToken
 from cae_sdk.core.claims import CP1, merge_claims
 from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable, TokenAcquisitionError
 

@@ -474,7 +474,7 @@ def test_device_code_polling_ends_when_the_code_expires(faulty_idp: FaultyIdP) -
 
 
 def test_device_flow_bounds_are_enforced() -> None:
-    from cae_sdk.client.credentials.public import MAX_DEVICE_CODE_WAIT, _bound_device_flow
+    from cae_sdk.client._credentials.public import MAX_DEVICE_CODE_WAIT, _bound_device_flow
 
     flow: dict[str, Any] = {"interval": 0, "expires_at": 1e12}
     _bound_device_flow(flow, now=1000.0)

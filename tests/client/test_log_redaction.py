@@ -28,7 +28,7 @@ from cae_sdk import (
 )
 from cae_sdk.client._redact import REDACTED, RedactingFilter, install_log_redaction, redact
 from cae_sdk.core.claims import nbf_claims
-from cae_sdk.devidp.tls import generate_client_certificate
+from cae_sdk.devidp._tls import generate_client_certificate
 
 from .faulty_servers import CLIENT_SECRET, SCOPE, TENANT, ChallengingApi, FaultyIdP
 

@@ -152,6 +152,7 @@ def test_auth_context_route_challenges_for_acrs(
     challenge = find_claims_challenge(response.headers)
     assert challenge is not None
     assert challenge.claims_dict == {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
+    assert challenge.params["cc_type"] == "authcontext"
     ok = _get(f"{starlette_url}/admin/secret", sign(keys, claims(idp.issuer, acrs=["c1"])))
     assert ok.status_code == 200
     app_only = claims(idp.issuer, idtyp="app", scp=None, roles=["Data.Read"])
@@ -226,6 +227,7 @@ def test_fastapi_dependencies(fastapi_url: str, idp: JWKSServer, keys: SigningKe
     assert challenge is not None
     assert decode_claims(step_up.headers["www-authenticate"].split('claims="')[1].split('"')[0])
     assert challenge.authorization_uri == f"{idp.base_url}/{TENANT}/oauth2/authorize"
+    assert challenge.params["cc_type"] == "authcontext"  # an authentication-context step-up
     assert step_up.json()["error"] == "insufficient_claims"
     assert _get(f"{fastapi_url}/sensitive", sign(keys, claims(idp.issuer, acrs="c1"))).json() == {
         "secret": 42

@@ -18,27 +18,39 @@ from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import (
     AccessRecord,
     CAEMiddleware,
+    CAESettings,
     ClientIPResolver,
     TokenCache,
     TokenValidator,
 )
-from cae_sdk.resource.bearer import extract_bearer
-from cae_sdk.resource.jws import parse_token
+from cae_sdk.resource._bearer import extract_bearer
+from cae_sdk.resource._client_ip import ForwardingHeaderError
+from cae_sdk.resource._jws import parse_token
 
 from .helpers import APP_ID, TENANT, SigningKeys, claims, sign
+
+XFF = b"x-forwarded-for"
 
 
 @pytest.mark.parametrize(
     ("peer", "headers", "expected"),
     [
-        ("203.0.113.9", [(b"x-forwarded-for", b"1.1.1.1")], "203.0.113.9"),  # untrusted peer
-        ("10.0.0.2", [(b"x-forwarded-for", b"6.6.6.6, 198.51.100.7")], "198.51.100.7"),
-        ("10.0.0.2", [(b"x-forwarded-for", b"198.51.100.7, 10.0.0.3")], "198.51.100.7"),
-        ("10.0.0.2", [(b"forwarded", b'for="[2001:db8::7]:4711";proto=https')], "2001:db8::7"),
-        ("10.0.0.2", [(b"forwarded", b"for=192.0.2.60:80, for=10.0.0.5")], "192.0.2.60"),
-        ("10.0.0.2", [(b"x-forwarded-for", b"garbage, 10.0.0.3")], None),
+        ("203.0.113.9", [(XFF, b"1.1.1.1")], "203.0.113.9"),  # untrusted peer: header ignored
+        ("203.0.113.9", [(XFF, b"garbage" * 2000)], "203.0.113.9"),  # ...even when garbled
+        ("10.0.0.2", [(XFF, b"6.6.6.6, 198.51.100.7")], "198.51.100.7"),
+        ("10.0.0.2", [(XFF, b"198.51.100.7, 10.0.0.3")], "198.51.100.7"),
+        ("10.0.0.2", [(XFF, b"garbage, 198.51.100.7")], "198.51.100.7"),  # left of the client
+        ("10.0.0.2", [(XFF, b"198.51.100.7:4711")], "198.51.100.7"),  # Application Gateway
+        ("10.0.0.2", [(XFF, b"[2001:db8::7]:443, 10.0.0.3")], "2001:db8::7"),
+        ("10.0.0.2", [(XFF, b"2001:db8::7")], "2001:db8::7"),
+        ("10.0.0.2", [(XFF, b"10.0.0.9, 10.0.0.3")], "10.0.0.9"),  # every hop trusted
+        ("10.0.0.2", [(XFF, b" 198.51.100.7 ,, ")], "198.51.100.7"),  # RFC 9110 5.6.1 list
+        ("10.0.0.2", [(b"X-Forwarded-For", b"198.51.100.7")], "198.51.100.7"),  # any case
+        # The one configured header only: a Forwarded header a client wrote is never read.
+        ("10.0.0.2", [(b"forwarded", b"for=10.0.0.7"), (XFF, b"198.51.100.7")], "198.51.100.7"),
+        ("10.0.0.2", [(b"forwarded", b"for=198.51.100.7")], "10.0.0.2"),  # the proxy's own call
         ("10.0.0.2", [], "10.0.0.2"),
-        ("::ffff:10.0.0.2", [(b"x-forwarded-for", b"198.51.100.1")], "198.51.100.1"),
+        ("::ffff:10.0.0.2", [(XFF, b"198.51.100.1")], "198.51.100.1"),
         (None, [], None),
     ],
 )
@@ -46,6 +58,67 @@ def test_client_ip_through_trusted_proxies(
     peer: str | None, headers: list[tuple[bytes, bytes]], expected: str | None
 ) -> None:
     assert ClientIPResolver(["10.0.0.0/8"]).resolve(peer, headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b'for="[2001:db8::7]:4711";proto=https', "2001:db8::7"),
+        (b'for="192.0.2.60:80", for=10.0.0.5', "192.0.2.60"),
+        (b"for=192.0.2.43, for=198.51.100.17;by=203.0.113.60;proto=http", "198.51.100.17"),
+        (b'For="\\[2001:db8:cafe::17\\]";proto=https', "2001:db8:cafe::17"),  # quoted-pair
+        (b"proto=https;for=198.51.100.7 ; host=api.example", "198.51.100.7"),
+        (b"for=unknown, for=198.51.100.7", "198.51.100.7"),  # left of the client: not read
+    ],
+)
+def test_rfc7239_forwarded_when_configured(value: bytes, expected: str) -> None:
+    resolver = ClientIPResolver(["10.0.0.0/8"], header="forwarded")
+    assert resolver.resolve("10.0.0.2", [(b"forwarded", value)]) == expected
+    # X-Forwarded-For is then never read.
+    headers = [(XFF, b"10.9.9.9"), (b"forwarded", value)]
+    assert resolver.resolve("10.0.0.2", headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "headers"),
+    [
+        # Cannot be read in full: refused, never answered with the proxy's own address.
+        ("x-forwarded-for", [(XFF, b"198.51.100.7, " + b"10.0.0.3, " * 1000)]),
+        ("x-forwarded-for", [(XFF, b"garbage, 10.0.0.3")]),
+        ("x-forwarded-for", [(XFF, b"unknown")]),
+        ("x-forwarded-for", [(XFF, b"")]),
+        ("x-forwarded-for", [(XFF, b" , ")]),
+        ("x-forwarded-for", [(XFF, b"198.51.100.7:http")]),
+        ("x-forwarded-for", [(XFF, b"[198.51.100.7]")]),
+        ("x-forwarded-for", [(XFF, b"[2001:db8::7")]),
+        ("x-forwarded-for", [(XFF, b"fe80::1%eth0")]),
+        ("x-forwarded-for", [(XFF, b"198.51.100.7\xff")]),
+        ("x-forwarded-for", [(XFF, b"6.6.6.6"), (XFF, b"198.51.100.7")]),  # which one?
+        ("forwarded", [(b"forwarded", b"for=192.0.2.60:80")]),  # ":" needs quotes (RFC 7239 6)
+        ("forwarded", [(b"forwarded", b'for="198.51.100.7')]),
+        ("forwarded", [(b"forwarded", b"for=198.51.100.7;for=10.0.0.1")]),  # twice in one
+        ("forwarded", [(b"forwarded", b"for")]),
+        ("forwarded", [(b"forwarded", b"proto=https")]),  # no for= on the walk
+        ("forwarded", [(b"forwarded", b"for=_hidden")]),  # obfuscated node (RFC 7239 6.3)
+        ("forwarded", [(b"forwarded", b'for="\x01"')]),
+        ("forwarded", [(b"forwarded", b"for=1.2.3.4 garbage")]),
+        ("forwarded", [(b"forwarded", b"for=1.1.1.1"), (b"forwarded", b"for=2.2.2.2")]),
+    ],
+)
+def test_an_unreadable_forwarding_header_from_a_trusted_proxy_is_refused(
+    header: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    resolver = ClientIPResolver(["10.0.0.0/8"], header=header)
+    with pytest.raises(ForwardingHeaderError):
+        resolver.resolve("10.0.0.2", headers)
+    # The same header from an untrusted peer is never read.
+    assert resolver.resolve("203.0.113.9", headers) == "203.0.113.9"
+
+
+@pytest.mark.parametrize("header", ["", "x forwarded", "x-forwarded-for:", "é"])
+def test_a_bad_forwarded_header_setting_is_a_configuration_error(header: str) -> None:
+    with pytest.raises(ConfigurationError, match="forwarded_header"):
+        CAESettings(forwarded_header=header)
 
 
 @pytest.mark.parametrize("proxy", ["not-a-network", "10.0.0.0/33", ""])
@@ -317,4 +390,6 @@ async def test_no_signing_keys_at_all_is_503_not_401(keys: SigningKeys) -> None:
         response = await client.get("/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 503
     assert response.json()["reason"] == "keys_unavailable"
+    # RFC 9110 section 10.2.3: the key source says when to come back.
+    assert int(response.headers["retry-after"]) >= 1
     await validator.aclose()

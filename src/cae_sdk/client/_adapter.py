@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from ._flow import ChallengeFlow
-from .loop_breaker import LoopBreaker
-from .token import TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import TokenCredential
 
 __all__ = ["FlowAdapter"]
 

@@ -1,6 +1,6 @@
 """One token acquisition's time budget, and what its HTTP calls met on the way.
 
-MSAL calls back into :class:`~cae_sdk.client.http.MsalHttpClient` with no way to pass our state
+MSAL calls back into :class:`~cae_sdk.client.MsalHttpClient` with no way to pass our state
 through it, so the acquisition in progress travels in a :class:`~contextvars.ContextVar` (one
 per thread and per asyncio task; ``asyncio.to_thread`` copies it into the worker).
 

@@ -29,7 +29,7 @@ allow_http=False, clock=...)``
     loop breaker) and the protocol:
 
     * ``flow(request)`` -> generator. It yields either a :class:`TokenNeeded` (send back an
-      :class:`~cae_sdk.client.token.AccessToken`, e.g. from ``token(step)`` or ``await
+      :class:`~cae_sdk.client.AccessToken`, e.g. from ``token(step)`` or ``await
       atoken(step)``) or the very ``request`` it was given, its ``Authorization`` header just
       set (send it, then send back its :class:`FlowResponse`). It returns when the last
       response sent in is the answer for the caller, and raises a
@@ -69,12 +69,12 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
+from ..core._urls import loggable_url, origin
 from ..core.challenges import ClaimsChallenge, find_claims_challenge
 from ..core.errors import ClaimsChallengeFailed, ConfigurationError, RequestNotReplayable
-from ..core.urls import loggable_url, origin
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 from ._token_state import PLAIN_TOKEN, TokenNeeded, TokenState
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
 
 __all__ = [
     "PLAIN_TOKEN",
@@ -129,7 +129,7 @@ Step = FlowRequest | TokenNeeded
 class ChallengeFlow(TokenState):
     """The challenge/replay protocol over a :class:`~cae_sdk.client._token_state.TokenState`.
 
-    ``credential`` is any :class:`~cae_sdk.client.token.TokenCredential`. Challenges are answered
+    ``credential`` is any :class:`~cae_sdk.client.TokenCredential`. Challenges are answered
     only for the origin the request was sent to (RFC 6454): after a cross-origin redirect, a
     ``401`` from the other origin goes back to the caller. Tokens come from the token state:
     single flight per claims shape, ``nbf`` challenges sharing one token, the loop breaker per

@@ -23,10 +23,10 @@ from functools import partial
 
 from ..core.errors import ConfigurationError
 from ._demand import Demand, demand_of, token_coverage
+from ._loop_breaker import LoopBreaker
 from ._redact import install_log_redaction
-from .loop_breaker import LoopBreaker
-from .singleflight import SingleFlight
-from .token import AccessToken, TokenCredential
+from ._singleflight import SingleFlight
+from ._token import AccessToken, TokenCredential
 
 __all__ = ["PLAIN_TOKEN", "TokenNeeded", "TokenState"]
 

@@ -50,8 +50,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a plain install on
 
 from ._adapter import FlowAdapter
 from ._flow import TokenNeeded
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 
 __all__ = ["CAEClientMiddleware"]
 

@@ -68,10 +68,10 @@ from ..core.errors import (
     InvalidClaimsError,
     TokenAcquisitionError,
 )
+from ._credentials.managed import ManagedIdentityCredential
 from ._flow import PLAIN_TOKEN, ChallengeFlow, TokenNeeded
-from .credentials.managed import ManagedIdentityCredential
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -196,7 +196,7 @@ class AzureSDKCredential(_Adapter):
     """A cae-sdk credential as azure-core's ``TokenCredential`` and ``SupportsTokenInfo``.
 
     ``AzureSDKCredential(credential)`` wraps any cae-sdk
-    :class:`~cae_sdk.client.token.TokenCredential` (usually through
+    :class:`~cae_sdk.client.TokenCredential` (usually through
     ``credential.as_azure_credential()``). Blocking: give async Azure SDK clients and kiota /
     msgraph-core :class:`AsyncAzureSDKCredential` instead. :meth:`close` closes the wrapped
     credential.

@@ -37,8 +37,8 @@ from requests.utils import rewind_body
 from ..core.errors import ConfigurationError
 from ._adapter import FlowAdapter
 from ._flow import FlowResponse, Step, TokenNeeded
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 
 __all__ = ["CAERequestsAuth", "CAESession"]
 

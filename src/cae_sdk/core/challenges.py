@@ -25,9 +25,11 @@ from .errors import ChallengeParseError, InvalidClaimsError
 __all__ = [
     "Challenge",
     "ClaimsChallenge",
+    "ascii_field_value",
     "build_bearer_error",
     "build_challenge",
     "build_claims_challenge",
+    "claims_challenge_type",
     "find_claims_challenge",
     "parse_www_authenticate",
 ]
@@ -292,6 +294,23 @@ def _quote(value: str) -> str:
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def ascii_field_value(value: str) -> str:
+    """``value`` with every character beyond ASCII percent-encoded as UTF-8 (as an IRI becomes
+    a URI, RFC 3987 section 3.1) and control characters dropped: a field value any HTTP stack
+    can carry (RFC 9110 section 5.5), whatever a claim put into it."""
+    if value.isascii() and value.isprintable():  # the common case: nothing to do
+        return value
+    return "".join(_ascii_char(ch) for ch in value)
+
+
+def _ascii_char(char: str) -> str:
+    if " " <= char < "\x7f":
+        return char
+    if char < " " or char == "\x7f":
+        return ""
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "replace"))
+
+
 def build_challenge(scheme: str, params: Mapping[str, str | None]) -> str:
     """Build one challenge with every parameter value quoted (RFC 9110 section 11.2)."""
     if not scheme or any(ch not in _TCHAR for ch in scheme):
@@ -312,8 +331,15 @@ def build_claims_challenge(
     authorization_uri: str,
     realm: str = "",
     error_description: str | None = None,
+    cc_type: str | None = None,
 ) -> str:
-    """Build an Entra-format CAE claims challenge (shared PROTOCOL.md section 2)."""
+    """Build an Entra-format CAE claims challenge (Microsoft identity platform, "Claims
+    challenges, claims requests and client capabilities").
+
+    ``cc_type="authcontext"`` marks a step-up to a Conditional Access authentication context
+    (Microsoft identity platform, "Developer guide to Conditional Access authentication
+    context"); :func:`claims_challenge_type` picks it from the claims request.
+    """
     return build_challenge(
         "Bearer",
         {
@@ -322,8 +348,18 @@ def build_claims_challenge(
             "error": "insufficient_claims",
             "claims": encode_claims(claims),
             "error_description": error_description,
+            "cc_type": cc_type,
         },
     )
+
+
+def claims_challenge_type(claims: Mapping[str, Any]) -> str | None:
+    """``"authcontext"`` when a claims request asks for an authentication context (``acrs``
+    under ``access_token``), else None."""
+    access_token = claims.get("access_token")
+    if isinstance(access_token, Mapping) and "acrs" in access_token:
+        return "authcontext"
+    return None
 
 
 def build_bearer_error(

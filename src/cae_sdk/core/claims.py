@@ -35,6 +35,7 @@ CP1 = '{"access_token":{"xms_cc":{"values":["cp1"]}}}'
 """The claims request that announces the ``cp1`` (CAE-capable) client capability."""
 
 CP1_CLAIMS: Mapping[str, Any] = {"access_token": {"xms_cc": {"values": ["cp1"]}}}
+"""The ``cp1`` claims request (:data:`CP1`) as a mapping, for merging with a server's claims."""
 
 MAX_CLAIMS_LENGTH = 16 * 1024
 _TOP_LEVEL_MEMBERS = frozenset({"access_token", "id_token", "userinfo"})

@@ -60,15 +60,19 @@ __all__ = [
 ]
 
 MALFORMED = "malformed"
+"""The :class:`~cae_sdk.errors.JOSEError` reason for input that is not a well-formed compact
+JWS or JWKS."""
 BAD_ALGORITHM = "bad_algorithm"
 UNSUPPORTED_HEADER = "unsupported_header"
 BAD_KEY = "bad_key"
 BAD_SIGNATURE = "bad_signature"
 
 SUPPORTED_ALGORITHMS = frozenset({"RS256", "PS256", "ES256"})
+"""The signature algorithms the verifier accepts: RS256, PS256 and ES256 (RFC 7518 section 3)."""
 MIN_RSA_BITS = 2048
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+"""A public key the verifier can use: RSA (at least 2048 bits) or an elliptic curve key."""
 
 
 class InvalidJWKS(JOSEError, ConfigurationError):

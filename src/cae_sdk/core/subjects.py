@@ -1,19 +1,32 @@
 """Who a revocation applies to: user, service principal, session or whole tenant.
 
-Shared PROTOCOL.md section 3: a revocation is a watermark per subject, where a subject is a
-user (``tid`` + ``oid``), a service principal (``tid`` + ``azp``/``appid``), a session (``sid``) or
-a tenant.
+A revocation is a watermark per subject (Microsoft Entra "Continuous access evaluation":
+critical events per user, workload identity, session and tenant). Every subject lives in a
+*tenant key*: the token's ``tid`` for Entra, the issuer (``iss``) for an issuer without
+``tid`` (generic OpenID Connect). :meth:`TokenClaims.subject_keys
+<cae_sdk.core.tokens.TokenClaims.subject_keys>` lists them for a token; writers name them with
+the same constructors (``store.revoke_user(issuer, sub)`` for a generic OIDC user).
+
+The text form is ``kind:tenant:value``; ``%`` and ``:`` in the tenant key are percent-encoded
+(RFC 3986 section 2.1) so an issuer URL round-trips, and the value is everything after the
+second ``:``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = ["SubjectKey", "SubjectKind"]
 
+_ESCAPED = re.compile("%(25|3[Aa])")
+
 
 class SubjectKind(str, Enum):
+    """What a revocation subject names: a user, a service principal, a session, a whole tenant,
+    or a user as another issuer names it (RFC 9493 ``iss_sub``, ``email``)."""
+
     USER = "user"
     SERVICE_PRINCIPAL = "sp"
     SESSION = "session"
@@ -75,7 +88,7 @@ class SubjectKey:
         return cls(SubjectKind.TENANT, tenant_id.lower(), tenant_id.lower())
 
     def __str__(self) -> str:
-        return f"{self.kind.value}:{self.tenant_id}:{self.value}"
+        return f"{self.kind.value}:{_escape(self.tenant_id)}:{self.value}"
 
     @classmethod
     def parse(cls, text: str) -> SubjectKey:
@@ -84,4 +97,13 @@ class SubjectKey:
         tenant_id, sep2, value = rest.partition(":")
         if not (sep and sep2 and tenant_id and value):
             raise ValueError(f"not a subject key: {text!r}")
-        return cls(SubjectKind(kind), tenant_id, value)
+        return cls(SubjectKind(kind), _unescape(tenant_id), value)
+
+
+def _escape(tenant_id: str) -> str:
+    # Entra tenant ids (GUIDs) contain neither character: their text form is unchanged.
+    return tenant_id.replace("%", "%25").replace(":", "%3A")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda match: "%" if match.group(1) == "25" else ":", text)

@@ -26,6 +26,16 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _identifier(raw: Mapping[str, Any], name: str) -> str | None:
+    """An identifier claim that names a revocation subject: absent, or a non-empty string."""
+    if name not in raw:
+        return None
+    value = raw[name]
+    if isinstance(value, str) and value:
+        return value
+    raise TokenFormatError(f"claim {name!r} is not a non-empty string")
+
+
 def _seconds(value: Any) -> int | None:
     # The one NumericDate reader (cae_sdk.core._jwt), floored to whole seconds: fractions are
     # allowed (RFC 7519 section 2) and compare exactly against whole-second watermarks.
@@ -124,7 +134,8 @@ class TokenClaims:
 
     @property
     def cae_capable(self) -> bool:
-        """Whether the client announced ``cp1`` (shared PROTOCOL.md section 3)."""
+        """Whether the client announced ``cp1`` (Microsoft identity platform, "Claims
+        challenges, claims requests and client capabilities")."""
         return has_cp1(self.raw.get("xms_cc"))
 
     @property
@@ -135,26 +146,55 @@ class TokenClaims:
         return "scp" not in self.raw
 
     def subject_keys(self) -> tuple[SubjectKey, ...]:
-        """Every revocation subject this token belongs to: tenant, user or service principal,
-        and session. Without ``tid`` a token belongs to no subject."""
+        """Every revocation subject this token belongs to (see :mod:`cae_sdk.core.subjects`).
+
+        The tenant key is ``tid`` when the token has one (Entra v1 and v2), else the issuer
+        (any other OpenID Connect issuer). Under it:
+
+        * the tenant itself;
+        * a user token: ``user(tenant, oid)``; an app-only token: ``sp(tenant, azp / appid /
+          client_id)`` and ``sp(tenant, oid)`` (service principals are also revoked by object
+          id);
+        * without ``tid`` also ``user(tenant, sub)``, app-only or not (OpenID Connect Core 1.0
+          section 2: ``sub`` names the user at its issuer; RFC 9068 tokens carry ``scope``, not
+          ``scp``, so user and app-only tokens cannot always be told apart there);
+        * ``session(tenant, sid)``;
+        * the names another identity provider's Shared Signals may use for the same user
+          (``iss_sub`` and ``email`` subjects, see ``_named_by_other_issuers``).
+
+        A token without ``tid`` and without ``iss`` belongs to no subject (no validator accepts
+        it). Raises :class:`TokenFormatError` when ``tid`` or another identifier read here is
+        present but not a non-empty string: a subject that cannot be named must refuse the
+        token, never leave it unrevocable.
+        """
         if self._subject_keys is None:
-            keys: list[SubjectKey] = []
-            tid = self.tenant_id
-            if tid:
-                keys.append(SubjectKey.tenant(tid))
-                if self.is_app_only:
-                    app_id = self.app_id
-                    if app_id:
-                        keys.append(SubjectKey.service_principal(tid, app_id))
-                    if self.object_id:
-                        # Service principals can also be revoked by their object id.
-                        keys.append(SubjectKey.service_principal(tid, self.object_id))
-                elif self.object_id:
-                    keys.append(SubjectKey.user(tid, self.object_id))
-                if self.session_id:
-                    keys.append(SubjectKey.session(tid, self.session_id))
-            self._subject_keys = tuple(keys) + _named_by_other_issuers(self)
+            self._subject_keys = self._derive_subject_keys()
         return self._subject_keys
+
+    def _derive_subject_keys(self) -> tuple[SubjectKey, ...]:
+        raw = self.raw
+        tid = _identifier(raw, "tid")
+        tenant = tid if tid is not None else _str_or_none(raw.get("iss"))
+        if tenant is None:
+            return ()
+        keys = [SubjectKey.tenant(tenant)]
+        oid = _identifier(raw, "oid")
+        sub = _identifier(raw, "sub") if tid is None else None
+        if self.is_app_only:
+            for name in ("azp", "appid", "client_id"):
+                app_id = _identifier(raw, name)
+                if app_id is not None:
+                    keys.append(SubjectKey.service_principal(tenant, app_id))
+            if oid is not None:
+                keys.append(SubjectKey.service_principal(tenant, oid))
+        elif oid is not None:
+            keys.append(SubjectKey.user(tenant, oid))
+        if sub is not None:
+            keys.append(SubjectKey.user(tenant, sub))
+        sid = _identifier(raw, "sid")
+        if sid is not None:
+            keys.append(SubjectKey.session(tenant, sid))
+        return tuple(dict.fromkeys(keys)) + _named_by_other_issuers(self, tenant)
 
     def __repr__(self) -> str:
         return f"TokenClaims(oid={self.object_id!r}, tid={self.tenant_id!r}, azp={self.app_id!r})"
@@ -186,22 +226,19 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return _b64url_json(parts[0], "header"), _b64url_json(parts[1], "payload")
 
 
-def _named_by_other_issuers(claims: TokenClaims) -> tuple[SubjectKey, ...]:
+def _named_by_other_issuers(claims: TokenClaims, tenant: str) -> tuple[SubjectKey, ...]:
     """The subjects another identity provider's Shared Signals can name this token's user by
     (RFC 9493 section 3.2): its (``iss``, ``sub``) pair and, for a user token, the addresses in
-    ``email``, ``preferred_username`` and ``upn``. They only match watermarks a receiver
-    recorded for them; without ``tid`` there are none."""
-    tid = claims.tenant_id
-    if not tid:
-        return ()
+    ``email``, ``preferred_username`` and ``upn``, under the token's tenant key (``tid``, else
+    the issuer). They only match watermarks a receiver recorded for them."""
     keys: list[SubjectKey] = []
     if claims.issuer and claims.subject:
-        keys.append(SubjectKey.iss_sub(tid, claims.issuer, claims.subject))
+        keys.append(SubjectKey.iss_sub(tenant, claims.issuer, claims.subject))
     if not claims.is_app_only:
         seen: set[str] = set()
         for name in ("email", "preferred_username", "upn"):
             value = claims.raw.get(name)
             if isinstance(value, str) and "@" in value and value.lower() not in seen:
                 seen.add(value.lower())
-                keys.append(SubjectKey.email(tid, value))
+                keys.append(SubjectKey.email(tenant, value))
     return tuple(keys)

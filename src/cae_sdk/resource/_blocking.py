@@ -1,0 +1,113 @@
+"""The synchronous driver of the request path, for WSGI servers and other blocking callers.
+
+:class:`BlockingRequestPath` runs :meth:`RequestPath.begin` and :meth:`RequestPath.finish` in the
+calling thread. A token the validator has seen before is answered from its cache there too; only
+a new token (a signature to verify, perhaps signing keys to fetch) goes to one event loop that
+the driver owns on a daemon thread, with a deadline the driver enforces itself. Async
+``on_decision`` hooks run on that loop as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
+
+from ..core.decisions import token_refusal
+from ._path import Headers, PathResult, RequestPath
+
+__all__ = ["BlockingRequestPath"]
+
+log = logging.getLogger("cae_sdk.resource")
+
+_T = TypeVar("_T")
+
+
+class BlockingRequestPath:
+    """Drive ``path`` from synchronous code::
+
+        blocking = BlockingRequestPath(RequestPath(validator=validator, store=store))
+        result = blocking.decide("GET", "/orders", headers, "203.0.113.7")
+        ...
+        blocking.close()
+
+    ``timeout`` bounds the wait for a new token's validation (signing keys included): past it
+    the request is answered ``503 temporarily_unavailable`` (``keys_unavailable``).
+    """
+
+    def __init__(self, path: RequestPath, *, timeout: float = 10.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="cae-request-path", daemon=True
+        )
+        self._thread.start()
+
+    def decide(self, method: str, path: str, headers: Headers, peer: str | None) -> PathResult:
+        request_path = self.path
+        exchange = request_path.begin(method, path, headers, peer)
+        result = exchange.result
+        if result is None:
+            validator = request_path.validator
+            try:
+                claims = validator.cached(exchange.token)
+            except Exception:  # a lookup racing another thread is a miss: verified below
+                log.debug("validated-token cache lookup failed", exc_info=True)
+                claims = None
+            if claims is not None:
+                result = request_path.finish(exchange, claims)
+            else:
+                try:
+                    claims = self._run(validator.validate(exchange.token))
+                except concurrent.futures.TimeoutError:
+                    result = request_path.refuse(
+                        exchange,
+                        token_refusal(
+                            "keys_unavailable", "token validation timed out", retry_after=1
+                        ),
+                    )
+                except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
+                    result = request_path.settle(exchange, error=error)
+                else:
+                    result = request_path.finish(exchange, claims)
+        if request_path.hooks:
+            for pending in request_path.run_hooks(exchange, result):
+                try:
+                    self._run(_awaited(pending))
+                except concurrent.futures.TimeoutError:
+                    log.warning("an on_decision hook did not finish within %s s", self.timeout)
+        return result
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(self.timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        """Stop the driver's event loop (after closing the validator's key source on it)."""
+        if self._loop.is_closed():
+            return
+        try:
+            self._run(self.path.validator.aclose())
+        except Exception:  # closing must not raise; the loop stops below either way
+            log.exception("closing the validator failed")
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(self.timeout)
+        self._loop.close()
+
+    def __enter__(self) -> BlockingRequestPath:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+async def _awaited(pending: Awaitable[None]) -> None:
+    await pending

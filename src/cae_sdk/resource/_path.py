@@ -1,0 +1,383 @@
+"""The one framework-free request path of the resource side.
+
+Header bytes, method, path and client address in; a :class:`PathResult` (the
+:class:`~cae_sdk.core.decisions.Decision`, the verified claims, the client IP and, for a refusal,
+the :class:`~cae_sdk.resource.Refusal` with its status, headers and body) out::
+
+    header -> token -> verified claims (cache or key set) -> decision (store, locations,
+    policies) -> refusal or allow
+
+Every refusal - a missing or malformed ``Authorization`` header, an unreadable forwarding header,
+a bad token, a revoked one - is a ``Decision`` with one :class:`~cae_sdk.core.decisions.Reason`,
+turned into a response by the one function :func:`~cae_sdk.resource.refusal_for_decision`
+and logged here, once: the body, the log record, the ``on_decision`` hooks and a metrics label
+all carry the same reason string.
+
+The path has three steps so that any caller can drive it: :meth:`RequestPath.begin` and
+:meth:`RequestPath.finish` are synchronous and pure of I/O; between them the caller validates
+``exchange.token`` (which may fetch signing keys). :meth:`RequestPath.decide` is the async driver
+(ASGI, an authorization service); :class:`~cae_sdk.resource.BlockingRequestPath` is the
+documented driver for synchronous callers (WSGI). Adapters translate their framework's request
+into ``decide`` and the result back, nothing more.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from ..core.claims import nbf_claims
+from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
+from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationError
+from ..core.tokens import TokenClaims
+from ..events._store import EventStore
+from ..observability._logfields import log_fields
+from ._access import AccessEvaluator, RequestFacts
+from ._bearer import bearer_credentials, is_b64token
+from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._responses import Refusal, refusal_for_decision
+from ._settings import CAESettings
+from ._validator import TokenValidator
+
+__all__ = ["AccessRecord", "DecisionHook", "Exchange", "PathResult", "RequestPath"]
+
+log = logging.getLogger("cae_sdk.resource")
+
+Headers = Sequence[tuple[bytes, bytes]]
+"""Request headers as (lower-case name, value) byte pairs, in order (ASGI's form)."""
+
+# The answer when building a refusal failed (a bug): fixed text, nothing from the request.
+_FALLBACK = Refusal(
+    401,
+    "invalid_token",
+    "the request could not be evaluated",
+    Reason.VALIDATION_ERROR.value,
+    'Bearer error="invalid_token"',
+)
+
+
+_VALIDATION_ERROR = token_refusal("validation_error", "token could not be validated")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """What an ``on_decision`` hook receives. Never holds the token itself."""
+
+    decision: Decision
+    claims: TokenClaims | None
+    method: str
+    path: str
+    client_ip: str | None
+
+
+DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
+"""An ``on_decision`` hook: called with the :class:`AccessRecord` of every request, sync or
+async."""
+
+
+class PathResult:
+    """The outcome of one request (read-only by convention; a plain slots class because the
+    warm path builds one per request and a frozen dataclass's ``__init__`` costs more)."""
+
+    __slots__ = ("claims", "client_ip", "decision", "refusal")
+
+    def __init__(
+        self,
+        decision: Decision,
+        claims: TokenClaims | None,
+        client_ip: str | None,
+        refusal: Refusal | None,
+    ) -> None:
+        self.decision = decision
+        self.claims = claims
+        """The verified claims; None when the request or its token was refused as such."""
+        self.client_ip = client_ip
+        self.refusal = refusal
+        """The response to send; None when the request is allowed."""
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+    def __repr__(self) -> str:
+        status = self.refusal.status if self.refusal is not None else 200
+        return f"PathResult({self.decision.reason.value}, status={status})"
+
+
+class Exchange(RequestFacts):
+    """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`; it is
+    also the :class:`RequestFacts` the access evaluation reads (no second object per
+    request)."""
+
+    __slots__ = ("headers", "method", "result", "token")
+
+    def __init__(self, method: str, path: str, headers: Headers, client_ip: str | None) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.client_ip = client_ip
+        self.user_agent = None
+        self.token = ""
+        """The bearer token to validate (when ``result`` is None)."""
+        self.result: PathResult | None = None
+        """Set when the request was decided without validating a token."""
+
+
+def check_retention(validator: TokenValidator, store: EventStore) -> None:
+    """Refuse a configuration under which a revoked token could be served again.
+
+    A revocation is a watermark the store keeps ``watermark_retention`` seconds after its time;
+    a token issued before it stays refused only while it exists. Such a token lives at most
+    ``max_lifetime`` after its ``iat`` and is accepted ``leeway`` past its ``exp``, so the
+    retention must cover ``max_lifetime + leeway`` (``docs/deploy.md``, "Retention and token
+    lifetime"). Raises :class:`ConfigurationError` naming the three settings otherwise.
+    """
+    retention = store.watermark_retention
+    lifetime = validator.max_lifetime
+    if lifetime is None:
+        raise ConfigurationError(
+            "TokenValidator(max_lifetime=None) accepts tokens of any lifetime, but the event "
+            f"store forgets a revocation {retention} s after it: a revoked long-lived token "
+            f"would be served again. Set max_lifetime <= {retention - validator.leeway} "
+            "(the store's watermark_retention minus the validator's leeway)."
+        )
+    if retention < lifetime + validator.leeway:
+        raise ConfigurationError(
+            f"the event store keeps revocations {retention} s (watermark_retention), less than "
+            f"the longest token the validator accepts ({lifetime:g} s max_lifetime + "
+            f"{validator.leeway} s leeway): a revoked token could be served again after its "
+            "watermark expired. Raise watermark_retention or lower max_lifetime."
+        )
+
+
+class RequestPath:
+    """Decide requests for one API: ``validator``, ``store`` and ``settings`` as for
+    :class:`~cae_sdk.resource.CAEMiddleware` (which is a thin ASGI adapter over this class)."""
+
+    def __init__(
+        self,
+        *,
+        validator: TokenValidator,
+        store: EventStore | None = None,
+        settings: CAESettings | None = None,
+        hooks: Iterable[DecisionHook] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if store is not None:
+            check_retention(validator, store)
+        self.validator = validator
+        self.store = store
+        self.hooks = list(hooks)
+        self._clock = clock
+        settings = settings or CAESettings()
+        # Policies' includeApplications name app ids: the audiences minus "api://" are ours.
+        app_ids = {a.removeprefix("api://") for a in validator.audiences}
+        self.evaluator = AccessEvaluator(store, settings, default_app_ids=app_ids)
+        self.settings = settings
+
+    @property
+    def settings(self) -> CAESettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: CAESettings) -> None:
+        """Replace the whole configuration; fields of the current one may also be changed in
+        place, except ``exclude_paths``, ``trusted_proxies`` and ``forwarded_header``."""
+        self._settings = value
+        self.evaluator.settings = value
+        self._ips = ClientIPResolver(value.trusted_proxies, header=value.forwarded_header)
+        self._excluded = frozenset(p for p in value.exclude_paths if not p.endswith("/"))
+        self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
+
+    def excluded(self, path: str) -> bool:
+        """Whether ``path`` is served without a token (``exclude_paths``)."""
+        return (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)) or (
+            path in self._excluded
+        )
+
+    # -- the three steps ------------------------------------------------------------------------
+
+    def begin(self, method: str, path: str, headers: Headers, peer: str | None) -> Exchange:
+        """Read the client address and the bearer token. ``exchange.result`` is set when the
+        request is refused already; else validate ``exchange.token`` and call :meth:`finish`."""
+        client_ip = peer
+        try:
+            if self._ips.trusted:
+                client_ip = self._ips.resolve(peer, headers)
+            # The b64token check waits for a failed validation: a token the validator accepts
+            # is base64url and dots, so the warm path never pays for it.
+            token = bearer_credentials(headers)
+        except ForwardingHeaderError as error:
+            exchange = Exchange(method, path, headers, peer)
+            return self._decided(exchange, token_refusal("bad_forwarding_header", str(error)))
+        except TokenValidationError as error:
+            exchange = Exchange(method, path, headers, client_ip)
+            return self._decided(exchange, token_refusal(error.reason, error.description))
+        exchange = Exchange(method, path, headers, client_ip)
+        if token is None:
+            return self._decided(exchange, token_refusal("missing_token", "no bearer token"))
+        exchange.token = token
+        return exchange
+
+    def finish(self, exchange: Exchange, claims: TokenClaims) -> PathResult:
+        """Decide about verified ``claims``: revocation, risk, location, authentication context,
+        policies, scopes; and build the refusal if there is one."""
+        try:
+            claims.subject_keys()  # a subject that cannot be named refuses the token
+        except TokenFormatError as error:
+            return self.refuse(exchange, token_refusal("malformed_token", str(error)))
+        now = int(self._clock())
+        if self._settings.policies:
+            exchange.user_agent = _user_agent(exchange.headers)
+        try:
+            decision = self.evaluator.evaluate(claims, exchange, now)
+        except Exception:  # e.g. a store whose read raised: refuse like an unhealthy store
+            log.exception("access evaluation failed unexpectedly")
+            decision = Decision(
+                Outcome.CHALLENGE,
+                Reason.STORE_UNAVAILABLE,
+                "access could not be evaluated",
+                claims=nbf_claims(now),
+            )
+        if decision is ALLOW:  # the warm path: nothing to build
+            return PathResult(decision, claims, exchange.client_ip, None)
+        return self._conclude(exchange, decision, claims)
+
+    def refuse(self, exchange: Exchange, decision: Decision) -> PathResult:
+        """The result for a request or token refused before any claims were verified."""
+        return self._conclude(exchange, decision, None)
+
+    def settle(
+        self,
+        exchange: Exchange,
+        claims: TokenClaims | None = None,
+        error: BaseException | None = None,
+    ) -> PathResult:
+        """The result once ``exchange.token`` was validated: :meth:`finish` with the verified
+        ``claims``, or the refusal for the ``error`` validation raised - the validator's reason
+        (``invalid_request`` when the credentials are not even an RFC 6750 ``b64token``), or,
+        for anything unexpected (a bug, a broken dependency), a logged ``validation_error``:
+        refused, never served, never a 500."""
+        if error is None and claims is not None:
+            return self.finish(exchange, claims)
+        if not isinstance(error, TokenValidationError):
+            log.error("token validation failed unexpectedly", exc_info=error)
+            return self.refuse(exchange, _VALIDATION_ERROR)
+        if not is_b64token(exchange.token):
+            return self.refuse(exchange, token_refusal("invalid_request", "malformed bearer token"))
+        decision = token_refusal(
+            error.reason, error.description, retry_after=getattr(error, "retry_after", None)
+        )
+        return self.refuse(exchange, decision)
+
+    # -- the async driver -----------------------------------------------------------------------
+
+    async def decide(
+        self, method: str, path: str, headers: Headers, peer: str | None
+    ) -> PathResult:
+        """Decide one request: :meth:`begin`, validation, :meth:`finish`, then the hooks."""
+        exchange = self.begin(method, path, headers, peer)
+        result = exchange.result
+        if result is None:
+            try:
+                # validate() looks the validated-token cache up itself: one lookup per request.
+                claims = await self.validator.validate(exchange.token)
+            except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
+                result = self.settle(exchange, error=error)
+            else:
+                result = self.finish(exchange, claims)
+        if self.hooks:
+            for pending in self.run_hooks(exchange, result):
+                await pending
+        return result
+
+    def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
+        """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the
+        async hooks returned (the driver awaits them: a hook that raises is logged, never
+        breaks the request)."""
+        record = AccessRecord(
+            result.decision, result.claims, exchange.method, exchange.path, result.client_ip
+        )
+        pending: list[Awaitable[None]] = []
+        for hook in self.hooks:
+            try:
+                outcome = hook(record)
+            except Exception:
+                log.exception("on_decision hook %r failed", hook)
+                continue
+            if inspect.isawaitable(outcome):
+                pending.append(_contained(hook, outcome))
+        return pending
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _decided(self, exchange: Exchange, decision: Decision) -> Exchange:
+        exchange.result = self.refuse(exchange, decision)
+        return exchange
+
+    def _conclude(
+        self, exchange: Exchange, decision: Decision, claims: TokenClaims | None
+    ) -> PathResult:
+        if decision is ALLOW or decision.outcome is Outcome.ALLOW:
+            return PathResult(decision, claims, exchange.client_ip, None)
+        settings = self._settings
+        try:
+            # Inside the guard: no claim value may break a refusal (never a 500).
+            refusal = refusal_for_decision(
+                decision,
+                claims,
+                authorization_uri=settings.authorization_uri,
+                realm=settings.realm or None,
+            )
+        except Exception:
+            log.exception("building the refusal failed unexpectedly")
+            refusal = _FALLBACK
+        self._log_refusal(exchange, refusal, claims)
+        return PathResult(decision, claims, exchange.client_ip, refusal)
+
+    def _log_refusal(
+        self, exchange: Exchange, refusal: Refusal, claims: TokenClaims | None
+    ) -> None:
+        # The reason and who, never the token. Claim values are printed with repr: a value
+        # with a line break cannot forge a second log line.
+        oid = claims.object_id if claims else None
+        tid = claims.tenant_id if claims else None
+        log.info(
+            "refused %s %r: %d %s (%s) oid=%r tid=%r",
+            exchange.method,
+            exchange.path,
+            refusal.status,
+            refusal.error,
+            refusal.reason,
+            oid,
+            tid,
+            extra=log_fields(
+                event="refusal",
+                method=exchange.method,
+                path=exchange.path,
+                status=refusal.status,
+                error=refusal.error,
+                reason=refusal.reason,
+                oid=oid,
+                tid=tid,
+                azp=claims.app_id if claims else None,
+                client_ip=exchange.client_ip,
+            ),
+        )
+
+
+def _user_agent(headers: Headers) -> str | None:
+    for name, value in headers:
+        if name == b"user-agent":
+            return value.decode("latin-1")
+    return None
+
+
+async def _contained(hook: DecisionHook, outcome: Awaitable[None]) -> None:
+    try:
+        await outcome
+    except Exception:  # a hook must never break a request
+        log.exception("on_decision hook %r failed", hook)

@@ -1,0 +1,324 @@
+"""The one request path (issue 10, items 9 and 10): framework-free, one reason everywhere, one
+validated-token cache lookup per request, a synchronous driver; and the refusals it builds
+(items 6 and 11)."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from cae_sdk.core import find_claims_challenge, parse_www_authenticate
+from cae_sdk.core.decisions import Outcome, Reason
+from cae_sdk.events import InMemoryEventStore
+from cae_sdk.observability import PrometheusMetrics
+from cae_sdk.resource import (
+    AccessRecord,
+    BlockingRequestPath,
+    CAEMiddleware,
+    RequestPath,
+    TokenCache,
+    TokenValidator,
+)
+
+from ._asgi import call, ok_app
+from .helpers import APP_ID, TENANT, USER_OID, JWKSServer, SigningKeys, claims, sign
+
+ISSUER = "https://issuer.test/v2.0"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cae_sdk" / "resource"
+
+
+def _validator(keys: SigningKeys, **options: Any) -> TokenValidator:
+    return TokenValidator(issuer=ISSUER, audiences=[f"api://{APP_ID}"], jwks=keys.jwks(), **options)
+
+
+def _bearer(token: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {token}".encode())]
+
+
+# -- framework-free ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "_path",
+        "_blocking",
+        "_responses",
+        "_access",
+        "_client_ip",
+        "_bearer",
+        "_settings",
+        "_validator",
+    ],
+)
+def test_the_request_path_imports_no_web_framework(module: str) -> None:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}  # fmt: skip
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in ("starlette", "fastapi")}
+    assert "_middleware" not in {name.lstrip(".") for name in imported}
+
+
+async def test_the_path_decides_without_any_framework(keys: SigningKeys) -> None:
+    store = InMemoryEventStore()
+    path = RequestPath(validator=_validator(keys), store=store)
+    token = sign(keys, claims(ISSUER))
+    allowed = await path.decide("GET", "/orders", _bearer(token), "203.0.113.7")
+    assert allowed.allowed and allowed.refusal is None
+    assert allowed.decision.outcome is Outcome.ALLOW and allowed.claims is not None
+    assert allowed.client_ip == "203.0.113.7"
+
+    await store.revoke_user(TENANT, USER_OID, at=int(time.time()) + 5)
+    refused = await path.decide("GET", "/orders", _bearer(token), "203.0.113.7")
+    assert refused.refusal is not None and refused.refusal.status == 401
+    assert refused.decision.reason is Reason.TOKEN_REVOKED
+    challenge = find_claims_challenge(dict(refused.refusal.headers())[b"www-authenticate"])
+    assert challenge is not None and "nbf" in challenge.claims_dict["access_token"]
+    assert json.loads(refused.refusal.body())["reason"] == Reason.TOKEN_REVOKED.value
+
+    missing = await path.decide("GET", "/orders", [], "203.0.113.7")
+    assert missing.refusal is not None and missing.refusal.status == 401
+    assert missing.decision.reason is Reason.MISSING_TOKEN and missing.claims is None
+
+
+async def test_path_steps_let_any_caller_validate_between_them(keys: SigningKeys) -> None:
+    path = RequestPath(validator=_validator(keys), store=InMemoryEventStore())
+    token = sign(keys, claims(ISSUER))
+    exchange = path.begin("POST", "/x", _bearer(token), "203.0.113.7")
+    assert exchange.result is None and exchange.token == token
+    result = path.finish(exchange, await path.validator.validate(exchange.token))
+    assert result.allowed
+    bad = path.begin("POST", "/x", [(b"authorization", b"Basic abc")], "203.0.113.7")
+    assert bad.result is not None and bad.result.refusal is not None
+    assert bad.result.refusal.status == 400
+
+
+def test_the_blocking_driver_serves_plain_threads(idp: JWKSServer, keys: SigningKeys) -> None:
+    """A WSGI-style caller: no event loop of its own, keys fetched over HTTP (cold start)."""
+    seen: list[AccessRecord] = []
+
+    async def async_hook(record: AccessRecord) -> None:
+        seen.append(record)
+
+    store = InMemoryEventStore()
+    validator = TokenValidator(
+        issuer=idp.issuer, audiences=[f"api://{APP_ID}"], jwks_uri=f"{idp.base_url}/keys"
+    )
+    path = RequestPath(validator=validator, store=store, hooks=[async_hook])
+    tokens = [sign(keys, claims(idp.issuer, oid=f"user-{i}")) for i in range(4)]
+    results: list[Any] = []
+    with BlockingRequestPath(path, timeout=10) as blocking:
+
+        def worker(token: str) -> None:
+            for _ in range(3):  # the first verifies, the next two come from the cache
+                results.append(blocking.decide("GET", "/r", _bearer(token), "203.0.113.7"))
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(results) == 12 and all(r.allowed for r in results)
+        asyncio.run(store.revoke_user(TENANT, "user-0", at=int(time.time()) + 5))
+        refused = blocking.decide("GET", "/r", _bearer(tokens[0]), "203.0.113.7")
+        assert refused.refusal is not None and refused.decision.reason is Reason.TOKEN_REVOKED
+        garbage = blocking.decide("GET", "/r", _bearer("a.b.c"), "203.0.113.7")
+        assert garbage.decision.reason is Reason.MALFORMED_TOKEN
+    assert len(seen) == 14 and seen[-1].decision.reason is Reason.MALFORMED_TOKEN
+
+
+def test_the_blocking_driver_answers_503_when_validation_outlives_its_deadline(
+    idp: JWKSServer, keys: SigningKeys
+) -> None:
+    idp.mode = "slow"  # the JWKS endpoint takes 3 s
+    validator = TokenValidator(
+        issuer=idp.issuer, audiences=[f"api://{APP_ID}"], jwks_uri=f"{idp.base_url}/keys"
+    )
+    with BlockingRequestPath(RequestPath(validator=validator), timeout=0.5) as blocking:
+        started = time.monotonic()
+        result = blocking.decide("GET", "/", _bearer(sign(keys, claims(idp.issuer))), None)
+        assert time.monotonic() - started < 2.5  # answered by the driver's own deadline
+    assert result.refusal is not None and result.refusal.status == 503
+    assert result.decision.reason is Reason.KEYS_UNAVAILABLE
+    assert (b"retry-after", b"1") in result.refusal.headers()
+
+
+# -- one reason everywhere (item 9) ------------------------------------------------------------
+
+
+def _cases(keys: SigningKeys) -> list[tuple[list[tuple[bytes, bytes]], int, Reason]]:
+    now = int(time.time())
+    token = sign(keys, claims(ISSUER))
+    return [
+        ([], 401, Reason.MISSING_TOKEN),
+        ([(b"authorization", b"Basic dXNlcjpwYXNz")], 400, Reason.INVALID_REQUEST),
+        (_bearer(sign(keys, claims(ISSUER, exp=now - 600))), 401, Reason.TOKEN_EXPIRED),
+        (_bearer(sign(keys, claims(ISSUER, aud="api://other"))), 401, Reason.BAD_AUDIENCE),
+        (_bearer(token[:-8] + "AAAAAAAA"), 401, Reason.BAD_SIGNATURE),
+        (_bearer("a.b.c"), 401, Reason.MALFORMED_TOKEN),
+        (_bearer(sign(keys, claims(ISSUER, tid=7))), 401, Reason.MALFORMED_TOKEN),
+        (_bearer(sign(keys, claims(ISSUER, oid="revoked"))), 401, Reason.TOKEN_REVOKED),
+        (
+            _bearer(sign(keys, claims(ISSUER, oid="revoked", xms_cc=None))),
+            401,
+            Reason.TOKEN_REVOKED,
+        ),
+        (_bearer(sign(keys, claims(ISSUER, scp="other"))), 403, Reason.INSUFFICIENT_SCOPE),
+        (
+            [(b"x-forwarded-for", b"not-an-address"), *_bearer(token)],
+            400,
+            Reason.BAD_FORWARDING_HEADER,
+        ),
+    ]
+
+
+async def test_one_reason_string_in_body_log_hook_and_metric(
+    keys: SigningKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = PrometheusMetrics(registry=CollectorRegistry())
+    records: list[AccessRecord] = []
+    store = InMemoryEventStore()
+    await store.revoke_user(TENANT, "revoked", at=int(time.time()) + 60)
+    middleware = CAEMiddleware(
+        ok_app,
+        validator=_validator(keys),
+        store=store,
+        on_decision=[records.append, metrics.on_decision],
+        trusted_proxies=["10.0.0.0/8"],
+        required_scopes=["access_as_user"],
+    )
+    for headers, status, reason in _cases(keys):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="cae_sdk.resource"):
+            answer = await call(middleware, headers, client=("10.0.0.2", 4000))
+        assert answer.status == status, reason
+        body = json.loads(answer.body)
+        [log_record] = [r for r in caplog.records if getattr(r, "cae", {}).get("event")]
+        hook = records[-1]
+        assert body["reason"] == reason.value, body
+        assert log_record.cae["reason"] == reason.value
+        assert hook.decision.reason is reason
+        assert log_record.cae["status"] == status and log_record.cae["error"] == body["error"]
+        labels = {"outcome": hook.decision.outcome.value, "reason": reason.value}
+        assert metrics.registry.get_sample_value("cae_decisions_total", labels), reason
+
+
+# -- the validated-token cache is looked up once per request (item 10) --------------------------
+
+
+async def test_the_token_cache_is_looked_up_once_per_request(
+    keys: SigningKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: list[int] = []
+    original_get = TokenCache.get
+
+    def counting_get(self: TokenCache, *args: Any) -> Any:
+        lookups[-1] += 1
+        return original_get(self, *args)
+
+    monkeypatch.setattr(TokenCache, "get", counting_get)
+    validator = _validator(keys)
+    middleware = CAEMiddleware(ok_app, validator=validator, store=InMemoryEventStore())
+    token = sign(keys, claims(ISSUER))
+    for _ in range(3):  # a new token, then the same token twice (cache hits)
+        lookups.append(0)
+        assert (await call(middleware, _bearer(token))).status == 200
+    assert lookups == [1, 1, 1]
+    assert len(validator.cache) == 1
+
+
+# -- refusals are built whatever a claim holds (item 6) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tid",
+    ["テナント", "t\u00e9nant", "bad\r\nx-injected: 1", 'q"uo\\te', "\ud800", "/../x?y#z"],
+)
+async def test_any_tid_value_builds_a_safe_claims_challenge(keys: SigningKeys, tid: str) -> None:
+    middleware = CAEMiddleware(
+        ok_app,
+        validator=_validator(keys),
+        store=InMemoryEventStore(),
+        auth_contexts={"/": "c1"},  # every cp1 token without acrs is challenged
+        authorization_uri="https://login.example/{tenantid}/oauth2/authorize",
+        realm="r\u00e9alm",
+    )
+    answer = await call(middleware, _bearer(sign(keys, claims(ISSUER, tid=tid))))
+    assert answer.status == 401 and not answer.reached_app
+    value = answer.header(b"www-authenticate")
+    assert value is not None
+    assert all(0x20 <= byte < 0x7F for byte in value), value  # visible ASCII only
+    challenge = find_claims_challenge(value)
+    assert challenge is not None and challenge.authorization_uri is not None
+    uri = challenge.authorization_uri
+    assert uri.startswith("https://login.example/") and uri.endswith("/oauth2/authorize")
+    assert uri.count("/") == 5  # the tenant stays one path segment
+    assert json.loads(answer.body)["reason"] == Reason.AUTH_CONTEXT_REQUIRED.value
+
+
+# -- authentication-context step-up carries cc_type (item 11) -----------------------------------
+
+
+async def test_auth_context_challenges_carry_cc_type_authcontext(keys: SigningKeys) -> None:
+    store = InMemoryEventStore()
+    middleware = CAEMiddleware(
+        ok_app, validator=_validator(keys), store=store, auth_contexts={"/admin/": "c1"}
+    )
+    step_up = await call(middleware, _bearer(sign(keys, claims(ISSUER))), path="/admin/x")
+    value = step_up.header(b"www-authenticate")
+    assert step_up.status == 401 and value is not None
+    [challenge] = parse_www_authenticate(value.decode())
+    assert challenge.params["cc_type"] == "authcontext"
+    assert challenge.params["error"] == "insufficient_claims"
+    found = find_claims_challenge(value)
+    assert found is not None
+    assert found.claims_dict == {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
+    # Without cp1 the client could not answer: a plain refusal, no claims, no cc_type.
+    plain = await call(
+        middleware, _bearer(sign(keys, claims(ISSUER, xms_cc=None))), path="/admin/x"
+    )
+    [refusal] = parse_www_authenticate((plain.header(b"www-authenticate") or b"").decode())
+    assert plain.status == 401 and refusal.params["error"] == "invalid_token"
+    assert "claims" not in refusal.params and "cc_type" not in refusal.params
+    # A revocation challenge is not a step-up: no cc_type.
+    await store.revoke_user(TENANT, USER_OID, at=int(time.time()) + 60)
+    revoked = await call(middleware, _bearer(sign(keys, claims(ISSUER))), path="/other")
+    [revocation] = parse_www_authenticate((revoked.header(b"www-authenticate") or b"").decode())
+    assert "claims" in revocation.params and "cc_type" not in revocation.params
+
+
+async def test_a_validator_reason_the_vocabulary_does_not_know_is_still_a_refusal(
+    keys: SigningKeys,
+) -> None:
+    """A reason a future validator adds maps to InvalidToken (401), never to a wider answer."""
+    from cae_sdk.core.errors import TokenValidationError
+
+    validator = _validator(keys)
+
+    async def refuse(token: str) -> Any:
+        raise TokenValidationError("brand_new_reason", "refused for a new reason")
+
+    validator.validate = refuse  # type: ignore[method-assign]
+    records: list[AccessRecord] = []
+    path = RequestPath(validator=validator, hooks=[records.append])
+    result = await path.decide("GET", "/", _bearer(sign(keys, claims(ISSUER))), None)
+    assert result.refusal is not None and result.refusal.status == 401
+    assert result.decision.reason is Reason.INVALID_TOKEN
+    assert result.decision.details == {"token_error": "brand_new_reason"}
+    assert json.loads(result.refusal.body())["reason"] == "InvalidToken"
+    assert records[0].decision.reason is Reason.INVALID_TOKEN
+    # Credentials that are not even a b64token are a malformed request (400), whatever the
+    # validator said about them.
+    garbage = await path.decide("GET", "/", [(b"authorization", b"Bearer <script>")], None)
+    assert garbage.refusal is not None and garbage.refusal.status == 400
+    assert garbage.decision.reason is Reason.INVALID_REQUEST
