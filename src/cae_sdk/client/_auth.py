@@ -37,6 +37,10 @@ class _Request:
     def url(self) -> str:
         return str(self.native.url)
 
+    @property
+    def scheme(self) -> str:
+        return self.native.url.scheme
+
     def set_authorization(self, value: str) -> None:
         self.native.headers["Authorization"] = value
 
@@ -75,6 +79,8 @@ class CAEAuth(httpx.Auth):
     (:class:`SingleFlight`), repeated identical challenges are cut off by ``loop_breaker``, and
     the token is refreshed proactively at MSAL's ``refresh_in``. ``accept_invalid_token`` also
     treats ARM-style ``error="invalid_token"`` challenges with claims as claims challenges.
+    Tokens go to https URLs and loopback hosts only, unless ``allow_http`` (RFC 6750 section
+    5.3); any other plain http request raises :class:`~cae_sdk.core.errors.ConfigurationError`.
     """
 
     requires_request_body = False
@@ -87,6 +93,7 @@ class CAEAuth(httpx.Auth):
         *,
         loop_breaker: LoopBreaker | None = None,
         accept_invalid_token: bool = False,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.flow = ChallengeFlow(
@@ -94,6 +101,7 @@ class CAEAuth(httpx.Auth):
             scopes,
             loop_breaker=loop_breaker,
             accept_invalid_token=accept_invalid_token,
+            allow_http=allow_http,
             clock=clock,
         )
 

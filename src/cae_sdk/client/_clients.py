@@ -24,12 +24,13 @@ def _take_auth(
     belongs to httpx)."""
     loop_breaker: LoopBreaker | None = kwargs.pop("loop_breaker", None)
     accept_invalid_token: bool | None = kwargs.pop("accept_invalid_token", None)
+    allow_http: bool | None = kwargs.pop("allow_http", None)
     if isinstance(credential, CAEAuth):
-        if scopes is not None or loop_breaker is not None or accept_invalid_token is not None:
+        if any(s is not None for s in (scopes, loop_breaker, accept_invalid_token, allow_http)):
             # Silently dropping them would leave the client running on other settings.
             raise ConfigurationError(
-                "scopes, loop_breaker and accept_invalid_token are settings of the CAEAuth "
-                "passed in; give them to CAEAuth, not to the client"
+                "scopes, loop_breaker, accept_invalid_token and allow_http are settings of the "
+                "CAEAuth passed in; give them to CAEAuth, not to the client"
             )
         return credential
     if scopes is None:
@@ -39,6 +40,7 @@ def _take_auth(
         scopes,
         loop_breaker=loop_breaker,
         accept_invalid_token=bool(accept_invalid_token),
+        allow_http=bool(allow_http),
     )
 
 
@@ -63,8 +65,8 @@ class CAEClient(_WithCAEAuth, httpx.Client):
 
     ``CAEClient(credential, scopes, **kwargs)``: pass a credential and scopes (or a ready
     :class:`CAEAuth` to share its token state and single flight between clients).
-    ``loop_breaker=`` and ``accept_invalid_token=`` go to :class:`CAEAuth`; every other keyword
-    goes to ``httpx.Client``.
+    ``loop_breaker=``, ``accept_invalid_token=`` and ``allow_http=`` go to :class:`CAEAuth`;
+    every other keyword goes to ``httpx.Client``.
     """
 
 

@@ -7,9 +7,13 @@ MSAL talks to its ``http_client`` through a small ``requests``-like surface
 the application's TLS trust, proxy and timeout settings, and makes them visible to respx.
 
 Every call is bounded by the client itself: at most ``timeout`` seconds from the first byte out
-to the last byte in (connect, TLS, every read: see :mod:`cae_sdk.client._deadline_backend`), and
-no earlier than the deadline of the token acquisition it belongs to
+to the last byte in, and no later than the deadline of the token acquisition it belongs to
 (:mod:`cae_sdk.client._exchange`); the answer is streamed and refused past ``max_answer_bytes``.
+On httpx's own transport the deadline binds every socket operation in the calling thread
+(connect, TLS, every write and read: :mod:`cae_sdk.client._deadline_backend`). When that cannot
+be installed (a client passed in with a transport of its own, or an httpx whose layout
+changed), the call runs in a watchdog thread the caller stops waiting for at the deadline
+(:mod:`cae_sdk.client._watchdog`): the guarantee to the caller is the same either way.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import os
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -31,6 +36,7 @@ from ._answer import read_body, retry_after_seconds
 from ._deadline_backend import install_deadlines
 from ._exchange import AnswerTimeout, AnswerUnreadable, IdentityProviderUnreachable
 from ._redact import install_log_redaction
+from ._watchdog import call_before
 
 __all__ = ["DEFAULT_MAX_ANSWER_BYTES", "HttpSettings", "MsalHttpClient"]
 
@@ -54,7 +60,7 @@ class HttpSettings:
     """
 
     verify: bool | str | ssl.SSLContext = True
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # its userinfo may hold a password
     timeout: float = 30.0
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
@@ -89,10 +95,14 @@ class MsalHttpClient:
         self.settings = settings or HttpSettings()
         self._owned = client is None
         self._client = client if client is not None else self.settings.build_client()
-        if not install_deadlines(self._client):
-            logger.debug(
-                "MSAL's HTTP client has a custom transport: the token request deadline is "
-                "checked between answer chunks only"
+        # Whether the deadline binds every socket operation of this client in the calling
+        # thread; if not, each call runs under the watchdog instead.
+        self.socket_bound = install_deadlines(self._client)
+        if not self.socket_bound:
+            logger.info(
+                "the HTTP client for the identity provider has a transport cae-sdk cannot "
+                "bound at the socket; each token request runs in a watchdog thread that the "
+                "caller stops waiting for at the deadline"
             )
         install_log_redaction()
 
@@ -148,14 +158,33 @@ class MsalHttpClient:
         deadline = start + budget
         if exchange is not None and exchange.deadline is not None:
             deadline = min(deadline, exchange.deadline)
+        # Last in every message: a URL ending in ".../token" followed by ": " reads as a
+        # "token: value" field to the log redaction.
         where = f"{method} {loggable_url(url)}"
         if deadline <= start:
-            raise AnswerTimeout(f"{where}: the token request's deadline has passed")
-        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
-        send_headers = {**(headers or {}), "Accept-Encoding": "identity"}
+            raise AnswerTimeout(f"the token request's deadline has passed ({where})")
         if exchange is not None:
             exchange.sent += 1
             exchange.status = exchange.retry_after = None  # about this request from now on
+        send = partial(
+            self._request_once, method, url, where, deadline, exchange, params, headers, body
+        )
+        return send() if self.socket_bound else call_before(deadline, send, what=where)
+
+    def _request_once(
+        self,
+        method: str,
+        url: str,
+        where: str,
+        deadline: float,
+        exchange: _exchange.Exchange | None,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        body: dict[str, Any],
+    ) -> httpx.Response:
+        """One request and its answer, read in full within ``deadline``."""
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        send_headers = {**(headers or {}), "Accept-Encoding": "identity"}
         try:
             with (
                 _exchange.socket_deadline(deadline),
@@ -164,7 +193,10 @@ class MsalHttpClient:
                     url,
                     params=clean_params,
                     headers=send_headers,
-                    timeout=deadline - start,
+                    timeout=max(0.001, deadline - time.monotonic()),
+                    # Never, whatever the application's client says: a 307 would send the form
+                    # (client secret, assertion, refresh token) to wherever it points.
+                    follow_redirects=False,
                     **body,
                 ) as response,
             ):
@@ -184,16 +216,16 @@ class MsalHttpClient:
                     max_bytes=self.settings.max_answer_bytes,
                 )
         except AnswerTimeout as exc:
-            raise AnswerTimeout(f"{where}: {exc}") from None
+            raise AnswerTimeout(f"{exc} ({where})") from None
         except AnswerUnreadable as exc:
-            raise AnswerUnreadable(f"{where}: {exc}", reason=exc.reason) from None
+            raise AnswerUnreadable(f"{exc} ({where})", reason=exc.reason) from None
         except httpx.TimeoutException:
-            raise AnswerTimeout(f"{where} timed out") from None
+            raise AnswerTimeout(f"timed out ({where})") from None
         except httpx.TransportError as exc:
-            raise IdentityProviderUnreachable(f"{where} failed: {type(exc).__name__}") from None
+            raise IdentityProviderUnreachable(f"{type(exc).__name__} ({where})") from None
         except httpx.RequestError as exc:  # too many redirects, an invalid URL
             raise AnswerUnreadable(
-                f"{where} failed: {type(exc).__name__}", reason="undecodable"
+                f"{type(exc).__name__} ({where})", reason="undecodable"
             ) from None
         headers_out = [(k, v) for k, v in response.headers.multi_items() if k not in _BODY_FRAMING]
         return httpx.Response(

@@ -6,19 +6,41 @@ instead of starting their own: one token request for the whole burst. Works for 
 (:meth:`SingleFlight.call`) and for asyncio tasks (:meth:`SingleFlight.acall`, which also joins
 flights started by threads, because the leader task runs the call through :meth:`call` in a
 worker thread).
+
+Those worker threads are cae-sdk's own (:data:`MAX_WORKERS`), not the event loop's default
+executor: an application's blocking work queued there cannot hold token acquisitions beyond
+their deadline, and acquisitions held by a slow identity provider cannot starve what the loop
+itself runs there (``getaddrinfo`` for every new connection).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import weakref
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["SingleFlight"]
+__all__ = ["MAX_WORKERS", "SingleFlight"]
 
 T = TypeVar("T")
+
+MAX_WORKERS = 16
+"""Worker threads for blocking token acquisitions started from event loops (all loops share
+them); each acquisition is bounded by its credential's timeout."""
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="cae-sdk-token")
+        return _EXECUTOR
 
 
 class _Flight(Generic[T]):
@@ -31,8 +53,26 @@ class _Flight(Generic[T]):
 
     def outcome(self) -> T:
         if self.error is not None:
-            raise self.error
+            raise fresh(self.error)
         return self.value  # type: ignore[return-value]
+
+
+def fresh(error: BaseException) -> BaseException:
+    """A copy of ``error`` for one more caller to raise: same type, arguments, attributes and
+    cause, its own traceback. Raising the one object in every waiting thread or task made its
+    traceback collect every waiter's frames (and keep their locals alive), mixed across
+    threads. ``__init__`` is not run again (it may decorate its message)."""
+    try:
+        copy = type(error).__new__(type(error), *error.args)
+        copy.args = error.args
+        if hasattr(error, "__dict__"):
+            vars(copy).update(vars(error))
+    except Exception:  # noqa: BLE001 - an exception type that cannot be copied: as it is
+        return error
+    copy.__cause__ = error.__cause__
+    copy.__context__ = error.__context__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy
 
 
 class SingleFlight(Generic[T]):
@@ -79,7 +119,7 @@ class SingleFlight(Generic[T]):
 
     async def acall(self, key: Hashable, fn: Callable[[], T]) -> T:
         """Async variant for a blocking ``fn``: one task per ``key`` and event loop runs
-        ``call(key, fn)`` in a worker thread; every caller awaits that task.
+        ``call(key, fn)`` in a worker thread of cae-sdk's own; every caller awaits that task.
 
         The task is shielded, so a cancelled caller (even the one that started it) never
         cancels the acquisition the others are waiting for.
@@ -88,10 +128,23 @@ class SingleFlight(Generic[T]):
         flights = self._loop_flights.setdefault(loop, {})
         task = flights.get(key)
         if task is None:
-            task = loop.create_task(asyncio.to_thread(self.call, key, fn))
+            # As asyncio.to_thread does, with the caller's context variables, on our threads.
+            run = contextvars.copy_context().run
+            future = loop.run_in_executor(_executor(), run, self.call, key, fn)
+            task = loop.create_task(_await(future))
             flights[key] = task
             task.add_done_callback(lambda done: _finish(flights, key, done))
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except BaseException as exc:
+            if not (task.done() and not task.cancelled() and exc is task.exception()):
+                raise  # this caller was cancelled: as it is
+            error = exc
+        raise fresh(error)  # each waiter its own traceback
+
+
+async def _await(future: asyncio.Future[T]) -> T:
+    return await future
 
 
 def _finish(flights: dict[Hashable, asyncio.Task[T]], key: Hashable, done: asyncio.Task[T]) -> None:

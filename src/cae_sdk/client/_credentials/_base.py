@@ -6,10 +6,18 @@ optional, already merged claims request; this base runs that inside one bounded
 whole acquisition) and turns the answer, or any exception, into an
 :class:`~cae_sdk.client.AccessToken` or a :class:`TokenAcquisitionError`: this is the one
 place failures are typed.
+
+It is also the one place claims token requests are counted: every adapter over a credential
+(``CAEAuth``, ``CAEClient`` built per call, ``requests`` and aiohttp adapters, every
+``as_azure_credential()``) goes through :meth:`CredentialBase.get_token`, so the credential's
+:class:`~cae_sdk.client.LoopBreaker` bounds what a hostile API can make the client
+ask for, per scopes, however many adapters there are; a burst coalesced by the single flight
+counts once, and an attempt that sent nothing (MSAL answered from its throttle cache) not at all.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -24,6 +32,7 @@ from ...core.errors import (
 )
 from .. import _exchange
 from .._http import MsalHttpClient
+from .._loop_breaker import LoopBreaker
 from .._redact import install_log_redaction
 from .._singleflight import SingleFlight
 from .._token import AccessToken
@@ -37,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CredentialBase"]
 
+_MAX_ANSWERS = 64  # claims requests whose last answer is kept (a hostile API invents many)
+
 
 class CredentialBase(ABC):
     """Base of every credential: implements ``get_token`` on top of :meth:`_acquire`."""
@@ -44,12 +55,20 @@ class CredentialBase(ABC):
     def __init__(self, *, clock: Clock = time.time) -> None:
         self._clock = clock
         self._http: MsalHttpClient | None = None
+        self._timeout: float | None = None  # the deadline of a credential without MsalHttpClient
         # Single flight per (credential, scopes, claims): several clients (sync and async,
         # several CAEAuth instances) that share this credential cause one token request.
         self._flights: SingleFlight[AccessToken] = SingleFlight()
+        # The last answer to each claims request (newest last), for the adapters that see the
+        # same challenge after it was answered.
+        self._answers: dict[tuple[tuple[str, ...], str | None], AccessToken] = {}
+        self._answers_lock = threading.Lock()
         # When (time.monotonic()) the identity provider's last Retry-After ends: MSAL answers
         # from its throttle cache until then, and the error says how long is left.
         self._retry_at = 0.0
+        self.loop_breaker = LoopBreaker()
+        """Bounds the claims token requests of this credential, per scopes, across all its
+        adapters (3 in 5 minutes by default; replace it to change the budget)."""
         install_log_redaction()
 
     def close(self) -> None:
@@ -78,9 +97,25 @@ class CredentialBase(ABC):
         """
         scope_list = _check_scopes(scopes)
         request_claims = merge_claims(CP1, claims) if claims else None
-        token = self._flights.call(
-            (tuple(scope_list), request_claims), lambda: self._fetch(scope_list, request_claims)
-        )
+        key = (tuple(scope_list), request_claims)
+        if request_claims is not None and challenged_token is not None:
+            answer = self._answers.get(key)
+            if (
+                answer is not None
+                and answer.token != challenged_token
+                and not answer.needs_refresh(self._clock())
+            ):
+                # These very claims were answered already, with another token than the one
+                # now refused: a request sent before that answer (another adapter, a client
+                # built per call). It gets the answer, not a token request of its own.
+                return answer
+        token = self._flights.call(key, lambda: self._fetch(scope_list, request_claims))
+        if request_claims is not None:
+            with self._answers_lock:
+                self._answers.pop(key, None)
+                self._answers[key] = token
+                if len(self._answers) > _MAX_ANSWERS:
+                    del self._answers[next(iter(self._answers))]
         if claims and token.token == challenged_token:
             raise ClaimsChallengeUnresolvable(
                 f"{type(self).__name__} returned the same token that was just challenged; "
@@ -91,24 +126,40 @@ class CredentialBase(ABC):
 
     def _fetch(self, scopes: list[str], request_claims: str | None) -> AccessToken:
         now = self._clock()
-        timeout = self._http.timeout if self._http is not None else None
+        # Claims requests are what a resource can ask for: counted here, once per flight.
+        key = tuple(scopes)
+        stamp = None if request_claims is None else self.loop_breaker.admit(key, now)
+        timeout = self._http.timeout if self._http is not None else self._timeout
         with _exchange.acquisition(timeout) as exchange:
             try:
-                result = self._acquire(scopes, request_claims)
-            except CAEError:
+                return self._fetch_in(exchange, scopes, request_claims, now)
+            except BaseException:
+                if stamp is not None and exchange.sent == 0:
+                    # Nothing went out (MSAL's throttle cache, a refusal before any request):
+                    # not an attempt. One that went out counts, answered or not (a timeout
+                    # or a reset still cost the identity provider a request).
+                    self.loop_breaker.refund(key, stamp)
                 raise
-            except Exception as exc:  # noqa: BLE001 - whatever MSAL raised is typed here, once
-                raise acquisition_error(
-                    exc, exchange=exchange, claims=request_claims, retry_after=self._waiting()
-                ) from None
-            finally:
-                if exchange.retry_after is not None:
-                    self._retry_at = time.monotonic() + exchange.retry_after
-            self._check(result, exchange=exchange, claims=request_claims)
-            try:
-                return self._accept(result, now=now, claims=request_claims)
-            except (ValueError, TypeError, OverflowError) as exc:  # expires_in="soon", inf...
-                raise acquisition_error(exc, exchange=exchange, claims=request_claims) from None
+
+    def _fetch_in(
+        self, exchange: _exchange.Exchange, scopes: list[str], claims: str | None, now: float
+    ) -> AccessToken:
+        try:
+            result = self._acquire(scopes, claims)
+        except CAEError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever MSAL raised is typed here, once
+            raise acquisition_error(
+                exc, exchange=exchange, claims=claims, retry_after=self._waiting()
+            ) from None
+        finally:
+            if exchange.retry_after is not None:
+                self._retry_at = time.monotonic() + exchange.retry_after
+        self._check(result, exchange=exchange, claims=claims)
+        try:
+            return self._accept(result, now=now, claims=claims)
+        except (ValueError, TypeError, OverflowError) as exc:  # expires_in="soon", inf...
+            raise acquisition_error(exc, exchange=exchange, claims=claims) from None
 
     def _waiting(self) -> float | None:
         """Seconds left of the identity provider's last ``Retry-After``, if any."""
@@ -146,7 +197,7 @@ class CredentialBase(ABC):
                 "Token request returned nothing.", error="no_result", claims=claims
             )
         if "access_token" not in result:
-            raise TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
+            raise refusal_error(result, exchange=None, claims=claims)
         return AccessToken.from_result(result, now=now, claims=claims)
 
     def as_azure_credential(self) -> AzureSDKCredential:

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from msal.exceptions import MsalServiceError
 
-from ...core.errors import TokenAcquisitionError
+from ...core.errors import MAX_ERROR_TEXT, TokenAcquisitionError
 from ...core.remediation import Remediation, RemediationKind
 from .._exchange import AnswerTimeout, AnswerUnreadable, Exchange
 from .._redact import redact
@@ -67,9 +67,17 @@ def refusal_error(
     claims: str | None,
     retry_after: float | None = None,
 ) -> TokenAcquisitionError:
-    """An MSAL error result (the identity provider's ``error`` answer) as a typed error."""
+    """An MSAL error result (the identity provider's ``error`` answer) as a typed error.
+
+    The identity provider's text is redacted: a proxy or a broken endpoint that echoes the
+    request (its form carries the client secret or assertion) must not put it in an error."""
+    cleaned = dict(result)
+    for name in ("error", "error_description"):
+        value = cleaned.get(name)
+        if isinstance(value, str):
+            cleaned[name] = redact(value[: 4 * MAX_ERROR_TEXT])  # cut first: bounded work
     return TokenAcquisitionError.from_msal_result(
-        dict(result), claims=claims, **_details(exchange, retry_after)
+        cleaned, claims=claims, **_details(exchange, retry_after)
     )
 
 

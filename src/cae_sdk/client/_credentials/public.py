@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msal
 
 from ...core.claims import parse_claims_request, requested_acrs
-from ...core.errors import InteractionRequired, TokenAcquisitionError
+from ...core.errors import InteractionRequired
 from ...core.remediation import remediation_for
 from .. import _exchange
 from ._base import CredentialBase
+from ._errors import refusal_error
 from ._options import AuthorityOptions, MsalAppPair, TransportOptions
 
 if TYPE_CHECKING:
@@ -86,7 +88,8 @@ class PublicClientCredential(CredentialBase):
         app = self._apps.get(for_claims=claims is not None)
         flow = app.initiate_device_flow(scopes=scopes, claims_challenge=claims)
         if "user_code" not in flow:
-            raise TokenAcquisitionError.from_msal_result(dict(flow), claims=claims)
+            raise refusal_error(flow, exchange=None, claims=claims)
+        _bound_device_flow(flow, now=time.time())
         # The user takes minutes: no overall deadline, each poll is still bounded by timeout.
         with _exchange.interaction():
             self._prompt(str(flow.get("message") or flow["user_code"]))
@@ -97,10 +100,11 @@ class PublicClientCredential(CredentialBase):
 
     def _interact(self, claims: str | None, result: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if self._interaction_handler is not None and claims is not None:
+            _exchange.note_sent()  # a sign-in on a resource's say-so: bounded like a request
             with _exchange.interaction():
                 return self._interaction_handler(claims)
         if result is not None:
-            error = TokenAcquisitionError.from_msal_result(dict(result), claims=claims)
+            error = refusal_error(result, exchange=None, claims=claims)
             if isinstance(error, InteractionRequired):
                 raise error
         raise InteractionRequired(
@@ -110,6 +114,26 @@ class PublicClientCredential(CredentialBase):
             claims=claims,
             remediation=remediation_for((), "interaction_required"),
         )
+
+
+MAX_DEVICE_CODE_WAIT = 30 * 60
+"""The longest a device code sign-in waits for the user, whatever ``expires_in`` the identity
+provider sent (Entra's codes last 15 minutes; MSAL assumes 30 when none is given)."""
+
+
+def _bound_device_flow(flow: dict[str, Any], *, now: float) -> None:
+    """Make MSAL's polling loop end (``msal/oauth2cli/oauth2.py``,
+    ``obtain_token_by_device_flow``): it polls until ``expires_at`` and checks that only while
+    it sleeps ``interval`` one-second rounds, so an ``interval`` of 0 polls in a tight loop
+    forever. RFC 8628 section 3.2: ``interval`` is the minimum wait between polls, 5 when
+    absent; section 3.5: the client stops when the code expires."""
+    interval = flow.get("interval")
+    flow["interval"] = max(1, interval) if isinstance(interval, int) else 5
+    expires_at = flow.get("expires_at")
+    latest = now + MAX_DEVICE_CODE_WAIT
+    if isinstance(expires_at, int | float) and expires_at == expires_at:  # a number, not NaN
+        latest = min(float(expires_at), latest)
+    flow["expires_at"] = latest
 
 
 def _needs_user(result: Mapping[str, Any]) -> bool:
