@@ -72,6 +72,14 @@ class StreamFollower:
             return ZERO_ID, None, None
         return stream_info(raw)
 
+    async def present(self, entry: StreamId | None) -> bool | None:
+        """Whether the stream still holds ``entry`` (None when there is nothing to check)."""
+        if entry is None or entry == ZERO_ID:
+            return None
+        stream, at = self._store.keys.stream, str(entry)
+        found = await self._store._call(lambda c: c.xrange(stream, min=at, max=at, count=1))
+        return bool(found)
+
     async def follow(self, *, first_read: Callable[[], None]) -> None:
         """Read the stream from ``position`` until cancelled or a call fails. The first read
         does not block (a replica that is up to date is ready at once); later reads block for

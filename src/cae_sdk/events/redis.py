@@ -361,8 +361,9 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         async with self._write_lock:
             epoch = await self._call(self._read_epoch)
             last, first, deleted = await self._follower.stream_state()
+            seen = self._follower.position if self._epoch is not None else None
             plan: Catchup = plan_catchup(
-                seen=self._follower.position if self._epoch is not None else None,
+                seen=seen,
                 written=self._written,
                 our_epoch=self._epoch,
                 epoch=epoch,
@@ -371,6 +372,8 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 deleted=deleted,
                 away=self._follower.away(),
                 retention=self._ttl,
+                seen_present=await self._follower.present(seen),
+                written_present=await self._follower.present(self._written),
             )
             if plan.snapshot:
                 _log.info("Redis event store: %s; reading the whole state", plan.reason)
