@@ -24,6 +24,7 @@ import httpx
 from ...core.errors import CAEError, EventSourceError, EventValidationError, StoreUnavailable
 from .._auth import BearerSource, bearer_auth
 from .._background import BackgroundLoop
+from .._http import Answer, exchange
 from .receiver import SetReceiver
 from .rules import INVALID_REQUEST
 
@@ -85,6 +86,7 @@ class PollClient(BackgroundLoop):
         max_events: int = 100,
         long_poll: bool = True,
         request_timeout: float = 35.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -96,6 +98,7 @@ class PollClient(BackgroundLoop):
         self._max_events = max_events
         self._long_poll = long_poll
         self._timeout = request_timeout
+        self._max_bytes = max_response_bytes
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._sleep = sleep
@@ -104,8 +107,9 @@ class PollClient(BackgroundLoop):
         self.failures = 0
 
     async def poll_once(self, *, return_immediately: bool | None = None) -> PollResult:
-        """One request/response round; raises ``httpx.HTTPError`` on transport or HTTP errors
-        (the pending acknowledgements are kept for the next round)."""
+        """One request/response round; raises ``httpx.HTTPError`` on transport errors and
+        :class:`EventSourceError` on HTTP errors, a missed deadline or an oversized answer (the
+        pending acknowledgements are kept for the next round)."""
         immediate = (not self._long_poll) if return_immediately is None else return_immediately
         body = build_poll_request(
             ack=self._ack,
@@ -113,10 +117,7 @@ class PollClient(BackgroundLoop):
             max_events=self._max_events,
             return_immediately=immediate,
         )
-        response = await self._http.post(
-            self.endpoint, json=body, auth=self._auth, timeout=self._timeout
-        )
-        response.raise_for_status()
+        response = await self._post(body)
         # The transmitter has our answers now.
         self._ack, self._errors = [], {}
         sets, more = parse_poll_response(response.json())
@@ -147,11 +148,21 @@ class PollClient(BackgroundLoop):
         body = build_poll_request(
             ack=self._ack, errors=self._errors, max_events=0, return_immediately=True
         )
-        response = await self._http.post(
-            self.endpoint, json=body, auth=self._auth, timeout=self._timeout
-        )
-        response.raise_for_status()
+        await self._post(body)
         self._ack, self._errors = [], {}
+
+    async def _post(self, body: dict[str, Any]) -> Answer:
+        """One poll request: ``request_timeout`` is the deadline of the whole exchange (a long
+        poll included), and at most ``max_response_bytes`` of the answer are read."""
+        response = await exchange(
+            self._http, "POST", self.endpoint, json_body=body, auth=self._auth,
+            deadline=self._timeout, max_bytes=self._max_bytes,
+        )  # fmt: skip
+        if not response.is_success:
+            raise EventSourceError(
+                f"poll endpoint answered HTTP {response.status}", status=response.status
+            )
+        return response
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -176,5 +187,5 @@ class PollClient(BackgroundLoop):
     async def stop(self) -> None:
         """Cancel the loop and send the last acknowledgements."""
         await super().stop()
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(httpx.HTTPError, CAEError):
             await self.flush()
