@@ -12,7 +12,7 @@ from .mapping import (
 )
 from .poll import PollClient, PollResult, build_poll_request, parse_poll_response
 from .push import PushReceiverApp
-from .receiver import ReceiveResult, SetReceiver, StreamState, VerificationStates
+from .receiver import Delivery, ReceiveResult, SetReceiver, StreamState, VerificationStates
 from .rules import (
     ALLOWED_ALGORITHMS,
     SecurityEvent,
@@ -26,6 +26,7 @@ from .streams import StreamClient, StreamVerificationError, poll_delivery, push_
 __all__ = [
     "ALLOWED_ALGORITHMS",
     "EVENT_MAPPING",
+    "Delivery",
     "DirectorySubjectResolver",
     "Effect",
     "EventRule",

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ...core.errors import CAEError, EventSourceError, EventValidationError, StoreUnavailable
+from ...core.errors import CAEError, EventSourceError, EventValidationError
 from .._auth import BearerSource, bearer_auth
 from .._background import BackgroundLoop
 from .._http import Answer, exchange
@@ -68,6 +68,8 @@ class PollResult:
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)
     retry_later: list[str] = field(default_factory=list)
     more_available: bool = False
+    retry_after: float | None = None
+    """The longest wait a SET to deliver again asked for (e.g. a deferred key refresh)."""
 
 
 class PollClient(BackgroundLoop):
@@ -129,17 +131,16 @@ class PollClient(BackgroundLoop):
         return result
 
     async def _process(self, jti: str, token: Any, result: PollResult) -> None:
-        if not isinstance(token, str):
-            result.refused[jti] = (INVALID_REQUEST, "SET is not a compact JWS string")
-            return
-        try:
-            await self.receiver.receive(token)
-        except EventValidationError as exc:
-            result.refused[jti] = (exc.err, exc.description)
-        except (StoreUnavailable, EventSourceError):
-            result.retry_later.append(jti)  # neither acked nor refused: delivered again
-        else:
+        delivery = await self.receiver.deliver(token)
+        if delivery.accepted:
             result.acknowledged.append(jti)
+        elif delivery.err is not None:
+            result.refused[jti] = (delivery.err, delivery.description)
+        else:
+            result.retry_later.append(jti)  # neither acked nor refused: delivered again
+            hint = delivery.retry_after
+            if hint is not None and (result.retry_after is None or hint > result.retry_after):
+                result.retry_after = hint
 
     async def flush(self) -> None:
         """Send pending acknowledgements without asking for more SETs (``maxEvents: 0``)."""
@@ -165,24 +166,42 @@ class PollClient(BackgroundLoop):
         return response
 
     async def run(self) -> None:
-        """Poll until cancelled."""
+        """Poll until cancelled; no failure ends the loop."""
         more = False
+        retrying = 0  # consecutive rounds that left SETs to be delivered again
         while True:
             try:
                 result = await self.poll_once(return_immediately=more or not self._long_poll)
-            except (httpx.HTTPError, CAEError, ValueError) as exc:
-                # CAEError also covers the credential behind the bearer token (e.g.
-                # TokenAcquisitionError): retried like a transport error, never ending the loop.
+            except Exception as exc:  # noqa: BLE001 - the loop outlives any failure
+                # Transport, HTTP, a credential's TokenAcquisitionError, garbage: retried with
+                # backoff. An unexpected one is logged with its traceback, never the loop's end
+                # (a dead loop would stop every revocation of the stream, silently).
                 self.failures += 1
-                delay = min(self._backoff_max, self._backoff_initial * 2 ** (self.failures - 1))
-                delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not security
-                _log.warning("SET poll failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                delay = self._backoff(self.failures)
+                if isinstance(exc, (httpx.HTTPError, CAEError, ValueError)):
+                    _log.warning("SET poll failed (%s); retry in %.1fs", type(exc).__name__, delay)
+                else:
+                    _log.exception("SET poll failed unexpectedly; retry in %.1fs", delay)
                 await self._sleep(delay)
                 continue
             self.failures = 0
             more = result.more_available
+            if result.retry_later:
+                # The transmitter hands unacknowledged SETs straight back: wait (as long as the
+                # failing part asked, else with backoff) rather than spin on them.
+                retrying += 1
+                hint = result.retry_after
+                await self._sleep(min(hint, self._backoff_max) if hint else self._backoff(retrying))
+                continue
+            retrying = 0
             if not more and not self._long_poll:
                 await self._sleep(self._backoff_initial)
+
+    def _backoff(self, attempt: int) -> float:
+        # The exponent is capped: 2.0 ** 1024 overflows, and a transmitter down for a night
+        # (about a thousand failures at backoff_max) must not end the loop with OverflowError.
+        delay: float = min(self._backoff_max, self._backoff_initial * 2.0 ** min(attempt - 1, 64))
+        return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
     async def stop(self) -> None:
         """Cancel the loop and send the last acknowledgements."""

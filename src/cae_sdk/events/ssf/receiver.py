@@ -37,7 +37,7 @@ from .mapping import DirectorySubjectResolver, MappedEvent, SubjectResolver, map
 from .rules import INVALID_REQUEST, SecurityEvent, SetValidationConfig
 from .set_decoder import SetDecoder, TransmitterKeys
 
-__all__ = ["ReceiveResult", "SetReceiver", "StreamState", "VerificationStates"]
+__all__ = ["Delivery", "ReceiveResult", "SetReceiver", "StreamState", "VerificationStates"]
 
 _log = logging.getLogger("cae_sdk.events.ssf")
 
@@ -60,6 +60,33 @@ class ReceiveResult:
     """The ``jti`` was seen before (a redelivery; applying it again changed nothing)."""
     changed: int = 0
     """How many store events changed state (newer watermark, new risk level)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What to tell the transmitter about one SET: the single decision push (RFC 8935 section
+    2.3) and poll (RFC 8936 section 2.4) both render, so they can never disagree.
+
+    * ``accepted`` (``result`` set): 202 / ``ack``;
+    * ``refused`` (``err`` set, an RFC 8935 section 2.4 code): 400 / ``setErrs``, final;
+    * otherwise "deliver it again": 503 + ``Retry-After`` / neither acknowledged nor refused.
+      The store or the key endpoint was unreachable, or processing failed unexpectedly (a
+      resolver's or a store's bug): never a final answer for a SET that was not applied.
+    """
+
+    result: ReceiveResult | None = None
+    err: str | None = None
+    description: str = ""
+    retry_after: float | None = None
+    """Seconds after which a redelivery can succeed, when the failing part said so."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is not None
+
+    @property
+    def refused(self) -> bool:
+        return self.err is not None
 
 
 class VerificationStates:
@@ -193,6 +220,24 @@ class SetReceiver:
         if critical_subject_members is None and http is not None:
             receiver._keys = keys  # the configuration names the critical members
         return receiver
+
+    async def deliver(self, token: object) -> Delivery:
+        """Process one SET as :meth:`receive` does and decide the answer; never raises (but
+        for cancellation)."""
+        if not isinstance(token, str):
+            return Delivery(err=INVALID_REQUEST, description="SET is not a compact JWS string")
+        try:
+            return Delivery(result=await self.receive(token))
+        except EventValidationError as exc:
+            return Delivery(err=exc.err, description=exc.description)
+        except (StoreUnavailable, EventSourceError) as exc:
+            hint = getattr(exc, "retry_after", None)
+            return Delivery(retry_after=hint if isinstance(hint, (int, float)) else None)
+        except Exception:  # noqa: BLE001 - logged with its traceback below
+            # Not the SET's fault as far as anyone can tell: it must come again, and the bug
+            # must be seen. A 500 (push) or the end of the poll loop would be worse on both.
+            _log.exception("SET processing failed unexpectedly; asking for redelivery")
+            return Delivery()
 
     async def receive(self, token: str) -> ReceiveResult:
         """Process one compact SET; raises :class:`EventValidationError` if it is refused, and
