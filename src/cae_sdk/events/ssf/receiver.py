@@ -199,7 +199,8 @@ class SetReceiver:
         on_stream_updated: Callable[[StreamState], None] | None = None,
         **rules: Any,
     ) -> SetReceiver:
-        """The usual wiring in one call: keys discovered with ``http`` (or pinned ``jwks``),
+        """The usual wiring in one call: keys discovered with ``http`` (or pinned ``jwks``; the
+        ``critical_subject_members`` are then what is passed, never fetched),
         :class:`SetValidationConfig` from ``issuer``, ``audiences`` and ``rules`` (e.g.
         ``max_future_seconds``), and a :class:`DirectorySubjectResolver` unless one is given.
         ``audiences`` is what the stream's ``aud`` says (``stream["aud"]``)."""
@@ -217,8 +218,10 @@ class SetReceiver:
             stream_ids=stream_ids,
             on_stream_updated=on_stream_updated,
         )
-        if critical_subject_members is None and http is not None:
-            receiver._keys = keys  # the configuration names the critical members
+        if critical_subject_members is None and http is not None and jwks is None:
+            # The discovered configuration names the critical members. Pinned keys are never
+            # fetched, and neither is the configuration: the operator passes its members.
+            receiver._keys = keys
         return receiver
 
     async def deliver(self, token: object) -> Delivery:
