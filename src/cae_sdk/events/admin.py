@@ -106,7 +106,12 @@ class AdminApp:
     async def _post_event(self, receive: Receive, send: Send) -> None:
         body = await read_body(receive, _MAX_BODY)
         try:
-            data = json.loads(body) if body else None
+            if body is None:
+                raise ValueError("body too large (or the client went away)")
+            try:
+                data = json.loads(body) if body else None
+            except RecursionError:
+                raise ValueError("JSON nested too deeply") from None
             if not isinstance(data, Mapping):
                 raise ValueError("body must be a JSON object")
             event = event_from_dict(data)

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from ..core.locations import NamedLocation
-from ..core.subjects import SubjectKey
+from ..core.subjects import SubjectKey, SubjectKind
 
 __all__ = [
     "WATERMARK_TTL_SECONDS",
@@ -24,6 +24,7 @@ __all__ = [
     "RevocationEvent",
     "RiskEvent",
     "RiskLevel",
+    "canonical_subject",
     "event_from_dict",
     "event_to_dict",
     "order_key",
@@ -147,12 +148,35 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         raise ValueError(f"malformed event: {type(exc).__name__}") from None
 
 
+# Tenant ids, object ids, app ids and addresses compare without case (GUIDs; RFC 9493 section
+# 3.2.2.1 for addresses), and the keys of a token are lower-cased; session ids and (iss, sub)
+# pairs are exact. A subject read from outside (the admin API, another writer) is brought to that
+# form: one typed with the upper-case GUIDs the Entra portal shows was stored as it came and
+# never matched a token (the revocation was answered 202 and enforced nowhere).
+_CASE_FREE = frozenset({SubjectKind.USER, SubjectKind.SERVICE_PRINCIPAL, SubjectKind.EMAIL})
+
+
+def canonical_subject(text: str) -> SubjectKey:
+    """:meth:`SubjectKey.parse` in the form tokens are checked against; ``ValueError`` if it
+    is not a subject key."""
+    key = SubjectKey.parse(text)
+    tenant, value = key.tenant_id.lower(), key.value
+    if key.kind is SubjectKind.TENANT:
+        value = tenant  # a tenant's key names the tenant twice
+    elif key.kind in _CASE_FREE:
+        value = value.strip().lower()
+    if tenant == key.tenant_id and value == key.value:
+        return key  # the common case (written by cae-sdk): no second object
+    return SubjectKey(key.kind, tenant, value)
+
+
 def _event_from_dict(data: Mapping[str, Any]) -> Event:
     kind = data.get("type")
     event_id = data.get("event_id")
+    event_id = event_id if isinstance(event_id, str) else None
     if kind == "revocation":
         return RevocationEvent(
-            SubjectKey.parse(str(data["subject"])),
+            canonical_subject(str(data["subject"])),
             _timestamp(data["not_before"]),
             str(data.get("reason", "revoked")),
             str(data.get("source", "api")),
@@ -160,7 +184,7 @@ def _event_from_dict(data: Mapping[str, Any]) -> Event:
         )
     if kind == "risk":
         return RiskEvent(
-            SubjectKey.parse(str(data["subject"])),
+            canonical_subject(str(data["subject"])),
             RiskLevel(str(data["level"]).lower()),
             _timestamp(data["at"]),
             str(data.get("reason", "risk_level_change")),
