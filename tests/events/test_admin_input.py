@@ -90,3 +90,38 @@ async def test_any_body_gets_202_or_a_typed_400(body: Any) -> None:
     assert response.status_code in (202, 400), response.text
     if response.status_code == 400:
         assert response.json()["error"] == "invalid_request"
+
+
+class _NoListing(InMemoryEventStore):
+    def watermarks(self) -> dict[SubjectKey, int]:
+        raise AssertionError("health must not list every watermark")
+
+
+async def test_health_counts_without_listing_every_watermark() -> None:
+    """A load balancer probes /health every few seconds: with a million watermarks, listing them
+    to count them held the event loop for seconds each time."""
+    store = _NoListing()
+    for i in range(3):
+        await store.revoke_user(TENANT, f"user-{i}")
+    app = AdminApp(store, enabled=True, static_key=KEY)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://admin"
+    ) as client:
+        health = (await client.get("/health", headers=HEADERS)).json()
+    assert health == {"healthy": True, "watermarks": 3}
+
+
+def test_watermarks_never_read_again_are_swept_with_later_writes() -> None:
+    """A subject revoked once and never seen again used to stay in memory for ever (watermarks
+    were dropped only when read)."""
+    from cae_sdk.events import RevocationEvent
+
+    now = [1_000_000.0]
+    store = InMemoryEventStore(watermark_retention=100, clock=lambda: now[0])
+    for i in range(5_000):
+        store.apply_local(RevocationEvent(SubjectKey.user("t", f"old-{i}"), int(now[0]), "x"))
+    now[0] += 1_000  # every one of them is past its retention
+    for i in range(20_000):
+        store.apply_local(RevocationEvent(SubjectKey.user("t", f"new-{i}"), int(now[0]), "x"))
+    assert store.watermark_count() <= 20_000 + 1_024  # the old ones are gone without a read
+    assert len(store.watermarks()) == 20_000
