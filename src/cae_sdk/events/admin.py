@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..core.errors import CAEError, ConfigurationError, StoreUnavailable
 from ..core.tokens import TokenClaims
-from ._asgi import is_http, read_body, respond_json
+from ._asgi import NoBody, is_http, read_body, respond_json
 from .model import event_from_dict
 from .store import EventStore
 
@@ -46,6 +46,7 @@ class AdminApp:
         static_key: str | None = None,
         validator: AdminTokenValidator | None = None,
         required_role: str = "CAE.Admin",
+        body_timeout: float = 10.0,
     ) -> None:
         if enabled and not static_key and validator is None:
             raise ConfigurationError("the admin API needs a static_key or a token validator")
@@ -56,6 +57,7 @@ class AdminApp:
         self._key = static_key.encode() if static_key else None
         self._validator = validator
         self._role = required_role
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await is_http(scope, receive, send):
@@ -106,9 +108,12 @@ class AdminApp:
         return None
 
     async def _post_event(self, receive: Receive, send: Send) -> None:
-        body = await read_body(receive, _MAX_BODY)
+        body = await read_body(receive, _MAX_BODY, self._body_timeout)
+        if body is NoBody.TIMEOUT:
+            await respond_json(send, 408, {"error": "request_timeout"})
+            return
         try:
-            if body is None:
+            if not isinstance(body, bytes):
                 raise ValueError("body too large (or the client went away)")
             try:
                 data = json.loads(body) if body else None

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ...core.errors import ConfigurationError
 from ...core.secevents import SECEVENT_CONTENT_TYPE
-from .._asgi import is_http, read_body, respond, respond_json
+from .._asgi import NoBody, is_http, read_body, respond, respond_json
 from .receiver import SetReceiver
 from .rules import INVALID_REQUEST
 
@@ -46,13 +46,16 @@ class PushReceiverApp:
         *,
         authorization: str | Sequence[str],
         max_body_bytes: int = 64 * 1024,
+        body_timeout: float = 10.0,
     ) -> None:
+        """``body_timeout``: the deadline for reading the whole request body (408 after)."""
         accepted = [authorization] if isinstance(authorization, str) else list(authorization)
         if not accepted or not all(accepted):
             raise ConfigurationError("the push endpoint needs a non-empty Authorization value")
         self.receiver = receiver
         self._accepted = [a.encode("latin-1") for a in accepted]
         self._max_body = max_body_bytes
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await is_http(scope, receive, send):
@@ -68,8 +71,12 @@ class PushReceiverApp:
         if content_type != SECEVENT_CONTENT_TYPE.encode():
             await _error(send, INVALID_REQUEST, f"Content-Type must be {SECEVENT_CONTENT_TYPE}")
             return
-        body = await read_body(receive, self._max_body)
-        if body is None:
+        body = await read_body(receive, self._max_body, self._body_timeout)
+        if body is NoBody.TIMEOUT:
+            # Not the SET's fault as far as we know: 408 lets the transmitter send it again.
+            await respond(send, 408, b"", extra=[(b"connection", b"close")])
+            return
+        if not isinstance(body, bytes):
             await _error(send, INVALID_REQUEST, "SET exceeds the size limit")
             return
         try:
