@@ -6,51 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from _hostile import Hostile
 from _ssf_helpers import AUDIENCE, RSA_KEY, running
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from cae_sdk.core.errors import CAEError
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events.graph import GraphClient
 from cae_sdk.events.ssf import PollClient, SetReceiver, StreamClient
-
-
-class Hostile:
-    """Answers 200 at once, then trickles a byte every 50 ms for ever, or streams without end."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-        self.mode = "trickle"
-
-    async def _body(self) -> AsyncIterator[bytes]:
-        if self.mode == "trickle":
-            yield b'{"sets": {'
-            while True:
-                await asyncio.sleep(0.05)
-                self.sent += 1
-                yield b" "
-        else:
-            yield b'{"issuer": "'
-            chunk = b"x" * 65536
-            while True:
-                self.sent += len(chunk)
-                yield chunk
-                await asyncio.sleep(0)
-
-    async def answer(self, request: Request) -> Response:
-        return StreamingResponse(self._body(), media_type="application/json")
-
-    def app(self) -> Starlette:
-        methods = ["GET", "POST"]
-        return Starlette(routes=[Route("/{path:path}", self.answer, methods=methods)])
 
 
 def _receiver() -> SetReceiver:

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from _hostile import Hostile
 from _redis_helpers import eventually
 from _ssf_helpers import running
 from redis.asyncio import Redis
-from test_hostile_sources import Hostile
 
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events.model import Event
