@@ -34,7 +34,7 @@ from ...core.secevents import SSF
 from ..store import EventStore
 from ._streamstate import StreamState, StreamStatuses, notify_observer
 from .mapping import DirectorySubjectResolver, MappedEvent, SubjectResolver, map_security_event
-from .rules import INVALID_REQUEST, SecurityEvent, SetValidationConfig
+from .rules import ACCESS_DENIED, INVALID_REQUEST, SecurityEvent, SetValidationConfig
 from .set_decoder import SetDecoder, TransmitterKeys
 
 __all__ = ["Delivery", "ReceiveResult", "SetReceiver", "StreamState", "VerificationStates"]
@@ -42,7 +42,6 @@ __all__ = ["Delivery", "ReceiveResult", "SetReceiver", "StreamState", "Verificat
 _log = logging.getLogger("cae_sdk.events.ssf")
 
 INVALID_STATE = "invalid_state"
-ACCESS_DENIED = "access_denied"
 _RECENT_STATES = 1024
 _CONTROL = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
 _RECENT_APPLIED = 10_000  # a few MB of jti keys at most
