@@ -125,3 +125,16 @@ def test_watermarks_never_read_again_are_swept_with_later_writes() -> None:
         store.apply_local(RevocationEvent(SubjectKey.user("t", f"new-{i}"), int(now[0]), "x"))
     assert store.watermark_count() <= 20_000 + 1_024  # the old ones are gone without a read
     assert len(store.watermarks()) == 20_000
+
+
+async def test_remember_once_stays_amortised_past_a_hundred_thousand_live_keys() -> None:
+    """Past 100,000 live keys (about one SET a second over the 28-hour replay window) the record
+    was rebuilt on every call: quadratic work on the event loop."""
+    store = InMemoryEventStore(clock=lambda: 1_000.0)
+    rebuilds, table = 0, store._seen
+    for i in range(150_000):
+        assert await store.remember_once(f"ssf:jti-{i}", 100_000)
+        if store._seen is not table:
+            rebuilds, table = rebuilds + 1, store._seen
+    assert rebuilds <= 2
+    assert not await store.remember_once("ssf:jti-7", 100_000)  # still remembered

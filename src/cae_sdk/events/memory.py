@@ -84,6 +84,7 @@ def _timestamp(data: bytes) -> int:
 
 _SWEEP_STEP = 16  # slots checked per write while a sweep runs (faster than the table grows)
 _SWEEP_FLOOR = 1024  # no sweep below this many watermarks
+_SEEN_FLOOR = 100_000  # remember_once keys kept before the first prune
 
 
 class InMemoryEventStore(EventStoreMixin):
@@ -101,6 +102,7 @@ class InMemoryEventStore(EventStoreMixin):
         self._locations: LocationsEvent | None = None
         self._listeners: list[EventListener] = []
         self._seen: dict[str, float] = {}
+        self._seen_limit = _SEEN_FLOOR
         self._cursors: dict[str, str] = {}
         self._ttl = watermark_retention
         self._clock = clock
@@ -240,8 +242,12 @@ class InMemoryEventStore(EventStoreMixin):
         if expires is not None and expires > now:
             return False
         self._seen[key] = now + ttl_seconds
-        if len(self._seen) > 100_000:
+        if len(self._seen) > self._seen_limit:
+            # Amortised: pruned when the record doubled. Pruning on every call past a fixed
+            # size rebuilt the whole record per SET once that many were live (about one SET a
+            # second over the 28-hour replay window): quadratic, on the event loop.
             self._seen = {k: v for k, v in self._seen.items() if v > now}
+            self._seen_limit = max(_SEEN_FLOOR, 2 * len(self._seen))
         return True
 
     async def forget(self, key: str) -> None:
