@@ -5,6 +5,10 @@ decodes and validates them, handles the stream control events (verification, SSF
 8.1.4; stream-updated, section 8.1.5), maps the event through
 :data:`~.mapping.EVENT_MAPPING` and applies the result to the store.
 
+A SET is acknowledged only when its effect is durable: a store that is not healthy after the
+write (Redis away, the write queued in memory) makes it "deliver again", though this replica
+enforces it at once.
+
 Redelivery (RFC 8935 section 2.3, RFC 8936 section 2.4: acknowledged again, acted on once): a
 ``jti`` is recorded only AFTER its effect was stored, so a SET whose write failed is answered
 with a retryable status and, when it comes again, applied: never taken for a duplicate of
@@ -268,6 +272,12 @@ class SetReceiver:
             while len(self._applied) > _RECENT_APPLIED:
                 self._applied.popitem(last=False)
             result = ReceiveResult(event, mapped, not await self._first_time(key), changed)
+        if mapped.events and not self.store.healthy:
+            # Applied here, but not durably: a store that lost its backend (Redis away, the
+            # write queued in this process's memory) would lose it with the process, after the
+            # transmitter forgot it. Ask for it again; the redelivery is acknowledged once the
+            # store is healthy (applying again changes nothing).
+            raise StoreUnavailable("the event store is not healthy: the SET is not durable yet")
         if mapped.ignored_reason is not None:
             _log.info("SET %s (%s) ignored: %s", event.jti, event.event_type, mapped.ignored_reason)
         notify_observer(self._on_result, result, "SET result")
