@@ -94,3 +94,28 @@ def test_a_missing_entry_within_the_stream_means_lost_data() -> None:
     assert aged.snapshot and not aged.write_back
     # An old entry of ours trimmed while we stayed connected: resume, nothing to write back.
     assert plan_catchup(**{**old_ids, "away": 1.0}, **gone).reason == "resume"
+
+
+@pytest.mark.parametrize("prefix", ["tenant?:", "tenant*:", "tenant[1]:"])
+async def test_a_prefix_with_glob_characters_reads_only_its_own_keys(
+    prefix: str, redis_url: str
+) -> None:
+    """SCAN MATCH is a glob: a prefix such as ``tenant?:`` loaded another deployment's
+    watermarks (``tenant1:``) into its snapshot, and ``clear()`` deleted them."""
+    now = int(time.time())
+    other = RedisEventStore(redis_url, prefix="tenant1:")
+    ours = RedisEventStore(redis_url, prefix=prefix)
+    try:
+        await other.start()
+        await other.revoke_user("t1", "theirs", at=now)
+        await ours.start()
+        assert ours.healthy and ours.watermark(SubjectKey.user("t1", "theirs")) is None
+        await ours.clear()
+        fresh = RedisEventStore(redis_url, prefix="tenant1:")
+        await fresh.start()
+        assert fresh.watermark(SubjectKey.user("t1", "theirs")) == now  # still there
+        await fresh.close()
+    finally:
+        await other.clear()
+        await other.close()
+        await ours.close()

@@ -83,6 +83,9 @@ return redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'e', ARGV[3])
 """
 
 
+_GLOB = frozenset("*?[]\\")  # special in Redis glob-style patterns
+
+
 @dataclass(frozen=True, slots=True)
 class RedisKeys:
     """Every key of one store, from its prefix."""
@@ -108,7 +111,13 @@ class RedisKeys:
 
     @property
     def state_patterns(self) -> tuple[str, str]:
-        return f"{self.prefix}wm:*", f"{self.prefix}risk:*"
+        return f"{self.pattern_prefix}wm:*", f"{self.pattern_prefix}risk:*"
+
+    @property
+    def pattern_prefix(self) -> str:
+        """The prefix as a literal in a ``SCAN MATCH`` pattern: a prefix holding ``*``, ``?`` or
+        ``[`` matched another deployment's keys (loaded as ours, deleted by ``clear()``)."""
+        return "".join("\\" + c if c in _GLOB else c for c in self.prefix)
 
     @property
     def locations(self) -> str:

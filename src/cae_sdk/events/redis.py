@@ -399,6 +399,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         """Delete every key under this store's prefix (tests and resets)."""
         client = self._client
         assert client is not None
-        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=500)]
+        pattern = f"{self.keys.pattern_prefix}*"
+        keys = [k async for k in client.scan_iter(match=pattern, count=500)]
         if keys:
             await client.delete(*keys)
