@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import pytest
 from _redis_helpers import eventually
 from _ssf_helpers import AUDIENCE, RSA_KEY, TENANT, USER_OID, set_claims, sign
 
@@ -154,3 +155,31 @@ async def test_the_poll_loop_outlives_a_night_of_failures() -> None:
             assert not task.done()
         finally:
             await client.stop()
+
+
+async def test_a_verification_request_that_failed_leaves_nothing_pending() -> None:
+    """The state of a request the transmitter refused was left pending: a later verification
+    event naming it was accepted as an answer to a request never made, and periodic checks
+    against a transmitter that is down piled states up."""
+    from cae_sdk.core.errors import CAEError, EventValidationError
+    from cae_sdk.events.ssf import StreamClient, VerificationStates
+
+    sent: list[str] = []
+
+    def transmitter(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("ssf-configuration"):
+            return httpx.Response(
+                200, json={"issuer": ISSUER, "verification_endpoint": f"{ISSUER}/v"}
+            )
+        sent.append(json.loads(request.content)["state"])
+        return httpx.Response(503)
+
+    states = VerificationStates()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(transmitter)) as http:
+        streams = StreamClient(ISSUER, http=http, auth="t")
+        with pytest.raises(CAEError):
+            await streams.verify("s1", states, timeout=0.1)
+    assert len(sent) == 1
+    with pytest.raises(EventValidationError) as refused:
+        states.confirm(sent[0], "s1")
+    assert refused.value.err == "invalid_state"

@@ -106,6 +106,11 @@ class VerificationStates:
         self._pending[state] = stream_id
         self._confirmed.setdefault(state, asyncio.Event())
 
+    def discard(self, state: str) -> None:
+        """Stop expecting ``state`` (its request never reached the transmitter)."""
+        self._pending.pop(state, None)
+        self._confirmed.pop(state, None)
+
     def confirm(self, state: object, stream_id: str | None = None) -> None:
         """Accept a verification event's ``state`` (for ``stream_id``, the event's subject), or
         raise ``invalid_state`` / ``invalid_request``."""

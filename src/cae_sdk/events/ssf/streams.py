@@ -231,9 +231,15 @@ class StreamClient:
             states = states.verification
         state = secrets.token_urlsafe(16)
         states.expect(state, stream_id)
-        await self._call(
-            "POST", "verification_endpoint", json={"stream_id": stream_id, "state": state}
-        )
+        try:
+            await self._call(
+                "POST", "verification_endpoint", json={"stream_id": stream_id, "state": state}
+            )
+        except BaseException:
+            # Not requested after all: a verification event naming this state is not ours,
+            # and failed requests (a periodic check against a down transmitter) pile up nothing.
+            states.discard(state)
+            raise
         if not await states.wait(state, timeout):
             raise StreamVerificationError(
                 f"no verification event for stream {stream_id} within {timeout:g}s",
