@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Sequence
 from enum import Enum
 from typing import Any
@@ -29,6 +30,11 @@ async def read_body(receive: Receive, limit: int, deadline: float) -> bytes | No
     """The request body, read within ``deadline`` seconds: servers set no limit on how slowly
     a client may send it, so a client sending a byte at a time held the endpoint for ever."""
     try:
+        if sys.version_info >= (3, 11):
+            # In this task (no second task per request, which cost the push endpoint about a
+            # tenth of its throughput); asyncio.timeout keeps an outer cancellation intact.
+            async with asyncio.timeout(deadline):
+                return await _read_body(receive, limit)
         return await within(_read_body(receive, limit), deadline)
     except asyncio.TimeoutError:
         return NoBody.TIMEOUT
