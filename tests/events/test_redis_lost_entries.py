@@ -6,6 +6,7 @@ longer tells. The replica that still holds them must notice and write them back.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -119,3 +120,32 @@ async def test_a_prefix_with_glob_characters_reads_only_its_own_keys(
         await other.clear()
         await other.close()
         await ours.close()
+
+
+async def test_a_foreign_key_of_another_type_does_not_keep_replicas_from_starting(
+    redis_url: str,
+) -> None:
+    """A key under the store's prefix that is not one of its hashes (another writer, a version
+    skew) made the snapshot's pipeline fail on every attempt: no new replica ever became
+    healthy (closed mode: an outage). It is skipped, logged, like a malformed entry."""
+    prefix = f"foreign-{uuid.uuid4().hex[:6]}:"
+    now = int(time.time())
+    writer = RedisEventStore(redis_url, prefix=prefix)
+    admin = Redis.from_url(redis_url)
+    try:
+        await writer.start()
+        await writer.revoke_user("t1", "good", at=now)
+        await admin.set(f"{prefix}wm:user:t1:junk", "not a hash")
+        await admin.rpush(f"{prefix}risk:user:t1:junk", "a list")
+        await admin.sadd(f"{prefix}locations", "a set")
+        late = RedisEventStore(redis_url, prefix=prefix, startup_timeout=3)
+        await late.start()
+        try:
+            assert late.healthy
+            assert late.watermark(SubjectKey.user("t1", "good")) == now
+        finally:
+            await late.close()
+    finally:
+        await writer.clear()
+        await writer.close()
+        await admin.aclose()

@@ -352,6 +352,12 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 raise
             except self._errors as exc:
                 self._link_down(exc)
+            except Exception as exc:  # noqa: BLE001 - replication outlives any failure
+                # Something unforeseen (a reply of a shape we did not expect): ending here
+                # would leave the replica stale for good (closed mode: an outage). Log it and
+                # reconnect; healthy stays False until a catch-up completes.
+                _log.exception("Redis event store replication failed unexpectedly")
+                self._link_down(exc)
             await asyncio.sleep(self._reconnect_delay)
 
     async def _catch_up(self) -> None:
