@@ -149,3 +149,14 @@ async def test_a_foreign_key_of_another_type_does_not_keep_replicas_from_startin
         await writer.clear()
         await writer.close()
         await admin.aclose()
+
+
+async def test_a_redis_that_may_evict_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """An evicted watermark is a revocation every replica started afterwards never hears of,
+    silently: the store says so at connect time (docs: maxmemory-policy noeviction)."""
+    with throwaway_redis("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru") as server:
+        store = RedisEventStore(server.url, prefix="evict:")
+        with caplog.at_level("WARNING", logger="cae_sdk.events.redis"):
+            await store.start()
+        await store.close()
+    assert any("allkeys-lru" in r.getMessage() for r in caplog.records)

@@ -366,6 +366,8 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         the stream has been read to its end."""
         async with self._write_lock:
             epoch = await self._call(self._read_epoch)
+            if epoch != self._epoch:
+                await self._check_eviction()
             last, first, deleted = await self._follower.stream_state()
             seen = self._follower.position if self._epoch is not None else None
             plan: Catchup = plan_catchup(
@@ -394,6 +396,24 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
             # down) go last: no await separates the empty queue from the link being up.
             await self._flush_queue()
             self._link_up = True
+
+    async def _check_eviction(self) -> None:
+        """Warn when Redis may evict keys: an evicted watermark is a revocation forgotten by
+        every replica that starts afterwards, and nothing tells. Needs ``+info``; without
+        it (or on a Redis that hides the setting) nothing is checked."""
+        from redis.exceptions import RedisError
+
+        try:
+            info = await self._call(lambda c: c.info("memory"))
+        except RedisError:
+            return
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(info.get("maxmemory", 0) or 0) > 0:
+            _log.warning(
+                "Redis maxmemory-policy is %s: evicted watermarks are revocations forgotten; "
+                "configure noeviction for the event store",
+                policy,
+            )
 
     async def _read_epoch(self, client: Redis) -> str:
         """The data epoch, created when missing (a new or emptied Redis)."""
