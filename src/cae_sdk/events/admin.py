@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from ..core.errors import CAEError, ConfigurationError, StoreUnavailable
 from ..core.tokens import TokenClaims
 from ._asgi import NoBody, is_http, read_body, respond_json
-from .model import event_from_dict
+from .model import canonical_event, event_from_dict
 from .store import EventStore
 
 __all__ = ["AdminApp", "AdminTokenValidator"]
@@ -121,7 +121,7 @@ class AdminApp:
                 raise ValueError("JSON nested too deeply") from None
             if not isinstance(data, Mapping):
                 raise ValueError("body must be a JSON object")
-            event = event_from_dict(data)
+            event = canonical_event(event_from_dict(data))
         except (ValueError, KeyError, TypeError) as exc:
             await respond_json(send, 400, {"error": "invalid_request", "description": str(exc)})
             return

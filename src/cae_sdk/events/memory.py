@@ -160,7 +160,8 @@ class InMemoryEventStore(EventStoreMixin):
             if current is not None and _timestamp(current) >= event.not_before:
                 return False
             self._watermarks[slot] = _pack(event.subject, event.not_before)
-            self._sweep_some()
+            if self._sweep is not None or len(self._watermarks) >= self._sweep_at:
+                self._sweep_some()  # rarely: the check above keeps catch-up fast
             return True
         if isinstance(event, LocationsEvent):
             if not supersedes(event, self._locations):
