@@ -94,3 +94,28 @@ def _revocation(i: int) -> Event:
     from cae_sdk.events import RevocationEvent
 
     return RevocationEvent(SubjectKey.user("t1", f"u{i}"), 1_000 + i, "x")
+
+
+class _Unhealthy(InMemoryEventStore):
+    @property
+    def healthy(self) -> bool:
+        return False
+
+
+async def test_a_store_that_stays_unhealthy_is_waited_for_once_not_per_event() -> None:
+    """Each event waited ``handled_wait`` for the store, one after the other: a backlog of
+    10,000 workflows behind an outage would have taken more than a day."""
+    handled: list[Event] = []
+
+    async def remediate(event: Event) -> None:
+        handled.append(event)
+
+    workflows = Workflows(remediators={"x": remediate}, handled_wait=1.0)
+    workflows.attach(_Unhealthy())
+    began = time.monotonic()
+    for i in range(6):
+        workflows.on_event(_revocation(i))
+    await workflows.drain()
+    assert len(handled) == 6  # the store could not tell: every workflow ran
+    assert time.monotonic() - began < 4  # one wait of 1 s, not six
+    await workflows.close()

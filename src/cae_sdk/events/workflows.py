@@ -270,6 +270,7 @@ class Workflows:
         self._queue: asyncio.Queue[Coroutine[Any, Any, None]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
+        self._wait_until: float | None = None
 
     def attach(self, store: EventStore) -> Callable[[], None]:
         if self._store is None:
@@ -283,10 +284,16 @@ class Workflows:
         # A replica notifies the state it reads while it starts or catches up, before its
         # store is connected: only a connected store's answer is the fleet's. Workflows are
         # not urgent; wait for it (bounded), then run if it still cannot tell.
-        waited = 0.0
-        while not store.healthy and waited < self._handled_wait:
-            await asyncio.sleep(0.05)
-            waited += 0.05
+        # One wait per outage, not per event: a backlog behind a long outage would otherwise
+        # wait ``handled_wait`` each, one after the other.
+        if store.healthy:
+            self._wait_until = None
+        else:
+            if self._wait_until is None:
+                self._wait_until = time.monotonic() + self._handled_wait
+            # ``healthy`` is derived when read: there is no event to wait on, only to poll.
+            while not store.healthy and time.monotonic() < self._wait_until:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         ttl = store.watermark_retention if isinstance(event, RevocationEvent) else _HANDLED_TTL
         key = f"workflow:{state_key(event)}:{order_key(event)}"
         try:
