@@ -308,3 +308,33 @@ async def test_edge_cases_with_respx() -> None:
         )
         with pytest.raises(EventSourceError, match="collection"):
             await client.get_page(client.url("/v1.0/d"))
+
+
+async def test_the_bridge_loop_outlives_any_failure_and_a_long_outage(env: Env) -> None:
+    """An unexpected error in a round (a policy callback's bug) ended the loop for good, and so
+    did the backoff after about a thousand failed rounds (2.0 ** 1024 overflows)."""
+    env.stub.put("users", {"id": "u1", "accountEnabled": False})
+    rounds: list[int] = []
+
+    def buggy_callback(policies: list[dict[str, object]]) -> None:
+        rounds.append(1)
+        if len(rounds) < 3:
+            raise KeyError("the application's bug")
+
+    async with httpx.AsyncClient() as http:
+        client = GraphClient(http, "graph-token", base_url=env.stub.base_url)
+        options = GraphBridgeOptions(
+            service_principals=False, risky_users=False, risky_service_principals=False,
+            policies=True, interval_seconds=0.01,
+        )  # fmt: skip
+        bridge = GraphBridge(
+            env.store, client, tenant_id=TID, options=options, on_policies=buggy_callback
+        )
+        bridge.failures = 5_000  # Graph was away for days
+        task = bridge.start()
+        try:
+            assert await eventually(lambda: len(rounds) >= 3 or task.done(), 10)
+            assert not task.done()
+            assert await eventually(lambda: bridge.failures == 0 or task.done(), 10)
+        finally:
+            await bridge.stop()

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.redis
 # +client|setinfo, which redis-py sends on connect and tolerates being refused).
 ACL_COMMANDS = (
     "+evalsha +script|load +script|exists +hget +hset +hdel +hsetnx +expire +persist +time "
-    "+xadd +xread +xinfo|stream +scan +set +get +del +ping"
+    "+xadd +xread +xrange +xinfo|stream +scan +set +get +del +ping"
 )
 
 

@@ -87,5 +87,11 @@ def test_claims_never_crash(
     except EventValidationError as exc:
         assert exc.err in {"invalid_request", "invalid_audience", "invalid_issuer"}
         return
-    mapped = map_security_event(event, RESOLVER)
+    try:
+        mapped = map_security_event(event, RESOLVER)
+    except EventValidationError as exc:
+        assert exc.err == "access_denied"  # a subject of another tenant than the transmitter's
+        return
     assert mapped.events or mapped.ignored_reason
+    for item in mapped.events:
+        assert item.subject.tenant_id == "t"  # never another tenant's subject

@@ -155,14 +155,24 @@ def test_event_timestamp_earlier_than_iat_is_used_but_never_later() -> None:
             {
                 "format": "complex",
                 "application": {"format": "opaque", "id": "APP-1"},
-                "tenant": {"format": "opaque", "id": "T2"},
+                "tenant": {"format": "opaque", "id": TID},
             },
-            (SubjectKey.service_principal("t2", "app-1"),),
+            (SubjectKey.service_principal(TID, "app-1"),),
         ),
         (
-            {"format": "complex", "tenant": {"format": "opaque", "id": "T2"}},
-            (SubjectKey.tenant("t2"),),
+            {"format": "complex", "tenant": {"format": "opaque", "id": TID}},
+            (SubjectKey.tenant(TID),),
         ),
+        # Another tenant than the transmitter's: nothing (the SET is refused, access_denied).
+        (
+            {
+                "format": "complex",
+                "application": {"format": "opaque", "id": "APP-1"},
+                "tenant": {"format": "opaque", "id": "T2"},
+            },
+            (),
+        ),
+        ({"format": "complex", "tenant": {"format": "opaque", "id": "T2"}}, ()),
         ({"format": "complex"}, ()),
         ({"format": "aliases", "identifiers": 5}, ()),
         ({"format": "aliases", "identifiers": "abc"}, ()),

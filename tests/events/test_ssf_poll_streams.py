@@ -159,8 +159,9 @@ async def test_background_poll_survives_a_failed_token_acquisition(env: Env) -> 
 
 async def test_poll_with_wrong_credentials_raises(env: Env) -> None:
     client = PollClient(env.receiver, f"{env.stub.base_url}/poll", http=env.http, auth="nope")
-    with pytest.raises(httpx.HTTPStatusError):
+    with pytest.raises(EventSourceError) as refused:
         await client.poll_once(return_immediately=True)
+    assert refused.value.status == 401
 
 
 async def test_stream_lifecycle_and_push_verification(env: Env) -> None:

@@ -329,3 +329,22 @@ async def test_other_idp_subject_kinds_live_in_every_store(tmp_path: Any, redis_
         finally:
             await writer.close()
             await reader.close()
+
+
+async def test_pinned_keys_with_an_http_client_still_apply_sets() -> None:
+    """Pinned keys are never fetched, so neither is the configuration: the critical members are
+    what the operator passes (none here). Asking the unreachable configuration for them
+    answered every SET 503, for ever, and the transmitter gave up on them."""
+    from _ssf_helpers import RSA_KEY
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route", request=request)
+
+    store = InMemoryEventStore()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(unreachable)) as http:
+        receiver = SetReceiver.for_transmitter(
+            "https://transmitter.example", AUDIENCE, store, http=http,
+            jwks={"keys": [RSA_KEY.jwk()]}, resolver=DirectorySubjectResolver(tenant_id=TENANT),
+        )  # fmt: skip
+        await receiver.receive(sign(set_claims("https://transmitter.example")))
+    assert store.watermark(SubjectKey.user(TENANT, USER_OID)) is not None

@@ -55,9 +55,14 @@ class Vector:
     risks: dict[SubjectKey, RiskLevel] = field(default_factory=dict)
     refused: str | None = None
     expect_state: tuple[str, str] | None = None  # (state, stream id) of a verification
+    resolver: DirectorySubjectResolver | None = None  # else RESOLVER
 
 
 IDP = "https://idp.example.com/123456789/"
+# A receiver configured for the tenant the CAEP examples' transmitter names ("123456789"): a
+# transmitter speaks for its own tenant only, so under RESOLVER (another tenant) a subject that
+# names tenant 123456789 is refused with access_denied (see the vector after them).
+IDP_RESOLVER = DirectorySubjectResolver(tenant_id="123456789")
 VECTORS = [
     # -- SSF 1.0 section 5 "Example SETs that conform to the Shared Signals Framework" --
     Vector(
@@ -188,6 +193,7 @@ VECTORS = [
             "es-410": "Intento de acceso desde varias regiones."},
           "event_timestamp": 1615304991}}}""",
         watermarks={SubjectKey.session("123456789", "dMTlD|1600802906337.16|16008.16")},
+        resolver=IDP_RESOLVER,
     ),
     Vector(
         "CAEP 1.0 s3.1, Session Revoked - Complex Subject describing user + device + tenant",
@@ -205,6 +211,20 @@ VECTORS = [
             "it": "Questo dispositivo non \\u00e8 pi\\u00f9 conforme."},
           "event_timestamp": 1615304991}}}""",
         watermarks={_pair(IDP, "jane.smith@example.com", "123456789")},
+        resolver=IDP_RESOLVER,
+    ),
+    Vector(
+        "CAEP 1.0 s3.1, the same Complex Subject to a receiver of another tenant (a transmitter"
+        " speaks for its own tenant only: RFC 8935 s2.4 access_denied)",
+        """{"iss": "https://idp.example.com/123456789/", "jti": "24c63fb56e5a2d77a6b512616ca9fa24",
+        "iat": 1615305159, "aud": "https://sp.example.com/caep", "txn": "8675309",
+        "sub_id": {"format": "complex",
+          "user": {"format": "iss_sub", "iss": "https://idp.example.com/123456789/",
+            "sub": "jane.smith@example.com"},
+          "tenant": {"format": "opaque", "id": "123456789"}},
+        "events": {"https://schemas.openid.net/secevent/caep/event-type/session-revoked": {
+          "event_timestamp": 1615304991}}}""",
+        refused="access_denied",
     ),
     Vector(
         "CAEP 1.0 s3.2, OIDC ID Token Claims Change - Required claims only (a jwt_id: no token"
@@ -438,7 +458,7 @@ async def test_spec_example_applies_to_exactly_its_subject(vector: Vector) -> No
     receiver = SetReceiver(
         SetDecoder(config, keys, clock=lambda: now),
         store,
-        RESOLVER,
+        vector.resolver or RESOLVER,
         replay_window_seconds=config.replay_window_seconds,
     )
     if vector.expect_state is not None:

@@ -23,8 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from ..core.errors import CAEError, ConfigurationError, StoreUnavailable
 from ..core.tokens import TokenClaims
-from ._asgi import is_http, read_body, respond_json
-from ._model import event_from_dict
+from ._asgi import NoBody, is_http, read_body, respond_json
+from ._model import canonical_event, event_from_dict
 from ._store import EventStore
 
 __all__ = ["AdminApp", "AdminTokenValidator"]
@@ -50,6 +50,7 @@ class AdminApp:
         static_key: str | None = None,
         validator: AdminTokenValidator | None = None,
         required_role: str = "CAE.Admin",
+        body_timeout: float = 10.0,
     ) -> None:
         if enabled and not static_key and validator is None:
             raise ConfigurationError("the admin API needs a static_key or a token validator")
@@ -60,6 +61,7 @@ class AdminApp:
         self._key = static_key.encode() if static_key else None
         self._validator = validator
         self._role = required_role
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await is_http(scope, receive, send):
@@ -89,7 +91,9 @@ class AdminApp:
             await respond_json(send, 404, {"error": "not_found"})
 
     def _health(self) -> dict[str, Any]:
-        return {"healthy": self.store.healthy, "watermarks": len(self.store.watermarks())}
+        # O(1): a load balancer probes this every few seconds, and listing a million
+        # watermarks to count them held the event loop for seconds each time.
+        return {"healthy": self.store.healthy, "watermarks": self.store.watermark_count()}
 
     async def _authenticate(self, header: bytes | None) -> tuple[int, str] | None:
         if header is None or header[:7].lower() != b"bearer ":
@@ -108,12 +112,20 @@ class AdminApp:
         return None
 
     async def _post_event(self, receive: Receive, send: Send) -> None:
-        body = await read_body(receive, _MAX_BODY)
+        body = await read_body(receive, _MAX_BODY, self._body_timeout)
+        if body is NoBody.TIMEOUT:
+            await respond_json(send, 408, {"error": "request_timeout"})
+            return
         try:
-            data = json.loads(body) if body else None
+            if not isinstance(body, bytes):
+                raise ValueError("body too large (or the client went away)")
+            try:
+                data = json.loads(body) if body else None
+            except RecursionError:
+                raise ValueError("JSON nested too deeply") from None
             if not isinstance(data, Mapping):
                 raise ValueError("body must be a JSON object")
-            event = event_from_dict(data)
+            event = canonical_event(event_from_dict(data))
         except (ValueError, KeyError, TypeError) as exc:
             await respond_json(send, 400, {"error": "invalid_request", "description": str(exc)})
             return

@@ -1,7 +1,9 @@
 """The embedded default store: process-local, in memory.
 
-Watermarks older than :data:`WATERMARK_TTL_SECONDS` are dropped lazily, so memory stays bounded
-by the number of revocations in the last 28 hours.
+Watermarks older than the retention (:data:`WATERMARK_TTL_SECONDS` by default) are dropped when
+read and by an incremental sweep that runs with the writes once the table has doubled since the
+last one, so memory stays within about twice the revocations of the last 28 hours, also for
+subjects that are never looked up again.
 
 Watermarks are kept compactly (about 150 bytes each at a million): the table is keyed by the
 subject's 64-bit ``hash()`` (SipHash, randomised per process, so nobody can aim a collision at
@@ -12,10 +14,11 @@ never a false acceptance.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey, SubjectKind
@@ -79,6 +82,11 @@ def _timestamp(data: bytes) -> int:
     return int.from_bytes(data[:8], "big", signed=True)
 
 
+_SWEEP_STEP = 16  # slots checked per write while a sweep runs (faster than the table grows)
+_SWEEP_FLOOR = 1024  # no sweep below this many watermarks
+_SEEN_FLOOR = 100_000  # remember_once keys kept before the first prune
+
+
 class InMemoryEventStore(EventStoreMixin):
     """The embedded default :class:`EventStore`: process-local and in memory; watermarks older
     than ``watermark_retention`` are dropped."""
@@ -97,13 +105,37 @@ class InMemoryEventStore(EventStoreMixin):
         self._locations: LocationsEvent | None = None
         self._listeners: list[EventListener] = []
         self._seen: dict[str, float] = {}
+        self._seen_limit = _SEEN_FLOOR
         self._cursors: dict[str, str] = {}
         self._ttl = watermark_retention
         self._clock = clock
+        self._sweep: Iterator[int] | None = None
+        self._sweep_at = _SWEEP_FLOOR
 
     @property
     def watermark_retention(self) -> int:
         return self._ttl
+
+    def watermark_count(self) -> int:
+        return len(self._watermarks)
+
+    def _sweep_some(self) -> None:
+        """Drop a few watermarks past their retention (amortised O(1) per write)."""
+        table = self._watermarks
+        if self._sweep is None:
+            if len(table) < self._sweep_at:
+                return
+            self._sweep = iter(list(table))  # the slots as of now; later ones wait a sweep
+        cutoff = self._clock() - self._ttl
+        checked = 0
+        for slot in itertools.islice(self._sweep, _SWEEP_STEP):
+            checked += 1
+            packed = table.get(slot)
+            if packed is not None and _timestamp(packed) < cutoff:
+                del table[slot]
+        if checked < _SWEEP_STEP:
+            self._sweep = None
+            self._sweep_at = max(_SWEEP_FLOOR, 2 * len(table))
 
     def staleness(self) -> float:
         return 0.0  # the process's own memory: never behind
@@ -131,6 +163,8 @@ class InMemoryEventStore(EventStoreMixin):
             if current is not None and _timestamp(current) >= event.not_before:
                 return False
             self._watermarks[slot] = _pack(event.subject, event.not_before)
+            if self._sweep is not None or len(self._watermarks) >= self._sweep_at:
+                self._sweep_some()  # rarely: the check above keeps catch-up fast
             return True
         if isinstance(event, LocationsEvent):
             if not supersedes(event, self._locations):
@@ -212,8 +246,12 @@ class InMemoryEventStore(EventStoreMixin):
         if expires is not None and expires > now:
             return False
         self._seen[key] = now + ttl_seconds
-        if len(self._seen) > 100_000:
+        if len(self._seen) > self._seen_limit:
+            # Amortised: pruned when the record doubled. Pruning on every call past a fixed
+            # size rebuilt the whole record per SET once that many were live (about one SET a
+            # second over the 28-hour replay window): quadratic, on the event loop.
             self._seen = {k: v for k, v in self._seen.items() if v > now}
+            self._seen_limit = max(_SEEN_FLOOR, 2 * len(self._seen))
         return True
 
     async def forget(self, key: str) -> None:
@@ -256,6 +294,9 @@ class MirroredReads:
 
     def watermarks(self) -> dict[SubjectKey, int]:
         return self._mirror.watermarks()
+
+    def watermark_count(self) -> int:
+        return self._mirror.watermark_count()
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         return self._mirror.subscribe(listener)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from ..core.locations import NamedLocation
-from ..core.subjects import SubjectKey
+from ..core.subjects import SubjectKey, SubjectKind
 
 __all__ = [
     "WATERMARK_TTL_SECONDS",
@@ -24,6 +24,8 @@ __all__ = [
     "RevocationEvent",
     "RiskEvent",
     "RiskLevel",
+    "canonical_event",
+    "canonical_subject",
     "event_from_dict",
     "event_to_dict",
     "order_key",
@@ -140,6 +142,15 @@ def _timestamp(value: Any) -> int:
     return number
 
 
+def canonical_event(event: Event) -> Event:
+    """``event`` with its subject in the form tokens are checked against (input typed by a
+    person: :func:`canonical_subject`)."""
+    if isinstance(event, LocationsEvent):
+        return event
+    subject = canonical_subject(event.subject)
+    return event if subject is event.subject else replace(event, subject=subject)
+
+
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Parse :func:`event_to_dict` output; raises ``ValueError`` (or ``KeyError``) if malformed.
 
@@ -152,9 +163,33 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         raise ValueError(f"malformed event: {type(exc).__name__}") from None
 
 
+# Tenant ids, object ids, app ids and addresses compare without case (GUIDs; RFC 9493 section
+# 3.2.2.1 for addresses), and the keys of a token are lower-cased; session ids and (iss, sub)
+# pairs are exact. A subject typed by a person (the admin API) is brought to that form: one
+# typed with the upper-case GUIDs the Entra portal shows was stored as it came and never matched
+# a token (the revocation was answered 202 and enforced nowhere). Stores read back what cae-sdk
+# wrote (already in that form) without this step: it is on every replica's catch-up path.
+_CASE_FREE = frozenset({SubjectKind.USER, SubjectKind.SERVICE_PRINCIPAL, SubjectKind.EMAIL})
+
+
+def canonical_subject(text: str | SubjectKey) -> SubjectKey:
+    """:meth:`SubjectKey.parse` in the form tokens are checked against; ``ValueError`` if it
+    is not a subject key."""
+    key = text if isinstance(text, SubjectKey) else SubjectKey.parse(text)
+    tenant, value = key.tenant_id.lower(), key.value
+    if key.kind is SubjectKind.TENANT:
+        value = tenant  # a tenant's key names the tenant twice
+    elif key.kind in _CASE_FREE:
+        value = value.strip().lower()
+    if tenant == key.tenant_id and value == key.value:
+        return key  # the common case (written by cae-sdk): no second object
+    return SubjectKey(key.kind, tenant, value)
+
+
 def _event_from_dict(data: Mapping[str, Any]) -> Event:
     kind = data.get("type")
     event_id = data.get("event_id")
+    event_id = event_id if isinstance(event_id, str) else None
     if kind == "revocation":
         return RevocationEvent(
             SubjectKey.parse(str(data["subject"])),

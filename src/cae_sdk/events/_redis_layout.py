@@ -83,6 +83,9 @@ return redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'e', ARGV[3])
 """
 
 
+_GLOB = frozenset("*?[]\\")  # special in Redis glob-style patterns
+
+
 @dataclass(frozen=True, slots=True)
 class RedisKeys:
     """Every key of one store, from its prefix."""
@@ -108,7 +111,13 @@ class RedisKeys:
 
     @property
     def state_patterns(self) -> tuple[str, str]:
-        return f"{self.prefix}wm:*", f"{self.prefix}risk:*"
+        return f"{self.pattern_prefix}wm:*", f"{self.pattern_prefix}risk:*"
+
+    @property
+    def pattern_prefix(self) -> str:
+        """The prefix as a literal in a ``SCAN MATCH`` pattern: a prefix holding ``*``, ``?`` or
+        ``[`` matched another deployment's keys (loaded as ours, deleted by ``clear()``)."""
+        return "".join("\\" + c if c in _GLOB else c for c in self.prefix)
 
     @property
     def locations(self) -> str:
@@ -211,6 +220,8 @@ def plan_catchup(
     deleted: StreamId | None,
     away: float,
     retention: int,
+    seen_present: bool | None = None,
+    written_present: bool | None = None,
 ) -> Catchup:
     """Decide from what Redis reports, read before any state is.
 
@@ -233,12 +244,26 @@ def plan_catchup(
         # A failover to a replica that had not received the newest writes, or a restore from an
         # older backup: entries this replica saw are gone from Redis.
         return Catchup(True, True, last, "Redis lost recent entries")
-    if deleted is not None and deleted > seen:
-        return Catchup(False, True, last, "an entry after our position was deleted")
     # The write script trims entries older than the retention (MINID). Everything we have not
     # read was written after we last caught up, so none of it can be that old yet if we were
     # away for less than the retention (less a margin for clock differences).
-    if away < retention - min(600.0, retention / 2):
+    recent = away < retention - min(600.0, retention / 2)
+    # A Redis that came back with an older copy of its data (a failover that dropped the newest
+    # writes, a restore from a backup) keeps its epoch, and once another replica has written
+    # again its last id is past ours: "last < newest" no longer tells. The entries themselves
+    # do: an entry we read or wrote that is gone, though trimming cannot explain it, was lost
+    # with the data it recorded. Trimming runs with an XADD and removes ids older than that
+    # XADD's time less the retention, so it never reaches an entry within a retention of the
+    # last id, nor one at or after the first entry left (ids are Redis' own clock, ours is not
+    # needed). The stream is replicated in order: if anything we read was lost, our last was.
+    for entry, present in ((seen, seen_present), (written, written_present)):
+        if present is False and entry is not None and entry != ZERO_ID:
+            young = entry.ms >= last.ms - retention * 1000
+            if young or (first is not None and first <= entry):
+                return Catchup(True, True, last, "Redis lost entries this replica saw or wrote")
+    if deleted is not None and deleted > seen:
+        return Catchup(False, True, last, "an entry after our position was deleted")
+    if recent:
         return Catchup(False, False, seen, "resume")
     # Away about a retention or more: if the first entry left is past our position, or none is
     # left though some came after it, we may have missed some. (Trimming does not move

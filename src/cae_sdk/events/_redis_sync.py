@@ -72,6 +72,14 @@ class StreamFollower:
             return ZERO_ID, None, None
         return stream_info(raw)
 
+    async def present(self, entry: StreamId | None) -> bool | None:
+        """Whether the stream still holds ``entry`` (None when there is nothing to check)."""
+        if entry is None or entry == ZERO_ID:
+            return None
+        stream, at = self._store.keys.stream, str(entry)
+        found = await self._store._call(lambda c: c.xrange(stream, min=at, max=at, count=1))
+        return bool(found)
+
     async def follow(self, *, first_read: Callable[[], None]) -> None:
         """Read the stream from ``position`` until cancelled or a call fails. The first read
         does not block (a replica that is up to date is ready at once); later reads block for
@@ -116,6 +124,11 @@ class StreamFollower:
                 cursor, keys = await store._call(_scan_step(cursor, pattern), bulk=True)
                 if keys:
                     for raw in await store._call(_hget_all(keys), bulk=True):
+                        if isinstance(raw, Exception):
+                            # A key of another type under our prefix (another writer): like a
+                            # malformed entry, skipped. Raised, it failed every catch-up.
+                            _log.warning("ignoring a foreign key under %s: %s", store.prefix, raw)
+                            continue
                         event = decode_event(raw)
                         if raw is None:
                             continue  # expired between SCAN and HGET
@@ -134,7 +147,13 @@ class StreamFollower:
                 and store._mirror.drop_risk(event.subject)
             ):
                 store._mirror.notify(RiskEvent(event.subject, RiskLevel.NONE, event.at))
-        raw = await store._call(lambda c: c.hget(store.keys.locations, "event"))
+        from redis.exceptions import ResponseError
+
+        try:
+            raw = await store._call(lambda c: c.hget(store.keys.locations, "event"))
+        except ResponseError as exc:  # not a hash: another writer's key
+            _log.warning("ignoring a foreign key under %s: %s", store.prefix, exc)
+            raw = None
         if raw is not None:
             self._apply_raw(raw)
 
@@ -174,7 +193,7 @@ def _hget_all(keys: list[Any]) -> Callable[[Any], Awaitable[list[Any]]]:
         pipe = client.pipeline(transaction=False)
         for key in keys:
             pipe.hget(key, "event")
-        return list(await pipe.execute())
+        return list(await pipe.execute(raise_on_error=False))
 
     return call
 

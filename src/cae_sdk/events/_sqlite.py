@@ -8,9 +8,11 @@
 * Every write reads the current state and replaces it only under the ordering rule of
   :func:`~cae_sdk.events._model.supersedes`, inside one ``BEGIN IMMEDIATE`` transaction: processes
   racing on one subject converge on the same winner, and a write that failed left nothing.
-* Blocking SQLite calls run in a worker thread (``asyncio.to_thread``), never on the event loop,
-  and are waited for ``busy_timeout`` + 5 s at most: a hung disk makes a call fail with
-  :class:`StoreUnavailable` rather than hang its caller.
+* Blocking SQLite calls run in the store's own worker thread, never on the event loop, and are
+  waited for ``call_timeout`` (``busy_timeout`` + 5 s) at most: a hung disk makes a call fail
+  with :class:`StoreUnavailable` rather than hang its caller. The thread is the store's, not
+  asyncio's default pool: each hung call held a pool thread, and a handful of them stalled
+  every ``asyncio.to_thread`` of the process; a call given up before it started never runs.
 * ``healthy`` is derived at read time: the last poll that read everything must have started
   within ``max_staleness`` seconds, so a database that fails or hangs (a stuck network disk)
   turns the store unhealthy by itself; the middleware's fail mode applies.
@@ -19,12 +21,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -77,6 +82,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         max_staleness: float = 3.0,
         busy_timeout: float = 5.0,
         watermark_retention: int = WATERMARK_TTL_SECONDS,
+        call_timeout: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not (poll_interval > 0 and max_staleness > 0):
@@ -87,6 +93,8 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         self.poll_interval = poll_interval
         self.max_staleness = max_staleness
         self._busy_timeout = busy_timeout
+        self._call_timeout = busy_timeout + _SLACK if call_timeout is None else call_timeout
+        self._executor: ThreadPoolExecutor | None = None
         self._ttl = watermark_retention
         self._clock = clock
         self._mirror = InMemoryEventStore(watermark_retention=watermark_retention, clock=clock)
@@ -104,7 +112,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         if self._conn is not None:
             return
         began = time.monotonic()
-        await within(asyncio.to_thread(self._open), self._busy_timeout + _SLACK)
+        await self._in_thread(self._open)
         self._heard, self._read_failed = began, False
         self._poller = asyncio.ensure_future(self._poll_forever())
 
@@ -141,11 +149,20 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         if self._poller is not None:
             await cancel_and_wait(self._poller)
             self._poller = None
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error, asyncio.TimeoutError):
+                await self._in_thread(self._close_connection)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # A hung call keeps its thread; nothing waits for it, and nothing queued runs.
+            executor.shutdown(wait=False, cancel_futures=True)
+        self._heard = None
+
+    def _close_connection(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-        self._heard = None
 
     def staleness(self) -> float:
         """Seconds since the start of the last poll that read every change (inf if none)."""
@@ -165,9 +182,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
     # -- writes ----------------------------------------------------------------------------
     async def apply(self, event: Event) -> bool:
         try:
-            changed = await within(
-                asyncio.to_thread(self._write, event), self._busy_timeout + _SLACK
-            )
+            changed = await self._in_thread(self._write, event)
         except (sqlite3.Error, asyncio.TimeoutError) as exc:
             # The transaction rolled back: nothing was recorded, a retry applies it.
             raise StoreUnavailable(f"SQLite event store write failed: {exc}") from exc
@@ -262,9 +277,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         while True:
             began = time.monotonic()
             try:
-                rows = await within(
-                    asyncio.to_thread(self._read_changes), self._busy_timeout + _SLACK
-                )
+                rows = await self._in_thread(self._read_changes)
             except (sqlite3.Error, asyncio.TimeoutError) as exc:
                 if not self._read_failed:
                     log.warning("SQLite event store unreadable: %s", exc)
@@ -361,6 +374,16 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
     async def _run(self, call: Callable[..., _T], *args: object) -> _T:
         """Run a blocking call in a thread; a database error is :class:`StoreUnavailable`."""
         try:
-            return await within(asyncio.to_thread(call, *args), self._busy_timeout + _SLACK)
+            return await self._in_thread(call, *args)
         except (sqlite3.Error, asyncio.TimeoutError) as exc:
             raise StoreUnavailable(f"SQLite event store failed: {exc}") from exc
+
+    async def _in_thread(self, call: Callable[..., _T], *args: object) -> _T:
+        """``call`` in the store's own thread, within ``call_timeout`` (``asyncio.TimeoutError``
+        after; a call still queued then is cancelled and never runs)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="cae-sqlite")
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(call, *args)
+        )
+        return await within(future, self._call_timeout)

@@ -95,6 +95,10 @@ class EventStore(Protocol):
     def watermarks(self) -> dict[SubjectKey, int]:
         """A snapshot of every live watermark (admin API listing; not for the hot path)."""
 
+    def watermark_count(self) -> int:
+        """How many watermarks the store holds, in O(1) (health checks call it often; a few
+        past their retention may be counted until they are swept)."""
+
 
 class EventStoreMixin:
     """Convenience writers (the Python event API) for any class that implements ``apply``."""

@@ -28,10 +28,21 @@ from typing import Any, Protocol
 
 import httpx
 
+from ..core.errors import EventSourceError, StoreUnavailable
 from ..core.remediation import RemediationKind
 from ..core.subjects import SubjectKey, SubjectKind
 from ..core.tokens import TokenClaims
-from ._model import Event, LocationsEvent, RevocationEvent, RiskEvent, RiskLevel, event_to_dict
+from ._http import exchange
+from ._model import (
+    Event,
+    LocationsEvent,
+    RevocationEvent,
+    RiskEvent,
+    RiskLevel,
+    event_to_dict,
+    order_key,
+    state_key,
+)
 from ._store import EventStore
 from .graph._client import GraphClient
 
@@ -57,6 +68,9 @@ Remediator = Callable[[Event], Awaitable[None]]
 _ADMIN_ONLY = frozenset({"user_disabled", "user_deleted", "sp_disabled", "sp_deleted"})
 _MAX_CAUSES = 100_000
 _IT_ONLY = frozenset({"BlockedByConditionalAccessPolicy", "EventStoreUnavailable"})
+# How long "this event was handled" is remembered for state that does not expire with a
+# watermark's retention (risk levels, named locations): far beyond any replica's restart.
+_HANDLED_TTL = 30 * 24 * 3600
 
 
 def remediation_kind(reason: str) -> RemediationKind:
@@ -85,10 +99,14 @@ class WebhookNotifier:
         http: httpx.AsyncClient,
         retries: int = 3,
         backoff: float = 0.5,
+        timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``timeout``: the deadline of each whole attempt (a webhook that answers a byte at
+        a time must not hold every workflow behind it)."""
         self.url = url
+        self.timeout = timeout
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self._http = http
         self._retries = retries
@@ -106,12 +124,15 @@ class WebhookNotifier:
                 "X-CAE-Signature": sign_body(self._secret, timestamp, body),
             }
             try:
-                response = await self._http.post(self.url, content=body, headers=headers)
-                if response.status_code < 500 and response.status_code != 429:
+                response = await exchange(
+                    self._http, "POST", self.url, content=body, headers=headers,
+                    deadline=self.timeout, max_bytes=64 * 1024,
+                )  # fmt: skip
+                if response.status < 500 and response.status != 429:
                     if not response.is_success:
-                        _log.warning("webhook refused the record: HTTP %d", response.status_code)
+                        _log.warning("webhook refused the record: HTTP %d", response.status)
                     return
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, EventSourceError) as exc:
                 _log.info("webhook attempt %d failed: %s", attempt + 1, type(exc).__name__)
             if attempt < self._retries:
                 await self._sleep(self._backoff * 2**attempt)
@@ -216,8 +237,18 @@ def _event_reason(event: Event) -> str:
 class Workflows:
     """Run sinks (webhooks, audit logs) and remediators for store events and decisions.
 
-    ``attach(store)`` subscribes to every state-changing event (from any replica); pass
-    ``workflows.on_decision`` to ``CAEMiddleware(on_decision=[...])`` for decisions.
+        ``attach(store)`` subscribes to every state-changing event (from any replica); pass
+        ``workflows.on_decision`` to ``CAEMiddleware(on_decision=[...])`` for decisions.
+
+        Each event's workflow (its records and its remediation) runs once for the whole fleet:
+        every replica's store notifies every event, its own and the others', and a starting replica
+        notifies the whole state it reads, so the attached store's ``remember_once`` decides which
+        replica handles it (shared through Redis; per host with SQLite). Without that, a remediator
+        ran on every replica and again at every restart (``graph_session_revoker`` signed a user who
+        had already remediated out again). When the store cannot tell, the workflow runs: a
+        remediation twice is better than none (a store that is not connected yet is waited for up to
+    ``handled_wait`` seconds first). At most ``max_queue`` workflows wait; more are
+        dropped and counted in ``dropped`` (logged).
     """
 
     def __init__(
@@ -226,18 +257,51 @@ class Workflows:
         sinks: Sequence[Sink] = (),
         remediators: Mapping[str, Remediator] | None = None,
         tracker: RemediationTracker | None = None,
+        max_queue: int = 10_000,
+        handled_wait: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sinks = list(sinks)
+        self._handled_wait = handled_wait
         self.remediators = dict(remediators or {})
         self.tracker = tracker or RemediationTracker(clock)
+        self.dropped = 0
+        self._max_queue = max_queue
         self._clock = clock
         self._causes: dict[str, str] = {}
         self._queue: asyncio.Queue[Coroutine[Any, Any, None]] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._store: EventStore | None = None
+        self._wait_until: float | None = None
 
     def attach(self, store: EventStore) -> Callable[[], None]:
+        if self._store is None:
+            self._store = store  # decides which replica handles each event
         return store.subscribe(self.on_event)
+
+    async def _first_to_handle(self, event: Event) -> bool:
+        store = self._store
+        if store is None:
+            return True
+        # A replica notifies the state it reads while it starts or catches up, before its
+        # store is connected: only a connected store's answer is the fleet's. Workflows are
+        # not urgent; wait for it (bounded), then run if it still cannot tell.
+        # One wait per outage, not per event: a backlog behind a long outage would otherwise
+        # wait ``handled_wait`` each, one after the other.
+        if store.healthy:
+            self._wait_until = None
+        else:
+            if self._wait_until is None:
+                self._wait_until = time.monotonic() + self._handled_wait
+            # ``healthy`` is derived when read: there is no event to wait on, only to poll.
+            while not store.healthy and time.monotonic() < self._wait_until:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        ttl = store.watermark_retention if isinstance(event, RevocationEvent) else _HANDLED_TTL
+        key = f"workflow:{state_key(event)}:{order_key(event)}"
+        try:
+            return await store.remember_once(key, ttl)
+        except StoreUnavailable:
+            return True
 
     def on_event(self, event: Event) -> None:
         """Store listener (synchronous): remembers why the subject was hit (for decisions that
@@ -250,6 +314,8 @@ class Workflows:
         self._spawn(self.handle_event(event))
 
     async def handle_event(self, event: Event) -> None:
+        if not await self._first_to_handle(event):
+            return  # another replica (or this one, before a restart) handled it
         reason = _event_reason(event)
         record: Record = {
             "kind": "event",
@@ -290,8 +356,15 @@ class Workflows:
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         # One worker per loop keeps workflows in event order (the audit log reads in order).
         if self._queue is None:
-            self._queue = asyncio.Queue()
-        self._queue.put_nowait(coroutine)
+            self._queue = asyncio.Queue(self._max_queue)
+        try:
+            self._queue.put_nowait(coroutine)
+        except asyncio.QueueFull:
+            coroutine.close()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                _log.error("workflow queue full: %d workflows dropped so far", self.dropped)
+            return
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work(self._queue))
 

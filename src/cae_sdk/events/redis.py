@@ -352,6 +352,12 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 raise
             except self._errors as exc:
                 self._link_down(exc)
+            except Exception as exc:  # noqa: BLE001 - replication outlives any failure
+                # Something unforeseen (a reply of a shape we did not expect): ending here
+                # would leave the replica stale for good (closed mode: an outage). Log it and
+                # reconnect; healthy stays False until a catch-up completes.
+                _log.exception("Redis event store replication failed unexpectedly")
+                self._link_down(exc)
             await asyncio.sleep(self._reconnect_delay)
 
     async def _catch_up(self) -> None:
@@ -360,9 +366,12 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         the stream has been read to its end."""
         async with self._write_lock:
             epoch = await self._call(self._read_epoch)
+            if epoch != self._epoch:
+                await self._check_eviction()
             last, first, deleted = await self._follower.stream_state()
+            seen = self._follower.position if self._epoch is not None else None
             plan: Catchup = plan_catchup(
-                seen=self._follower.position if self._epoch is not None else None,
+                seen=seen,
                 written=self._written,
                 our_epoch=self._epoch,
                 epoch=epoch,
@@ -371,6 +380,8 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 deleted=deleted,
                 away=self._follower.away(),
                 retention=self._ttl,
+                seen_present=await self._follower.present(seen),
+                written_present=await self._follower.present(self._written),
             )
             if plan.snapshot:
                 _log.info("Redis event store: %s; reading the whole state", plan.reason)
@@ -386,6 +397,24 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
             await self._flush_queue()
             self._link_up = True
 
+    async def _check_eviction(self) -> None:
+        """Warn when Redis may evict keys: an evicted watermark is a revocation forgotten by
+        every replica that starts afterwards, and nothing tells. Needs ``+info``; without
+        it (or on a Redis that hides the setting) nothing is checked."""
+        from redis.exceptions import RedisError
+
+        try:
+            info = await self._call(lambda c: c.info("memory"))
+        except RedisError:
+            return
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(info.get("maxmemory", 0) or 0) > 0:
+            _log.warning(
+                "Redis maxmemory-policy is %s: evicted watermarks are revocations forgotten; "
+                "configure noeviction for the event store",
+                policy,
+            )
+
     async def _read_epoch(self, client: Redis) -> str:
         """The data epoch, created when missing (a new or emptied Redis)."""
         await client.hsetnx(self.keys.meta, "epoch", secrets.token_hex(8))
@@ -396,6 +425,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         """Delete every key under this store's prefix (tests and resets)."""
         client = self._client
         assert client is not None
-        keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=500)]
+        pattern = f"{self.keys.pattern_prefix}*"
+        keys = [k async for k in client.scan_iter(match=pattern, count=500)]
         if keys:
             await client.delete(*keys)

@@ -87,6 +87,8 @@ class GraphBridge(BackgroundLoop):
         self._on_policies = on_policies
         self._clock = clock
         self.last_report: SyncReport | None = None
+        self.failures = 0
+        """Consecutive failed rounds (0 after a good one)."""
 
     def _path(self, path: str) -> str:
         return f"/{self.options.api_version}/{path}"
@@ -186,18 +188,24 @@ class GraphBridge(BackgroundLoop):
                     raise
 
     async def run(self) -> None:
-        """Synchronise every ``interval_seconds`` until cancelled; errors back off."""
-        failures = 0
+        """Synchronise every ``interval_seconds`` until cancelled; errors back off, and no
+        failure ends the loop."""
         while True:
             try:
                 await self.sync_once()
-                failures = 0
+                self.failures = 0
                 delay = self.options.interval_seconds
-            except (CAEError, httpx.HTTPError) as exc:
-                # Any typed failure (Graph, the store, or the credential behind the bearer
-                # token, e.g. TokenAcquisitionError while the IdP is away) is retried: a loop
-                # that died here would stop revocations from Graph without a sign.
-                failures += 1
-                delay = min(self.options.interval_seconds * 5, 2.0**failures)
-                _log.warning("Graph sync failed (%s); retrying in %.0fs", type(exc).__name__, delay)
+            except Exception as exc:  # noqa: BLE001 - the loop outlives any failure
+                # Any failure (Graph, the store, the credential behind the bearer token while
+                # the IdP is away, or a bug in a callback) is retried: a loop that died here
+                # would stop revocations from Graph without a sign. The exponent is capped:
+                # 2.0 ** 1024 overflows, which ended the loop after days of outage.
+                self.failures += 1
+                delay = min(self.options.interval_seconds * 5, 2.0 ** min(self.failures, 32))
+                if isinstance(exc, (CAEError, httpx.HTTPError)):
+                    _log.warning(
+                        "Graph sync failed (%s); retry in %.0fs", type(exc).__name__, delay
+                    )
+                else:
+                    _log.exception("Graph sync failed unexpectedly; retry in %.0fs", delay)
             await asyncio.sleep(delay)

@@ -11,6 +11,7 @@ import httpx
 
 from ...core.errors import EventSourceError
 from .._auth import BearerSource, bearer_auth
+from .._http import Answer, exchange
 
 __all__ = ["DeltaReset", "GraphClient", "GraphPage"]
 
@@ -50,9 +51,12 @@ class GraphClient:
         scopes: tuple[str, ...] | None = None,
         max_retries: int = 5,
         max_retry_after: float = 120.0,
+        timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``timeout``: the deadline of each whole call (a page is read up to 16 MiB)."""
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self._http = http
         self._auth = bearer_auth(auth, scopes or (f"{self.base_url}/.default",))
         self._max_retries = max_retries
@@ -74,12 +78,10 @@ class GraphClient:
         """GET one page, waiting out ``429``/``503`` with ``Retry-After`` (Graph throttling
         guidance) up to ``max_retries`` times."""
         for attempt in range(self._max_retries + 1):
-            response = await self._http.get(
-                url, auth=self._auth, headers={"Accept": "application/json"}
-            )
-            if response.status_code in (429, 503, 504) and attempt < self._max_retries:
+            response = await self._exchange("GET", url)
+            if response.status in (429, 503, 504) and attempt < self._max_retries:
                 delay = _retry_after(response, default=2.0**attempt)
-                _log.info("Graph throttled (%d); retrying in %.1fs", response.status_code, delay)
+                _log.info("Graph throttled (%d); retrying in %.1fs", response.status, delay)
                 await self._sleep(min(delay, self._max_retry_after))
                 continue
             return _page_of(response)
@@ -87,14 +89,27 @@ class GraphClient:
 
     async def post(self, path: str, body: Any = None) -> httpx.Response:
         """POST an action (e.g. ``/v1.0/users/{id}/revokeSignInSessions``); raises on errors."""
-        response = await self._http.post(self.url(path), json=body, auth=self._auth)
-        if not response.is_success:
+        url = self.url(path)
+        answer = await self._exchange("POST", url, json=body)
+        if not answer.is_success:
             raise EventSourceError(
-                f"Graph answered HTTP {response.status_code}",
-                status=response.status_code,
-                code=_error_code(response),
+                f"Graph answered HTTP {answer.status}",
+                status=answer.status,
+                code=_error_code(answer),
             )
-        return response
+        return httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            content=answer.body,
+            request=httpx.Request("POST", url),
+        )
+
+    async def _exchange(self, method: str, url: str, *, json: Any = None) -> Answer:
+        return await exchange(
+            self._http, method, url, auth=self._auth, json_body=json,
+            headers={"Accept": "application/json"},
+            deadline=self.timeout, max_bytes=_MAX_PAGE_BYTES,
+        )  # fmt: skip
 
     async def pages(self, url: str) -> AsyncIterator[GraphPage]:
         """Follow ``@odata.nextLink`` until a page without one (which may carry a deltaLink)."""
@@ -105,7 +120,7 @@ class GraphClient:
             next_url = None if page.next_link is None else self.url(page.next_link)
 
 
-def _retry_after(response: httpx.Response, *, default: float) -> float:
+def _retry_after(response: Answer, *, default: float) -> float:
     value = response.headers.get("retry-after", "")
     try:
         return max(0.0, float(value))
@@ -113,7 +128,7 @@ def _retry_after(response: httpx.Response, *, default: float) -> float:
         return default
 
 
-def _error_code(response: httpx.Response) -> str | None:
+def _error_code(response: Answer) -> str | None:
     try:
         body = response.json()
     except ValueError:
@@ -123,22 +138,20 @@ def _error_code(response: httpx.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _page_of(response: httpx.Response) -> GraphPage:
+def _page_of(response: Answer) -> GraphPage:
     if not response.is_success:
         code = _error_code(response)
-        if response.status_code == 410 or code in _RESET_CODES:
-            raise DeltaReset("Graph delta state expired", status=response.status_code, code=code)
+        if response.status == 410 or code in _RESET_CODES:
+            raise DeltaReset("Graph delta state expired", status=response.status, code=code)
         raise EventSourceError(
-            f"Graph answered HTTP {response.status_code}", status=response.status_code, code=code
+            f"Graph answered HTTP {response.status}", status=response.status, code=code
         )
-    if len(response.content) > _MAX_PAGE_BYTES:
-        raise EventSourceError("Graph page is too large", status=response.status_code)
     try:
         body = response.json()
     except ValueError:
-        raise EventSourceError("Graph answer is not JSON", status=response.status_code) from None
+        raise EventSourceError("Graph answer is not JSON", status=response.status) from None
     if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
-        raise EventSourceError("Graph answer is not a collection", status=response.status_code)
+        raise EventSourceError("Graph answer is not a collection", status=response.status)
     items = [item for item in body.get("value", []) if isinstance(item, dict)]
     next_link = body.get("@odata.nextLink")
     delta_link = body.get("@odata.deltaLink")

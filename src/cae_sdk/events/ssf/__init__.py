@@ -12,7 +12,7 @@ from ._mapping import (
 )
 from ._poll import PollClient, PollResult, build_poll_request, parse_poll_response
 from ._push import PushReceiverApp
-from ._receiver import ReceiveResult, SetReceiver, StreamState, VerificationStates
+from ._receiver import Delivery, ReceiveResult, SetReceiver, StreamState, VerificationStates
 from ._rules import (
     ALLOWED_ALGORITHMS,
     SecurityEvent,
@@ -26,6 +26,7 @@ from ._streams import StreamClient, StreamVerificationError, poll_delivery, push
 __all__ = [
     "ALLOWED_ALGORITHMS",
     "EVENT_MAPPING",
+    "Delivery",
     "DirectorySubjectResolver",
     "Effect",
     "EventRule",

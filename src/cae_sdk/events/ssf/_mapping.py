@@ -20,10 +20,11 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from ...core.errors import EventValidationError
 from ...core.secevents import CAEP, RISC, SSF
 from ...core.subjects import SubjectKey
 from .._model import Event, RevocationEvent, RiskEvent, RiskLevel
-from ._rules import SecurityEvent
+from ._rules import ACCESS_DENIED, SecurityEvent
 from ._subjects import DirectorySubjectResolver, Resolution, SubjectResolver
 
 __all__ = [
@@ -150,7 +151,9 @@ def map_security_event(
     A SET carrying the same event under alternative type URIs (SSF 1.0 section 4.2.1) yields
     each subject's effect once. ``critical_members`` are the transmitter's
     ``critical_subject_members`` (SSF 1.0 section 7.1): a subject with one of them that the
-    resolver could not process discards the event (section 3.6).
+    resolver could not process discards the event (section 3.6). Raises
+    :class:`~cae_sdk.core.errors.EventValidationError` ``access_denied`` when the subject names a
+    tenant the transmitter does not speak for (:attr:`Resolution.denied`).
     """
     if not event.events:  # one event type: nothing to merge (the common case, kept fast)
         found = _map_one(event, event.event_type, event.payload, resolver, source, critical_members)
@@ -199,6 +202,9 @@ def _map_one(
     if skipped is not None:
         return skipped
     resolution = resolver.resolve(event.subject, event_type=event_type, issuer=event.issuer)
+    if resolution.denied is not None:
+        # RFC 8935 section 2.4: the transmitter is not authorised for this subject's tenant.
+        raise EventValidationError(ACCESS_DENIED, resolution.denied)
     critical = resolution.unprocessed and sorted(
         resolution.unprocessed.intersection(critical_members)
     )

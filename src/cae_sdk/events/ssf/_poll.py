@@ -21,9 +21,10 @@ from typing import Any
 
 import httpx
 
-from ...core.errors import CAEError, EventSourceError, EventValidationError, StoreUnavailable
+from ...core.errors import CAEError, EventSourceError, EventValidationError
 from .._auth import BearerSource, bearer_auth
 from .._background import BackgroundLoop
+from .._http import Answer, exchange
 from ._receiver import SetReceiver
 from ._rules import INVALID_REQUEST
 
@@ -70,6 +71,8 @@ class PollResult:
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)
     retry_later: list[str] = field(default_factory=list)
     more_available: bool = False
+    retry_after: float | None = None
+    """The longest wait a SET to deliver again asked for (e.g. a deferred key refresh)."""
 
 
 class PollClient(BackgroundLoop):
@@ -88,6 +91,7 @@ class PollClient(BackgroundLoop):
         max_events: int = 100,
         long_poll: bool = True,
         request_timeout: float = 35.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -99,6 +103,7 @@ class PollClient(BackgroundLoop):
         self._max_events = max_events
         self._long_poll = long_poll
         self._timeout = request_timeout
+        self._max_bytes = max_response_bytes
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._sleep = sleep
@@ -107,8 +112,9 @@ class PollClient(BackgroundLoop):
         self.failures = 0
 
     async def poll_once(self, *, return_immediately: bool | None = None) -> PollResult:
-        """One request/response round; raises ``httpx.HTTPError`` on transport or HTTP errors
-        (the pending acknowledgements are kept for the next round)."""
+        """One request/response round; raises ``httpx.HTTPError`` on transport errors and
+        :class:`EventSourceError` on HTTP errors, a missed deadline or an oversized answer (the
+        pending acknowledgements are kept for the next round)."""
         immediate = (not self._long_poll) if return_immediately is None else return_immediately
         body = build_poll_request(
             ack=self._ack,
@@ -116,10 +122,7 @@ class PollClient(BackgroundLoop):
             max_events=self._max_events,
             return_immediately=immediate,
         )
-        response = await self._http.post(
-            self.endpoint, json=body, auth=self._auth, timeout=self._timeout
-        )
-        response.raise_for_status()
+        response = await self._post(body)
         # The transmitter has our answers now.
         self._ack, self._errors = [], {}
         sets, more = parse_poll_response(response.json())
@@ -131,17 +134,16 @@ class PollClient(BackgroundLoop):
         return result
 
     async def _process(self, jti: str, token: Any, result: PollResult) -> None:
-        if not isinstance(token, str):
-            result.refused[jti] = (INVALID_REQUEST, "SET is not a compact JWS string")
-            return
-        try:
-            await self.receiver.receive(token)
-        except EventValidationError as exc:
-            result.refused[jti] = (exc.err, exc.description)
-        except (StoreUnavailable, EventSourceError):
-            result.retry_later.append(jti)  # neither acked nor refused: delivered again
-        else:
+        delivery = await self.receiver.deliver(token)
+        if delivery.accepted:
             result.acknowledged.append(jti)
+        elif delivery.err is not None:
+            result.refused[jti] = (delivery.err, delivery.description)
+        else:
+            result.retry_later.append(jti)  # neither acked nor refused: delivered again
+            hint = delivery.retry_after
+            if hint is not None and (result.retry_after is None or hint > result.retry_after):
+                result.retry_after = hint
 
     async def flush(self) -> None:
         """Send pending acknowledgements without asking for more SETs (``maxEvents: 0``)."""
@@ -150,34 +152,62 @@ class PollClient(BackgroundLoop):
         body = build_poll_request(
             ack=self._ack, errors=self._errors, max_events=0, return_immediately=True
         )
-        response = await self._http.post(
-            self.endpoint, json=body, auth=self._auth, timeout=self._timeout
-        )
-        response.raise_for_status()
+        await self._post(body)
         self._ack, self._errors = [], {}
 
+    async def _post(self, body: dict[str, Any]) -> Answer:
+        """One poll request: ``request_timeout`` is the deadline of the whole exchange (a long
+        poll included), and at most ``max_response_bytes`` of the answer are read."""
+        response = await exchange(
+            self._http, "POST", self.endpoint, json_body=body, auth=self._auth,
+            deadline=self._timeout, max_bytes=self._max_bytes,
+        )  # fmt: skip
+        if not response.is_success:
+            raise EventSourceError(
+                f"poll endpoint answered HTTP {response.status}", status=response.status
+            )
+        return response
+
     async def run(self) -> None:
-        """Poll until cancelled."""
+        """Poll until cancelled; no failure ends the loop."""
         more = False
+        retrying = 0  # consecutive rounds that left SETs to be delivered again
         while True:
             try:
                 result = await self.poll_once(return_immediately=more or not self._long_poll)
-            except (httpx.HTTPError, CAEError, ValueError) as exc:
-                # CAEError also covers the credential behind the bearer token (e.g.
-                # TokenAcquisitionError): retried like a transport error, never ending the loop.
+            except Exception as exc:  # noqa: BLE001 - the loop outlives any failure
+                # Transport, HTTP, a credential's TokenAcquisitionError, garbage: retried with
+                # backoff. An unexpected one is logged with its traceback, never the loop's end
+                # (a dead loop would stop every revocation of the stream, silently).
                 self.failures += 1
-                delay = min(self._backoff_max, self._backoff_initial * 2 ** (self.failures - 1))
-                delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not security
-                _log.warning("SET poll failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                delay = self._backoff(self.failures)
+                if isinstance(exc, (httpx.HTTPError, CAEError, ValueError)):
+                    _log.warning("SET poll failed (%s); retry in %.1fs", type(exc).__name__, delay)
+                else:
+                    _log.exception("SET poll failed unexpectedly; retry in %.1fs", delay)
                 await self._sleep(delay)
                 continue
             self.failures = 0
             more = result.more_available
+            if result.retry_later:
+                # The transmitter hands unacknowledged SETs straight back: wait (as long as the
+                # failing part asked, else with backoff) rather than spin on them.
+                retrying += 1
+                hint = result.retry_after
+                await self._sleep(min(hint, self._backoff_max) if hint else self._backoff(retrying))
+                continue
+            retrying = 0
             if not more and not self._long_poll:
                 await self._sleep(self._backoff_initial)
+
+    def _backoff(self, attempt: int) -> float:
+        # The exponent is capped: 2.0 ** 1024 overflows, and a transmitter down for a night
+        # (about a thousand failures at backoff_max) must not end the loop with OverflowError.
+        delay: float = min(self._backoff_max, self._backoff_initial * 2.0 ** min(attempt - 1, 64))
+        return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
     async def stop(self) -> None:
         """Cancel the loop and send the last acknowledgements."""
         await super().stop()
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(httpx.HTTPError, CAEError):
             await self.flush()

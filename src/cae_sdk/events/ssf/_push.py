@@ -20,14 +20,9 @@ from collections.abc import Sequence
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ...core.errors import (
-    ConfigurationError,
-    EventSourceError,
-    EventValidationError,
-    StoreUnavailable,
-)
+from ...core.errors import ConfigurationError
 from ...core.secevents import SECEVENT_CONTENT_TYPE
-from .._asgi import is_http, read_body, respond, respond_json
+from .._asgi import NoBody, is_http, read_body, respond, respond_json
 from ._receiver import SetReceiver
 from ._rules import INVALID_REQUEST
 
@@ -51,13 +46,16 @@ class PushReceiverApp:
         *,
         authorization: str | Sequence[str],
         max_body_bytes: int = 64 * 1024,
+        body_timeout: float = 10.0,
     ) -> None:
+        """``body_timeout``: the deadline for reading the whole request body (408 after)."""
         accepted = [authorization] if isinstance(authorization, str) else list(authorization)
         if not accepted or not all(accepted):
             raise ConfigurationError("the push endpoint needs a non-empty Authorization value")
         self.receiver = receiver
         self._accepted = [a.encode("latin-1") for a in accepted]
         self._max_body = max_body_bytes
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await is_http(scope, receive, send):
@@ -73,25 +71,32 @@ class PushReceiverApp:
         if content_type != SECEVENT_CONTENT_TYPE.encode():
             await _error(send, INVALID_REQUEST, f"Content-Type must be {SECEVENT_CONTENT_TYPE}")
             return
-        body = await read_body(receive, self._max_body)
-        if body is None:
+        body = await read_body(receive, self._max_body, self._body_timeout)
+        if body is NoBody.TIMEOUT:
+            # Not the SET's fault as far as we know: 408 lets the transmitter send it again.
+            await respond(send, 408, b"", extra=[(b"connection", b"close")])
+            return
+        if not isinstance(body, bytes):
             await _error(send, INVALID_REQUEST, "SET exceeds the size limit")
             return
         try:
             token = body.decode("ascii").strip()
-            await self.receiver.receive(token)
         except UnicodeDecodeError:
             await _error(send, INVALID_REQUEST, "SET is not ASCII")
-        except EventValidationError as exc:
-            _log.info("SET refused: %s", exc.err)
-            await _error(send, exc.err, exc.description)
-        except (StoreUnavailable, EventSourceError) as exc:
-            # Store or key endpoint unreachable, not the SET's fault: 503 makes the transmitter
-            # deliver it again later (RFC 8935 section 2.3); a 400 would be final.
-            _log.warning("SET not applied, asking for redelivery: %s", type(exc).__name__)
-            await respond(send, 503, b"", extra=[(b"retry-after", _retry_after(exc))])
-        else:
+            return
+        delivery = await self.receiver.deliver(token)
+        if delivery.accepted:
             await respond(send, 202, b"")
+        elif delivery.err is not None:
+            _log.info("SET refused: %s", delivery.err)
+            await _error(send, delivery.err, delivery.description)
+        else:
+            # Not the SET's fault (store or key endpoint unreachable, an unexpected failure):
+            # 503 makes the transmitter deliver it again later (RFC 8935 section 2.3); a 400
+            # would be final.
+            _log.warning("SET not applied, asking for redelivery")
+            extra = [(b"retry-after", _retry_after(delivery.retry_after))]
+            await respond(send, 503, b"", extra=extra)
 
     def route(self, path: str) -> Route:
         """A Starlette route serving this endpoint at exactly ``path`` (no redirect)."""
@@ -106,10 +111,9 @@ class PushReceiverApp:
         return matched
 
 
-def _retry_after(exc: Exception) -> bytes:
+def _retry_after(hint: float | None) -> bytes:
     """RFC 9110 section 10.2.3 delay-seconds: when the source said (e.g. a key refresh that may
     run again then), else a few seconds."""
-    hint = getattr(exc, "retry_after", None)
     seconds = RETRY_AFTER_SECONDS
     if isinstance(hint, (int, float)) and math.isfinite(hint) and hint > 0:
         seconds = min(math.ceil(hint), 3600)

@@ -5,6 +5,10 @@ decodes and validates them, handles the stream control events (verification, SSF
 8.1.4; stream-updated, section 8.1.5), maps the event through
 :data:`~.mapping.EVENT_MAPPING` and applies the result to the store.
 
+A SET is acknowledged only when its effect is durable: a store that is not healthy after the
+write (Redis away, the write queued in memory) makes it "deliver again", though this replica
+enforces it at once.
+
 Redelivery (RFC 8935 section 2.3, RFC 8936 section 2.4: acknowledged again, acted on once): a
 ``jti`` is recorded only AFTER its effect was stored, so a SET whose write failed is answered
 with a retryable status and, when it comes again, applied: never taken for a duplicate of
@@ -33,16 +37,15 @@ from ...core.errors import (
 from ...core.secevents import SSF
 from .._store import EventStore
 from ._mapping import DirectorySubjectResolver, MappedEvent, SubjectResolver, map_security_event
-from ._rules import INVALID_REQUEST, SecurityEvent, SetValidationConfig
+from ._rules import ACCESS_DENIED, INVALID_REQUEST, SecurityEvent, SetValidationConfig
 from ._set_decoder import SetDecoder, TransmitterKeys
 from ._streamstate import StreamState, StreamStatuses, notify_observer
 
-__all__ = ["ReceiveResult", "SetReceiver", "StreamState", "VerificationStates"]
+__all__ = ["Delivery", "ReceiveResult", "SetReceiver", "StreamState", "VerificationStates"]
 
 _log = logging.getLogger("cae_sdk.events.ssf")
 
 INVALID_STATE = "invalid_state"
-ACCESS_DENIED = "access_denied"
 _RECENT_STATES = 1024
 _CONTROL = frozenset({SSF.VERIFICATION, SSF.STREAM_UPDATED})
 _RECENT_APPLIED = 10_000  # a few MB of jti keys at most
@@ -64,6 +67,33 @@ class ReceiveResult:
     """How many store events changed state (newer watermark, new risk level)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What to tell the transmitter about one SET: the single decision push (RFC 8935 section
+    2.3) and poll (RFC 8936 section 2.4) both render, so they can never disagree.
+
+    * ``accepted`` (``result`` set): 202 / ``ack``;
+    * ``refused`` (``err`` set, an RFC 8935 section 2.4 code): 400 / ``setErrs``, final;
+    * otherwise "deliver it again": 503 + ``Retry-After`` / neither acknowledged nor refused.
+      The store or the key endpoint was unreachable, or processing failed unexpectedly (a
+      resolver's or a store's bug): never a final answer for a SET that was not applied.
+    """
+
+    result: ReceiveResult | None = None
+    err: str | None = None
+    description: str = ""
+    retry_after: float | None = None
+    """Seconds after which a redelivery can succeed, when the failing part said so."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is not None
+
+    @property
+    def refused(self) -> bool:
+        return self.err is not None
+
+
 class VerificationStates:
     """``state`` values of verification requests this receiver is waiting for, and the stream
     each was requested on (SSF 1.0 section 8.1.4.1: the event's ``sub_id`` names that stream)."""
@@ -77,6 +107,11 @@ class VerificationStates:
     def expect(self, state: str, stream_id: str | None = None) -> None:
         self._pending[state] = stream_id
         self._confirmed.setdefault(state, asyncio.Event())
+
+    def discard(self, state: str) -> None:
+        """Stop expecting ``state`` (its request never reached the transmitter)."""
+        self._pending.pop(state, None)
+        self._confirmed.pop(state, None)
 
     def confirm(self, state: object, stream_id: str | None = None) -> None:
         """Accept a verification event's ``state`` (for ``stream_id``, the event's subject), or
@@ -174,7 +209,8 @@ class SetReceiver:
         on_stream_updated: Callable[[StreamState], None] | None = None,
         **rules: Any,
     ) -> SetReceiver:
-        """The usual wiring in one call: keys discovered with ``http`` (or pinned ``jwks``),
+        """The usual wiring in one call: keys discovered with ``http`` (or pinned ``jwks``; the
+        ``critical_subject_members`` are then what is passed, never fetched),
         :class:`SetValidationConfig` from ``issuer``, ``audiences`` and ``rules`` (e.g.
         ``max_future_seconds``), and a :class:`DirectorySubjectResolver` unless one is given.
         ``audiences`` is what the stream's ``aud`` says (``stream["aud"]``)."""
@@ -192,9 +228,29 @@ class SetReceiver:
             stream_ids=stream_ids,
             on_stream_updated=on_stream_updated,
         )
-        if critical_subject_members is None and http is not None:
-            receiver._keys = keys  # the configuration names the critical members
+        if critical_subject_members is None and http is not None and jwks is None:
+            # The discovered configuration names the critical members. Pinned keys are never
+            # fetched, and neither is the configuration: the operator passes its members.
+            receiver._keys = keys
         return receiver
+
+    async def deliver(self, token: object) -> Delivery:
+        """Process one SET as :meth:`receive` does and decide the answer; never raises (but
+        for cancellation)."""
+        if not isinstance(token, str):
+            return Delivery(err=INVALID_REQUEST, description="SET is not a compact JWS string")
+        try:
+            return Delivery(result=await self.receive(token))
+        except EventValidationError as exc:
+            return Delivery(err=exc.err, description=exc.description)
+        except (StoreUnavailable, EventSourceError) as exc:
+            hint = getattr(exc, "retry_after", None)
+            return Delivery(retry_after=hint if isinstance(hint, (int, float)) else None)
+        except Exception:  # noqa: BLE001 - logged with its traceback below
+            # Not the SET's fault as far as anyone can tell: it must come again, and the bug
+            # must be seen. A 500 (push) or the end of the poll loop would be worse on both.
+            _log.exception("SET processing failed unexpectedly; asking for redelivery")
+            return Delivery()
 
     async def receive(self, token: str) -> ReceiveResult:
         """Process one compact SET; raises :class:`EventValidationError` if it is refused, and
@@ -224,6 +280,12 @@ class SetReceiver:
             while len(self._applied) > _RECENT_APPLIED:
                 self._applied.popitem(last=False)
             result = ReceiveResult(event, mapped, not await self._first_time(key), changed)
+        if mapped.events and not self.store.healthy:
+            # Applied here, but not durably: a store that lost its backend (Redis away, the
+            # write queued in this process's memory) would lose it with the process, after the
+            # transmitter forgot it. Ask for it again; the redelivery is acknowledged once the
+            # store is healthy (applying again changes nothing).
+            raise StoreUnavailable("the event store is not healthy: the SET is not durable yet")
         if mapped.ignored_reason is not None:
             _log.info("SET %s (%s) ignored: %s", event.jti, event.event_type, mapped.ignored_reason)
         notify_observer(self._on_result, result, "SET result")

@@ -38,6 +38,7 @@ INVALID_REQUEST = "invalid_request"
 INVALID_KEY = "invalid_key"
 INVALID_ISSUER = "invalid_issuer"
 INVALID_AUDIENCE = "invalid_audience"
+ACCESS_DENIED = "access_denied"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ format              resolves to
 ``aliases``         every identifier that resolves (they all name the same subject);
                     if one names a session, only the session
 ``complex``         ONE principal (SSF 1.0 section 3.3.1): its ``session``, else its ``user``,
-                    else its ``application``; ``tenant`` only scopes them. Members the
+                    else its ``application``; ``tenant`` only scopes them (and must be the
+                    transmitter's tenant when it has one). Members the
                     receiver cannot match (``device``, ``group``, ``org_unit``, ...) narrow
                     nothing and widen nothing: with no principal left the event is ignored
                     (never applied to the tenant); only a complex subject made of a ``tenant``
@@ -73,6 +74,9 @@ class Resolution:
     reason: str | None = None
     unprocessed: frozenset[str] = frozenset()
     """Members of a complex subject the receiver could not process (SSF 1.0 section 3.6)."""
+    denied: str | None = None
+    """Why the transmitter may not name this subject at all (it names another tenant than the
+    transmitter's): the SET is refused with ``access_denied`` (RFC 8935 section 2.4)."""
 
 
 class SubjectResolver(Protocol):
@@ -132,13 +136,16 @@ class DirectorySubjectResolver:
         self, subject: Mapping[str, Any], *, event_type: str = "", issuer: str = ""
     ) -> Resolution:
         tenant = self.tenant_id or (self._tenant_for(issuer) if issuer else None)
+        if tenant is None and issuer and self.tenant_for_issuer is not None:
+            # The operator listed the issuers it trusts and for which tenant: not this one.
+            return Resolution((), "SET issuer is not a known tenant")
         if subject.get("format") == "complex":
-            return self._complex(subject, tenant)
+            return _within(self._complex(subject, tenant), tenant)
         # A bare opaque id is what the event type is about; addresses and (iss, sub) pairs name
         # people, whatever the event type.
         kind = self.opaque_kinds.get(event_type, self.opaque_kind)
         keys, reason = self._simple(subject, kind, tenant, aliases=True, person=True)
-        return Resolution(keys, None if keys else reason)
+        return _within(Resolution(keys, None if keys else reason), tenant)
 
     def _tenant_for(self, issuer: str) -> str | None:
         if self.tenant_for_issuer is None:
@@ -278,6 +285,24 @@ class DirectorySubjectResolver:
         return Resolution(
             (), f"complex subject names no principal the API can match ({missing})", frozen
         )
+
+
+def _within(resolution: Resolution, tenant: str | None) -> Resolution:
+    """Keep the keys of the tenant the transmitter speaks for. A transmitter with a tenant
+    (``tenant_id``, its issuer in ``tenant_for_issuer``, or an Entra issuer) speaks for that
+    tenant only: a subject naming another one (a complex subject's ``tenant`` member, an
+    ``acct:`` URI, the issuer of an ``iss_sub``) resolved to that other tenant, so one tenant's
+    transmitter could revoke another tenant's users, or the whole other tenant."""
+    if tenant is None or not resolution.keys:
+        return resolution
+    scope = tenant.lower()
+    inside = tuple(key for key in resolution.keys if key.tenant_id == scope)
+    if len(inside) == len(resolution.keys):
+        return resolution
+    if inside:
+        return Resolution(inside, resolution.reason, resolution.unprocessed)
+    why = f"the subject names another tenant than the transmitter's ({scope})"
+    return Resolution((), why, resolution.unprocessed, denied=why)
 
 
 def _tenant_value(member: Any) -> str | None:
