@@ -168,7 +168,12 @@ class TokenClaims:
         token, never leave it unrevocable.
         """
         if self._subject_keys is None:
-            self._subject_keys = self._derive_subject_keys()
+            try:
+                self._subject_keys = self._derive_subject_keys()
+            except TokenFormatError:
+                raise
+            except ValueError:  # an identifier that is blank once canonical names nobody
+                raise TokenFormatError("an identifier claim names no subject") from None
         return self._subject_keys
 
     def _derive_subject_keys(self) -> tuple[SubjectKey, ...]:
