@@ -119,3 +119,40 @@ def test_keys_are_canonical_and_round_trip(kind: SubjectKind, tenant: str, value
 def test_every_guid_spelling_is_one_key(tenant: uuid.UUID, oid: uuid.UUID) -> None:
     keys = {SubjectKey.user(t, o) for t in _spellings(str(tenant)) for o in _spellings(str(oid))}
     assert keys == {SubjectKey.user(str(tenant), str(oid))}
+
+
+KEYCLOAK = "https://keycloak.example/realms/acme"
+_TOKENS_OF_EVERY_KIND = {
+    # An Entra ID token: no scp, no roles, no idtyp - it reads as app-only.
+    "entra id token": {"tid": TENANT, "oid": OID, "sub": "pairwise", "iat": 1_000},
+    # A user token whose optional idtyp says app (or a user token without scp).
+    "user token read as app": {"tid": TENANT, "oid": OID, "idtyp": "app", "scp": "a", "iat": 1},
+    "user token": {"tid": TENANT, "oid": OID, "scp": "read", "iat": 1_000},
+    "app-only token": {"tid": TENANT, "oid": OID, "azp": "c1", "idtyp": "app", "iat": 1_000},
+}
+
+
+@pytest.mark.parametrize("payload", _TOKENS_OF_EVERY_KIND.values(), ids=_TOKENS_OF_EVERY_KIND)
+@pytest.mark.parametrize("kind", [SubjectKey.user, SubjectKey.service_principal])
+def test_an_object_id_is_revoked_whatever_the_token_kind(payload: dict, kind: object) -> None:
+    token = TokenClaims(payload)
+    revoked = kind(TENANT, OID)  # type: ignore[operator]
+    assert not evaluate_revocation(token, {revoked: 2_000}.get).allowed
+
+
+def test_an_rfc9068_user_token_is_revoked_by_its_address() -> None:
+    # Keycloak, Okta, Auth0: "scope", not "scp"; the user is named by email in Shared Signals.
+    token = TokenClaims(
+        {"iss": KEYCLOAK, "sub": "f:1b2c:alice", "scope": "api", "azp": "web", "iat": 1_000}
+        | {"email": "Alice@Example.com", "preferred_username": "alice@example.com"}
+    )
+    revoked = SubjectKey.email(KEYCLOAK, "alice@example.com")
+    assert not evaluate_revocation(token, {revoked: 2_000}.get).allowed
+    assert token.subject_keys().count(revoked) == 1
+
+
+def test_revoking_a_client_app_does_not_end_its_users_delegated_tokens() -> None:
+    user = TokenClaims({"tid": TENANT, "oid": OID, "azp": "c1", "scp": "read", "iat": 1_000})
+    assert evaluate_revocation(
+        user, {SubjectKey.service_principal(TENANT, "c1"): 2_000}.get
+    ).allowed
