@@ -302,3 +302,24 @@ async def test_validate_looks_the_cache_up_once(keys: SigningKeys) -> None:
     assert cache.lookups == 1
     assert await validator.validate(token) is first  # hit
     assert cache.lookups == 2
+
+
+async def test_entra_refuses_a_token_without_scp_and_roles(keys: SigningKeys) -> None:
+    """Microsoft.Identity.Web's IDW10201: an ID token (or an app-only token of a client that
+    holds no app role) is no access token for the API; ``require_permissions=False`` is the
+    ACL-based authorization opt-out."""
+    issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    entra = TokenValidator.entra(app_id=APP_ID, tenant_id=TENANT, jwks=keys.jwks())
+    id_token = claims(issuer, aud=APP_ID, scp=None, azp=None, xms_cc=None, nonce="n")
+    no_role = claims(issuer, scp=None, idtyp="app")
+    for payload in (id_token, no_role, claims(issuer, scp=" "), claims(issuer, scp=None, roles=[])):
+        with pytest.raises(TokenValidationError) as caught:
+            await entra.validate(sign(keys, payload))
+        assert caught.value.reason == "missing_claim"
+    assert (await entra.validate(sign(keys, claims(issuer)))).scopes == ("access_as_user",)
+    app_token = claims(issuer, scp=None, idtyp="app", roles=["Data.Read"])
+    assert (await entra.validate(sign(keys, app_token))).roles == ("Data.Read",)
+    acl = TokenValidator.entra(
+        app_id=APP_ID, tenant_id=TENANT, jwks=keys.jwks(), require_permissions=False
+    )
+    assert (await acl.validate(sign(keys, no_role))).is_app_only
