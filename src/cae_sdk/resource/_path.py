@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -191,10 +192,19 @@ class RequestPath:
         self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
 
     def excluded(self, path: str) -> bool:
-        """Whether ``path`` is served without a token (``exclude_paths``)."""
-        return (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)) or (
-            path in self._excluded
-        )
+        """Whether ``path`` is served without a token (``exclude_paths``).
+
+        Only a path written plainly is: one with a dot segment, a backslash, a ``%`` left after
+        the server's decoding, a ``;`` or a control character needs a token even under an
+        excluded prefix. Whatever sits behind the middleware - a router, a proxy, a file
+        server, an HTTP client that removes dot segments (RFC 3986 section 5.2.4) - could read
+        ``/public/../admin`` as ``/admin``."""
+        if not (
+            (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes))
+            or path in self._excluded
+        ):
+            return False
+        return _NOT_PLAIN.search(path) is None
 
     # -- the three steps ------------------------------------------------------------------------
 
@@ -365,6 +375,12 @@ class RequestPath:
                 client_ip=exchange.client_ip,
             ),
         )
+
+
+# A dot segment (RFC 3986 section 3.3), or a character another component may decode or split
+# on differently: "\\" (a separator to some servers), "%" (a second percent-decoding), ";" (path
+# parameters, "..;"), control characters.
+_NOT_PLAIN = re.compile(r"(?:^|/)\.{1,2}(?:/|$)|[\\%;\x00-\x1f\x7f]")
 
 
 def _user_agent(headers: Headers) -> str | None:
