@@ -23,12 +23,14 @@ into ``decide`` and the result back, nothing more.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
@@ -298,13 +300,14 @@ class RequestPath:
             else:
                 result = self.finish(exchange, claims)
         if self.hooks:
-            for pending in self.run_hooks(exchange, result):
-                await pending
+            pending = self.run_hooks(exchange, result)
+            if pending:
+                await self.await_hooks(pending)
         return result
 
     def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
         """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the
-        async hooks returned (the driver awaits them: a hook that raises is logged, never
+        async hooks returned, for :meth:`await_hooks` (a hook that raises is logged, never
         breaks the request)."""
         record = AccessRecord(
             result.decision, result.claims, exchange.method, exchange.path, result.client_ip
@@ -317,8 +320,22 @@ class RequestPath:
                 log.exception("on_decision hook %r failed", hook)
                 continue
             if inspect.isawaitable(outcome):
-                pending.append(_contained(hook, outcome))
+                pending.append(_PendingHook(hook, outcome))
         return pending
+
+    async def await_hooks(self, pending: list[Awaitable[None]]) -> None:
+        """Await what :meth:`run_hooks` returned, all within ``settings.hook_timeout``: a hook
+        still running then is cancelled and logged, never waited for (the request's answer
+        must not depend on an audit sink)."""
+        timeout = self._settings.hook_timeout
+        remaining = iter(pending)
+        try:
+            async with asyncio.timeout(timeout):
+                for outcome in remaining:
+                    await outcome
+        except TimeoutError:
+            log.warning("on_decision hooks did not finish within %s s: cancelled", timeout)
+            close_hooks(remaining)  # never started
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -390,8 +407,32 @@ def _user_agent(headers: Headers) -> str | None:
     return None
 
 
-async def _contained(hook: DecisionHook, outcome: Awaitable[None]) -> None:
-    try:
-        await outcome
-    except Exception:  # a hook must never break a request
-        log.exception("on_decision hook %r failed", hook)
+class _PendingHook:
+    """An async hook's awaitable, contained: awaiting it never raises (a hook must never break
+    a request), and :meth:`close` closes one that will not be awaited (a deadline passed)."""
+
+    __slots__ = ("hook", "outcome")
+
+    def __init__(self, hook: DecisionHook, outcome: Awaitable[None]) -> None:
+        self.hook = hook
+        self.outcome = outcome
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._contained().__await__()
+
+    async def _contained(self) -> None:
+        try:
+            await self.outcome
+        except Exception:
+            log.exception("on_decision hook %r failed", self.hook)
+
+    def close(self) -> None:
+        if inspect.iscoroutine(self.outcome):
+            self.outcome.close()
+
+
+def close_hooks(pending: Iterable[Awaitable[None]]) -> None:
+    """Close hook awaitables that will never be awaited (no "never awaited" warnings)."""
+    for outcome in pending:
+        if isinstance(outcome, _PendingHook) or inspect.iscoroutine(outcome):
+            outcome.close()
