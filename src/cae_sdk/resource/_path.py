@@ -52,14 +52,18 @@ log = logging.getLogger("cae_sdk.resource")
 Headers = Sequence[tuple[bytes, bytes]]
 """Request headers as (lower-case name, value) byte pairs, in order (ASGI's form)."""
 
-# The answer when building a refusal failed (a bug): fixed text, nothing from the request.
-_FALLBACK = Refusal(
-    401,
-    "invalid_token",
-    "the request could not be evaluated",
-    Reason.VALIDATION_ERROR.value,
-    'Bearer error="invalid_token"',
-)
+
+def _fallback(decision: Decision) -> Refusal:
+    """The answer when building a refusal failed (a bug): fixed text, nothing from the request
+    or the token, and the decision's own reason - the one string the log record, the hooks and
+    the metrics carry too (a Reason value: visible ASCII)."""
+    return Refusal(
+        401,
+        "invalid_token",
+        "the request could not be evaluated",
+        decision.reason.value,
+        'Bearer error="invalid_token"',
+    )
 
 
 _VALIDATION_ERROR = token_refusal("validation_error", "token could not be validated")
@@ -359,7 +363,7 @@ class RequestPath:
             )
         except Exception:
             log.exception("building the refusal failed unexpectedly")
-            refusal = _FALLBACK
+            refusal = _fallback(decision)
         self._log_refusal(exchange, refusal, claims)
         return PathResult(decision, claims, exchange.client_ip, refusal)
 
