@@ -323,3 +323,27 @@ async def test_entra_refuses_a_token_without_scp_and_roles(keys: SigningKeys) ->
         app_id=APP_ID, tenant_id=TENANT, jwks=keys.jwks(), require_permissions=False
     )
     assert (await acl.validate(sign(keys, no_role))).is_app_only
+
+
+def test_withdrawn_key_through_the_blocking_driver(idp: JWKSServer, keys: SigningKeys) -> None:
+    """A synchronous caller (WSGI) answers a known token from the cache in its own thread,
+    where there is no event loop: the stale key set must still be refreshed (on the driver's
+    loop), or a withdrawn key keeps validating its cached tokens until they expire."""
+    from cae_sdk.resource import BlockingRequestPath, RequestPath
+
+    _, ec_entry = keys.jwks()["keys"]
+    validator, clock = _fetching_validator(idp)
+    headers = [(b"authorization", f"Bearer {sign(keys, claims(idp.issuer))}".encode())]
+    with BlockingRequestPath(RequestPath(validator=validator), timeout=10) as blocking:
+        assert blocking.decide("GET", "/", headers, "203.0.113.9").allowed  # verified on the loop
+        assert blocking.decide("GET", "/", headers, "203.0.113.9").allowed  # a cache hit
+        idp.keys = Published(ec_entry)  # type: ignore[assignment]  # compromise rotation
+        try:
+            clock.now += 61  # the key set is stale; every request below is a cache hit
+            deadline = time.monotonic() + 5
+            while blocking.decide("GET", "/", headers, "203.0.113.9").allowed:
+                assert time.monotonic() < deadline, "the withdrawn key is still trusted"
+                time.sleep(0.05)
+        finally:
+            idp.keys = keys
+        assert keys.rsa_kid not in (validator.keys.keys or {})
