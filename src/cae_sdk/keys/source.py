@@ -441,8 +441,16 @@ class KeySource:
             if self.expected_issuer is not None and document.get("issuer") != self.expected_issuer:
                 raise IssuerMismatch("configuration issuer does not match the expected issuer")
             uri = document.get("jwks_uri")
-            if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
+            scheme = uri.partition("://")[0].lower() if isinstance(uri, str) else ""
+            if scheme not in ("https", "http"):
                 raise ConfigurationError("configuration document has no jwks_uri")
+            # OpenID Connect Discovery 1.0 section 3: jwks_uri MUST use https. A document read
+            # over TLS never sends the keys over plain HTTP, where anyone on the path could
+            # swap them; plain http stays possible only when discovery itself was (a local
+            # development issuer the operator named so).
+            secure = self.configuration_url.partition("://")[0].lower() == "https"
+            if secure and scheme != "https":
+                raise ConfigurationError("configuration document names a jwks_uri without https")
             self.configuration = document
         return str(self.configuration["jwks_uri"])
 
