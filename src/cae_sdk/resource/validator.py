@@ -19,7 +19,7 @@ import httpx
 from ..core import _jwt
 from ..core.errors import ConfigurationError, JOSEError, TokenValidationError
 from ..core.tokens import TokenClaims
-from .jws import SUPPORTED_ALGORITHMS, TokenParser, verify_signature
+from .jws import ACCESS_TOKEN_TYPES, SUPPORTED_ALGORITHMS, TokenParser, verify_signature
 from .keysets import KeySetSource, key_error
 from .token_cache import TokenCache
 
@@ -66,6 +66,11 @@ class TokenValidator:
     that authorizes app-only callers by an access-control list instead of app roles turns it
     off (Microsoft's ``AllowWebApiToBeAuthorizedByACL``).
 
+    ``token_types`` lists the ``typ`` header values accepted (default ``JWT`` and RFC 9068's
+    ``at+jwt``; a token without ``typ`` passes): a token explicitly typed as another kind of
+    JWT (``secevent+jwt``, ``logout+jwt``, ``dpop+jwt``...) is refused as ``malformed_token``
+    (RFC 8725 section 3.11, explicit typing).
+
     Keys: ``fetch_timeout`` is the overall deadline of one key fetch; a request naming an
     unknown ``kid`` waits at most ``unknown_kid_wait`` for the refresh it starts, and refreshes
     start at most once per ``unknown_kid_cooldown`` (a key set fetched within it answers
@@ -87,6 +92,7 @@ class TokenValidator:
         required_claims: Iterable[str] = ("iss", "aud", "exp", "iat"),
         max_lifetime: float | None = DEFAULT_MAX_LIFETIME,
         require_permissions: bool = False,
+        token_types: Collection[str] = ACCESS_TOKEN_TYPES,
         http_client: httpx.AsyncClient | None = None,
         jwks_max_age: float = 3600.0,
         unknown_kid_cooldown: float = 5.0,
@@ -108,7 +114,7 @@ class TokenValidator:
         if max_lifetime is not None and max_lifetime <= 0:
             raise ConfigurationError("max_lifetime must be positive (or None to disable it)")
         self.algorithms = frozenset(algorithms)
-        self._parser = TokenParser(self.algorithms)
+        self._parser = TokenParser(self.algorithms, token_types)
         self.leeway = leeway
         self.required_claims = tuple(required_claims)
         self.max_lifetime = max_lifetime
