@@ -80,8 +80,6 @@ class SubjectKey:
             value = self.value  # RFC 9493 section 3.2.3: iss and sub compare exactly
         else:
             value = _identifier(self.value, kind is SubjectKind.SESSION)
-        if not tenant or not value:
-            raise ValueError(f"a {kind.value} subject key needs a tenant and a value")
         object.__setattr__(self, "tenant_id", tenant)
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "_hash", hash((kind.value, tenant, value)))
@@ -141,14 +139,16 @@ def _identifier(text: str, keep_case: bool = False) -> str:
     """The canonical form of one identifier (see the module docstring)."""
     if len(text) == 36 and _CANONICAL_GUID.fullmatch(text):
         return text  # already canonical: Entra's form
-    text = unicodedata.normalize("NFKC", text).strip()
-    guid = _GUID_FORMS.fullmatch(text)
+    canonical = unicodedata.normalize("NFKC", text).strip()
+    guid = _GUID_FORMS.fullmatch(canonical)
     if guid is not None:
         return "-".join(guid.group(2, 4, 5, 6, 7)).lower()
-    if keep_case:
-        return text
-    # casefold, then NFKC again: folding can leave a sequence NFKC composes (idempotent form).
-    return unicodedata.normalize("NFKC", text.casefold())
+    if not keep_case:
+        # casefold, then NFKC again: folding can leave a sequence NFKC composes (idempotent).
+        canonical = unicodedata.normalize("NFKC", canonical.casefold())
+    # A blank identifier names nobody a token can carry (a validated token's blank identifier
+    # is refused as malformed): it is kept as written, never turned into "" or an error.
+    return canonical or text
 
 
 @functools.lru_cache(maxsize=1024)
