@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationE
 from ..core.tokens import TokenClaims
 from ..events.store import EventStore
 from ..observability.logfields import log_fields
+from ._urlpath import is_plain
 from .access import AccessEvaluator, RequestFacts
 from .bearer import bearer_credentials, is_b64token
 from .client_ip import ClientIPResolver, ForwardingHeaderError
@@ -200,17 +200,17 @@ class RequestPath:
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is served without a token (``exclude_paths``).
 
-        Only a path written plainly is: one with a dot segment, a backslash, a ``%`` left after
-        the server's decoding, a ``;`` or a control character needs a token even under an
-        excluded prefix. Whatever sits behind the middleware - a router, a proxy, a file
-        server, an HTTP client that removes dot segments (RFC 3986 section 5.2.4) - could read
-        ``/public/../admin`` as ``/admin``."""
+        Only a path written plainly is (:func:`~cae_sdk.resource._urlpath.is_plain`): one with a
+        dot segment, ``//``, a backslash, a ``%`` left after the server's decoding, a ``;`` or a
+        control character needs a token even under an excluded prefix. Whatever sits behind the
+        middleware - a router, a proxy, a file server, an HTTP client that removes dot segments
+        (RFC 3986 section 5.2.4) - could read ``/public/../admin`` as ``/admin``."""
         if not (
             (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes))
             or path in self._excluded
         ):
             return False
-        return _NOT_PLAIN.search(path) is None
+        return is_plain(path)
 
     # -- the three steps ------------------------------------------------------------------------
 
@@ -396,12 +396,6 @@ class RequestPath:
                 client_ip=exchange.client_ip,
             ),
         )
-
-
-# A dot segment (RFC 3986 section 3.3), or a character another component may decode or split
-# on differently: "\\" (a separator to some servers), "%" (a second percent-decoding), ";" (path
-# parameters, "..;"), control characters.
-_NOT_PLAIN = re.compile(r"(?:^|/)\.{1,2}(?:/|$)|[\\%;\x00-\x1f\x7f]")
 
 
 def _user_agent(headers: Headers) -> str | None:

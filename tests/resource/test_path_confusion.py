@@ -1,7 +1,7 @@
-"""Excluded paths cannot be used to reach a protected one: only a path written plainly is served
-without a token. A gateway behind the middleware that forwards with httpx (which removes dot
-segments, RFC 3986 section 5.2.4) used to turn ``/public/%2e%2e/admin`` into ``/admin``,
-unauthenticated."""
+"""Path confusion: a path written another way neither skips the token (excluded paths) nor the
+step-up (authentication contexts). A gateway behind the middleware that forwards with httpx
+(which removes dot segments, RFC 3986 section 5.2.4) used to turn ``/public/%2e%2e/admin`` into
+``/admin``, unauthenticated, and ``/data/../admin/x`` reached a step-up route without it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from starlette.routing import Route
 from cae_sdk.resource import CAEMiddleware, CAESettings, RequestPath, TokenValidator
 
 from ._asgi import call, ok_app
-from .helpers import APP_ID, SigningKeys, serve
+from .helpers import APP_ID, SigningKeys, claims, serve, sign
 
 ISSUER = "https://issuer.test/v2.0"
 EXCLUDED = ["/public/", "/health"]
@@ -44,6 +44,7 @@ def _validator(keys: SigningKeys) -> TokenValidator:
         "/public/..;/admin",  # path parameters: "..;" is ".." to some servers
         "/public/x\x00",
         "/public/x\r\n",
+        "/public//x",
     ],
 )
 async def test_a_path_that_is_not_plain_needs_a_token(keys: SigningKeys, path: str) -> None:
@@ -116,7 +117,10 @@ def _as_read_downstream(path: str) -> str:
 
 
 segments = st.sampled_from(
-    ["public", "health", "admin", "x", ".", "..", "%2e", "%2e%2e", "..;", ";", "\\", "%2f", ""]
+    [
+        *("public", "health", "admin", "ADMIN", "x", "", ".", "..", "..;", ";", "\\"),
+        *("%2e", "%2e%2e", "%2f", "%252e%252e"),
+    ]
 )
 
 
@@ -130,3 +134,44 @@ def test_no_excluded_path_reads_as_a_protected_one(
     raw = "/" + "/".join(parts) + ("/" if slash else "")
     if path.excluded(raw):
         assert path.excluded(_as_read_downstream(raw)), raw
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/x",
+        "/data/../admin/x",
+        "/data/%2e%2e/admin/x",
+        "/ADMIN/x",
+        "//admin/x",
+        "/admin;v=1/x",
+        "/admin%2Fx",
+        "/data\\..\\admin\\x",
+        "/public/../admin/x",
+    ],
+)
+async def test_a_step_up_route_cannot_be_reached_by_another_spelling(
+    keys: SigningKeys, path: str
+) -> None:
+    app = CAEMiddleware(
+        ok_app,
+        validator=_validator(keys),
+        exclude_paths=EXCLUDED,
+        auth_contexts={"/admin/": "c1"},
+    )
+    token = sign(keys, claims(ISSUER))
+    answer = await call(app, [(b"authorization", f"Bearer {token}".encode())], path=path)
+    assert answer.status == 401 and not answer.reached_app
+    assert b"AuthenticationContextRequired" in answer.body
+
+
+@given(parts=st.lists(segments, max_size=6), slash=st.booleans())
+@example(parts=["x", "..", "admin", "y"], slash=False)
+def test_no_spelling_of_a_path_skips_its_authentication_context(
+    keys: SigningKeys, parts: list[str], slash: bool
+) -> None:
+    settings = CAESettings(auth_contexts={"/admin/": "c1"})
+    evaluator = RequestPath(validator=_validator(keys), settings=settings).evaluator
+    raw = "/" + "/".join(parts) + ("/" if slash else "")
+    if evaluator.required_auth_context(_as_read_downstream(raw)) is not None:
+        assert evaluator.required_auth_context(raw) == "c1", raw
