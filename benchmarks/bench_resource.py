@@ -39,7 +39,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from cae_sdk.core.revocation import evaluate_revocation
+from cae_sdk.core._revocation import evaluate_revocation
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.core.tokens import TokenClaims
 from cae_sdk.events import InMemoryEventStore, RevocationEvent

@@ -13,6 +13,11 @@ from typing import Any
 
 from cae_sdk import ConfidentialClientCredential, PublicClientCredential
 
+# Serving an example's API on loopback for its --check run: the helpers `cae demo` uses, private
+# parts of the SDK that this plumbing may reach and the examples themselves never import.
+from cae_sdk.cli._demo.api import DeferredApp as DeferredApp
+from cae_sdk.cli._demo.servers import serve as serve
+
 
 def api_options(idp: Any) -> dict[str, Any]:
     """``create_app`` keyword arguments for an API that trusts the dev identity provider."""

@@ -32,10 +32,9 @@ def call(url: str, scope: str, credential: WorkloadIdentityCredential | None = N
 
 
 def check() -> int:
-    from _devenv import api_options, verdict
+    from _devenv import api_options, serve, verdict
     from fastapi_resource import create_app
 
-    from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp, tempfile.TemporaryDirectory() as tmp:

@@ -33,8 +33,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from cae_sdk import CAEClient, decode_unverified
-from cae_sdk.events import InMemoryEventStore
-from cae_sdk.events.store import EventStore
+from cae_sdk.events import EventStore, InMemoryEventStore
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 from cae_sdk.resource.fastapi import install_cae_openapi, require_auth_context, require_roles
 
@@ -103,9 +102,8 @@ def create_app(
 
 def check() -> int:
     """Start a dev identity provider and the API, call it, revoke, call again."""
-    from _devenv import api_options, secret_app_credential, status_log, verdict, wait_past
+    from _devenv import api_options, secret_app_credential, serve, status_log, verdict, wait_past
 
-    from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:

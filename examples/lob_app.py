@@ -35,9 +35,8 @@ from cae_sdk import CAEClient, decode_unverified
 def check() -> int:
     import asyncio
 
-    from _devenv import api_options, status_log, user_credential, verdict, wait_past
+    from _devenv import api_options, serve, status_log, user_credential, verdict, wait_past
 
-    from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
     from cae_sdk.events import InMemoryEventStore
 

@@ -38,8 +38,9 @@ from cae_sdk.events.ssf import (
     DirectorySubjectResolver,
     PushReceiverApp,
     SetReceiver,
+    StreamClient,
+    push_delivery,
 )
-from cae_sdk.events.ssf.streams import StreamClient, push_delivery
 
 REDIS_URL = os.environ.get("CAE_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -80,10 +81,8 @@ def user_token(idp: Any) -> str:
 
 
 def check() -> int:
-    from _devenv import api_options, verdict, wait_past
+    from _devenv import DeferredApp, api_options, serve, verdict, wait_past
 
-    from cae_sdk.cli.demo.api import DeferredApp
-    from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     prefix = f"cae-example-{uuid.uuid4().hex[:8]}:"

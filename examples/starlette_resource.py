@@ -78,9 +78,8 @@ def check() -> int:
     """Call from inside the office range (served) and from 127.0.0.2 (challenged, refused)."""
     import os
 
-    from _devenv import api_options, verdict
+    from _devenv import api_options, serve, verdict
 
-    from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:

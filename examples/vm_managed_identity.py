@@ -36,10 +36,9 @@ def call(url: str, scope: str, client_id: str | None = None) -> int:
 
 
 def check() -> int:
-    from _devenv import api_options, verdict
+    from _devenv import api_options, serve, verdict
     from fastapi_resource import create_app
 
-    from cae_sdk.cli.demo.servers import serve
     from cae_sdk.devidp import DevIdentityProvider
 
     with DevIdentityProvider() as idp:

@@ -90,10 +90,10 @@ def test_every_package_is_covered() -> None:
 
 def test_the_checker_sees_relative_and_guarded_imports() -> None:
     # A rule that can never fail is no rule: check the parser on a known module.
-    imports = _runtime_imports(PACKAGE / "resource" / "middleware.py")
-    assert "cae_sdk.events.store" in imports and "cae_sdk.core.decisions" in imports
-    guarded = _runtime_imports(PACKAGE / "observability" / "metrics.py")
-    assert "cae_sdk.resource.middleware" not in guarded  # only under TYPE_CHECKING
+    imports = _runtime_imports(PACKAGE / "resource" / "_middleware.py")
+    assert "cae_sdk.events._store" in imports and "cae_sdk.core.decisions" in imports
+    guarded = _runtime_imports(PACKAGE / "observability" / "_metrics.py")
+    assert "cae_sdk.resource._middleware" not in guarded  # only under TYPE_CHECKING
 
 
 # -- plain install: nothing optional on the import path --------------------------------------
@@ -123,7 +123,7 @@ def test_import_and_plugin_load_nothing_optional() -> None:
     report = json.loads(done.stdout)
     top_level = {name.partition(".")[0] for name in report["loaded"]}
     assert not top_level & OPTIONAL_MODULES
-    assert "cae_sdk.devidp.runner" not in report["loaded"]
+    assert "cae_sdk.devidp._runner" not in report["loaded"]
     assert "uvicorn" not in top_level and "msal" not in top_level  # the plugin stays cheap
     assert report["public"]["CAEMiddleware"] == "type"
 

@@ -74,21 +74,35 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
+# Literal, so the API reference (which reads it statically) renders what it lists.
 __all__ = [
     "CP1",
+    "AccessToken",
+    "AsyncCAEClient",
+    "AzureIdentityCredential",
+    "CAEAuth",
+    "CAEClient",
     "CAEError",
+    "CAEMiddleware",
+    "CAESettings",
     "Challenge",
     "ClaimsChallenge",
     "ClaimsChallengeFailed",
     "ClaimsChallengeUnresolvable",
+    "ConfidentialClientCredential",
     "Decision",
     "InteractionRequired",
+    "ManagedIdentityCredential",
     "NamedLocation",
     "Outcome",
+    "PublicClientCredential",
     "Reason",
+    "SQLiteEventStore",
     "SubjectKey",
     "TokenAcquisitionError",
     "TokenClaims",
+    "TokenValidator",
+    "WorkloadIdentityCredential",
     "__version__",
     "build_bearer_error",
     "build_claims_challenge",
@@ -100,5 +114,4 @@ __all__ = [
     "has_cp1",
     "merge_claims",
     "parse_www_authenticate",
-    *_LAZY,
 ]

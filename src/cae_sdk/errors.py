@@ -1,7 +1,49 @@
 """The SDK's exception hierarchy (``cae_sdk.errors``): every error derives from ``CAEError``."""
 
-from .core.errors import *  # noqa: F403
-from .core.errors import __all__ as __all__
+from .core.errors import (
+    CAEError,
+    ChallengeParseError,
+    ClaimsChallengeFailed,
+    ClaimsChallengeLoop,
+    ClaimsChallengeUnresolvable,
+    ConfigurationError,
+    EventSourceError,
+    EventValidationError,
+    InteractionRequired,
+    InvalidClaimsError,
+    JOSEError,
+    KeysUnavailable,
+    PolicyNameError,
+    RequestNotReplayable,
+    StoreUnavailable,
+    TokenAcquisitionError,
+    TokenFormatError,
+    TokenValidationError,
+)
 from .core.remediation import Remediation, RemediationKind, remediation_for
 
-__all__ = [*__all__, "Remediation", "RemediationKind", "remediation_for"]
+# Literal, so the API reference (which reads it statically) renders what it lists; a test checks
+# that it carries every name of ``cae_sdk.core.errors``.
+__all__ = [
+    "CAEError",
+    "ChallengeParseError",
+    "ClaimsChallengeFailed",
+    "ClaimsChallengeLoop",
+    "ClaimsChallengeUnresolvable",
+    "ConfigurationError",
+    "EventSourceError",
+    "EventValidationError",
+    "InteractionRequired",
+    "InvalidClaimsError",
+    "JOSEError",
+    "KeysUnavailable",
+    "PolicyNameError",
+    "Remediation",
+    "RemediationKind",
+    "RequestNotReplayable",
+    "StoreUnavailable",
+    "TokenAcquisitionError",
+    "TokenFormatError",
+    "TokenValidationError",
+    "remediation_for",
+]

@@ -45,7 +45,7 @@ def test_json_flag_before_the_command(cae):
 def test_plain_and_rich_tables_render_the_same_cells():
     import io
 
-    from cae_sdk.cli.output import Output, Table, render_plain
+    from cae_sdk.cli._output import Output, Table, render_plain
 
     table = Table("T", ("a", "b"))
     table.add("x", None)

@@ -128,7 +128,7 @@ def test_arbitrary_input_is_explained_or_refused_never_a_crash():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from cae_sdk.cli.explain import classify_input, explain_challenges, explain_token
+    from cae_sdk.cli._explain import classify_input, explain_challenges, explain_token
     from cae_sdk.core.errors import CAEError
 
     pieces = st.sampled_from(["Bearer ", "eyJ", ".", "=", '"', ",", "claims=", "error=", " "])

@@ -63,7 +63,7 @@ def test_demo_script_narrates_and_exits_zero():
 
 def test_missing_part_is_reported_not_failed(cae, monkeypatch):
     """Without the Shared Signals link, steps 2 and 3 are listed as unavailable; exit 0."""
-    from cae_sdk.cli.demo import world
+    from cae_sdk.cli._demo import world
 
     def no_transmitter(*args, **kwargs):
         raise ConnectionError("transmitter unreachable")
@@ -78,7 +78,7 @@ def test_missing_part_is_reported_not_failed(cae, monkeypatch):
 
 
 def test_a_step_that_misbehaves_fails_the_demo(cae, monkeypatch):
-    from cae_sdk.cli.demo import steps
+    from cae_sdk.cli._demo import steps
 
     def broken(world, story):
         raise AssertionError("the API served a revoked token")

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cae_sdk.cli.demo.servers import serve
-from cae_sdk.cli.set_builder import build_set_claims, parse_subject, resolve_event_type
+from cae_sdk.cli._demo.servers import serve
+from cae_sdk.cli._set_builder import build_set_claims, parse_subject, resolve_event_type
 
 pytestmark = pytest.mark.e2e
 
@@ -260,7 +260,7 @@ def test_tail_follows_a_redis_store(redis_url):
 
 
 def test_tail_follows_a_sqlite_store(tmp_path):
-    from cae_sdk.events.sqlite import SQLiteEventStore
+    from cae_sdk.events._sqlite import SQLiteEventStore
 
     path = tmp_path / "events.db"
     tail_while_publishing(
@@ -333,7 +333,7 @@ def test_send_to_the_real_push_receiver(cae, rsa_key, tmp_path):
 
     import httpx
 
-    from cae_sdk.cli.demo.api import DeferredApp
+    from cae_sdk.cli._demo.api import DeferredApp
     from cae_sdk.core.subjects import SubjectKey
     from cae_sdk.events import InMemoryEventStore
     from cae_sdk.events.ssf import (

@@ -8,7 +8,7 @@ import pytest
 import tomllib
 
 from cae_sdk import _extras
-from cae_sdk.cli.app import build_parser
+from cae_sdk.cli._app import build_parser
 from tests.plain_install import run_plain
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cae_sdk.cli.lint_rules import lint_policies
-from cae_sdk.cli.policy_file import read_policies
+from cae_sdk.cli._lint_rules import lint_policies
+from cae_sdk.cli._policy_file import read_policies
 
 DATA = Path(__file__).parent / "data"
 GOOD = Path(__file__).parents[2] / "examples" / "policies" / "ca-policies.json"

@@ -1,4 +1,5 @@
-"""The naming framework of seed 002 (``cae_sdk.core.naming``), pure rules."""
+"""The naming convention of Microsoft's "Conditional Access framework and policies" (Azure
+Architecture Center) as ``cae_sdk.core.naming`` checks it: pure rules."""
 
 from __future__ import annotations
 

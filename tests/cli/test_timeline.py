@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cae_sdk.cli.demo.timeline import (
+from cae_sdk.cli._demo.timeline import (
     Beat,
     StepResult,
     StepStatus,

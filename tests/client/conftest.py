@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cae_sdk import ConfidentialClientCredential
-from cae_sdk.devidp.tls import ServerTLS
+from cae_sdk.devidp._tls import ServerTLS
 
 from .faulty_servers import CLIENT_SECRET, TENANT, ChallengingApi, FaultyIdP, server_tls
 

@@ -2,12 +2,13 @@
 
 ``FaultyIdP`` speaks enough of the Entra v2 endpoints for unmodified MSAL (OpenID discovery,
 client credentials, refresh token, device code) over HTTPS with a generated CA
-(``cae_sdk.devidp.tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
+(``cae_sdk.devidp._tls``). Every fault is a switch, per endpoint: ``down`` (the connection is
 dropped), ``slow`` (answer after ``delay``), ``trickle`` (the whole answer, status line
 included, one byte every ``delay`` seconds), ``5xx``, ``429`` (+ ``Retry-After``), ``garbage``
-(a 200 that is not JSON), ``truncated`` (a 200 whose JSON stops after the token fields, framed
-as complete), ``huge`` (an answer of ``size`` bytes) and ``huge_error`` (a 400 whose
-``error_description`` is ``size`` characters).
+(a 200 that is not JSON), ``redirect`` (a 307 to ``location``), ``echo`` (a 400 quoting the
+request's form), ``pending`` (a device code the user never confirms), ``truncated`` (a 200
+whose JSON stops after the token fields, framed as complete), ``huge`` (an answer of ``size``
+bytes) and ``huge_error`` (a 400 whose ``error_description`` is ``size`` characters).
 
 ``ChallengingApi`` answers ``200`` to tokens its ``decide`` callback accepts and a CAE claims
 challenge (or a redirect) otherwise. Responses are written by hand so a test controls every byte.
@@ -32,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cae_sdk import build_claims_challenge
-from cae_sdk.devidp.tls import ServerTLS, generate_server_tls
+from cae_sdk.devidp._tls import ServerTLS, generate_server_tls
 
 TENANT = "tenant-faulty"
 SCOPE = "api://faulty-api/.default"
@@ -63,6 +64,7 @@ class Fault:
     size: int = 10 * 1024 * 1024
     only_claims: bool = False  # token endpoint: only requests that carry a challenge's claims
     cut_at: str = "expires_in"  # truncated: the JSON stops right before this member
+    location: str = ""  # redirect: where to
 
 
 class _Server(ThreadingHTTPServer):
@@ -112,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if trickle:
                 for i in range(len(data)):
+                    if getattr(self.owner, "closed", False):
+                        close = True  # the test is over: hang up instead of trickling on
+                        break
                     self.wfile.write(data[i : i + 1])
                     self.wfile.flush()
                     time.sleep(trickle)
@@ -152,6 +157,8 @@ class FaultyIdP:
         self.token_requests: list[dict[str, str]] = []
         self.expires_in = 3600
         self.refresh_in: int | None = None
+        self.device_expires_in = 900
+        self.closed = False
         self.min_iat = 0
         self.issued: list[str] = []
         self._lock = threading.Lock()
@@ -172,6 +179,7 @@ class FaultyIdP:
         return [r for r in self.token_requests if _challenge_claims(r)]
 
     def close(self) -> None:
+        self.closed = True  # a trickle in progress hangs up
         self._server.shutdown()
         self._server.server_close()
 
@@ -198,7 +206,7 @@ class FaultyIdP:
             status, body = normal(form)
             request.answer(status, json.dumps(body).encode())
             return
-        self._misbehave(request, fault, lambda: normal(form))
+        self._misbehave(request, fault, lambda: normal(form), form)
 
     def _take(self, endpoint: str, form: dict[str, str]) -> Fault | None:
         with self._lock:
@@ -212,7 +220,11 @@ class FaultyIdP:
             return fault
 
     def _misbehave(
-        self, request: _Handler, fault: Fault, normal: Callable[[], tuple[int, dict[str, Any]]]
+        self,
+        request: _Handler,
+        fault: Fault,
+        normal: Callable[[], tuple[int, dict[str, Any]]],
+        form: dict[str, str],
     ) -> None:
         kind = fault.kind
         if kind == "down":
@@ -252,6 +264,15 @@ class FaultyIdP:
             request.answer(200, text[:cut].encode())
         elif kind == "huge":
             request.answer(200, b"x" * fault.size, content_type="text/plain")
+        elif kind == "redirect":  # 307: "send the same request there"
+            request.answer(307, b"", headers={"Location": fault.location})
+        elif kind == "echo":  # a proxy or broken endpoint that quotes the request it got
+            quoted = "&".join(f"{k}={v}" for k, v in form.items())
+            error = {"error": "invalid_request", "error_description": f"Bad request: {quoted}"}
+            request.answer(400, json.dumps(error).encode())
+        elif kind == "pending":  # RFC 8628 section 3.5: the user has not finished yet
+            error = {"error": "authorization_pending", "error_description": "AADSTS70016"}
+            request.answer(400, json.dumps(error).encode())
         elif kind == "huge_error":
             error = {"error": "invalid_request", "error_description": "A" * fault.size}
             request.answer(400, json.dumps(error).encode())
@@ -283,7 +304,7 @@ class FaultyIdP:
             "device_code": "device-code-DO-NOT-LOG",
             "user_code": "ABCD-EFGH",
             "verification_uri": f"{self.url}/devicelogin",
-            "expires_in": 900,
+            "expires_in": self.device_expires_in,
             "interval": 0,
             "message": "To sign in, enter ABCD-EFGH",
         }

@@ -241,6 +241,62 @@ async def test_token_does_not_follow_a_redirect_to_another_origin(
     ]
 
 
+async def _wait_for_middleware(request: Any, handler: Any) -> Any:
+    """An outer middleware that runs the rest of the chain in a task of its own (as
+    ``asyncio.wait_for`` does before Python 3.12): nothing the inner one sets in its context
+    survives to the next hop."""
+    return await asyncio.create_task(handler(request))
+
+
+@pytest.mark.parametrize("outer", [[], [_wait_for_middleware]], ids=["alone", "task-hop"])
+async def test_redirect_hop_to_another_origin_never_gets_the_token(
+    api: tuple[FakeApi, str], outer: list[Any]
+) -> None:
+    fake, url = api
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"{url}/stolen")
+
+    app = web.Application()
+    app.router.add_get("/{name}", redirect)
+    origin = TestServer(app, host="127.0.0.1")
+    await origin.start_server()
+    middleware = CAEClientMiddleware(CountingCredential(), SCOPE)
+    try:
+        async with aiohttp.ClientSession(middlewares=[*outer, middleware]) as session:
+            for _ in range(2):
+                async with session.get(origin.make_url("/redirect")) as response:
+                    assert response.status == 200
+    finally:
+        await origin.close()
+    assert fake.seen == [("", b""), ("", b"")]
+
+
+async def test_a_redirect_not_followed_leaves_other_origins_alone(
+    api: tuple[FakeApi, str],
+) -> None:
+    """``allow_redirects=False``: the caller gets the redirect; its next request to another
+    origin is a request of its own, with the token."""
+    fake, url = api
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound("https://elsewhere.test/next")
+
+    app = web.Application()
+    app.router.add_get("/{name}", redirect)
+    origin = TestServer(app, host="127.0.0.1")
+    await origin.start_server()
+    try:
+        async with _session(CAEClientMiddleware(CountingCredential(), SCOPE)) as session:
+            async with session.get(origin.make_url("/r"), allow_redirects=False) as response:
+                assert response.status == 302
+            async with session.get(f"{url}/mine") as response:
+                assert response.status == 200
+    finally:
+        await origin.close()
+    assert fake.seen == [("tok-1", b"")]
+
+
 _HEADERS = st.sampled_from(
     [
         CHALLENGE,

@@ -357,3 +357,50 @@ async def test_async_proactive_refresh_and_failure(router: respx.MockRouter) -> 
         now[0] += 7200
         with pytest.raises(TokenAcquisitionError):
             await client.get(f"{API}/3")
+
+
+# -- a bearer token goes over TLS only (RFC 6750 section 5.3) ----------------------------------
+
+CLEARTEXT = ["http://api.test/x", "HTTP://api.test/x", "http://10.0.0.7:8080/x"]
+LOOPBACK = ["http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]:9/x"]
+
+
+@pytest.mark.parametrize("url", CLEARTEXT)
+def test_no_token_is_sent_over_cleartext_http(router: respx.MockRouter, url: str) -> None:
+    from cae_sdk.errors import ConfigurationError
+
+    route = router.route().respond(200)
+    credential = CountingCredential()
+    with CAEClient(credential, SCOPE) as client, pytest.raises(ConfigurationError, match="https"):
+        client.get(url)
+    assert not route.called and credential.calls == []  # nothing sent, no token fetched
+
+
+@pytest.mark.parametrize("url", LOOPBACK)
+async def test_loopback_and_opt_in_may_use_http(router: respx.MockRouter, url: str) -> None:
+    route = router.route().respond(200)
+    async with AsyncCAEClient(CountingCredential(), SCOPE) as client:
+        assert (await client.get(url)).status_code == 200
+    with CAEClient(CountingCredential(), SCOPE, allow_http=True) as client:
+        assert client.get(CLEARTEXT[0]).status_code == 200
+    assert route.calls.last.request.headers["authorization"] == "Bearer tok-1"
+
+
+def test_requests_and_aiohttp_adapters_refuse_cleartext_too() -> None:
+    from cae_sdk.client.requests import CAESession
+    from cae_sdk.errors import ConfigurationError
+
+    with CAESession(CountingCredential(), SCOPE) as session, pytest.raises(ConfigurationError):
+        session.get("http://api.test/x")
+    aiohttp = pytest.importorskip("aiohttp")
+    from cae_sdk.client.aiohttp import CAEClientMiddleware
+
+    async def call() -> None:
+        middleware = CAEClientMiddleware(CountingCredential(), SCOPE)
+        async with aiohttp.ClientSession(middlewares=[middleware]) as session:
+            await session.get("http://api.test/x")
+
+    import asyncio
+
+    with pytest.raises(ConfigurationError):
+        asyncio.run(call())

@@ -54,6 +54,8 @@ from cae_sdk.client.azure import (  # noqa: E402
 from .fakes import NBF_CLAIMS, SCOPE, CountingCredential  # noqa: E402
 
 CLAIMS = json.dumps(NBF_CLAIMS)
+# A challenge without nbf (Entra's IP location enforcement carries an error code, not a time).
+LOCATION_CLAIMS = json.dumps({"access_token": {"xms_caeerror": {"value": "10002"}}})
 
 
 class SameTokenCredential(CredentialBase):
@@ -130,6 +132,22 @@ def test_claims_request_names_the_token_handed_out_last() -> None:
     assert adapter.get_token(SCOPE, claims=CLAIMS).token == "tok-2"
     assert adapter.get_token(SCOPE).token == "tok-2"
     assert len(credential.calls) == 2
+
+
+def test_an_answer_refused_later_with_the_same_claims_is_replaced() -> None:
+    """azure-core never says which token a challenge refused. The same claims right after an
+    answer come from requests sent before it (the answer serves them); the same claims later
+    mean the answer itself was refused: it must not be handed out again until it expires."""
+    now = [1_000.0]
+    credential = CountingCredential(clock=lambda: now[0])
+    adapter = AzureSDKCredential(credential, clock=lambda: now[0])
+    adapter.get_token(SCOPE)
+    assert adapter.get_token(SCOPE, claims=LOCATION_CLAIMS).token == "tok-2"
+    now[0] += 1  # a burst: requests sent with tok-1
+    assert adapter.get_token(SCOPE, claims=LOCATION_CLAIMS).token == "tok-2"
+    now[0] += 60  # tok-2 itself refused for the same reason
+    assert adapter.get_token(SCOPE, claims=LOCATION_CLAIMS).token == "tok-3"
+    assert credential.calls[2] == ((SCOPE,), LOCATION_CLAIMS, "tok-2")
 
 
 def test_same_token_after_a_challenge_is_unresolvable_and_bounded() -> None:

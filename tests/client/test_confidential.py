@@ -235,7 +235,7 @@ def test_empty_scopes_rejected(idp: FakeIdentityProvider) -> None:
 
 
 def test_instance_discovery_defaults() -> None:
-    from cae_sdk.client.credentials._options import TransportOptions
+    from cae_sdk.client._credentials._options import TransportOptions
 
     assert TransportOptions({}).instance_discovery is True
     assert (

@@ -24,6 +24,10 @@ class Request:
     body_replayable: bool = True
     authorization: str | None = None
 
+    @property
+    def scheme(self) -> str:
+        return self.url.partition(":")[0].lower()
+
     def set_authorization(self, value: str) -> None:
         self.authorization = value
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,6 +133,107 @@ def test_hostile_storm_is_bounded_in_threads(
     assert len(faulty_idp.claims_requests()) <= 3
 
 
+def _outcome(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except CAEError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("shape", ["nbf", "distinct-members"])
+def test_storm_is_bounded_per_credential_whatever_the_number_of_adapters(
+    faulty_idp: FaultyIdP, credential_for: Build, api_for: StartApi, shape: str
+) -> None:
+    """A client built per call (or an Azure SDK adapter per call) starts with a fresh token
+    state: the budget lives with the credential, where the token requests are made."""
+    api = _hostile(api_for, shape)
+    credential = credential_for()
+
+    def per_call_client(i: int) -> object:
+        with CAEClient(credential, SCOPE) as client:
+            return client.get(f"{api.url}/{i}")
+
+    outcomes = [_outcome(lambda: per_call_client(i)) for i in range(12)]
+    azure = pytest.importorskip("cae_sdk.client.azure")
+    claims = json.dumps(nbf_claims(int(time.time()) + 10_000))
+    outcomes += [
+        _outcome(lambda: azure.AzureSDKCredential(credential).get_token(SCOPE, claims=claims))
+        for _ in range(4)
+    ]
+    assert any(isinstance(o, ClaimsChallengeLoop) for o in outcomes)
+    assert len(faulty_idp.claims_requests()) <= 3  # LoopBreaker(max_attempts=3) per scopes
+
+
+def test_an_unsatisfiable_nbf_challenge_costs_one_token_request(
+    faulty_idp: FaultyIdP, credential_for: Build, api_for: StartApi
+) -> None:
+    """A flight that asked for the challenge's nbf is its answer, even when the identity
+    provider's token is older than that nbf: asking again would only get the same."""
+    api = _hostile(api_for, "nbf")
+    with CAEClient(credential_for(), SCOPE) as client, pytest.raises(ClaimsChallengeFailed):
+        client.get(f"{api.url}/1")
+    assert len(faulty_idp.claims_requests()) == 1
+
+
+@pytest.mark.parametrize("fault", ["slow", "down"])
+def test_claims_requests_that_went_out_count_even_unanswered(
+    faulty_idp: FaultyIdP, credential_for: Build, api_for: StartApi, fault: str
+) -> None:
+    """A timed-out or reset token request still reached the identity provider: a hostile API
+    cannot turn a struggling identity provider into a stream of claims requests."""
+    api = _hostile(api_for, "distinct-members")
+    faulty_idp.fault("token", fault, delay=1.0, only_claims=True)
+    with CAEClient(credential_for(timeout=0.3), SCOPE) as client:
+        outcomes = [_outcome(lambda: client.get(f"{api.url}/{i}")) for i in range(6)]
+    assert isinstance(outcomes[-1], ClaimsChallengeLoop)
+    assert len(faulty_idp.claims_requests()) == 3
+
+
+def test_a_burst_over_many_adapters_is_one_attempt(
+    faulty_idp: FaultyIdP, credential_for: Build, api_for: StartApi
+) -> None:
+    """The same revocation seen by many adapters of one credential is one token request, and
+    one attempt of the budget: no false lock-out."""
+    cutoff = int(time.time()) - 100
+
+    def decide(path: str, claims: dict[str, Any] | None) -> Any:
+        return nbf_claims(cutoff) if claims is not None and claims["claims"] is None else None
+
+    api = api_for(decide)
+    credential = credential_for()
+    credential.get_token([SCOPE])  # every adapter starts from the cached plain token
+
+    def call(i: int) -> object:
+        with CAEClient(credential, SCOPE) as client:
+            return _outcome(lambda: client.get(f"{api.url}/{i}"))
+
+    for _ in range(2):
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(call, range(8)))
+        assert all(getattr(o, "status_code", None) == 200 for o in outcomes), outcomes
+    assert len(faulty_idp.claims_requests()) <= 2
+
+
+def test_a_challenge_answered_already_costs_no_request_and_no_budget(
+    faulty_idp: FaultyIdP, credential_for: Build
+) -> None:
+    """Adapters that sent the refused token and see the challenge after another adapter
+    answered it (a client per call, threads that lag) get that answer from the credential:
+    no token request, and no attempt of the loop breaker's budget."""
+    credential = credential_for()
+    first = credential.get_token([SCOPE])
+    claims = json.dumps(nbf_claims(int(time.time()) - 100))
+    answer = credential.get_token([SCOPE], claims=claims, challenged_token=first.token)
+    for _ in range(5):
+        late = credential.get_token([SCOPE], claims=claims, challenged_token=first.token)
+        assert late.token == answer.token
+    assert len(faulty_idp.claims_requests()) == 1
+    # The answer itself refused with the same claims: asked again.
+    again = credential.get_token([SCOPE], claims=claims, challenged_token=answer.token)
+    assert again.token != answer.token
+    assert len(faulty_idp.claims_requests()) == 2
+
+
 # -- item 7: answer only the origin the token was meant for -----------------------------------
 
 
@@ -185,7 +287,7 @@ def test_same_origin_redirect_challenge_is_still_answered(
 
 
 def test_origin_compares_scheme_host_and_port() -> None:
-    from cae_sdk.core.urls import origin
+    from cae_sdk.core._urls import origin
 
     assert origin("https://API.test/x") == origin("https://api.test:443/y?q")
     assert origin("http://api.test/") == ("http", "api.test", 80)

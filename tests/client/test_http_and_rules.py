@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -11,6 +12,8 @@ import httpx
 import pytest
 import requests
 import respx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cae_sdk.client import (
     ConfidentialClientCredential,
@@ -19,7 +22,8 @@ from cae_sdk.client import (
     MsalHttpClient,
     ensure_replayable,
 )
-from cae_sdk.client.token import AccessToken
+from cae_sdk.client._token import AccessToken
+from cae_sdk.core.claims import CP1, merge_claims
 from cae_sdk.errors import ClaimsChallengeLoop, RequestNotReplayable, TokenAcquisitionError
 
 from .fakes import AUTHORITY_HOST, SCOPE, TENANT, TOKEN_URL, FakeIdentityProvider
@@ -178,3 +182,37 @@ def test_credentials_close_only_the_client_they_created() -> None:
         pass
     assert credential._http is not None and credential._http._client.is_closed
     own.close()
+
+
+# -- cp1 always: whatever claims a challenge asks for, the token request announces cp1 ---------
+
+_CLAIM_REQUEST = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "essential": st.booleans(),
+            "value": st.one_of(st.text(max_size=8), st.integers()),
+            "values": st.lists(st.text(max_size=8), max_size=3),
+        },
+    ),
+)
+_CLAIMS_REQUESTS = st.dictionaries(
+    st.sampled_from(["access_token", "id_token"]),
+    st.dictionaries(
+        st.sampled_from(["xms_cc", "nbf", "acrs", "xms_caeerror", "amr"]),
+        _CLAIM_REQUEST,
+        max_size=4,
+    ),
+    max_size=2,
+)
+
+
+@given(_CLAIMS_REQUESTS)
+def test_a_merged_claims_request_always_announces_cp1(challenge: dict[str, object]) -> None:
+    merged = json.loads(merge_claims(CP1, json.dumps(challenge)))
+    values = merged["access_token"]["xms_cc"]["values"]
+    assert any(isinstance(v, str) and v.casefold() == "cp1" for v in values)
+    for member, requests_ in challenge.items():  # and every member the server asked for
+        assert isinstance(requests_, dict)
+        assert set(requests_) <= set(merged[member])

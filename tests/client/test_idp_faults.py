@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,12 +18,17 @@ from typing import Any
 import httpx
 import pytest
 
-from cae_sdk import CAEAuth, ConfidentialClientCredential, TokenAcquisitionError
+from cae_sdk import (
+    CAEAuth,
+    ConfidentialClientCredential,
+    PublicClientCredential,
+    TokenAcquisitionError,
+)
 from cae_sdk.client import AsyncCAEClient, CAEClient
 from cae_sdk.core.claims import nbf_claims
 from cae_sdk.errors import ClaimsChallengeLoop
 
-from .faulty_servers import SCOPE, ChallengingApi, FaultyIdP, read_claims
+from .faulty_servers import SCOPE, TENANT, ChallengingApi, FaultyIdP, read_claims
 
 pytestmark = pytest.mark.e2e
 
@@ -133,6 +140,84 @@ async def test_async_client_request_is_bounded_by_the_deadline(
     assert api.seen == []  # nothing went to the API without a token
 
 
+class _WrappingTransport(httpx.BaseTransport):
+    """A transport of the application's own (logging, metrics...) around httpx's: cae-sdk
+    cannot reach the sockets below it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_deadline_holds_for_an_application_client_with_its_own_transport(
+    faulty_idp: FaultyIdP,
+) -> None:
+    context = ssl.create_default_context(cafile=faulty_idp.tls.ca_path)
+    client = httpx.Client(transport=_WrappingTransport(httpx.HTTPTransport(verify=context)))
+    credential = ConfidentialClientCredential(
+        TENANT,
+        "faulty-app",
+        client_secret="s",
+        authority=faulty_idp.authority,
+        http_client=client,
+        timeout=DEADLINE,
+    )
+    faulty_idp.fault("token", "trickle", delay=0.2)
+    outcome: list[object] = []
+
+    def acquire() -> None:
+        try:
+            outcome.append(credential.get_token([SCOPE]))
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=acquire, daemon=True)
+    worker.start()
+    worker.join(BOUND)
+    finished = not worker.is_alive()
+    faulty_idp.close()  # ends the trickle (and a hung worker of the old code)
+    _no_call_left_hung()
+    client.close()
+    assert finished, "the token request ran past its deadline"
+    assert isinstance(outcome[0], TokenAcquisitionError) and outcome[0].error == "timeout"
+
+
+def _no_call_left_hung() -> None:
+    from cae_sdk.client import _watchdog
+
+    give_up = time.monotonic() + 10
+    while _watchdog.abandoned() and time.monotonic() < give_up:
+        time.sleep(0.02)
+    assert _watchdog.abandoned() == 0
+
+
+def test_watchdog_refuses_new_calls_while_too_many_are_hung() -> None:
+    from cae_sdk.client import _watchdog
+    from cae_sdk.client._exchange import AnswerTimeout
+
+    release = threading.Event()
+    _no_call_left_hung()
+    try:
+        for _ in range(_watchdog.MAX_ABANDONED):
+            with pytest.raises(AnswerTimeout):
+                _watchdog.call_before(time.monotonic() + 0.05, release.wait, what="hung")
+        ran: list[int] = []
+        with pytest.raises(AnswerTimeout, match="still hung"):
+            _watchdog.call_before(time.monotonic() + 5, lambda: ran.append(1), what="next")
+        assert ran == []  # refused before starting
+    finally:
+        release.set()
+    _no_call_left_hung()
+    assert _watchdog.call_before(time.monotonic() + 5, lambda: 7, what="ok") == 7
+    with pytest.raises(ZeroDivisionError):
+        _watchdog.call_before(time.monotonic() + 5, lambda: 1 // 0, what="error")
+
+
 # -- item 1: a valid token keeps serving through any failure ----------------------------------
 
 OUTAGES = [
@@ -212,6 +297,30 @@ async def test_async_outage_during_refresh_keeps_serving(
         assert [a.status_code for a in answers] == [200] * 20
         assert {a.json()["n"] for a in answers} == {first}
         assert len(faulty_idp.token_requests) - before <= 1
+
+
+@pytest.mark.parametrize("expires_in", [0, 1])
+def test_a_refresh_answered_with_a_token_already_due_keeps_the_valid_one(
+    faulty_idp: FaultyIdP,
+    credential_for: Build,
+    api_for: StartApi,
+    expires_in: int,
+) -> None:
+    """A broken identity provider answering ``expires_in: 0`` replaced a token valid for a day:
+    every request then asked for a new token and sent an expired one."""
+    faulty_idp.refresh_in = 0
+    faulty_idp.expires_in = 86400
+    api = api_for(lambda path, claims: None)
+    clock = _Clock()
+    auth = CAEAuth(credential_for(timeout=DEADLINE), SCOPE, clock=clock)
+    with httpx.Client(auth=auth) as client:
+        first = client.get(f"{api.url}/first").json()["n"]
+        faulty_idp.expires_in = expires_in
+        clock.offset += 60
+        before = len(faulty_idp.token_requests)
+        seen = {client.get(f"{api.url}/{i}").json()["n"] for i in range(10)}
+    assert seen == {first}
+    assert len(faulty_idp.token_requests) - before == 1  # then backed off
 
 
 # -- item 6: 429 + Retry-After is honoured as sent, never a lock-out --------------------------
@@ -325,3 +434,54 @@ def test_threads_do_not_wait_for_a_slow_refresh(
         others = [client.get(f"{api.url}/{i}").json()["n"] for i in range(5)]
         assert others == [first] * 5
         assert refreshing.result(timeout=10).json()["n"] != first
+
+
+# -- device code: the wait for the user ends, whatever the identity provider says -------------
+
+
+def test_device_code_polling_ends_when_the_code_expires(faulty_idp: FaultyIdP) -> None:
+    """``interval: 0`` made MSAL poll in a tight loop and never look at the code's expiry: a
+    user who never confirms held the call (and hammered the identity provider) forever."""
+    faulty_idp.device_expires_in = 2
+    faulty_idp.fault("token", "pending")
+    credential = PublicClientCredential(
+        "public-app",
+        tenant_id=TENANT,
+        authority=faulty_idp.authority,
+        ca_bundle=faulty_idp.tls.ca_path,
+        prompt_callback=lambda message: None,
+        timeout=DEADLINE,
+    )
+    outcome: list[object] = []
+
+    def sign_in() -> None:
+        try:
+            outcome.append(credential.get_token([SCOPE]))
+        except Exception as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=sign_in, daemon=True)
+    worker.start()
+    worker.join(15)  # the code expires after 2 s
+    finished = not worker.is_alive()
+    faulty_idp.close()  # ends the old tight loop too (its next poll fails)
+    worker.join(10)
+    credential.close()
+    assert finished, "the device code sign-in did not end when its code expired"
+    assert isinstance(outcome[0], TokenAcquisitionError)
+    assert outcome[0].error == "authorization_pending"
+    assert len(faulty_idp.token_requests) <= 5  # about one poll a second, not a storm
+
+
+def test_device_flow_bounds_are_enforced() -> None:
+    from cae_sdk.client._credentials.public import MAX_DEVICE_CODE_WAIT, _bound_device_flow
+
+    flow: dict[str, Any] = {"interval": 0, "expires_at": 1e12}
+    _bound_device_flow(flow, now=1000.0)
+    assert flow == {"interval": 1, "expires_at": 1000.0 + MAX_DEVICE_CODE_WAIT}
+    flow = {"interval": "soon", "expires_at": float("nan")}
+    _bound_device_flow(flow, now=1000.0)
+    assert flow == {"interval": 5, "expires_at": 1000.0 + MAX_DEVICE_CODE_WAIT}
+    flow = {"interval": 7, "expires_at": 1200.0}
+    _bound_device_flow(flow, now=1000.0)
+    assert flow == {"interval": 7, "expires_at": 1200.0}

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,7 +28,7 @@ from cae_sdk import (
 )
 from cae_sdk.client._redact import REDACTED, RedactingFilter, install_log_redaction, redact
 from cae_sdk.core.claims import nbf_claims
-from cae_sdk.devidp.tls import generate_client_certificate
+from cae_sdk.devidp._tls import generate_client_certificate
 
 from .faulty_servers import CLIENT_SECRET, SCOPE, TENANT, ChallengingApi, FaultyIdP
 
@@ -238,3 +240,140 @@ def test_long_records_are_cut_before_redaction() -> None:
         assert len(message) < 17_000
         assert "late-secret" not in message and "sssssss" not in message
         assert "characters cut" in message or message.endswith(REDACTED)  # cut inside a value
+
+
+# -- reprs: a value object that holds a secret never shows it ---------------------------------
+
+_SECRET_FIELD = re.compile(r"token|secret|assertion|password|private|proxy", re.IGNORECASE)
+
+
+def _client_dataclasses() -> list[type]:
+    import dataclasses
+    import importlib
+    import inspect
+    import pkgutil
+
+    import cae_sdk.client as package
+
+    found: list[type] = []
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # an adapter whose extra is not installed
+            continue
+        for _, value in inspect.getmembers(module, inspect.isclass):
+            if dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                found.append(value)
+    return found
+
+
+def test_no_dataclass_of_the_client_shows_a_secret_field_in_its_repr() -> None:
+    """Every ``str`` field named like a secret (a token, a proxy URL with its password...) is
+    left out of the repr: tracebacks, debuggers and error trackers print reprs."""
+    import dataclasses
+
+    checked = 0
+    for cls in _client_dataclasses():
+        for item in dataclasses.fields(cls):
+            if _SECRET_FIELD.search(item.name) and "str" in str(item.type):
+                checked += 1
+                assert item.repr is False, f"{cls.__qualname__}.{item.name} is in its repr"
+    assert checked >= 3  # AccessToken.token, TokenNeeded.challenged_token, HttpSettings.proxy
+
+
+def test_reprs_do_not_show_tokens_or_proxy_passwords() -> None:
+    from cae_sdk.client import HttpSettings
+    from cae_sdk.client._token_state import TokenNeeded
+
+    assert "tok-SECRET" not in repr(TokenNeeded('{"access_token":{}}', "tok-SECRET"))
+    assert "pw-SECRET" not in repr(HttpSettings(proxy="http://user:pw-SECRET@proxy.test:3128"))
+
+
+def test_loggers_created_after_the_install_are_redacted_too() -> None:
+    """A library imported after the credential was built (azure-core, azure-identity, a new
+    MSAL module) logs through loggers no filter was attached to: still redacted."""
+    install_log_redaction()
+    handler = _Everything()
+    names = ["msal.created_later", "azure.core.pipeline.created_later", "httpx.later.child"]
+    for name in names:
+        assert name not in logging.root.manager.loggerDict  # really new
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.debug("refresh_token=%s and %s", "rt-LATE-SECRET", "Bearer at-LATE-SECRET")
+    assert len(handler.lines) == len(names)
+    assert all("LATE-SECRET" not in line for line in handler.lines), handler.lines
+    unrelated = logging.getLogger("someapp.created_later")
+    unrelated.addHandler(handler)
+    unrelated.propagate = False
+    unrelated.warning("refresh_token=%s", "kept-as-is")  # not a watched library: untouched
+    assert handler.records[-1].getMessage() == "refresh_token=kept-as-is"
+    for name in [*names, "someapp.created_later"]:
+        logging.getLogger(name).removeHandler(handler)
+
+
+def test_a_record_factory_of_the_application_is_kept() -> None:
+    previous = logging.getLogRecordFactory()
+    seen: list[str] = []
+
+    def app_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        seen.append(record.name)
+        return record
+
+    logging.setLogRecordFactory(app_factory)
+    try:
+        install_log_redaction()
+        record = logging.getLogger("msal").makeRecord(
+            "msal", logging.INFO, __file__, 1, "token=%s", ("t-SECRET",), None
+        )
+        assert "t-SECRET" not in record.getMessage()
+        assert seen == ["msal"]  # the application's factory still ran
+    finally:
+        logging.setLogRecordFactory(previous)
+
+
+@pytest.mark.parametrize("kind", ["secret", "certificate"])
+def test_an_answer_quoting_the_request_puts_no_secret_in_the_error(
+    faulty_idp: FaultyIdP, kind: str
+) -> None:
+    """A proxy or broken endpoint that echoes the token request (client secret, signed client
+    assertion) in its error: the typed error carries its text redacted."""
+    if kind == "secret":
+        credential = _confidential(faulty_idp, client_secret=CLIENT_SECRET)
+    else:
+        cert = generate_client_certificate("faulty-app", dt.datetime.now(dt.timezone.utc))
+        pem = (cert.private_key_pem + cert.certificate_pem).encode()
+        credential = _confidential(faulty_idp, certificate=pem)
+    faulty_idp.fault("token", "echo")
+    with credential, pytest.raises(TokenAcquisitionError) as caught:
+        credential.get_token([SCOPE])
+    sent = faulty_idp.token_requests[-1]
+    secret = sent.get("client_secret") or sent["client_assertion"]
+    text = f"{caught.value} {caught.value.error_description}"
+    assert "Bad request" in text  # the answer's text is there...
+    assert secret not in text and secret[:40] not in text  # ...without the secret
+
+
+def test_the_token_request_never_follows_a_redirect(
+    faulty_idp: FaultyIdP, api_for: Callable[..., ChallengingApi]
+) -> None:
+    """Even with an application client that follows redirects: a 307 from the token endpoint
+    would send the form (the client secret) to wherever it points."""
+    elsewhere = api_for(lambda path, claims: None)
+    faulty_idp.fault("token", "redirect", location=f"{elsewhere.url}/collect")
+    client = httpx.Client(
+        verify=ssl.create_default_context(cafile=faulty_idp.tls.ca_path), follow_redirects=True
+    )
+    credential = ConfidentialClientCredential(
+        TENANT,
+        "faulty-app",
+        client_secret=CLIENT_SECRET,
+        authority=faulty_idp.authority,
+        http_client=client,
+        timeout=2.0,
+    )
+    with client, pytest.raises(TokenAcquisitionError):
+        credential.get_token([SCOPE])
+    assert elsewhere.seen == []

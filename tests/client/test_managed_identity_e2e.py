@@ -20,7 +20,7 @@ import pytest
 
 from cae_sdk import CAEClient
 from cae_sdk.core.errors import ClaimsChallengeUnresolvable
-from cae_sdk.devidp.imds import ImdsTokenCache, _IssuedToken
+from cae_sdk.devidp._imds import ImdsTokenCache, _IssuedToken
 
 pytest.importorskip("uvicorn")
 

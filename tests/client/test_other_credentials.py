@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,3 +306,45 @@ def test_azure_identity_adapter_maps_errors() -> None:
         AzureIdentityCredential(fake).get_token([SCOPE])
     with pytest.raises(TypeError):
         AzureIdentityCredential(object())  # type: ignore[arg-type]
+
+
+def test_azure_identity_adapter_bounds_a_hung_credential() -> None:
+    """azure-identity's own HTTP restarts its read timeout on every byte: the adapter's
+    ``timeout`` is what the caller waits at most."""
+    release = threading.Event()
+
+    class Hung(FakeAzureCredential):
+        def get_token(self, *scopes: str, **kwargs: Any) -> FakeAzureToken:
+            release.wait(30)
+            return super().get_token(*scopes, **kwargs)
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(TokenAcquisitionError) as caught:
+            AzureIdentityCredential(Hung(), timeout=0.3).get_token([SCOPE])
+        assert time.monotonic() - started < 5  # the deadline is 0.3 s; the machine is shared
+        assert caught.value.error == "timeout"
+    finally:
+        release.set()
+    waiting = Hung()
+    threading.Timer(0.5, release.set).start()
+    assert AzureIdentityCredential(waiting, timeout=None).get_token([SCOPE]).token == "az-1"
+
+
+def test_azure_identity_adapter_redacts_what_the_credential_said() -> None:
+    fake = FakeAzureCredential()
+    jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln"
+    fake.fail = ValueError(f'Unexpected response {{"access_token": "{jwt}", "x": 1}}')
+    with pytest.raises(TokenAcquisitionError) as caught:
+        AzureIdentityCredential(fake).get_token([SCOPE])
+    assert jwt not in str(caught.value)
+    assert jwt not in (caught.value.error_description or "")
+
+
+def test_azure_identity_adapter_refuses_an_async_credential() -> None:
+    class AsyncOnly:
+        async def get_token(self, *scopes: str, **kwargs: Any) -> FakeAzureToken:
+            return FakeAzureToken("never", 1, refresh_on=None)
+
+    with pytest.raises(ConfigurationError, match="async credential"):
+        AzureIdentityCredential(AsyncOnly())

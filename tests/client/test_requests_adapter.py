@@ -181,6 +181,19 @@ def test_token_does_not_follow_a_redirect_to_another_origin(api: FakeApi) -> Non
     assert len(credential.calls) == 1
 
 
+def test_a_replay_that_is_redirected_carries_the_new_token(api: FakeApi) -> None:
+    """The replay's answer is a same-origin redirect: requests follows it from the request the
+    caller made, which must carry the token that answered the challenge, not the refused one."""
+    credential = CountingCredential()
+    api.revoked.add("tok-1")
+    api.script = [(401, CHALLENGE)]  # the first send is challenged; the replay is redirected
+    with _session(api, CAERequestsAuth(credential, SCOPE)) as session:
+        response = session.get(f"{API}/redirect?to={API}/moved")
+    assert response.status_code == 200
+    assert [token for token, _ in api.seen] == ["tok-1", "tok-2", "tok-2"]
+    assert len(credential.calls) == 2
+
+
 def test_plain_401_is_returned_untouched(api: FakeApi) -> None:
     credential = CountingCredential()
     api.script = [(401, 'Bearer error="invalid_token", error_description="expired"')]

@@ -15,6 +15,7 @@ import respx
 
 from cae_sdk import AsyncCAEClient, CAEAuth, CAEClient, ConfidentialClientCredential
 from cae_sdk.client import LoopBreaker, SingleFlight
+from cae_sdk.errors import TokenAcquisitionError
 
 from .fakes import (
     API,
@@ -193,3 +194,68 @@ async def test_clients_sharing_a_credential_cause_one_token_request(
     assert sync_statuses == [200] * 5
     assert all(r.status_code == 200 for r in async_responses)
     assert idp.count == 2  # one claims request for both clients
+
+
+async def test_async_acquisitions_do_not_queue_behind_the_loops_default_executor() -> None:
+    """An application's blocking work in the loop's default executor (and the loop's own
+    getaddrinfo) and token acquisitions never wait for each other."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1))
+    release = threading.Event()
+    blocker = loop.run_in_executor(None, release.wait, 10)  # the only default worker, busy
+    try:
+        value = await asyncio.wait_for(SingleFlight[int]().acall("k", lambda: 42), 5)
+        assert value == 42
+        assert not blocker.done()
+    finally:
+        release.set()
+        await blocker
+
+
+def _depth(error: BaseException) -> int:
+    depth, tb = 0, error.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    return depth
+
+
+def test_waiters_raise_their_own_copy_of_the_flights_error() -> None:
+    """One exception object raised in every waiting thread collected every waiter's frames in
+    its traceback (and kept their locals alive)."""
+    flight: SingleFlight[int] = SingleFlight()
+    started = threading.Event()
+
+    def fail() -> int:
+        started.set()
+        time.sleep(0.3)
+        raise TokenAcquisitionError("down", error="server_error", status=503)
+
+    def wait() -> BaseException:
+        try:
+            flight.call("k", fail)
+        except TokenAcquisitionError as exc:
+            return exc
+        raise AssertionError("no error")
+
+    with ThreadPoolExecutor(40) as pool:
+        errors = list(pool.map(lambda _: wait(), range(40)))
+    assert len({id(e) for e in errors}) == len(errors)
+    assert {(type(e), str(e), e.status) for e in errors} == {
+        (TokenAcquisitionError, str(errors[0]), 503)
+    }
+    assert max(_depth(e) for e in errors) < 10
+
+
+async def test_async_waiters_raise_their_own_copy_of_the_flights_error() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+
+    def fail() -> int:
+        time.sleep(0.2)
+        raise TokenAcquisitionError("down", error="server_error")
+
+    errors = await asyncio.gather(
+        *(flight.acall("k", fail) for _ in range(30)), return_exceptions=True
+    )
+    assert all(isinstance(e, TokenAcquisitionError) for e in errors)
+    assert len({id(e) for e in errors}) == len(errors)
+    assert max(_depth(e) for e in errors if isinstance(e, BaseException)) < 10

@@ -145,7 +145,7 @@ def test_ssf_configuration_url_refuses_relative_issuers() -> None:
     ],
 )
 def test_loggable_url_drops_userinfo_query_and_fragment(url: str, shown: str) -> None:
-    from cae_sdk.core.urls import loggable_url
+    from cae_sdk.core._urls import loggable_url
 
     assert loggable_url(url) == shown
     assert "secret" not in loggable_url(url) and "code" not in loggable_url(url)

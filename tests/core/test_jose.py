@@ -324,3 +324,37 @@ def test_first_entry_wins_a_duplicate_kid_and_keys_without_ids_count() -> None:
     anonymous = {k: v for k, v in _jwk(EC_KEY, "x").items() if k != "kid"}
     lone = jose.parse_jwks({"keys": [anonymous]})
     assert lone and len(lone) == 0 and lone.only_key() is not None
+
+
+def _outcome(loads: Any, text: str) -> tuple[str, Any]:
+    try:
+        return "value", loads(text)
+    except RecursionError:
+        return "recursion", None
+    except ValueError as exc:
+        return type(exc).__name__, str(exc)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        _JSON.map(json.dumps),
+        st.tuples(
+            st.sampled_from(["", " ", "\n", "\ufeff", "\t "]),
+            _JSON.map(json.dumps),
+            st.sampled_from(["", " ", "x", "}", "\r\n", " 1", "\x00"]),
+        ).map("".join),
+    )
+)
+def test_segment_json_reads_exactly_as_json_loads(text: str) -> None:
+    # The JOSE segments are read with the stdlib scanner directly (a fast path): every value
+    # and every refusal, message included, must be json.loads's own.
+    assert repr(_outcome(jose._json_loads, text)) == repr(_outcome(json.loads, text))

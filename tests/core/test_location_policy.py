@@ -5,8 +5,8 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cae_sdk.core._location_policy import LocationMode, evaluate_location
 from cae_sdk.core.decisions import Reason
-from cae_sdk.core.location_policy import LocationMode, evaluate_location
 from cae_sdk.core.locations import NamedLocation
 
 HQ = NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8", "2001:db8::/32"])

@@ -1,5 +1,5 @@
+from cae_sdk.core._permissions import evaluate_permissions
 from cae_sdk.core.decisions import Outcome, Reason
-from cae_sdk.core.permissions import evaluate_permissions
 from cae_sdk.core.tokens import TokenClaims
 
 

@@ -4,14 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cae_sdk.core.decisions import Outcome, Reason
-from cae_sdk.core.errors import TokenFormatError
-from cae_sdk.core.revocation import (
+from cae_sdk.core._revocation import (
     evaluate_revocation,
     evaluate_risk,
     evaluate_subjects,
     risk_rank,
 )
+from cae_sdk.core.decisions import Outcome, Reason
+from cae_sdk.core.errors import TokenFormatError
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.core.tokens import TokenClaims
 

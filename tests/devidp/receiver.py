@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cae_sdk.devidp.server import bind_loopback
+from cae_sdk.devidp._server import bind_loopback
 
 
 @dataclass

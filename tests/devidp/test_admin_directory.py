@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from cae_sdk.devidp import AdminError, DevIdentityProvider, msal_confidential_app
-from cae_sdk.devidp.tls import generate_client_certificate
+from cae_sdk.devidp._tls import generate_client_certificate
 
 from .conftest import confidential_app, verify_token
 

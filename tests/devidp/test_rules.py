@@ -8,21 +8,26 @@ import pytest
 from cae_sdk.core.errors import CAEError
 from cae_sdk.core.secevents import CAEP, DELIVERY_POLL, DELIVERY_PUSH, RISC, SSF, set_claims
 from cae_sdk.devidp import AdminError
-from cae_sdk.devidp.directory import Directory, SecurityAction, User
-from cae_sdk.devidp.errors import EntraError, GraphError, Refusal, entra_error_body
-from cae_sdk.devidp.graph_delta import (
+from cae_sdk.devidp._directory import Directory, SecurityAction, User
+from cae_sdk.devidp._errors import EntraError, GraphError, Refusal, entra_error_body
+from cae_sdk.devidp._graph_delta import (
     DeltaError,
     DeltaState,
     decode_state,
     delta_page,
     encode_state,
 )
-from cae_sdk.devidp.keys import KeyRing
-from cae_sdk.devidp.ssf.events import event_for, subject_for, verification_event
-from cae_sdk.devidp.ssf.poll import parse_poll_request
-from cae_sdk.devidp.ssf.push import classify_response
-from cae_sdk.devidp.ssf.streams import StreamError, apply_stream_update, new_stream, subject_matches
-from cae_sdk.devidp.tokens import (
+from cae_sdk.devidp._keys import KeyRing
+from cae_sdk.devidp._ssf.events import event_for, subject_for, verification_event
+from cae_sdk.devidp._ssf.poll import parse_poll_request
+from cae_sdk.devidp._ssf.push import classify_response
+from cae_sdk.devidp._ssf.streams import (
+    StreamError,
+    apply_stream_update,
+    new_stream,
+    subject_matches,
+)
+from cae_sdk.devidp._tokens import (
     AccessTokenSpec,
     access_token_claims,
     evaluate_claims,

@@ -58,7 +58,7 @@ def test_start_twice_is_refused_and_stop_cleans_up() -> None:
 def test_failed_start_leaves_no_temp_dir_or_open_sockets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from cae_sdk.devidp import runner
+    from cae_sdk.devidp import _runner as runner
 
     made: list[str] = []
     bound: list[socket.socket] = []

@@ -63,7 +63,7 @@ def _api(ns: dict[str, Any], stack: contextlib.ExitStack, env: pytest.MonkeyPatc
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from cae_sdk.cli.demo.servers import serve
+    from cae_sdk.cli._demo.servers import serve
     from cae_sdk.events import InMemoryEventStore
     from cae_sdk.resource import CAEMiddleware, TokenValidator
 

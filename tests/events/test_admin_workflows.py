@@ -22,9 +22,8 @@ from cae_sdk.core.errors import ConfigurationError, TokenValidationError
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.core.tokens import TokenClaims
 from cae_sdk.events import InMemoryEventStore, RevocationEvent, event_to_dict
-from cae_sdk.events.admin import AdminApp
-from cae_sdk.events.graph import GraphClient
-from cae_sdk.events.workflows import (
+from cae_sdk.events._admin import AdminApp
+from cae_sdk.events._workflows import (
     AuditLog,
     RemediationTracker,
     WebhookNotifier,
@@ -33,6 +32,7 @@ from cae_sdk.events.workflows import (
     remediation_kind,
     sign_body,
 )
+from cae_sdk.events.graph import GraphClient
 
 KEY = "admin-key-0123456789"
 TID = "t1"

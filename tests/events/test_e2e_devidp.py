@@ -29,6 +29,7 @@ from cae_sdk.core.secevents import CAEP, RISC
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.devidp import DevIdentityProvider
 from cae_sdk.events import InMemoryEventStore, RiskLevel
+from cae_sdk.events._workflows import Workflows
 from cae_sdk.events.graph import GraphBridge, GraphBridgeOptions, GraphClient
 from cae_sdk.events.ssf import (
     PollClient,
@@ -38,7 +39,6 @@ from cae_sdk.events.ssf import (
     poll_delivery,
     push_delivery,
 )
-from cae_sdk.events.workflows import Workflows
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 
 pytestmark = pytest.mark.e2e
@@ -168,7 +168,8 @@ async def test_disabled_user_is_challenged_through_push(idp: DevIdentityProvider
         finally:
             await asyncio.to_thread(idp.admin.enable_user, idp.seed.user.object_id)
         # An administrator re-enabled the account: the user signs in again and is let through,
-        # which the workflow records as remediated (seed 001: an admin-only case).
+        # which the workflow records as remediated (an admin-only case: Microsoft Entra ID
+        # Protection docs, "Remediate risks and unblock users").
         await asyncio.sleep(1.1)
         renewed = await asyncio.to_thread(user_token, idp)
         assert (await api.status(renewed)).status_code == 200

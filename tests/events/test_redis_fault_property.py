@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_store_contract import described, events, expected_state, observed
 
-from cae_sdk.events.model import Event
+from cae_sdk.events._model import Event
 from cae_sdk.events.redis import RedisEventStore
 
 pytestmark = pytest.mark.redis

@@ -16,7 +16,7 @@ import pytest
 from _redis_helpers import ThrowawayRedis, eventually, free_port, throwaway_redis, wait_port
 
 from cae_sdk.core.subjects import SubjectKey
-from cae_sdk.devidp.tls import generate_server_tls
+from cae_sdk.devidp._tls import generate_server_tls
 from cae_sdk.events import RevocationEvent, RiskLevel
 from cae_sdk.events.redis import RedisEventStore
 

@@ -17,7 +17,7 @@ from cae_sdk.core.errors import ConfigurationError, StoreUnavailable
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import EventStore, RevocationEvent, RiskEvent, RiskLevel
-from cae_sdk.events.model import Event, event_to_dict
+from cae_sdk.events._model import Event, event_to_dict
 from cae_sdk.events.redis import RedisEventStore
 
 pytestmark = pytest.mark.redis
@@ -256,8 +256,8 @@ async def test_redis_killed_and_restarted_under_load() -> None:
 
 
 def test_write_layout_is_pure_and_orders_by_kind() -> None:
+    from cae_sdk.events._model import order_key
     from cae_sdk.events._redis_layout import RedisKeys, write_for
-    from cae_sdk.events.model import order_key
 
     keys = RedisKeys("p:")
     user = SubjectKey.user(TID, "u")

@@ -16,7 +16,7 @@ from cae_sdk.events.ssf import (
     map_security_event,
     validate_set_claims,
 )
-from cae_sdk.events.ssf.mapping import EVENT_MAPPING
+from cae_sdk.events.ssf._mapping import EVENT_MAPPING
 
 ISS = "https://t.example"
 CONFIG = SetValidationConfig(issuer=ISS, audiences=("aud",))

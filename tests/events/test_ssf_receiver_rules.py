@@ -289,7 +289,7 @@ async def test_every_polled_jti_is_answered_exactly_once_or_the_round_fails_type
 async def test_other_idp_subject_kinds_live_in_every_store(tmp_path: Any, redis_url: str) -> None:
     """An email or (iss, sub) watermark survives each store's encoding and reaches a replica
     reading the same backend, where a token carrying that address or pair is challenged."""
-    from cae_sdk.core.revocation import evaluate_revocation
+    from cae_sdk.core._revocation import evaluate_revocation
     from cae_sdk.core.tokens import TokenClaims
     from cae_sdk.events import RevocationEvent, SQLiteEventStore
     from cae_sdk.events.redis import RedisEventStore

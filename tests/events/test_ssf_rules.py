@@ -18,6 +18,8 @@ from _ssf_helpers import (
     sign,
     user_subject,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cae_sdk.core.errors import ConfigurationError, EventValidationError
 from cae_sdk.core.secevents import CAEP, RISC
@@ -229,3 +231,75 @@ def test_no_age_limit_by_default_but_future_is_refused() -> None:
     with pytest.raises(EventValidationError):
         verify_set(sign(_claims(iat=NOW + 301)), KEYS, config, now=NOW)
     assert config.replay_window_seconds >= 28 * 3600
+
+
+def _signed_with_header(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A SET under exactly ``header`` (any members), RS256-signed with RSA_KEY."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signing_input = f"{_b64(header)}.{_b64(claims)}".encode()
+    signature = RSA_KEY.private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input.decode()}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+def _decoder_outcome(decoder: Any, token: str) -> tuple[str, str]:
+    import asyncio
+
+    try:
+        return "accepted", asyncio.run(decoder.decode(token)).jti
+    except EventValidationError as exc:
+        return exc.err, exc.description
+
+
+def _verify_outcome(token: str, config: SetValidationConfig) -> tuple[str, str]:
+    try:
+        return "accepted", verify_set(token, KEYS, config, now=NOW).jti
+    except EventValidationError as exc:
+        return exc.err, exc.description
+
+
+def _header(alg: Any, typ: Any, kid: Any, crit: Any) -> dict[str, Any]:
+    members = {"alg": alg, "typ": typ, "kid": kid, "crit": crit}
+    return {name: value for name, value in members.items() if value is not None}
+
+
+# Mostly the members a transmitter really sends, so accepted and refused headers mix.
+_HEADERS = st.builds(
+    _header,
+    alg=st.sampled_from(["RS256", "RS256", "RS256", "PS256", "HS256", "none", 7, None]),
+    typ=st.sampled_from(["secevent+jwt", "secevent+jwt", "application/secevent+jwt", "JWT", None]),
+    kid=st.sampled_from([RSA_KEY.kid, RSA_KEY.kid, EC_KEY.kid, "unpublished", None]),
+    crit=st.sampled_from([None, None, None, ["exp"]]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(headers=st.lists(_HEADERS, min_size=1, max_size=6), repeat=st.integers(1, 3))
+def test_decoder_answers_every_header_as_the_uncached_rules_do(
+    headers: list[dict[str, Any]], repeat: int
+) -> None:
+    # SetDecoder decodes and checks each distinct header once (a transmitter reuses a few);
+    # over any sequence of headers, seen before or not, it must answer exactly as verify_set.
+    from cae_sdk.events.ssf import SetDecoder, TransmitterKeys
+
+    keys = TransmitterKeys(ISSUER, jwks={"keys": [RSA_KEY.jwk(), EC_KEY.jwk()]})
+    decoder = SetDecoder(CONFIG, keys, clock=lambda: NOW)
+    for _ in range(repeat):
+        for index, header in enumerate(headers):
+            token = _signed_with_header(header, _claims(jti=f"j{index}"))
+            assert _decoder_outcome(decoder, token) == _verify_outcome(token, CONFIG)
+
+
+def test_decoder_checks_headers_against_its_current_configuration() -> None:
+    from dataclasses import replace
+
+    from cae_sdk.events.ssf import SetDecoder, TransmitterKeys
+
+    keys = TransmitterKeys(ISSUER, jwks={"keys": [RSA_KEY.jwk()]})
+    decoder = SetDecoder(CONFIG, keys, clock=lambda: NOW)
+    token = sign(_claims())
+    assert _decoder_outcome(decoder, token)[0] == "accepted"
+    # An operator narrows the accepted algorithms: the header accepted before is refused now.
+    decoder.config = replace(CONFIG, algorithms=frozenset({"ES256"}))
+    assert _decoder_outcome(decoder, token)[0] == "invalid_key"

@@ -38,7 +38,7 @@ from cae_sdk.events import (
     RiskLevel,
     SQLiteEventStore,
 )
-from cae_sdk.events.model import WATERMARK_TTL_SECONDS, Event, state_key, supersedes
+from cae_sdk.events._model import WATERMARK_TTL_SECONDS, Event, state_key, supersedes
 
 KINDS = ["memory", "sqlite", "redis"]
 LONGEST_TOKEN = 28 * 3600  # Entra's longest CAE access token lifetime

@@ -14,7 +14,7 @@ import pytest
 from cae_sdk.core import find_claims_challenge
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import AdminApp, InMemoryEventStore, RevocationEvent
-from cae_sdk.events.model import event_to_dict
+from cae_sdk.events._model import event_to_dict
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 
 from ._asgi import call, ok_app

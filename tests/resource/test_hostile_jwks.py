@@ -19,7 +19,7 @@ import pytest
 
 from cae_sdk.core.errors import TokenValidationError
 from cae_sdk.events import InMemoryEventStore
-from cae_sdk.keys.source import KeyFetchError
+from cae_sdk.keys._source import KeyFetchError
 from cae_sdk.resource import CAEMiddleware, TokenValidator
 
 from .helpers import APP_ID, SigningKeys, claims, sign

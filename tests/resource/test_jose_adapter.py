@@ -6,7 +6,7 @@ import pytest
 
 from cae_sdk.core.errors import TokenValidationError
 from cae_sdk.resource import TokenValidator
-from cae_sdk.resource.jws import TokenParser
+from cae_sdk.resource._jws import TokenParser
 
 from .helpers import APP_ID, SigningKeys, claims, sign
 

@@ -10,7 +10,7 @@ import respx
 
 from cae_sdk.core.errors import ConfigurationError, TokenValidationError
 from cae_sdk.resource import KeySetSource, TokenValidator
-from cae_sdk.resource.keysets import parse_jwks
+from cae_sdk.resource._keysets import parse_jwks
 
 from .helpers import APP_ID, JWKSServer, SigningKeys, claims, sign
 

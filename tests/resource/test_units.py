@@ -24,9 +24,9 @@ from cae_sdk.resource import (
     TokenCache,
     TokenValidator,
 )
-from cae_sdk.resource.bearer import extract_bearer
-from cae_sdk.resource.client_ip import ForwardingHeaderError
-from cae_sdk.resource.jws import parse_token
+from cae_sdk.resource._bearer import extract_bearer
+from cae_sdk.resource._client_ip import ForwardingHeaderError
+from cae_sdk.resource._jws import parse_token
 
 from .helpers import APP_ID, TENANT, SigningKeys, claims, sign
 

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from cae_sdk.core._revocation import evaluate_revocation
 from cae_sdk.core.errors import TokenValidationError
-from cae_sdk.core.revocation import evaluate_revocation
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import InMemoryEventStore
-from cae_sdk.events.model import RevocationEvent
+from cae_sdk.events._model import RevocationEvent
 from cae_sdk.resource import CAEMiddleware, TokenCache, TokenValidator
 
 from .helpers import APP_ID, TENANT, USER_OID, JWKSServer, SigningKeys, claims, sign

@@ -8,6 +8,9 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .app import run
+    """Run the ``cae`` command with ``argv`` (default: ``sys.argv[1:]``) and return its exit code
+    (0 ok, 1 findings or a failed step, 2 bad input, 3 a needed part is unavailable, 130
+    interrupted)."""
+    from ._app import run
 
     return run(sys.argv[1:] if argv is None else argv)

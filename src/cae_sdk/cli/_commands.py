@@ -27,7 +27,7 @@ def add_command(
 
     ``extra`` names the optional extra the command cannot run without: ``cae`` checks it is
     installed before the command starts and otherwise says which one to install, in one line,
-    with exit code 3 (:func:`cae_sdk.cli.app.run`).
+    with exit code 3 (:func:`cae_sdk.cli._app.run`).
     """
     parser: argparse.ArgumentParser = commands.add_parser(
         name, help=help, description=description, parents=[_common_options()]

@@ -1,9 +1,8 @@
 """The CAE client: cp1 credentials over MSAL and claims-challenge handling for httpx."""
 
-from ._redact import RedactingFilter, install_log_redaction
-from .auth import CAEAuth
-from .clients import AsyncCAEClient, CAEClient
-from .credentials import (
+from ._auth import CAEAuth
+from ._clients import AsyncCAEClient, CAEClient
+from ._credentials import (
     AzureIdentityCredential,
     ConfidentialClientCredential,
     CredentialBase,
@@ -13,11 +12,12 @@ from .credentials import (
     PublicClientCredential,
     WorkloadIdentityCredential,
 )
-from .http import HttpSettings, MsalHttpClient
-from .loop_breaker import LoopBreaker
-from .replay import ensure_replayable
-from .singleflight import SingleFlight
-from .token import AccessToken, TokenCredential, token_sha256
+from ._http import HttpSettings, MsalHttpClient
+from ._loop_breaker import LoopBreaker
+from ._redact import RedactingFilter, install_log_redaction
+from ._replay import ensure_replayable
+from ._singleflight import SingleFlight
+from ._token import AccessToken, TokenCredential, token_sha256
 
 __all__ = [
     "AccessToken",

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from ._flow import ChallengeFlow
-from .loop_breaker import LoopBreaker
-from .token import TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import TokenCredential
 
 __all__ = ["FlowAdapter"]
 
@@ -20,7 +20,8 @@ __all__ = ["FlowAdapter"]
 class FlowAdapter:
     """Holds ``self.flow``: the token state and protocol for ``credential`` and ``scopes``.
 
-    ``loop_breaker`` and ``accept_invalid_token`` are as for :class:`~cae_sdk.client.CAEAuth`.
+    ``loop_breaker``, ``accept_invalid_token`` and ``allow_http`` are as for
+    :class:`~cae_sdk.client.CAEAuth`.
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class FlowAdapter:
         *,
         loop_breaker: LoopBreaker | None = None,
         accept_invalid_token: bool = False,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.flow = ChallengeFlow(
@@ -37,6 +39,7 @@ class FlowAdapter:
             scopes,
             loop_breaker=loop_breaker,
             accept_invalid_token=accept_invalid_token,
+            allow_http=allow_http,
             clock=clock,
         )
 

@@ -13,8 +13,14 @@ is safe to install on a client the application also uses for other calls.
 httpx does not take a network backend as an argument; :func:`install_deadlines` reaches the
 pools of a client's transports (``Client._transport``, ``Client._mounts``,
 ``HTTPTransport._pool``, ``ConnectionPool._network_backend``). When that layout is not there (a
-custom transport, another httpx version), it reports ``False`` and the HTTP adapter still checks
-the deadline between body chunks.
+custom transport, another httpx version), it reports ``False`` and the HTTP adapter runs each
+call under :mod:`cae_sdk.client._watchdog` instead: the caller's deadline never depends on
+these private attributes, only how promptly a late call is stopped does.
+
+Why not a transport of our own: httpx's ``timeout`` request extension is read once per phase
+by httpcore (a header trickle restarts each read's timeout), and a client built with
+``transport=`` ignores proxy environment variables (``HTTPS_PROXY``, ``NO_PROXY``) that would
+then have to be re-implemented; neither reaches an application's own client either.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One token acquisition's time budget, and what its HTTP calls met on the way.
 
-MSAL calls back into :class:`~cae_sdk.client.http.MsalHttpClient` with no way to pass our state
+MSAL calls back into :class:`~cae_sdk.client.MsalHttpClient` with no way to pass our state
 through it, so the acquisition in progress travels in a :class:`~contextvars.ContextVar` (one
 per thread and per asyncio task; ``asyncio.to_thread`` copies it into the worker).
 
@@ -35,6 +35,7 @@ __all__ = [
     "acquisition",
     "current",
     "interaction",
+    "note_sent",
     "socket_deadline",
 ]
 
@@ -98,6 +99,14 @@ def acquisition(timeout: float | None) -> Iterator[Exchange]:
 def current() -> Exchange | None:
     """The acquisition in progress in this context, if any."""
     return _EXCHANGE.get()
+
+
+def note_sent() -> None:
+    """Count a request that goes out by another way than MSAL's HTTP client (a wrapped
+    azure-identity credential, a user's sign-in): it is an attempt all the same."""
+    exchange = _EXCHANGE.get()
+    if exchange is not None:
+        exchange.sent += 1
 
 
 @contextmanager

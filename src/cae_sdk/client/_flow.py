@@ -9,7 +9,8 @@ Stable API (adapters depend on it)
 ----------------------------------
 ``FlowRequest`` (protocol, implemented by the adapter around its own request object)
     ``method`` (text), ``url`` (absolute URL as text, read only for logs, errors and origin
-    checks), ``set_authorization(value)`` (set the ``Authorization`` header to ``value``), and
+    checks), ``scheme`` (the URL's scheme, lower-case; read on every request, so cheap),
+    ``set_authorization(value)`` (set the ``Authorization`` header to ``value``), and
     ``replayable()`` (whether the body can be sent a second time intact).
 
 ``FlowResponse`` (protocol, implemented by the adapter around its own response object)
@@ -22,12 +23,13 @@ Stable API (adapters depend on it)
     A step of the flow: get a token for ``claims`` (``None``: the plain cp1 token) replacing
     ``challenged_token`` (the token the resource just refused, or ``None``).
 
-``ChallengeFlow(credential, scopes, *, loop_breaker=None, accept_invalid_token=False, clock=...)``
+``ChallengeFlow(credential, scopes, *, loop_breaker=None, accept_invalid_token=False,
+allow_http=False, clock=...)``
     The token state of one adapter instance (the held token, proactive refresh, single flight,
     loop breaker) and the protocol:
 
     * ``flow(request)`` -> generator. It yields either a :class:`TokenNeeded` (send back an
-      :class:`~cae_sdk.client.token.AccessToken`, e.g. from ``token(step)`` or ``await
+      :class:`~cae_sdk.client.AccessToken`, e.g. from ``token(step)`` or ``await
       atoken(step)``) or the very ``request`` it was given, its ``Authorization`` header just
       set (send it, then send back its :class:`FlowResponse`). It returns when the last
       response sent in is the answer for the caller, and raises a
@@ -44,6 +46,12 @@ Stable API (adapters depend on it)
 ``not_replayable(method, url, *, response, challenge)`` -> ``RequestNotReplayable``
     The error an adapter raises (or the flow raises for it) for a challenged one-shot body.
 
+A bearer token goes over TLS only (RFC 6750 section 5.3: "Clients MUST always use TLS"): a
+request to a plain ``http`` URL raises :class:`~cae_sdk.core.errors.ConfigurationError` before
+any token is fetched, unless its host is a loopback address or ``localhost`` (RFC 6761 section
+6.3) or the adapter was built with ``allow_http=True`` (azure-core's bearer policy and kiota
+refuse such URLs too).
+
 Challenge handling follows Microsoft's "Claims challenges, claims requests and client
 capabilities" (Microsoft identity platform docs) and RFC 6750 section 3 (``WWW-Authenticate``):
 on a ``401`` whose ``Bearer`` challenge carries ``error="insufficient_claims"`` and ``claims``,
@@ -53,18 +61,20 @@ get a token for those claims and replay the request once; a second challenge fai
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
+from ..core._urls import loggable_url, origin
 from ..core.challenges import ClaimsChallenge, find_claims_challenge
-from ..core.errors import ClaimsChallengeFailed, RequestNotReplayable
-from ..core.urls import loggable_url, origin
+from ..core.errors import ClaimsChallengeFailed, ConfigurationError, RequestNotReplayable
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 from ._token_state import PLAIN_TOKEN, TokenNeeded, TokenState
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
 
 __all__ = [
     "PLAIN_TOKEN",
@@ -87,6 +97,9 @@ class FlowRequest(Protocol):
 
     @property
     def url(self) -> str: ...
+
+    @property
+    def scheme(self) -> str: ...
 
     def set_authorization(self, value: str) -> None: ...
 
@@ -116,13 +129,13 @@ Step = FlowRequest | TokenNeeded
 class ChallengeFlow(TokenState):
     """The challenge/replay protocol over a :class:`~cae_sdk.client._token_state.TokenState`.
 
-    ``credential`` is any :class:`~cae_sdk.client.token.TokenCredential`. Challenges are answered
+    ``credential`` is any :class:`~cae_sdk.client.TokenCredential`. Challenges are answered
     only for the origin the request was sent to (RFC 6454): after a cross-origin redirect, a
     ``401`` from the other origin goes back to the caller. Tokens come from the token state:
     single flight per claims shape, ``nbf`` challenges sharing one token, the loop breaker per
-    scopes across claims, proactive refresh that never fails a request while the held token is
-    valid. ``accept_invalid_token`` also treats ARM-style ``error="invalid_token"`` challenges
-    with claims as claims challenges.
+    credential and scopes across claims, proactive refresh that never fails a request while the
+    held token is valid. ``accept_invalid_token`` also treats ARM-style
+    ``error="invalid_token"`` challenges with claims as claims challenges.
     """
 
     def __init__(
@@ -132,16 +145,20 @@ class ChallengeFlow(TokenState):
         *,
         loop_breaker: LoopBreaker | None = None,
         accept_invalid_token: bool = False,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         super().__init__(credential, scopes, loop_breaker=loop_breaker, clock=clock, jitter=jitter)
         self.accept_invalid_token = accept_invalid_token
+        self.allow_http = allow_http
 
     # -- the protocol ------------------------------------------------------------------------
 
     def flow(self, request: FlowRequest) -> Generator[Step, AccessToken | FlowResponse, None]:
         """The exchange for one request (see the module docstring for the step contract)."""
+        if request.scheme != "https" and not self.allow_http:
+            _refuse_cleartext(request)
         token = cast(AccessToken, (yield PLAIN_TOKEN))
         request.set_authorization(f"Bearer {token.token}")
         response = cast(FlowResponse, (yield request))
@@ -230,6 +247,24 @@ class ChallengeFlow(TokenState):
             except StopIteration:
                 assert response is not None
                 return response
+
+
+def _refuse_cleartext(request: FlowRequest) -> None:
+    """Raise unless ``request`` (not https) goes to a loopback host: a network in the middle
+    would read the token."""
+    host = (urlsplit(request.url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass  # a name, not an address
+    raise ConfigurationError(
+        f"{request.method} {loggable_url(request.url)}: a bearer token is sent over https only "
+        "(RFC 6750 section 5.3); use an https URL, or pass allow_http=True to the client or "
+        "auth for a network you trust (loopback addresses are always allowed)."
+    )
 
 
 def not_replayable(

@@ -9,10 +9,14 @@ credentials and the values of token, secret, assertion, code and password fields
 and Python ``repr`` forms) become ``[redacted]``.
 
 A logging filter only sees records created on the logger it is attached to, not those of its
-children, so :func:`install_log_redaction` attaches one to every existing logger under the
-watched names and to the logger of every imported module under them (MSAL creates some of its
-``getLogger(__name__)`` loggers only when a client is built); credentials call it when they
-are built, which also catches modules imported since the last call.
+children, and a library imported later creates loggers no filter was ever attached to (azure-core
+and azure-identity are often imported after the credential is built). So
+:func:`install_log_redaction` rewrites records where every record is made: it chains a record
+factory (``logging.setLogRecordFactory``, the documented hook; the factory already in place is
+kept and called first) that redacts each record of a watched logger, whenever that logger was
+created. It also attaches a :class:`RedactingFilter` to every existing logger under the watched
+names, in case an application later replaces the factory without chaining it; a record is
+redacted once.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["MAX_RECORD_TEXT", "REDACTED", "RedactingFilter", "install_log_redaction", "redact"]
 
@@ -85,12 +91,18 @@ def _clean(text: str) -> str:
     return redact(text)
 
 
+_DONE = "cae_sdk_redacted"  # set on a record once it has been rewritten
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites a record so no secret reaches a handler; never drops a record."""
 
     _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _DONE, False):
+            return True
+        setattr(record, _DONE, True)
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string: keep what can be shown
@@ -110,15 +122,36 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 _LOCK = threading.Lock()
 _seen: tuple[int, int, tuple[str, ...]] | None = None  # what the last install covered
+_watched: frozenset[str] = frozenset()  # every name any install asked for
+_prefixes: tuple[str, ...] = ()  # their children: "name."
+
+
+def _redacting_factory(
+    previous: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        name = record.name
+        if name in _watched or name.startswith(_prefixes):
+            _FILTER.filter(record)
+        return record
+
+    factory.cae_sdk_redacting = True  # type: ignore[attr-defined]
+    return factory
 
 
 def install_log_redaction(names: tuple[str, ...] = WATCHED_LOGGERS) -> None:
-    """Attach the redacting filter to ``names`` and every existing logger below them.
+    """Redact every record of the loggers ``names`` and their children, whenever created.
 
-    Idempotent and cheap; call it again after importing a library whose loggers should be
-    covered."""
-    global _seen
+    Idempotent and cheap; credentials and adapters call it when they are built."""
+    global _seen, _watched, _prefixes
     with _LOCK:
+        if not set(names) <= _watched:
+            _watched = _watched | set(names)
+            _prefixes = tuple(f"{name}." for name in sorted(_watched))
+        factory = logging.getLogRecordFactory()
+        if not getattr(factory, "cae_sdk_redacting", False):
+            logging.setLogRecordFactory(_redacting_factory(factory))
         # Nothing imported and no logger created since the last call: nothing new to cover.
         seen = (len(sys.modules), len(logging.root.manager.loggerDict), names)
         if seen == _seen:

@@ -5,8 +5,10 @@
 ``refresh_in`` (one request refreshes, the others keep the valid token; any failure keeps it and
 backs off with jitter, never sooner than ``Retry-After``), and a token for a challenge's claims
 (single flight per claims shape; ``nbf`` challenges of one shape share a token issued after the
-newest ``nbf``, :mod:`cae_sdk.client._demand`; the loop breaker counts per scopes across claims
-and refunds attempts that never reached the identity provider).
+newest ``nbf``, :mod:`cae_sdk.client._demand`). Claims token requests are bounded by a loop
+breaker per scopes across claims: the credential's own when it has one (every cae-sdk
+credential does, so any number of adapters over it share one budget), else one per token state
+(which refunds attempts that never reached the identity provider).
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from ..core.errors import ConfigurationError
 from ._demand import Demand, demand_of, token_coverage
+from ._loop_breaker import LoopBreaker
 from ._redact import install_log_redaction
-from .loop_breaker import LoopBreaker
-from .singleflight import SingleFlight
-from .token import AccessToken, TokenCredential
+from ._singleflight import SingleFlight
+from ._token import AccessToken, TokenCredential
 
 __all__ = ["PLAIN_TOKEN", "TokenNeeded", "TokenState"]
 
@@ -44,7 +46,7 @@ class TokenNeeded:
     """A step of the flow: get a token (for ``claims``, replacing ``challenged_token``)."""
 
     claims: str | None = None
-    challenged_token: str | None = None
+    challenged_token: str | None = field(default=None, repr=False)  # a token: never in a repr
 
 
 PLAIN_TOKEN = TokenNeeded()
@@ -53,12 +55,14 @@ PLAIN_TOKEN = TokenNeeded()
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """The token in use, the claims shape it answered (``None``: a plain token) and the newest
-    ``nbf`` it answers. Replaced whole: lock-free readers never see a mixed state."""
+    """The token in use, the claims shape it answered (``None``: a plain token), the newest
+    ``nbf`` it answers and the ``nbf`` it was asked for. Replaced whole: lock-free readers never
+    see a mixed state."""
 
     token: AccessToken
-    shape: str | None
-    coverage: int | None
+    shape: str | None = None
+    coverage: int | None = None
+    asked: int | None = None
 
 
 class TokenState:
@@ -81,14 +85,18 @@ class TokenState:
             raise ConfigurationError("at least one scope is required")
         self.credential = credential
         self.scopes = tuple(scope_list)
-        self._breaker = loop_breaker if loop_breaker is not None else LoopBreaker()
+        # The credential's own breaker counts its claims requests across every adapter (and
+        # only those that reach the identity provider); a credential without one gets one
+        # here. A breaker passed in applies on top.
+        owns = isinstance(getattr(credential, "loop_breaker", None), LoopBreaker)
+        self._breaker = loop_breaker if loop_breaker is not None or owns else LoopBreaker()
         self._clock = clock
         self._jitter = jitter
         # cae-sdk credentials also coalesce identical token requests (across clients); this
         # flight is still needed: a burst of challenged requests is admitted to the loop breaker
         # once (not once per request), takes one worker thread per event loop (not one each),
         # challenges that differ only in nbf share it, and any TokenCredential is coalesced.
-        self._flights: SingleFlight[AccessToken] = SingleFlight()
+        self._flights: SingleFlight[_Held] = SingleFlight()
         self._held: _Held | None = None
         self._refresh_retry_at = 0.0
         self._refresh_failures = 0
@@ -104,14 +112,15 @@ class TokenState:
         if ready is not None:
             return ready
         if demand is None:
-            return self._flights.call(None, partial(self._acquire, need, None))
+            return self._flights.call(None, partial(self._acquire, need, None)).token
         self._note_pending(demand)
-        # A flight that started before this challenge arrived may not cover its nbf: then one
-        # more flight, after which the token is used as it is (the replay tells).
-        token = self._flights.call(demand.shape, partial(self._acquire, need, demand))
-        if self._ready_token(need, demand) is None:
-            token = self._flights.call(demand.shape, partial(self._acquire, need, demand))
-        return token
+        # A flight that started before this challenge arrived did not ask for its nbf: then one
+        # more flight. A flight that asked for it is the answer, whatever the identity
+        # provider's clock made of it (the replay tells).
+        got = self._flights.call(demand.shape, partial(self._acquire, need, demand))
+        if _asked_too_early(got, demand):
+            got = self._flights.call(demand.shape, partial(self._acquire, need, demand))
+        return got.token
 
     async def atoken(self, need: TokenNeeded) -> AccessToken:
         """Resolve a :class:`TokenNeeded` step without blocking the event loop."""
@@ -120,34 +129,38 @@ class TokenState:
         if ready is not None:  # the common case: no thread hop, no lock
             return ready
         if demand is None:
-            return await self._flights.acall(None, partial(self._acquire, need, None))
+            return (await self._flights.acall(None, partial(self._acquire, need, None))).token
         self._note_pending(demand)
         acquire = partial(self._acquire, need, demand)
-        token = await self._flights.acall(demand.shape, acquire)
-        if self._ready_token(need, demand) is None:
-            token = await self._flights.acall(demand.shape, acquire)
-        return token
+        got = await self._flights.acall(demand.shape, acquire)
+        if _asked_too_early(got, demand):
+            got = await self._flights.acall(demand.shape, acquire)
+        return got.token
 
-    def _ready_token(
-        self, need: TokenNeeded, demand: Demand | None, *, leader: bool = False
-    ) -> AccessToken | None:
+    def _ready_token(self, need: TokenNeeded, demand: Demand | None) -> AccessToken | None:
         """The token to use without any I/O, or ``None`` when the credential must be asked."""
+        held = self._ready(need, demand)
+        return None if held is None else held.token
+
+    def _ready(
+        self, need: TokenNeeded, demand: Demand | None, *, leader: bool = False
+    ) -> _Held | None:
         held = self._held
         if held is None:
             return None
-        token = held.token
         if demand is not None:
             # Another request already answered this challenge (or one like it): use its token.
-            return token if _answers(held, need, demand) else None
+            return held if _answers(held, need, demand) else None
+        token = held.token
         now = self._clock()
         if not token.needs_refresh(now):
-            return token
+            return held
         if now < token.expires_on and (
             now < self._refresh_retry_at or (not leader and self._flights.busy(None))
         ):
             # Backing off after a failed refresh, or another request is refreshing: the token
             # in hand is still valid, so nobody waits for the identity provider.
-            return token
+            return held
         return None
 
     def _note_pending(self, demand: Demand) -> None:
@@ -159,9 +172,9 @@ class TokenState:
                 pending.pop(next(iter(pending)))
             pending[demand.shape] = max(demand.nbf, pending.get(demand.shape, demand.nbf))
 
-    def _acquire(self, need: TokenNeeded, demand: Demand | None) -> AccessToken:
+    def _acquire(self, need: TokenNeeded, demand: Demand | None) -> _Held:
         """Ask the credential (blocking; runs once per flight)."""
-        ready = self._ready_token(need, demand, leader=True)
+        ready = self._ready(need, demand, leader=True)
         if ready is not None:
             return ready
         now = self._clock()
@@ -171,26 +184,28 @@ class TokenState:
         if nbf is not None:
             with self._lock:
                 nbf = max(nbf, self._pending_nbf.pop(demand.shape, nbf))
-        stamp = self._breaker.admit(self.scopes, now)
+        breaker = self._breaker
+        stamp = None if breaker is None else breaker.admit(self.scopes, now)
         try:
             token = self.credential.get_token(
                 self.scopes, claims=demand.claims(nbf), challenged_token=need.challenged_token
             )
         except Exception as exc:
-            if getattr(exc, "reached_identity_provider", True) is False:
-                self._breaker.refund(self.scopes, stamp)  # MSAL answered from its cache
+            if breaker is not None and getattr(exc, "reached_identity_provider", True) is False:
+                breaker.refund(self.scopes, stamp or now)  # MSAL answered from its cache
             raise
-        self._held = _Held(token, demand.shape, token_coverage(token.token, nbf))
-        return token
+        held = _Held(token, demand.shape, token_coverage(token.token, nbf), nbf)
+        self._held = held
+        return held
 
-    def _refresh(self, now: float) -> AccessToken:
+    def _refresh(self, now: float) -> _Held:
         """Get the plain token; while the held one is valid, no failure reaches the caller."""
         started_with = self._held
         current = started_with.token if started_with is not None else None
         try:
             token = self.credential.get_token(self.scopes, claims=None, challenged_token=None)
         except Exception as exc:  # any failure: the valid token keeps serving
-            if current is None or now >= current.expires_on:
+            if started_with is None or current is None or now >= current.expires_on:
                 raise
             delay = self._back_off(now, getattr(exc, "retry_after", None))
             logger.warning(
@@ -199,17 +214,30 @@ class TokenState:
                 type(exc).__name__,
                 delay,
             )
-            return current
-        if self._held is not started_with and self._held is not None:
+            return started_with
+        held = self._held
+        if held is not started_with and held is not None:
             # A challenge was answered while this refresh ran: that token is at least as fresh
             # (MSAL may have served this one from its cache), so it stays in use.
-            return self._held.token
+            return held
+        due = token.needs_refresh(now)
+        if (
+            due
+            and started_with is not None
+            and now < started_with.token.expires_on
+            and token.expires_on < started_with.token.expires_on
+        ):
+            # Due at once and shorter-lived than the valid token in hand (an answer with
+            # expires_in 0, say): a failed refresh like any other, not a replacement.
+            self._back_off(now, None)
+            return started_with
         if current is None or token.token != current.token:
             self._refresh_failures = 0
-        if token.needs_refresh(now):  # MSAL handed back its still-valid cached token (or a
-            self._back_off(now, None)  # fresh one due at once): either way, not again right now
-        self._held = _Held(token, None, None)
-        return token
+        if due:  # MSAL handed back its still-valid cached token (or a fresh one due at once):
+            self._back_off(now, None)  # either way, not again right now
+        held = _Held(token)
+        self._held = held
+        return held
 
     def _back_off(self, now: float, retry_after: object) -> float:
         """Space out refresh attempts: exponential backoff with jitter (half to full delay),
@@ -221,6 +249,15 @@ class TokenState:
             delay = float(retry_after)
         self._refresh_retry_at = now + delay
         return delay
+
+
+def _asked_too_early(got: _Held, demand: Demand) -> bool:
+    """Whether the flight that produced ``got`` started before ``demand``'s ``nbf`` was noted
+    (it asked the credential for an older one, or for another shape): only then is another
+    flight worth a token request."""
+    if demand.nbf is None or got.shape != demand.shape:
+        return False  # a shape without nbf, or a token answering another challenge: use it
+    return got.asked is None or got.asked < demand.nbf
 
 
 def _answers(held: _Held, need: TokenNeeded, demand: Demand) -> bool:

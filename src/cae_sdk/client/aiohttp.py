@@ -11,19 +11,31 @@ more through the rest of the chain, body included; a second challenge raises
 stream) raises :class:`~cae_sdk.core.errors.RequestNotReplayable`. The event loop is never
 blocked: a held token is used inline and MSAL runs in a worker thread, one per burst.
 
-aiohttp runs client middlewares once per hop (redirects are followed around them), and lets a
-middleware call the handler again with the same request; a payload tells whether it can be sent
-again (``Payload.consumed``: aiohttp itself refuses to resend a consumed body,
-``aiohttp/client.py``). The challenged response is released before the replay so its
-connection returns to the pool. A token never follows a redirect to another origin (aiohttp
-drops the ``Authorization`` header there, and the middleware does not put it back): after a
-redirect response, the next request of the same task that goes to another origin is sent as it
-is, and its challenges go back to the caller.
+aiohttp runs client middlewares once per hop (redirects are followed around them, each hop a new
+``ClientRequest``), and lets a middleware call the handler again with the same request; a
+payload tells whether it can be sent again (``Payload.consumed``: aiohttp itself refuses to
+resend a consumed body, ``aiohttp/client.py``). The challenged response is released before the
+replay so its connection returns to the pool.
+
+A token never follows a redirect to another origin (RFC 6454 origins). aiohttp drops the
+``Authorization`` header on such a hop, but the hop comes through this middleware again, as a
+request like any other. So when a redirect to another origin passes through, the middleware
+notes the origin it points to, and the next request it sees for that origin is sent as it is
+(no token), its challenges returned to the caller. The note is kept by the middleware, not by
+the task: an outer middleware that runs the handler in a task of its own (``asyncio.wait_for``
+before Python 3.12, ``create_task``) cannot make the hop look like a new request. A redirect
+that is not followed (``allow_redirects=False``, too many redirects) leaves its note behind:
+the next request to that origin through this middleware goes out once without a token (at most
+64 notes are kept, oldest dropped first).
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 
 try:
     # ClientHandlerType exists from aiohttp 3.12 on, with client middlewares.
@@ -38,15 +50,17 @@ except ImportError as exc:  # pragma: no cover - exercised in a plain install on
 
 from ._adapter import FlowAdapter
 from ._flow import TokenNeeded
-from .token import AccessToken
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 
 __all__ = ["CAEClientMiddleware"]
 
-# aiohttp runs client middlewares again for every redirect hop (the redirect loop is around
-# them), in the same task. After a redirect response, the origin the token was sent to, so that
-# the hop that follows is recognised. Per task: concurrent requests never see each other's.
-_REDIRECTED_FROM: ContextVar[URL | None] = ContextVar("cae_aiohttp_redirect", default=None)
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # the ones aiohttp follows
+
+_MAX_PENDING_HOPS = 64
+"""Redirects to another origin whose hop has not come through yet, per middleware."""
+
+_Origin = tuple[str, str, int | None]
 
 
 class _Request:
@@ -64,6 +78,10 @@ class _Request:
     @property
     def url(self) -> str:
         return str(self.native.url)
+
+    @property
+    def scheme(self) -> str:
+        return self.native.url.scheme
 
     def set_authorization(self, value: str) -> None:
         self.native.headers["Authorization"] = value
@@ -99,19 +117,41 @@ class CAEClientMiddleware(FlowAdapter):
     challenges answered with one replay.
 
     Keep one instance per credential and scopes (it holds the token and the single flight);
-    ``loop_breaker`` and ``accept_invalid_token`` are as for :class:`~cae_sdk.client.CAEAuth`.
+    ``loop_breaker``, ``accept_invalid_token`` and ``allow_http`` are as for
+    :class:`~cae_sdk.client.CAEAuth`.
     """
 
+    def __init__(
+        self,
+        credential: TokenCredential,
+        scopes: Sequence[str] | str,
+        *,
+        loop_breaker: LoopBreaker | None = None,
+        accept_invalid_token: bool = False,
+        allow_http: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            credential,
+            scopes,
+            loop_breaker=loop_breaker,
+            accept_invalid_token=accept_invalid_token,
+            allow_http=allow_http,
+            clock=clock,
+        )
+        # (origin a redirect points to, origin the token was sent to), oldest first.
+        self._hops: deque[tuple[_Origin, _Origin]] = deque(maxlen=_MAX_PENDING_HOPS)
+        self._hops_lock = threading.Lock()  # one middleware may serve sessions on several loops
+
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        token_origin = _REDIRECTED_FROM.get()
-        if token_origin is not None:
-            _REDIRECTED_FROM.set(None)
-            if request.url.origin() != token_origin:
-                # A redirect hop to another origin: aiohttp dropped the Authorization header
+        if self._hops:  # a redirect to another origin is pending: is this its hop?
+            token_origin = self._take_hop(request.url)
+            if token_origin is not None:
+                # The hop to another origin: aiohttp dropped the Authorization header
                 # (client.py, the redirect loop); the token does not follow it either, and a
                 # challenge from there is not ours to answer.
                 passed = await handler(request)
-                _note_redirect(passed, token_origin)
+                self._note_redirect(passed, token_origin)
                 return passed
         # The shared generator, driven inline (as CAEAuth.async_auth_flow does): no extra
         # coroutine frames between aiohttp and its handler on the hot path.
@@ -139,18 +179,54 @@ class CAEClientMiddleware(FlowAdapter):
                 response.release()
             raise
         assert response is not None  # the flow always sends before it ends
-        _note_redirect(response, None, request)
+        if response.status in _REDIRECT_STATUSES:
+            token_origin = _origin_of(request.url)
+            if token_origin is not None:
+                self._note_redirect(response, token_origin)
         return response
 
+    def _take_hop(self, url: URL) -> _Origin | None:
+        """The token's origin when ``url`` is the pending hop of a redirect (consumed)."""
+        here = _origin_of(url)
+        with self._hops_lock:
+            for index, (target, token_origin) in enumerate(self._hops):
+                if target == here:
+                    del self._hops[index]
+                    return token_origin
+        return None
 
-def _note_redirect(
-    response: ClientResponse, token_origin: URL | None, request: ClientRequest | None = None
-) -> None:
-    """After a redirect response, remember where the token was sent (``token_origin``, or the
-    origin of ``request``) for the hop that follows."""
-    if response.status in _REDIRECT_STATUSES and (
-        "Location" in response.headers or "URI" in response.headers
-    ):
-        if token_origin is None and request is not None:
-            token_origin = request.url.origin()
-        _REDIRECTED_FROM.set(token_origin)
+    def _note_redirect(self, response: ClientResponse, token_origin: _Origin) -> None:
+        """After a redirect response to another origin than ``token_origin``, remember its
+        target for the hop that follows."""
+        if response.status not in _REDIRECT_STATUSES:
+            return
+        location = response.headers.get("Location") or response.headers.get("URI")
+        if location is None:
+            return  # aiohttp does not follow it
+        try:
+            target = URL(location)
+            if not target.scheme:  # relative, or scheme-relative ("//host/path")
+                target = response.url.join(target)
+        except ValueError:
+            return  # aiohttp refuses it too (InvalidUrlRedirectClientError)
+        target_origin = _origin_of(target)
+        if target_origin is not None and target_origin != token_origin:
+            with self._hops_lock:
+                self._hops.append((target_origin, token_origin))
+
+
+def _origin_of(url: URL) -> _Origin | None:
+    """The origin of ``url`` (RFC 6454 section 4), compared however the URL was encoded:
+    lower-case scheme, host in IDNA form without a trailing dot, effective port. ``None`` for
+    a URL without a host (aiohttp resolves those against the current URL: same origin)."""
+    host = url.raw_host
+    if not host:
+        return None
+    host = host.lower().rstrip(".")
+    with suppress(UnicodeError):  # not IDNA-encodable: compared as written (lower-case)
+        host = host.encode("idna").decode("ascii")
+    try:
+        port = url.port
+    except ValueError:
+        return None
+    return url.scheme.lower(), host, port

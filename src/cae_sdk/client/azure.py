@@ -24,7 +24,9 @@ What the cae-sdk credential adds survives the translation:
   adapter too, through the credential's own flight), a loop breaker for claims that keep
   coming back, and a proactive refresh that fails soft while the held token is valid.
 * **Same-token detection.** azure-core never says which token was challenged; the token last
-  handed out for the scope set is the one a claims request replaces. A managed identity
+  handed out for the scope set is the one a claims request replaces (when that token is itself
+  the answer to the same claims, handed out less than 10 s ago, the challenge is taken to be
+  about a request sent before it, and that answer serves it). A managed identity
   endpoint that hands it back again (Azure's IMDS caches tokens and MSAL sends it no claims)
   raises :class:`~cae_sdk.core.errors.ClaimsChallengeUnresolvable` instead of letting the
   policy replay a revoked token.
@@ -66,10 +68,10 @@ from ..core.errors import (
     InvalidClaimsError,
     TokenAcquisitionError,
 )
+from ._credentials.managed import ManagedIdentityCredential
 from ._flow import PLAIN_TOKEN, ChallengeFlow, TokenNeeded
-from .credentials.managed import ManagedIdentityCredential
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -85,6 +87,11 @@ __all__ = ["AsyncAzureSDKCredential", "AzureSDKCredential"]
 _MAX_SCOPE_SETS = 64
 
 _Scopes = tuple[str, ...]
+
+# How long after a token was handed out as the answer to a claims challenge a challenge with
+# the same claims is taken to be about a request sent before it (azure-core never says which
+# token a challenge refused). Requests in flight come back within their round trip.
+_ANSWER_GRACE = 10.0
 
 # Raised to azure-core callers as ClientAuthenticationError too: the credential could not get a
 # token (refused, unresolvable challenge, or claims from the server that are not a claims
@@ -106,12 +113,15 @@ class _Broker:
         if not callable(getattr(credential, "get_token", None)):
             raise ConfigurationError("credential must provide get_token(scopes, claims=...)")
         self.credential = credential
-        self._breaker = loop_breaker if loop_breaker is not None else LoopBreaker()
+        # None: the credential's own breaker (every cae-sdk credential has one, shared by all
+        # its adapters), else one per scope set (ChallengeFlow's default).
+        self._breaker = loop_breaker
         self._clock = clock
         self._lock = threading.Lock()
         self._flows: dict[_Scopes, ChallengeFlow] = {}
-        # scopes -> (token, claims it answered), replaced whole: readers never see a mix.
-        self._handed: dict[_Scopes, tuple[str, str | None]] = {}
+        # scopes -> (token, claims it answered), replaced whole: readers never see a mix. The
+        # AccessToken, not its text: nothing here shows a token in a repr.
+        self._handed: dict[_Scopes, tuple[AccessToken, str | None, float]] = {}
 
     def step(
         self, scopes: tuple[Any, ...], claims: str | None, tenant_id: str | None
@@ -124,10 +134,17 @@ class _Broker:
         if not claims:
             return key, flow, PLAIN_TOKEN
         handed = self._handed.get(key)
-        # The token handed out last is the one the resource refused, unless it was itself the
-        # answer to these very claims (another request already answered this challenge: the
-        # flow hands that answer back without asking the credential again).
-        challenged = handed[0] if handed is not None and handed[1] != claims else None
+        challenged = None
+        if handed is not None:
+            token, answered, at = handed
+            # The token handed out last is the one the resource refused, unless it is the
+            # answer to these very claims, handed out moments ago: then the challenge is about
+            # a request sent before it (a burst that one token answers; the flow hands it back
+            # without asking the credential). Later, that answer itself has been refused, and
+            # the credential is asked again (within the loop breaker's budget) instead of the
+            # refused token being handed out until it expires.
+            if answered != claims or self._clock() - at > _ANSWER_GRACE:
+                challenged = token.token
         return key, flow, TokenNeeded(claims, challenged)
 
     def _new_flow(self, key: _Scopes) -> ChallengeFlow:
@@ -145,7 +162,7 @@ class _Broker:
         return flow
 
     def handed(self, key: _Scopes, need: TokenNeeded, token: AccessToken) -> AccessToken:
-        self._handed[key] = (token.token, need.claims)
+        self._handed[key] = (token, need.claims, self._clock())
         return token
 
     def close(self) -> None:
@@ -179,7 +196,7 @@ class AzureSDKCredential(_Adapter):
     """A cae-sdk credential as azure-core's ``TokenCredential`` and ``SupportsTokenInfo``.
 
     ``AzureSDKCredential(credential)`` wraps any cae-sdk
-    :class:`~cae_sdk.client.token.TokenCredential` (usually through
+    :class:`~cae_sdk.client.TokenCredential` (usually through
     ``credential.as_azure_credential()``). Blocking: give async Azure SDK clients and kiota /
     msgraph-core :class:`AsyncAzureSDKCredential` instead. :meth:`close` closes the wrapped
     credential.

@@ -37,8 +37,8 @@ from requests.utils import rewind_body
 from ..core.errors import ConfigurationError
 from ._adapter import FlowAdapter
 from ._flow import FlowResponse, Step, TokenNeeded
-from .loop_breaker import LoopBreaker
-from .token import AccessToken, TokenCredential
+from ._loop_breaker import LoopBreaker
+from ._token import AccessToken, TokenCredential
 
 __all__ = ["CAERequestsAuth", "CAESession"]
 
@@ -46,12 +46,19 @@ _Exchange = Generator[Step, AccessToken | FlowResponse, None]
 
 
 class _Request:
-    """A ``PreparedRequest`` as the flow's request; ``native`` becomes the copy on a replay."""
+    """A ``PreparedRequest`` as the flow's request; ``native`` becomes the copy on a replay.
 
-    __slots__ = ("native",)
+    The token is also set on the request the caller made (``root``): requests follows the
+    redirects of the final answer from that one (``Session.send`` hands it to
+    ``resolve_redirects``), so a replay answered by a redirect must not go on with the token
+    the resource just refused.
+    """
+
+    __slots__ = ("native", "root")
 
     def __init__(self, native: PreparedRequest) -> None:
         self.native = native
+        self.root = native
 
     @property
     def method(self) -> str:
@@ -61,8 +68,14 @@ class _Request:
     def url(self) -> str:
         return self.native.url or ""
 
+    @property
+    def scheme(self) -> str:
+        return (self.native.url or "").partition(":")[0].lower()
+
     def set_authorization(self, value: str) -> None:
         self.native.headers["Authorization"] = value
+        if self.root is not self.native:
+            self.root.headers["Authorization"] = value
 
     def replayable(self) -> bool:
         body = self.native.body
@@ -99,8 +112,8 @@ class CAERequestsAuth(FlowAdapter, AuthBase):
     """``requests`` authentication with cp1 tokens from ``credential`` for ``scopes``.
 
     ``requests.get(url, auth=CAERequestsAuth(credential, scopes))``; keep one instance per
-    credential and scopes (it holds the token and the single flight). ``loop_breaker`` and
-    ``accept_invalid_token`` are as for :class:`~cae_sdk.client.CAEAuth`.
+    credential and scopes (it holds the token and the single flight). ``loop_breaker``,
+    ``accept_invalid_token`` and ``allow_http`` are as for :class:`~cae_sdk.client.CAEAuth`.
     """
 
     def __call__(self, prepared: PreparedRequest) -> PreparedRequest:
@@ -156,8 +169,8 @@ class CAESession(requests.Session):
     """``requests.Session`` whose requests carry cp1 tokens and survive CAE claims challenges.
 
     ``CAESession(credential, scopes)``, or ``CAESession(auth)`` with a ready
-    :class:`CAERequestsAuth` (to share its token state between sessions). ``loop_breaker=`` and
-    ``accept_invalid_token=`` go to :class:`CAERequestsAuth`.
+    :class:`CAERequestsAuth` (to share its token state between sessions). ``loop_breaker=``,
+    ``accept_invalid_token=`` and ``allow_http=`` go to :class:`CAERequestsAuth`.
     """
 
     def __init__(
@@ -167,13 +180,15 @@ class CAESession(requests.Session):
         *,
         loop_breaker: LoopBreaker | None = None,
         accept_invalid_token: bool | None = None,
+        allow_http: bool | None = None,
     ) -> None:
         super().__init__()
         if isinstance(credential, CAERequestsAuth):
-            if scopes is not None or loop_breaker is not None or accept_invalid_token is not None:
+            settings = (scopes, loop_breaker, accept_invalid_token, allow_http)
+            if any(setting is not None for setting in settings):
                 raise ConfigurationError(
-                    "scopes, loop_breaker and accept_invalid_token are settings of the "
-                    "CAERequestsAuth passed in; give them to it, not to the session"
+                    "scopes, loop_breaker, accept_invalid_token and allow_http are settings of "
+                    "the CAERequestsAuth passed in; give them to it, not to the session"
                 )
             self.auth: CAERequestsAuth = credential
         elif scopes is None:
@@ -184,4 +199,5 @@ class CAESession(requests.Session):
                 scopes,
                 loop_breaker=loop_breaker,
                 accept_invalid_token=bool(accept_invalid_token),
+                allow_http=bool(allow_http),
             )

@@ -2,8 +2,8 @@
 
 The registered claims every JWT shares (RFC 7519 section 4.1) are read and checked here, and
 nowhere else: NumericDates (``exp``, ``nbf``, ``iat``), the audience and the issuer. The bearer
-token validator (:mod:`cae_sdk.resource.validator`), :class:`~cae_sdk.core.tokens.TokenClaims`
-and the SET rules (:mod:`cae_sdk.events.ssf.rules`) all call these functions, so a claim cannot
+token validator (:mod:`cae_sdk.resource._validator`), :class:`~cae_sdk.core.tokens.TokenClaims`
+and the SET rules (:mod:`cae_sdk.events.ssf._rules`) all call these functions, so a claim cannot
 be read by two different rules again.
 
 Pure: no clock (``now`` is an argument), no I/O. Every refusal is a

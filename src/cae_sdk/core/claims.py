@@ -1,8 +1,9 @@
 """Claims requests (OpenID Connect Core 1.0 section 5.5) as used by CAE.
 
 A client announces the ``cp1`` capability with ``{"access_token":{"xms_cc":{"values":["cp1"]}}}``
-and, after a claims challenge, sends the challenge's claims request merged with it (shared
-PROTOCOL.md section 1). These functions are pure: text and dicts in, text and dicts out.
+and, after a claims challenge, sends the challenge's claims request merged with it (Microsoft
+identity platform docs, "Claims challenges, claims requests and client capabilities"). These
+functions are pure: text and dicts in, text and dicts out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CP1 = '{"access_token":{"xms_cc":{"values":["cp1"]}}}'
 """The claims request that announces the ``cp1`` (CAE-capable) client capability."""
 
 CP1_CLAIMS: Mapping[str, Any] = {"access_token": {"xms_cc": {"values": ["cp1"]}}}
+"""The ``cp1`` claims request (:data:`CP1`) as a mapping, for merging with a server's claims."""
 
 MAX_CLAIMS_LENGTH = 16 * 1024
 _TOP_LEVEL_MEMBERS = frozenset({"access_token", "id_token", "userinfo"})
@@ -49,6 +51,11 @@ def _as_dict(claims: str | Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _merge_values(ours: Any, theirs: Any) -> Any:
+    if theirs is None and ours is not None:
+        # A claim requested as null is asked for "in the default manner" (OpenID Connect
+        # Core 1.0 section 5.5.1): what another input asks of it is more specific and stays
+        # (a challenge's "xms_cc": null must not drop the cp1 announcement).
+        return ours
     if isinstance(ours, dict) and isinstance(theirs, dict):
         merged = dict(ours)
         for key, value in theirs.items():
@@ -75,8 +82,9 @@ def merge_claims(*claims: str | Mapping[str, Any] | None) -> str:
     """Deep-merge claims requests into one minified JSON text.
 
     Every member any input asks for survives. Objects merge recursively, lists (such as
-    ``xms_cc.values``) become a case-insensitive union, and for two conflicting scalars the later
-    argument wins, so ``merge_claims(CP1, challenge)`` lets the server's request prevail.
+    ``xms_cc.values``) become a case-insensitive union, a ``null`` request never replaces a
+    more specific one, and for two conflicting scalars the later argument wins, so
+    ``merge_claims(CP1, challenge)`` lets the server's request prevail and still announces cp1.
     Raises :class:`InvalidClaimsError` if an input is not a valid claims request.
     """
     merged: dict[str, Any] = {}

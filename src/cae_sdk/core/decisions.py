@@ -18,6 +18,9 @@ __all__ = ["ALLOW", "Decision", "Outcome", "Reason", "token_refusal"]
 
 
 class Outcome(str, Enum):
+    """What happens to the request: served, challenged (401; a claims challenge for a ``cp1``
+    client) or refused without a remediable challenge."""
+
     ALLOW = "allow"
     CHALLENGE = "challenge"  # 401 claims challenge to a cp1 client, invalid_token otherwise
     DENY = "deny"  # refuse without a remediable challenge (403, 401, 400 or 503)
@@ -100,6 +103,10 @@ _TOKEN_ERRORS: Mapping[str, Reason] = {
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """The verdict on one request: :class:`Outcome`, the stable :class:`Reason`, a description
+    and, for a challenge, the claims the client must satisfy. The one refusal vocabulary: the
+    response body, the log line, ``on_decision`` hooks and metrics all read it."""
+
     outcome: Outcome
     reason: Reason = Reason.OK
     description: str = ""
@@ -128,6 +135,7 @@ class Decision:
 
 
 ALLOW = Decision(Outcome.ALLOW)
+"""The decision that serves the request."""
 
 
 def token_refusal(reason: str, description: str, *, retry_after: float | None = None) -> Decision:

@@ -237,7 +237,8 @@ class StoreUnavailable(CAEError):
 
 
 class PolicyNameError(CAEError, ValueError):
-    """A Conditional Access policy name does not follow the naming framework (seed 002)."""
+    """A Conditional Access policy name does not follow the naming convention of Microsoft's
+    "Conditional Access framework and policies" (Azure Architecture Center)."""
 
 
 class ClaimsChallengeLoop(ClaimsChallengeUnresolvable):

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+"""An IPv4 or IPv6 network."""
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 GeolocationSource = Callable[[str], "str | None"]
@@ -154,6 +155,7 @@ class CountryNamedLocation:
 
 
 AnyNamedLocation = NamedLocation | CountryNamedLocation
+"""An IP-range or a country named location."""
 
 
 def _identity(data: Mapping[str, Any]) -> tuple[Members, str, str]:

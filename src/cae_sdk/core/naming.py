@@ -44,6 +44,7 @@ PERSONA_RANGES: Mapping[str, tuple[int, int]] = {
     "WorkloadIdentities": (900, 999),
     "Developers": (1000, 1099),
 }
+"""Persona -> the range of CA numbers allocated to it (the framework's numbering scheme)."""
 
 # The framework article, "Policy types".
 POLICY_TYPES = (
@@ -54,6 +55,7 @@ POLICY_TYPES = (
     "AttackSurfaceReduction",
     "Compliance",
 )
+"""The policy-type words a policy name may use."""
 
 # The framework article, "Platform type" (AnyPlatform, iOS, Android, Windows, WindowsPhone,
 # macOS, Linux, iOSAndroid, Unknown).
@@ -68,6 +70,7 @@ PLATFORMS = (
     "iOSAndroid",
     "Linux",
 )
+"""The platform words a policy name may use."""
 
 # "Grant control types" of Microsoft's Azure Architecture Center article "Conditional Access
 # framework and policies" (guide/security/conditional-access-framework): MFA, AuthStrength,
@@ -90,6 +93,7 @@ GRANT_CONTROLS = (
     "RequireApprovedClient",
     "RequireAppProtection",
 )
+"""The grant-control words a policy name may use."""
 
 _NUMBER = re.compile(r"CA(\d{3,4})")
 _APP = re.compile(r"[A-Za-z0-9_.]+")

@@ -1,8 +1,10 @@
-"""Who can fix a refused token request, and how (seeds 000 and 001).
+"""Who can fix a refused token request, and how.
 
-Entra reports refusals with AADSTS codes (shared PROTOCOL.md section 4). Some a user can fix
-on their own (self-remediation: sign in again, complete MFA, change a password); others only an
-administrator or the IT helpdesk can (a disabled service principal or user, a block policy).
+Entra reports refusals with AADSTS codes (Microsoft identity platform docs, "Microsoft Entra
+authentication and authorization error codes"). Some a user can fix on their own
+(self-remediation: sign in again, complete MFA, change a password; Microsoft Entra ID Protection
+docs, "Remediate risks and unblock users"); others only an administrator or the IT helpdesk can
+(a disabled service principal or user, a block policy).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ __all__ = ["Remediation", "RemediationKind", "remediation_for"]
 
 
 class RemediationKind(str, Enum):
+    """Who can fix a refused token request: the user, an administrator, IT, the application's
+    configuration, a later retry, or nobody known."""
+
     SELF = "self"  # the signed-in user can fix it interactively
     ADMIN = "admin"  # a directory administrator must act
     IT = "it"  # contact IT / the policy owner
@@ -25,6 +30,9 @@ class RemediationKind(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Remediation:
+    """What to tell the user about a refused token request, and whether an interactive sign-in
+    resolves it."""
+
     kind: RemediationKind
     text: str
     interactive: bool = False  # True when an interactive sign-in by the user resolves it

@@ -22,11 +22,16 @@ __all__ = [
     "ssf_configuration_url",
 ]
 
-SET_TYP = "secevent+jwt"  # RFC 8417 section 2.3
-SECEVENT_CONTENT_TYPE = "application/secevent+jwt"  # RFC 8935 section 2
+SET_TYP = "secevent+jwt"
+"""The ``typ`` header of a Security Event Token (RFC 8417 section 2.3)."""
+SECEVENT_CONTENT_TYPE = "application/secevent+jwt"
+"""The media type of a pushed SET (RFC 8935 section 2)."""
 DELIVERY_PUSH = "urn:ietf:rfc:8935"
+"""The delivery method URI of push delivery (RFC 8935), as SSF 1.0 streams name it."""
 DELIVERY_POLL = "urn:ietf:rfc:8936"
-SSF_CONFIGURATION_PATH = "/.well-known/ssf-configuration"  # SSF 1.0 section 7.2
+"""The delivery method URI of poll delivery (RFC 8936), as SSF 1.0 streams name it."""
+SSF_CONFIGURATION_PATH = "/.well-known/ssf-configuration"
+"""Where a transmitter publishes its configuration metadata (SSF 1.0 section 7.2)."""
 
 _CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
 _RISC = "https://schemas.openid.net/secevent/risc/event-type/"
@@ -34,6 +39,8 @@ _SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
 
 
 class CAEP:
+    """Event type URIs of OpenID Continuous Access Evaluation Profile (CAEP) 1.0."""
+
     SESSION_REVOKED = _CAEP + "session-revoked"
     TOKEN_CLAIMS_CHANGE = _CAEP + "token-claims-change"
     CREDENTIAL_CHANGE = _CAEP + "credential-change"
@@ -45,6 +52,8 @@ class CAEP:
 
 
 class RISC:
+    """Event type URIs of the OpenID RISC Profile Specification 1.0."""
+
     ACCOUNT_DISABLED = _RISC + "account-disabled"
     ACCOUNT_ENABLED = _RISC + "account-enabled"
     ACCOUNT_PURGED = _RISC + "account-purged"
@@ -55,6 +64,9 @@ class RISC:
 
 
 class SSF:
+    """Control event type URIs of OpenID Shared Signals Framework (SSF) 1.0: verification and
+    stream-updated."""
+
     VERIFICATION = _SSF + "verification"
     STREAM_UPDATED = _SSF + "stream-updated"
 

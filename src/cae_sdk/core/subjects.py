@@ -47,6 +47,9 @@ _GUID_FORMS = re.compile(
 
 
 class SubjectKind(str, Enum):
+    """What a revocation subject names: a user, a service principal, a session, a whole tenant,
+    or a user as another issuer names it (RFC 9493 ``iss_sub``, ``email``)."""
+
     USER = "user"
     SERVICE_PRINCIPAL = "sp"
     SESSION = "session"

@@ -15,33 +15,46 @@ from .._lazy import lazy_attributes
 
 # Public name -> module (relative to this package) that defines it.
 _LAZY: dict[str, str] = {
-    "AdminClient": ".admin_client",
-    "AdminError": ".admin",
-    "DevIdentityProvider": ".runner",
-    "EntraError": ".errors",
-    "IdPSettings": ".context",
-    "Refusal": ".errors",
-    "Seed": ".seed",
-    "device_code_token": ".msal_apps",
-    "entra_error_body": ".errors",
-    "msal_confidential_app": ".msal_apps",
-    "msal_public_app": ".msal_apps",
+    "AdminClient": "._admin_client",
+    "AdminError": "._admin",
+    "DevIdentityProvider": "._runner",
+    "EntraError": "._errors",
+    "IdPSettings": "._context",
+    "Refusal": "._errors",
+    "Seed": "._seed",
+    "device_code_token": "._msal_apps",
+    "entra_error_body": "._errors",
+    "msal_confidential_app": "._msal_apps",
+    "msal_public_app": "._msal_apps",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .admin import AdminError as AdminError
-    from .admin_client import AdminClient as AdminClient
-    from .context import IdPSettings as IdPSettings
-    from .errors import EntraError as EntraError
-    from .errors import Refusal as Refusal
-    from .errors import entra_error_body as entra_error_body
-    from .msal_apps import device_code_token as device_code_token
-    from .msal_apps import msal_confidential_app as msal_confidential_app
-    from .msal_apps import msal_public_app as msal_public_app
-    from .runner import DevIdentityProvider as DevIdentityProvider
-    from .seed import Seed as Seed
+    from ._admin import AdminError as AdminError
+    from ._admin_client import AdminClient as AdminClient
+    from ._context import IdPSettings as IdPSettings
+    from ._errors import EntraError as EntraError
+    from ._errors import Refusal as Refusal
+    from ._errors import entra_error_body as entra_error_body
+    from ._msal_apps import device_code_token as device_code_token
+    from ._msal_apps import msal_confidential_app as msal_confidential_app
+    from ._msal_apps import msal_public_app as msal_public_app
+    from ._runner import DevIdentityProvider as DevIdentityProvider
+    from ._seed import Seed as Seed
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
-__all__ = sorted(_LAZY)
+# Literal, so the API reference (which reads it statically) renders what it lists.
+__all__ = [
+    "AdminClient",
+    "AdminError",
+    "DevIdentityProvider",
+    "EntraError",
+    "IdPSettings",
+    "Refusal",
+    "Seed",
+    "device_code_token",
+    "entra_error_body",
+    "msal_confidential_app",
+    "msal_public_app",
+]

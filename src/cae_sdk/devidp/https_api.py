@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 
-from .server import bind_loopback
+from ._server import bind_loopback
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .runner import DevIdentityProvider
+    from ._runner import DevIdentityProvider
 
 __all__ = ["HttpsApi"]
 

@@ -18,15 +18,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+__all__ = ["cae_idp", "cae_idp_session"]
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import DevIdentityProvider
+    from ._runner import DevIdentityProvider
 
 
 def _start() -> DevIdentityProvider:
     from .._extras import MissingExtra
 
     try:
-        from .runner import DevIdentityProvider
+        from ._runner import DevIdentityProvider
     except MissingExtra as exc:
         pytest.fail(f"the cae_idp fixtures: {exc}", pytrace=False)
     return DevIdentityProvider().start()

@@ -1,10 +1,10 @@
 """Events: values, stores, and the sources that feed them (Shared Signals, Graph, admin API)."""
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .memory import InMemoryEventStore
-from .model import (
+from .._lazy import lazy_attributes
+from ._memory import InMemoryEventStore
+from ._model import (
     WATERMARK_TTL_SECONDS,
     Event,
     LocationsEvent,
@@ -14,11 +14,18 @@ from .model import (
     event_from_dict,
     event_to_dict,
 )
-from .sqlite import SQLiteEventStore
-from .store import EventStore, EventStoreMixin
+from ._sqlite import SQLiteEventStore
+from ._store import EventStore, EventStoreMixin
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .admin import AdminApp
+    from ._admin import AdminApp
+    from ._workflows import (
+        AuditLog,
+        RemediationTracker,
+        WebhookNotifier,
+        Workflows,
+        graph_session_revoker,
+    )
     from .graph import GraphBridge, GraphBridgeOptions, GraphClient
     from .redis import RedisEventStore
     from .ssf import (
@@ -31,12 +38,11 @@ if TYPE_CHECKING:  # pragma: no cover
         StreamClient,
         TransmitterKeys,
     )
-    from .workflows import AuditLog, RemediationTracker, WebhookNotifier, Workflows
 
 # Adapters load on first use: ``redis`` is an optional extra, and the receivers pull in httpx.
 _LAZY = {
-    "AdminApp": ".admin",
-    "AuditLog": ".workflows",
+    "AdminApp": "._admin",
+    "AuditLog": "._workflows",
     "DirectorySubjectResolver": ".ssf",
     "GraphBridge": ".graph",
     "GraphBridgeOptions": ".graph",
@@ -44,25 +50,18 @@ _LAZY = {
     "PollClient": ".ssf",
     "PushReceiverApp": ".ssf",
     "RedisEventStore": ".redis",
-    "RemediationTracker": ".workflows",
+    "RemediationTracker": "._workflows",
     "SetDecoder": ".ssf",
     "SetReceiver": ".ssf",
     "SetValidationConfig": ".ssf",
     "StreamClient": ".ssf",
     "TransmitterKeys": ".ssf",
-    "WebhookNotifier": ".workflows",
-    "Workflows": ".workflows",
+    "WebhookNotifier": "._workflows",
+    "Workflows": "._workflows",
+    "graph_session_revoker": "._workflows",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "WATERMARK_TTL_SECONDS",
@@ -94,4 +93,5 @@ __all__ = [
     "Workflows",
     "event_from_dict",
     "event_to_dict",
+    "graph_session_revoker",
 ]

@@ -3,7 +3,7 @@
 Keys under the store's prefix:
 
 * ``wm:<subject>``, ``risk:<subject>``, ``locations``: the state, one hash ``{ord, event}`` each
-  (``ord`` is :func:`~cae_sdk.events.model.order_key`). A watermark expires with its retention;
+  (``ord`` is :func:`~cae_sdk.events._model.order_key`). A watermark expires with its retention;
   a risk cleared to "none" is kept for a retention so that a late, older report cannot
   resurrect it; other risk levels and the locations stay until they change.
 * ``stream``: a Redis stream, one entry ``{e: <event JSON>}`` per change of state, trimmed by age
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .model import (
+from ._model import (
     Event,
     RevocationEvent,
     RiskEvent,

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._background import within
+from ._model import Event, RiskEvent, RiskLevel
 from ._redis_layout import ZERO_ID, StreamId, decode_event, stream_info
-from .model import Event, RiskEvent, RiskLevel
 
 if TYPE_CHECKING:  # pragma: no cover
     from .redis import RedisEventStore

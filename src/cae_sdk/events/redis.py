@@ -2,7 +2,7 @@
 in-memory mirror.
 
 * **Writes** run one Lua script each: it keeps the state key only if the event wins under the
-  ordering rule (:func:`~cae_sdk.events.model.supersedes`), sets its TTL and ``XADD``\\ s the
+  ordering rule (:func:`~cae_sdk.events._model.supersedes`), sets its TTL and ``XADD``\\ s the
   event to the stream (trimmed by age to the watermark retention) in the same atomic step.
 * **Replication**: each replica reads the stream with ``XREAD BLOCK`` from the last entry id it
   applied. After a reconnect it resumes from that id: nothing missed, nothing replayed, no full
@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..core.errors import ConfigurationError, StoreUnavailable
 from ._background import cancel_and_wait, within
+from ._memory import InMemoryEventStore, MirroredReads
+from ._model import WATERMARK_TTL_SECONDS, Event
 from ._redis_client import build_client
 from ._redis_layout import (
     WRITE_SCRIPT,
@@ -47,9 +49,7 @@ from ._redis_layout import (
     write_for,
 )
 from ._redis_sync import StreamFollower
-from .memory import InMemoryEventStore, MirroredReads
-from .model import WATERMARK_TTL_SECONDS, Event
-from .store import EventStoreMixin
+from ._store import EventStoreMixin
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -7,17 +7,17 @@ answers refusals with RFC 6750 / Entra claims challenges. It is the ASGI adapter
 and refusal out) that ``BlockingRequestPath`` drives from synchronous code.
 """
 
-from ..core.location_policy import LocationMode
+from ..core._location_policy import LocationMode
+from ._access import AccessEvaluator, RequestFacts
 from ._blocking import BlockingRequestPath
+from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._keysets import JWKSet, KeySetSource, parse_jwks
+from ._middleware import AccessRecord, CAEAuthCredentials, CAEMiddleware, CAEUser, DecisionHook
 from ._path import Exchange, PathResult, RequestPath
-from .access import AccessEvaluator, RequestFacts
-from .client_ip import ClientIPResolver, ForwardingHeaderError
-from .keysets import JWKSet, KeySetSource, parse_jwks
-from .middleware import AccessRecord, CAEAuthCredentials, CAEMiddleware, CAEUser, DecisionHook
-from .responses import Refusal, refusal_for_decision, refusal_for_token_error
-from .settings import ENTRA_AUTHORIZATION_URI, CAESettings, FailMode
-from .token_cache import TokenCache
-from .validator import ENTRA_AUTHORITY_HOST, TokenValidator
+from ._responses import Refusal, refusal_for_decision, refusal_for_token_error
+from ._settings import ENTRA_AUTHORIZATION_URI, CAESettings, FailMode
+from ._token_cache import TokenCache
+from ._validator import ENTRA_AUTHORITY_HOST, TokenValidator
 
 __all__ = [
     "ENTRA_AUTHORITY_HOST",

@@ -2,21 +2,21 @@
 
 Header bytes, method, path and client address in; a :class:`PathResult` (the
 :class:`~cae_sdk.core.decisions.Decision`, the verified claims, the client IP and, for a refusal,
-the :class:`~cae_sdk.resource.responses.Refusal` with its status, headers and body) out::
+the :class:`~cae_sdk.resource.Refusal` with its status, headers and body) out::
 
     header -> token -> verified claims (cache or key set) -> decision (store, locations,
     policies) -> refusal or allow
 
 Every refusal - a missing or malformed ``Authorization`` header, an unreadable forwarding header,
 a bad token, a revoked one - is a ``Decision`` with one :class:`~cae_sdk.core.decisions.Reason`,
-turned into a response by the one function :func:`~cae_sdk.resource.responses.refusal_for_decision`
+turned into a response by the one function :func:`~cae_sdk.resource.refusal_for_decision`
 and logged here, once: the body, the log record, the ``on_decision`` hooks and a metrics label
 all carry the same reason string.
 
 The path has three steps so that any caller can drive it: :meth:`RequestPath.begin` and
 :meth:`RequestPath.finish` are synchronous and pure of I/O; between them the caller validates
 ``exchange.token`` (which may fetch signing keys). :meth:`RequestPath.decide` is the async driver
-(ASGI, an authorization service); :class:`~cae_sdk.resource._blocking.BlockingRequestPath` is the
+(ASGI, an authorization service); :class:`~cae_sdk.resource.BlockingRequestPath` is the
 documented driver for synchronous callers (WSGI). Adapters translate their framework's request
 into ``decide`` and the result back, nothing more.
 """
@@ -35,15 +35,15 @@ from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
 from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
-from ..events.store import EventStore
-from ..observability.logfields import log_fields
+from ..events._store import EventStore
+from ..observability._logfields import log_fields
+from ._access import AccessEvaluator, RequestFacts
+from ._bearer import bearer_credentials, is_b64token
+from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._responses import Refusal, refusal_for_decision
+from ._settings import CAESettings
 from ._urlpath import is_plain
-from .access import AccessEvaluator, RequestFacts
-from .bearer import bearer_credentials, is_b64token
-from .client_ip import ClientIPResolver, ForwardingHeaderError
-from .responses import Refusal, refusal_for_decision
-from .settings import CAESettings
-from .validator import TokenValidator
+from ._validator import TokenValidator
 
 __all__ = ["AccessRecord", "DecisionHook", "Exchange", "PathResult", "RequestPath"]
 
@@ -81,6 +81,8 @@ class AccessRecord:
 
 
 DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
+"""An ``on_decision`` hook: called with the :class:`AccessRecord` of every request, sync or
+async."""
 
 
 class PathResult:

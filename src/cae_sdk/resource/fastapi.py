@@ -19,13 +19,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..core._permissions import evaluate_permissions
 from ..core.decisions import Decision
-from ..core.permissions import evaluate_permissions
 from ..core.tokens import TokenClaims
-from .access import auth_context_decision
-from .middleware import CAEAuthCredentials
-from .responses import Refusal, refusal_for_decision, refusal_for_token_error
-from .settings import ENTRA_AUTHORIZATION_URI
+from ._access import auth_context_decision
+from ._middleware import CAEAuthCredentials
+from ._responses import Refusal, refusal_for_decision, refusal_for_token_error
+from ._settings import ENTRA_AUTHORIZATION_URI
 
 __all__ = [
     "CAE_RESPONSES",
@@ -68,6 +68,7 @@ CAE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {"application/json": {"schema": _ERROR_SCHEMA}},
     },
 }
+"""The 401/403 responses CAE adds to a route, for FastAPI's ``responses=`` (OpenAPI)."""
 
 Dependency = Callable[..., Awaitable[TokenClaims]]
 

@@ -6,12 +6,12 @@ claims decide which condition and control."""
 
 from .._document import MAX_DOCUMENT_BYTES
 from ._app_groups import OFFICE365_APPLICATIONS
+from ._context import PolicyContext, PolicyOptions
+from ._evaluate import evaluate
+from ._model import EVERY_GUEST, GrantControls, GuestSelection, Policy, PolicyState, Selection
 from ._parse import load_policies, parse_policy
-from .context import PolicyContext, PolicyOptions
-from .evaluate import evaluate
-from .model import EVERY_GUEST, GrantControls, GuestSelection, Policy, PolicyState, Selection
-from .platforms import KNOWN_PLATFORMS, platform_from_user_agent
-from .results import PolicyEvaluation, PolicyResult, PolicyVerdict
+from ._platforms import KNOWN_PLATFORMS, platform_from_user_agent
+from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
 
 __all__ = [
     "EVERY_GUEST",

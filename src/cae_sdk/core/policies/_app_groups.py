@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from ._model import Selection
 from ._tri import Tri, all_of, any_of, negate, undecided
-from .model import Selection
 
 __all__ = ["OFFICE365_APPLICATIONS", "applications_selected"]
 

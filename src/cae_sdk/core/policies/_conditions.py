@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from ..revocation import risk_text
+from .._revocation import risk_text
 from ._app_groups import applications_selected
 from ._facts import RequestFacts
 from ._guests import guest_selected
+from ._model import EVERY_GUEST, Policy, Selection
 from ._tri import Tri, all_of, any_of, negate, undecided
-from .model import EVERY_GUEST, Policy, Selection
 
 __all__ = ["client_app_types_met", "conditions_met"]
 

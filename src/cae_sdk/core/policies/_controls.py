@@ -16,9 +16,9 @@
 from __future__ import annotations
 
 from ._facts import RequestFacts
+from ._model import Policy
+from ._results import PolicyVerdict
 from ._tri import Tri, Undecided, all_of, any_of, undecided
-from .model import Policy
-from .results import PolicyVerdict
 
 __all__ = ["GrantOutcome", "grant_outcome"]
 

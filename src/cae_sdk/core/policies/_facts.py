@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import cached_property
 
 from ..locations import CountryNamedLocation, NamedLocation, parse_ip
+from ._context import PolicyContext
 from ._guests import AccountKinds, classify_account
+from ._platforms import platform_from_user_agent
 from ._tri import Tri, Undecided, undecided
-from .context import PolicyContext
-from .platforms import platform_from_user_agent
 
 __all__ = ["RequestFacts"]
 

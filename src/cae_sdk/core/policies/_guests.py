@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 
 from ..tokens import TokenClaims
+from ._model import GUEST_OR_EXTERNAL_USER_TYPES, GuestSelection
 from ._tri import Tri, Undecided, undecided
-from .model import GUEST_OR_EXTERNAL_USER_TYPES, GuestSelection
 
 __all__ = ["MEMBER", "AccountKinds", "classify_account", "guest_selected"]
 

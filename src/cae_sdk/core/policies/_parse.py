@@ -14,7 +14,7 @@ from typing import Any
 from .._document import parse_json_document
 from .._members import Members
 from ..errors import ConfigurationError
-from .model import (
+from ._model import (
     GrantControls,
     GuestSelection,
     Policy,

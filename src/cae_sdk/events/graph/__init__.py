@@ -1,8 +1,8 @@
 """Entra Graph bridge: directory changes (delta queries) and risk as CAE events."""
 
-from .bridge import GraphBridge, GraphBridgeOptions, SyncReport
-from .client import DeltaReset, GraphClient, GraphPage
-from .diff import (
+from ._bridge import GraphBridge, GraphBridgeOptions, SyncReport
+from ._client import DeltaReset, GraphClient, GraphPage
+from ._diff import (
     location_event,
     parse_graph_time,
     risky_principal_events,

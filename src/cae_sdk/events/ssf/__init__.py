@@ -1,6 +1,6 @@
 """OpenID Shared Signals receiver: SET rules, signature checks, mapping, push, poll, streams."""
 
-from .mapping import (
+from ._mapping import (
     EVENT_MAPPING,
     DirectorySubjectResolver,
     Effect,
@@ -10,18 +10,18 @@ from .mapping import (
     SubjectResolver,
     map_security_event,
 )
-from .poll import PollClient, PollResult, build_poll_request, parse_poll_response
-from .push import PushReceiverApp
-from .receiver import ReceiveResult, SetReceiver, StreamState, VerificationStates
-from .rules import (
+from ._poll import PollClient, PollResult, build_poll_request, parse_poll_response
+from ._push import PushReceiverApp
+from ._receiver import ReceiveResult, SetReceiver, StreamState, VerificationStates
+from ._rules import (
     ALLOWED_ALGORITHMS,
     SecurityEvent,
     SetValidationConfig,
     validate_set_claims,
     validate_set_header,
 )
-from .set_decoder import SetDecoder, TransmitterKey, TransmitterKeys, parse_jwks, verify_set
-from .streams import StreamClient, StreamVerificationError, poll_delivery, push_delivery
+from ._set_decoder import SetDecoder, TransmitterKey, TransmitterKeys, parse_jwks, verify_set
+from ._streams import StreamClient, StreamVerificationError, poll_delivery, push_delivery
 
 __all__ = [
     "ALLOWED_ALGORITHMS",

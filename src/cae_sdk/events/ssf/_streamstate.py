@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ...core.errors import EventValidationError
-from .rules import INVALID_REQUEST, SecurityEvent
+from ._rules import INVALID_REQUEST, SecurityEvent
 
 __all__ = ["STREAM_STATUSES", "StreamState", "StreamStatuses", "notify_observer"]
 

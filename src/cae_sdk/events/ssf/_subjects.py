@@ -76,6 +76,8 @@ class Resolution:
 
 
 class SubjectResolver(Protocol):
+    """Turns an event's subject identifier (RFC 9493) into the revocation subjects it names."""
+
     def resolve(
         self, subject: Mapping[str, Any], *, event_type: str = "", issuer: str = ""
     ) -> Resolution:

@@ -1,0 +1,126 @@
+"""The admin API: post an event, list live watermarks, report health. Off by default.
+
+Mount it only where operators can reach it, and turn it on explicitly::
+
+    admin = AdminApp(store, enabled=True, static_key=os.environ["CAE_ADMIN_KEY"])
+    # or: AdminApp(store, enabled=True, validator=token_validator, required_role="CAE.Admin")
+
+Routes (relative to the mount point): ``GET /health``, ``GET /watermarks``, ``POST /events``
+(body: :func:`~cae_sdk.events.event_to_dict` JSON). Authentication is
+``Authorization: Bearer <static key>`` or a bearer access token whose ``roles`` contain
+``required_role`` (validated by any object with ``async validate(token) -> TokenClaims``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from starlette.types import Receive, Scope, Send
+
+from ..core.errors import CAEError, ConfigurationError, StoreUnavailable
+from ..core.tokens import TokenClaims
+from ._asgi import is_http, read_body, respond_json
+from ._model import event_from_dict
+from ._store import EventStore
+
+__all__ = ["AdminApp", "AdminTokenValidator"]
+
+_log = logging.getLogger("cae_sdk.events.admin")
+_MAX_BODY = 1024 * 1024
+
+
+class AdminTokenValidator(Protocol):
+    async def validate(self, token: str) -> TokenClaims: ...
+
+
+class AdminApp:
+    """The admin API as an ASGI app: ``GET /health``, ``GET /watermarks``, ``POST /events``.
+    Off unless ``enabled``; callers authenticate with ``static_key`` or an access token
+    (``validator``) whose ``roles`` contain ``required_role``."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        enabled: bool = False,
+        static_key: str | None = None,
+        validator: AdminTokenValidator | None = None,
+        required_role: str = "CAE.Admin",
+    ) -> None:
+        if enabled and not static_key and validator is None:
+            raise ConfigurationError("the admin API needs a static_key or a token validator")
+        if static_key is not None and len(static_key) < 16:
+            raise ConfigurationError("the admin static key must be at least 16 characters")
+        self.store = store
+        self.enabled = enabled
+        self._key = static_key.encode() if static_key else None
+        self._validator = validator
+        self._role = required_role
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await is_http(scope, receive, send):
+            return
+        if not self.enabled:
+            await respond_json(send, 404, {"error": "not_found"})
+            return
+        headers = dict(scope["headers"])
+        denied = await self._authenticate(headers.get(b"authorization"))
+        if denied is not None:
+            status, error = denied
+            extra = [(b"www-authenticate", f'Bearer error="{error}"'.encode())]
+            await respond_json(send, status, {"error": error}, extra=extra)
+            return
+        route = (scope["method"], scope.get("path", "").rstrip("/") or "/")
+        if route[1].endswith("/health") and route[0] == "GET":
+            await respond_json(send, 200, self._health())
+        elif route[1].endswith("/watermarks") and route[0] == "GET":
+            listing = [
+                {"subject": str(subject), "not_before": not_before}
+                for subject, not_before in sorted(self.store.watermarks().items(), key=str)
+            ]
+            await respond_json(send, 200, {"watermarks": listing})
+        elif route[1].endswith("/events") and route[0] == "POST":
+            await self._post_event(receive, send)
+        else:
+            await respond_json(send, 404, {"error": "not_found"})
+
+    def _health(self) -> dict[str, Any]:
+        return {"healthy": self.store.healthy, "watermarks": len(self.store.watermarks())}
+
+    async def _authenticate(self, header: bytes | None) -> tuple[int, str] | None:
+        if header is None or header[:7].lower() != b"bearer ":
+            return 401, "invalid_token"
+        token = header[7:].strip()
+        if self._key is not None and hmac.compare_digest(token, self._key):
+            return None
+        if self._validator is None:
+            return 401, "invalid_token"
+        try:
+            claims = await self._validator.validate(token.decode("ascii"))
+        except (CAEError, UnicodeDecodeError):
+            return 401, "invalid_token"
+        if self._role not in claims.roles:
+            return 403, "insufficient_scope"
+        return None
+
+    async def _post_event(self, receive: Receive, send: Send) -> None:
+        body = await read_body(receive, _MAX_BODY)
+        try:
+            data = json.loads(body) if body else None
+            if not isinstance(data, Mapping):
+                raise ValueError("body must be a JSON object")
+            event = event_from_dict(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            await respond_json(send, 400, {"error": "invalid_request", "description": str(exc)})
+            return
+        try:
+            changed = await self.store.apply(event)
+        except StoreUnavailable:
+            await respond_json(send, 503, {"error": "store_unavailable"})
+            return
+        _log.info("admin posted %s event (changed=%s)", data.get("type"), changed)
+        await respond_json(send, 202, {"changed": changed})

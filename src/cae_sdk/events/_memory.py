@@ -1,0 +1,261 @@
+"""The embedded default store: process-local, in memory.
+
+Watermarks older than :data:`WATERMARK_TTL_SECONDS` are dropped lazily, so memory stays bounded
+by the number of revocations in the last 28 hours.
+
+Watermarks are kept compactly (about 150 bytes each at a million): the table is keyed by the
+subject's 64-bit ``hash()`` (SipHash, randomised per process, so nobody can aim a collision at
+it) and each value is one ``bytes`` holding the timestamp and the subject packed (GUIDs as 16
+bytes). Two subjects sharing a 64-bit hash would share the newer watermark - a false refusal,
+never a false acceptance.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from ..core.locations import NamedLocation
+from ..core.subjects import SubjectKey, SubjectKind
+from ._model import (
+    WATERMARK_TTL_SECONDS,
+    Event,
+    LocationsEvent,
+    RevocationEvent,
+    RiskEvent,
+    RiskLevel,
+    supersedes,
+)
+from ._store import EventListener, EventStoreMixin
+
+__all__ = ["InMemoryEventStore", "MirroredReads"]
+
+log = logging.getLogger("cae_sdk.events")
+
+
+_KINDS = tuple(SubjectKind)
+_KIND_CODE = {kind: code for code, kind in enumerate(_KINDS)}
+
+
+# Canonical lower-case GUIDs only (they round-trip); anything else is kept as text.
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _pack_text(text: str) -> bytes:
+    # Without uuid.UUID: a replica catching up packs a hundred thousand of these in a row.
+    if len(text) == 36 and _GUID.fullmatch(text):
+        return b"\x00" + bytes.fromhex(text.replace("-", ""))
+    raw = text.encode()
+    return b"\x01" + len(raw).to_bytes(4, "big") + raw
+
+
+def _unpack_text(data: bytes, pos: int) -> tuple[str, int]:
+    if data[pos] == 0:
+        h = data[pos + 1 : pos + 17].hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", pos + 17
+    length = int.from_bytes(data[pos + 1 : pos + 5], "big")
+    return data[pos + 5 : pos + 5 + length].decode(), pos + 5 + length
+
+
+def _pack(subject: SubjectKey, not_before: int) -> bytes:
+    """8 bytes of timestamp, then kind, tenant and value."""
+    return (
+        not_before.to_bytes(8, "big", signed=True)
+        + bytes((_KIND_CODE[subject.kind],))
+        + _pack_text(subject.tenant_id)
+        + _pack_text(subject.value)
+    )
+
+
+def _unpack(data: bytes) -> tuple[SubjectKey, int]:
+    tenant_id, pos = _unpack_text(data, 9)
+    value, _ = _unpack_text(data, pos)
+    return SubjectKey(_KINDS[data[8]], tenant_id, value), _timestamp(data)
+
+
+def _timestamp(data: bytes) -> int:
+    return int.from_bytes(data[:8], "big", signed=True)
+
+
+class InMemoryEventStore(EventStoreMixin):
+    """The embedded default :class:`EventStore`: process-local and in memory; watermarks older
+    than ``watermark_retention`` are dropped."""
+
+    def __init__(
+        self,
+        *,
+        watermark_retention: int = WATERMARK_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._watermarks: dict[int, bytes] = {}
+        self._risk: dict[SubjectKey, RiskLevel] = {}
+        # The winning risk report per subject, "none" included: a late, older "high" must not
+        # resurrect a cleared risk.
+        self._risk_events: dict[SubjectKey, RiskEvent] = {}
+        self._locations: LocationsEvent | None = None
+        self._listeners: list[EventListener] = []
+        self._seen: dict[str, float] = {}
+        self._cursors: dict[str, str] = {}
+        self._ttl = watermark_retention
+        self._clock = clock
+
+    @property
+    def watermark_retention(self) -> int:
+        return self._ttl
+
+    def staleness(self) -> float:
+        return 0.0  # the process's own memory: never behind
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+    def apply_local(self, event: Event) -> bool:
+        """Apply without notifying; shared stores use this to update their mirror. True when
+        ``event`` became the recorded state (the ordering rule of :func:`~.model.supersedes`;
+        a newer report of the same level counts: it moves the state's time)."""
+        if isinstance(event, RevocationEvent):
+            if event.not_before + self._ttl < self._clock():
+                return False  # past its retention: no token it could refuse is still valid
+            # A watermark's order is its time alone: compare the packed timestamps directly.
+            slot = hash(event.subject)
+            current = self._watermarks.get(slot)
+            if current is not None and _timestamp(current) >= event.not_before:
+                return False
+            self._watermarks[slot] = _pack(event.subject, event.not_before)
+            return True
+        if isinstance(event, LocationsEvent):
+            if not supersedes(event, self._locations):
+                return False
+            self._locations = event
+            return True
+        if not supersedes(event, self._risk_events.get(event.subject)):
+            return False
+        self._risk_events[event.subject] = event
+        if event.level is RiskLevel.NONE:
+            self._risk.pop(event.subject, None)
+        else:
+            self._risk[event.subject] = event.level
+        return True
+
+    def drop_risk(self, subject: SubjectKey) -> bool:
+        """Forget every risk report of ``subject`` (a shared store learnt that the backend's
+        cleared report expired); True when a level other than "none" was in force."""
+        self._risk_events.pop(subject, None)
+        return self._risk.pop(subject, None) is not None
+
+    def state_events(self) -> list[Event]:
+        """Every piece of state as the event that set it (watermarks rebuilt from the packed
+        table): what a shared store writes back to a backend that lost its data."""
+        events: list[Event] = [
+            RevocationEvent(subject, not_before, "resync", "resync")
+            for subject, not_before in self.watermarks().items()
+        ]
+        events.extend(self._risk_events.values())
+        if self._locations is not None:
+            events.append(self._locations)
+        return events
+
+    async def apply(self, event: Event) -> bool:
+        changed = self.apply_local(event)
+        if changed:
+            self.notify(event)
+        return changed
+
+    def notify(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                # A listener is an observer: its bug must not keep the event from the other
+                # listeners, nor kill a shared store's poller or subscription task (its mirror
+                # would then go stale while still reporting healthy: fail open).
+                log.exception("event listener %r failed", listener)
+
+    def watermark(self, subject: SubjectKey) -> int | None:
+        slot = hash(subject)
+        packed = self._watermarks.get(slot)
+        if packed is None:
+            return None
+        value = _timestamp(packed)
+        if value + self._ttl < self._clock():
+            del self._watermarks[slot]
+            return None
+        return value
+
+    def risk(self, subject: SubjectKey) -> RiskLevel | None:
+        return self._risk.get(subject)
+
+    def named_locations(self) -> tuple[NamedLocation, ...]:
+        return () if self._locations is None else self._locations.locations
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def remember_once(self, key: str, ttl_seconds: int) -> bool:
+        now = self._clock()
+        expires = self._seen.get(key)
+        if expires is not None and expires > now:
+            return False
+        self._seen[key] = now + ttl_seconds
+        if len(self._seen) > 100_000:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+        return True
+
+    async def forget(self, key: str) -> None:
+        """Undo :meth:`remember_once` for ``key`` (its event could not be applied)."""
+        self._seen.pop(key, None)
+
+    async def get_cursor(self, name: str) -> str | None:
+        return self._cursors.get(name)
+
+    async def set_cursor(self, name: str, value: str | None) -> None:
+        if value is None:
+            self._cursors.pop(name, None)
+        else:
+            self._cursors[name] = value
+
+    def watermarks(self) -> dict[SubjectKey, int]:
+        cutoff = self._clock() - self._ttl
+        live = (_unpack(packed) for packed in self._watermarks.values())
+        return {subject: value for subject, value in live if value >= cutoff}
+
+
+class MirroredReads:
+    """Reads for shared stores (Redis, SQLite): always answered from a local in-memory mirror,
+    so the request hot path never waits on a network or a disk."""
+
+    _mirror: InMemoryEventStore
+
+    @property
+    def watermark_retention(self) -> int:
+        return self._mirror.watermark_retention
+
+    def watermark(self, subject: SubjectKey) -> int | None:
+        return self._mirror.watermark(subject)
+
+    def risk(self, subject: SubjectKey) -> RiskLevel | None:
+        return self._mirror.risk(subject)
+
+    def named_locations(self) -> tuple[NamedLocation, ...]:
+        return self._mirror.named_locations()
+
+    def watermarks(self) -> dict[SubjectKey, int]:
+        return self._mirror.watermarks()
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        return self._mirror.subscribe(listener)

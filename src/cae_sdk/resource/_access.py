@@ -1,0 +1,207 @@
+"""One request's access decision: revocation -> risk -> location -> authentication context ->
+Conditional Access policies -> scopes. The first refusal wins; every step is a pure evaluator
+from :mod:`cae_sdk.core`, fed with the store's O(1) reads."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+
+from ..core._location_policy import LocationMode, evaluate_location
+from ..core._permissions import evaluate_permissions
+from ..core._revocation import evaluate_subjects, risk_rank, risk_text
+from ..core.claims import acrs_claims, nbf_claims
+from ..core.decisions import ALLOW, Decision, Outcome, Reason
+from ..core.locations import NamedLocation
+from ..core.policies import PolicyContext, evaluate
+from ..core.subjects import SubjectKind
+from ..core.tokens import TokenClaims
+from ..events._store import EventStore
+from ._settings import CAESettings, FailMode
+from ._urlpath import readings
+
+__all__ = ["AccessEvaluator", "RequestFacts"]
+
+log = logging.getLogger("cae_sdk.resource")
+
+
+@dataclass(slots=True)
+class RequestFacts:
+    """What the evaluation needs of the request besides the token: its path, the client address
+    the API trusts, and the User-Agent."""
+
+    path: str
+    client_ip: str | None
+    user_agent: str | None
+
+
+class AccessEvaluator:
+    """Evaluates a validated token against the store (revocation watermarks, risk), IP
+    locations, the route's authentication context and Conditional Access policies."""
+
+    def __init__(
+        self,
+        store: EventStore | None,
+        settings: CAESettings,
+        *,
+        default_app_ids: Collection[str] = (),
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.default_app_ids = frozenset(a.lower() for a in default_app_ids)
+        """Used by policies when ``settings.app_ids`` is empty (the validator's audiences)."""
+        self._serving_stale = False
+        """Fail mode open during a store outage: warned once, not on every request."""
+
+    def required_auth_context(self, path: str) -> str | None:
+        """The authentication context of the longest ``auth_contexts`` prefix that any reading
+        of ``path`` falls under (:func:`~cae_sdk.resource._urlpath.readings`: as written, and
+        as a component behind the middleware may read it - ``/data/../admin/x``,
+        ``/ADMIN/x``, ``//admin/x`` - compared without case): a step-up cannot be skipped by
+        writing the path another way."""
+        best: tuple[int, str] | None = None
+        for reading in readings(path):
+            for prefix, context in self.settings.auth_contexts.items():
+                if reading.startswith(prefix.casefold()) and (
+                    best is None or len(prefix) > best[0]
+                ):
+                    best = (len(prefix), context)
+        return best[1] if best else None
+
+    def evaluate(self, claims: TokenClaims, facts: RequestFacts, now: int) -> Decision:
+        settings = self.settings
+        store = self.store
+        if store is not None:
+            if not store.healthy:
+                if settings.fail_mode is FailMode.CLOSED:
+                    return Decision(
+                        Outcome.CHALLENGE,
+                        Reason.STORE_UNAVAILABLE,
+                        "event store unavailable (fail mode: closed)",
+                        claims=nbf_claims(now),
+                    )
+                if not self._serving_stale:
+                    self._serving_stale = True
+                    log.warning("event store unavailable; serving with last known state (open)")
+            elif self._serving_stale:
+                self._serving_stale = False
+                log.info("event store available again")
+            # Revocation, then risk: one pass over the token's subjects.
+            decision = evaluate_subjects(
+                claims,
+                store.watermark,
+                store.risk,
+                now=now,
+                challenge_at=settings.risk_challenge_at,
+                deny_at=settings.risk_deny_at,
+            )
+            if decision is not ALLOW and not decision.allowed:
+                return decision
+        locations = settings.named_locations
+        if locations is None:
+            locations = store.named_locations() if store is not None else ()
+        if locations and settings.location_mode is not LocationMode.OFF:
+            decision = evaluate_location(
+                facts.client_ip,
+                claims.ip_address,
+                locations,
+                mode=settings.location_mode,
+                now=now,
+            )
+            if not decision.allowed:
+                return decision
+        context = self.required_auth_context(facts.path) if settings.auth_contexts else None
+        if context is not None:
+            decision = auth_context_decision(claims, context)
+            if not decision.allowed:
+                return decision
+        policy_decision = ALLOW
+        if settings.policies:
+            policy_decision = self._policies(claims, facts, locations, context)
+            if policy_decision.outcome is not Outcome.ALLOW:
+                return policy_decision
+        if settings.required_scopes or settings.required_roles:
+            decision = evaluate_permissions(
+                claims, scopes=settings.required_scopes, roles=settings.required_roles
+            )
+            if not decision.allowed:
+                return replace(
+                    decision,
+                    matched_policies=policy_decision.matched_policies,
+                    report_only=policy_decision.report_only,
+                )
+        return policy_decision
+
+    def _policies(
+        self,
+        claims: TokenClaims,
+        facts: RequestFacts,
+        locations: Sequence[NamedLocation],
+        context: str | None,
+    ) -> Decision:
+        store = self.store
+        options = self.settings.policy_options
+        # Risk is observed only through a store (fed by a risk source); without one a policy
+        # with a risk condition is undecided, not "risk none".
+        user_risk = sp_risk = None
+        if store is not None:
+            user_risk = sp_risk = "none"
+            for subject in claims.subject_keys():
+                level = risk_text(store.risk(subject))
+                if level is None:
+                    continue
+                if subject.kind is SubjectKind.USER:
+                    user_risk = level
+                elif subject.kind is SubjectKind.SERVICE_PRINCIPAL:
+                    sp_risk = max(sp_risk, level, key=risk_rank)
+        evaluation = evaluate(
+            self.settings.policies,
+            PolicyContext(
+                claims=claims,
+                client_ip=facts.client_ip,
+                user_agent=facts.user_agent,
+                app_ids=frozenset(a.lower() for a in self.settings.app_ids) or self.default_app_ids,
+                auth_contexts=frozenset({context.lower()}) if context else frozenset(),
+                named_locations=(*locations, *options.country_locations),
+                user_risk=user_risk,
+                service_principal_risk=sp_risk,
+                mfa_auth_context=options.mfa_auth_context,
+                geolocation=options.geolocation,
+            ),
+        )
+        if evaluation.decision.report_only:
+            log.info(
+                "report-only Conditional Access policies would apply: %s",
+                ", ".join(evaluation.decision.report_only),
+            )
+        if evaluation.undecided:
+            # Reported, never enforced: the identity provider decided them at issuance.
+            log.info(
+                "Conditional Access policies undecided at the resource: %s",
+                "; ".join(f"{k} ({', '.join(v)})" for k, v in evaluation.undecided.items()),
+            )
+        return evaluation.decision
+
+
+def auth_context_decision(claims: TokenClaims, context: str) -> Decision:
+    """Step-up to an authentication context: a user token without it in ``acrs`` is challenged
+    for it; an app-only token can never satisfy it and is refused (Microsoft identity platform,
+    "Developer guide to Conditional Access authentication context": step-up is a user flow)."""
+    if context.lower() in {a.lower() for a in claims.acrs}:
+        return ALLOW
+    details = {"auth_context": context}
+    if claims.is_app_only:
+        return Decision(
+            Outcome.DENY,
+            Reason.AUTH_CONTEXT_REQUIRED,
+            f"authentication context {context} cannot be satisfied by an app-only token",
+            details=details,
+        )
+    return Decision(
+        Outcome.CHALLENGE,
+        Reason.AUTH_CONTEXT_REQUIRED,
+        f"authentication context {context} required",
+        claims=acrs_claims(context),
+        details=details,
+    )

@@ -1,0 +1,100 @@
+"""Configuration of :class:`CAEMiddleware`, in one value."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from ..core._location_policy import LocationMode
+from ..core.errors import ConfigurationError
+from ..core.locations import NamedLocation
+from ..core.policies import Policy, PolicyOptions
+from ._client_ip import X_FORWARDED_FOR, header_name
+
+__all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
+
+ENTRA_AUTHORIZATION_URI = "https://login.microsoftonline.com/{tenantid}/oauth2/authorize"
+"""Entra's authorization endpoint, the default ``authorization_uri`` of claims challenges
+(``{tenantid}`` becomes the token's ``tid``)."""
+
+
+class FailMode(str, Enum):
+    """What the request path does while the event store is unhealthy (cannot show it is current)."""
+
+    CLOSED = "closed"
+    """Store unhealthy: challenge cp1 clients (``nbf`` = now), refuse the others."""
+    OPEN = "open"
+    """Store unhealthy: serve with the last known state and log a warning."""
+
+
+@dataclass
+class CAESettings:
+    """How the request path enforces CAE (:class:`CAEMiddleware` and every adapter over it):
+    paths served without a token, what claims challenges carry, the fail mode, IP location
+    enforcement, Conditional Access policies, authentication contexts per path, required scopes and
+    roles, and the risk levels that challenge or deny. Strings are accepted for the enums; an
+    unknown value is a :class:`~cae_sdk.errors.ConfigurationError`, never the permissive default."""
+
+    exclude_paths: Collection[str] = ()
+    """Paths served without a token (exact, or a prefix when written with a trailing ``/``)."""
+    authorization_uri: str = ENTRA_AUTHORIZATION_URI
+    """Put in claims challenges; ``{tenantid}`` becomes the token's ``tid``. For a dev or other
+    OIDC issuer use ``f"{authority_host}/{{tenantid}}/oauth2/authorize"`` or its own endpoint."""
+    realm: str = ""
+    fail_mode: FailMode = FailMode.CLOSED
+    location_mode: LocationMode = LocationMode.STANDARD
+    named_locations: Sequence[NamedLocation] | None = None
+    """Static allowed locations; None reads ``store.named_locations()`` on every request."""
+    trusted_proxies: Sequence[str] = ()
+    """IP addresses or CIDR ranges of the proxies in front of the API; only their
+    ``forwarded_header`` is read (see :class:`cae_sdk.resource.ClientIPResolver`)."""
+    forwarded_header: str = X_FORWARDED_FOR
+    """The one forwarding header the trusted proxies write: ``x-forwarded-for`` (nginx
+    ``$proxy_add_x_forwarded_for``, ingress-nginx, Azure Application Gateway, Azure Front Door)
+    or ``forwarded`` (RFC 7239). No other forwarding header is ever read."""
+    policies: Sequence[Policy] = ()
+    app_ids: Collection[str] = ()
+    """This API's application ids, matched by policies' ``includeApplications``; empty means
+    the validator's audiences without ``api://``."""
+    policy_options: PolicyOptions = field(default_factory=PolicyOptions)
+    """How policies decide what a token cannot show: ``mfa_auth_context`` enforces "require
+    MFA" through an authentication context, ``geolocation`` and ``country_locations`` decide
+    country named locations (docs/policies.md)."""
+    auth_contexts: Mapping[str, str] = field(default_factory=dict)
+    """Path prefix -> authentication context id (``c1``..``c25``) the route requires."""
+    required_scopes: Collection[str] = ()
+    required_roles: Collection[str] = ()
+    risk_challenge_at: str | None = "high"
+    risk_deny_at: str | None = None
+    hook_timeout: float = 1.0
+    """Seconds the async ``on_decision`` hooks of one request may take together; past it they
+    are cancelled (and logged) and the request is answered: a hook that hangs never holds a
+    request. A synchronous hook runs to its end: keep it short, or make it async."""
+
+    def __post_init__(self) -> None:
+        # Accept the documented strings ("closed", "strict"...) as well as the enums. An
+        # unrecognised value must never degrade to the permissive default: a typo in a
+        # security setting is a configuration error, not fail-open behaviour.
+        self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
+        self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
+        header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
+        timeout = self.hook_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigurationError(f"hook_timeout must be a positive number: {timeout!r}")
+
+
+_E = TypeVar("_E", FailMode, LocationMode)
+
+
+def _coerce(enum: type[_E], value: object, name: str) -> _E:
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value.strip().lower())
+        except ValueError:
+            pass
+    choices = ", ".join(repr(member.value) for member in enum)
+    raise ConfigurationError(f"{name} must be one of {choices}; got {value!r}")
