@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cae_sdk.core import SubjectKey, TokenClaims, evaluate_revocation
+from cae_sdk.core import SubjectKey, TokenClaims
+from cae_sdk.core._revocation import evaluate_revocation
 from cae_sdk.core.errors import TokenFormatError
 from cae_sdk.core.subjects import SubjectKind
 from cae_sdk.events import RevocationEvent, event_from_dict, event_to_dict
