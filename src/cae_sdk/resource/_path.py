@@ -330,18 +330,17 @@ class RequestPath:
         return pending
 
     async def await_hooks(self, pending: list[Awaitable[None]]) -> None:
-        """Await what :meth:`run_hooks` returned, all within ``settings.hook_timeout``: a hook
-        still running then is cancelled and logged, never waited for (the request's answer
-        must not depend on an audit sink)."""
+        """Run what :meth:`run_hooks` returned, together, within ``settings.hook_timeout``: a
+        hook still running then is cancelled and logged, never waited for (the request's answer
+        must not depend on an audit sink). Each runs as a task of its own, so not even a hook
+        that swallows its cancellation can hold the request."""
         timeout = self._settings.hook_timeout
-        remaining = iter(pending)
-        try:
-            async with asyncio.timeout(timeout):
-                for outcome in remaining:
-                    await outcome
-        except TimeoutError:
-            log.warning("on_decision hooks did not finish within %s s: cancelled", timeout)
-            close_hooks(remaining)  # never started
+        tasks = [asyncio.ensure_future(outcome) for outcome in pending]
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        if late:
+            for task in late:
+                task.cancel()
+            log.warning("%d on_decision hook(s) did not finish within %s s", len(late), timeout)
 
     # -- internals ------------------------------------------------------------------------------
 
