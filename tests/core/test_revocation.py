@@ -114,6 +114,8 @@ ISS = "https://idp.example/realms/acme"
             {"iss": "https://login.microsoftonline.com/T/v2.0", "tid": "T", "oid": "O", "sub": "S",
              "scp": "x", "sid": "S1"},
             {SubjectKey.tenant("t"), SubjectKey.user("t", "o"), SubjectKey.session("t", "S1"),
+             # an object id is keyed as user and service principal, whatever the token's kind
+             SubjectKey.service_principal("t", "o"),
              # the (iss, sub) pair another issuer's Shared Signals may name (RFC 9493 3.2.3)
              SubjectKey.iss_sub("t", "https://login.microsoftonline.com/T/v2.0", "S")},
         ),
@@ -121,7 +123,7 @@ ISS = "https://idp.example/realms/acme"
             {"iss": "https://sts.windows.net/T/", "tid": "T", "oid": "SPO", "appid": "A",
              "idtyp": "app"},
             {SubjectKey.tenant("t"), SubjectKey.service_principal("t", "a"),
-             SubjectKey.service_principal("t", "spo")},
+             SubjectKey.service_principal("t", "spo"), SubjectKey.user("t", "spo")},
         ),
         # Generic OpenID Connect: no tid, the issuer is the tenant key and sub names the user.
         (

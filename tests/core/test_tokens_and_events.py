@@ -36,6 +36,7 @@ def test_subject_keys_for_user_and_app_tokens() -> None:
     assert set(user.subject_keys()) == {
         SubjectKey.tenant("t"),
         SubjectKey.user("t", "o"),
+        SubjectKey.service_principal("t", "o"),
         SubjectKey.session("t", "S"),
     }
     app = TokenClaims({"tid": "t", "oid": "spoid", "azp": "app", "idtyp": "app", "roles": ["r"]})

@@ -202,3 +202,31 @@ async def test_concurrent_callers_share_one_fetch(http: httpx.AsyncClient) -> No
     source = _source(http, FakeClock(), jwks_uri=JWKS_URL)
     found = await asyncio.gather(*(source.get("a") for _ in range(10)))
     assert len({id(key) for key in found}) == 1 and jwks.call_count == 1
+
+
+@respx.mock
+@pytest.mark.parametrize("jwks_uri", ["http://issuer.test/jwks", "HTTP://issuer.test/jwks"])
+async def test_discovery_over_tls_never_sends_keys_over_plain_http(
+    http: httpx.AsyncClient, jwks_uri: str
+) -> None:
+    """OpenID Connect Discovery 1.0 section 3: jwks_uri MUST use https. Keys fetched without
+    TLS could be swapped by anyone on the path, and tokens forged with them accepted."""
+    respx.get(CONFIG_URL).respond(json={"issuer": ISSUER, "jwks_uri": jwks_uri})
+    jwks = respx.get(jwks_uri.lower()).respond(json={"keys": [_jwk("a")]})
+    source = _source(http, FakeClock())
+    with pytest.raises(KeysUnavailable):
+        await source.get("a")
+    assert isinstance(source.last_error, ConfigurationError) and jwks.call_count == 0
+
+
+@respx.mock
+async def test_plain_http_discovery_may_name_plain_http_keys(http: httpx.AsyncClient) -> None:
+    # A local development issuer (the operator named an http:// discovery URL itself).
+    respx.get("http://localhost/.well-known/openid-configuration").respond(
+        json={"issuer": "http://localhost", "jwks_uri": "http://localhost/keys"}
+    )
+    respx.get("http://localhost/keys").respond(json={"keys": [_jwk("a")]})
+    source = _source(
+        http, FakeClock(), configuration_url="http://localhost/.well-known/openid-configuration"
+    )
+    assert (await source.get("a")).kid == "a"

@@ -158,3 +158,27 @@ def test_fastapi_step_up_to_authentication_context(
             timeout=10,
         )
         assert again.json() == {"secret": 42}
+
+
+def test_an_id_token_is_never_taken_for_an_access_token(
+    idp: DevIdentityProvider, http: requests.Session
+) -> None:
+    """One app registration that is both the client and the API: MSAL's ID token is signed by
+    the same keys, issued by the same issuer, and its ``aud`` is the API's app id. It carries
+    neither ``scp`` nor ``roles``, so the Entra preset refuses it (Microsoft.Identity.Web's
+    IDW10201), while the access token of the same sign-in gets through."""
+    client = msal_public_app(idp, http=http)
+    validator = TokenValidator.entra(
+        app_id=idp.seed.public_app.client_id,
+        tenant_id=idp.tenant_id,
+        authority_host=idp.base_url,
+        audiences=[idp.seed.api.audience],
+        http_client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=idp.ca_bundle)),
+    )
+    app = starlette_app(validator=validator, store=InMemoryEventStore())
+    result = _device_code_token(client, idp)
+    with serve(app) as url:
+        assert _call(url, result["access_token"]).status_code == 200
+        refused = _call(url, result["id_token"])
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["reason"] == "missing_claim"

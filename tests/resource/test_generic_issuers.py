@@ -116,3 +116,18 @@ async def test_a_tid_that_is_not_a_non_empty_string_is_malformed(
     body = json.loads(answer.body)
     assert body["error"] == "invalid_token" and body["reason"] == "malformed_token"
     assert "tid" in body["error_description"]
+
+
+async def test_a_generic_oidc_user_is_revoked_by_the_address_shared_signals_name(
+    keys: SigningKeys,
+) -> None:
+    # An RFC 9068 user token carries "scope", not "scp": it reads as app-only, and its
+    # addresses must still name it (Okta's Shared Signals name users by email).
+    store = InMemoryEventStore()
+    middleware = _middleware(keys, store)
+    token = sign(keys, _generic(email="Alice@Example.com"))
+    assert (await call(middleware, _bearer(token))).status == 200
+    subject = SubjectKey.email(ISSUER, "alice@example.com")
+    await store.apply(RevocationEvent(subject, int(time.time()) + 5, "credential-change"))
+    refused = await call(middleware, _bearer(token))
+    assert refused.status == 401 and not refused.reached_app

@@ -213,6 +213,39 @@ async def test_one_reason_string_in_body_log_hook_and_metric(
         assert metrics.registry.get_sample_value("cae_decisions_total", labels), reason
 
 
+async def test_a_refusal_that_cannot_be_built_still_carries_one_reason(
+    keys: SigningKeys, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fallback answer (building the refusal failed: a bug) names the decision's reason,
+    as the log record, the hook and the metric do - not a second one."""
+    import cae_sdk.resource._path as path_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(path_module, "refusal_for_decision", broken)
+    metrics = PrometheusMetrics(registry=CollectorRegistry())
+    records: list[AccessRecord] = []
+    store = InMemoryEventStore()
+    await store.revoke_user(TENANT, USER_OID, at=int(time.time()) + 60)
+    middleware = CAEMiddleware(
+        ok_app,
+        validator=_validator(keys),
+        store=store,
+        on_decision=[records.append, metrics.on_decision],
+    )
+    with caplog.at_level(logging.INFO, logger="cae_sdk.resource"):
+        answer = await call(middleware, _bearer(sign(keys, claims(ISSUER))))
+    reason = Reason.TOKEN_REVOKED.value
+    assert answer.status == 401 and not answer.reached_app
+    assert json.loads(answer.body)["reason"] == reason
+    assert records[-1].decision.reason.value == reason
+    [log_record] = [r for r in caplog.records if getattr(r, "cae", {}).get("event")]
+    assert log_record.cae["reason"] == reason
+    labels = {"outcome": "challenge", "reason": reason}
+    assert metrics.registry.get_sample_value("cae_decisions_total", labels) == 1
+
+
 # -- the validated-token cache is looked up once per request (item 10) --------------------------
 
 

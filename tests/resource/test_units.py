@@ -3,6 +3,7 @@ policies through the middleware, websocket refusals, and fuzzing of the parsers.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import httpx
@@ -393,3 +394,24 @@ async def test_no_signing_keys_at_all_is_503_not_401(keys: SigningKeys) -> None:
     # RFC 9110 section 10.2.3: the key source says when to come back.
     assert int(response.headers["retry-after"]) >= 1
     await validator.aclose()
+
+
+class _RacingEntries(collections.OrderedDict):  # type: ignore[type-arg]
+    """An entry removed by another thread between the lookup's get and its next step."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        entry = super().get(key, default)
+        super().pop(key, None)
+        return entry
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_a_cache_lookup_racing_another_thread_never_raises(expired: bool) -> None:
+    # The blocking driver looks the cache up from request threads while the driver's loop
+    # puts and drops entries: a race is a hit or a miss, never an exception (which would
+    # refuse a valid token as validation_error).
+    cache = TokenCache(10)
+    claims = TokenClaims({"oid": "o"})
+    cache.put(b"k", claims, expires=100.0)
+    cache._entries = _RacingEntries(cache._entries)
+    assert cache.get(b"k", 200.0 if expired else 50.0) is (None if expired else claims)

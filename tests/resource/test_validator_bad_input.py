@@ -31,6 +31,26 @@ def _raw_token(header: dict[str, Any], payload: dict[str, Any], signature: bytes
     )
 
 
+ATTACKER = SigningKeys()
+ISSUER_PINNED = "https://issuer.test/v2.0"
+
+
+def _public_jwk(keys: SigningKeys) -> dict[str, Any]:
+    return dict(keys.jwks()["keys"][0])
+
+
+def _foreign(payload: dict[str, Any], kid: str, **header: Any) -> str:
+    """Signed with the attacker's key; the header names ``kid`` and carries ``header``."""
+    import jwt
+
+    return jwt.encode(payload, ATTACKER.rsa, algorithm="RS256", headers={"kid": kid, **header})
+
+
+def _duplicate_alg(kid: str, payload: dict[str, Any]) -> str:
+    head = f'{{"alg":"RS256","kid":"{kid}","alg":"none"}}'.encode()
+    return f"{_b64(head)}.{_b64(json.dumps(payload).encode())}."
+
+
 @pytest.fixture
 def validator(idp: JWKSServer) -> TokenValidator:
     return TokenValidator(
@@ -122,6 +142,28 @@ def _bad_tokens(idp: JWKSServer, keys: SigningKeys) -> list[tuple[str, str, str]
         ("missing iat", sign(keys, claims(idp.issuer, iat=None)), "missing_claim"),
         ("non ascii", "é" + valid, "malformed_token"),
         ("oversized", "a" * 20_000, "malformed_token"),
+        # RFC 8725 sections 2.8 and 3.11: another kind of JWT from the same issuer and keys.
+        ("a SET", sign(keys, good, headers={"typ": "secevent+jwt"}), "malformed_token"),
+        ("a logout token", sign(keys, good, headers={"typ": "logout+jwt"}), "malformed_token"),
+        (
+            "a DPoP proof",
+            sign(keys, good, headers={"typ": "application/dpop+jwt"}),
+            "malformed_token",
+        ),
+        ("a JWT refresh token", sign(keys, good, headers={"typ": "rt+jwt"}), "malformed_token"),
+        ("typ not a string", sign(keys, good, headers={"typ": ["JWT"]}), "malformed_token"),
+        # JWE (RFC 7516 section 7.1: five parts) and a JWS nested in a JWS payload.
+        ("JWE compact", f"{head}.{body}.{body}.{body}.{sig}", "malformed_token"),
+        ("nested JWS", f"{head}.{_b64(json.dumps(valid).encode())}.{sig}", "malformed_token"),
+        # RFC 7515 sections 4.1.2-4.1.5: keys the token names or carries are never used.
+        ("embedded jwk", _foreign(good, kid, jwk=_public_jwk(ATTACKER)), "bad_signature"),
+        ("jku", _foreign(good, kid, jku="https://evil.example/keys"), "bad_signature"),
+        ("x5u", _foreign(good, kid, x5u="https://evil.example/cert"), "bad_signature"),
+        ("kid path", _foreign(good, "../../keys/" + kid), "unknown_key"),
+        ("kid url", _foreign(good, "https://evil.example/keys#" + kid), "unknown_key"),
+        # RFC 7515 section 4: a duplicate header member is read as its last value - one parse
+        # for the check and the verification: "alg" RS256 then none is an unsigned token.
+        ("duplicate alg", _duplicate_alg(kid, good), "bad_algorithm"),
     ]
 
 
@@ -200,3 +242,26 @@ async def test_middleware_answers_bad_input_with_rfc6750_never_500(
         )
         assert twice.status_code == 400
         assert 'error="invalid_request"' in twice.headers["www-authenticate"]
+
+
+async def test_access_token_types_are_accepted(keys: SigningKeys) -> None:
+    validator = TokenValidator(
+        issuer=ISSUER_PINNED, audiences=[f"api://{APP_ID}"], jwks=keys.jwks()
+    )
+    good = claims(ISSUER_PINNED)
+    for typ in ("JWT", "jwt", "at+jwt", "application/at+jwt", "Application/AT+JWT"):
+        assert (await validator.validate(sign(keys, good, headers={"typ": typ}))).object_id, typ
+    untyped = _raw_token({"alg": "RS256", "kid": keys.rsa_kid}, good)
+    with pytest.raises(TokenValidationError) as caught:
+        await validator.validate(untyped)
+    assert caught.value.reason == "bad_signature"  # no typ: parsed, checked further
+    custom = TokenValidator(
+        issuer=ISSUER_PINNED,
+        audiences=[f"api://{APP_ID}"],
+        jwks=keys.jwks(),
+        token_types=["application/vnd.example.at+jwt"],
+    )
+    odd = sign(keys, good, headers={"typ": "vnd.example.at+jwt"})
+    assert (await custom.validate(odd)).object_id
+    with pytest.raises(TokenValidationError):
+        await custom.validate(sign(keys, good, headers={"typ": "JWT"}))

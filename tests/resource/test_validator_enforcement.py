@@ -302,3 +302,48 @@ async def test_validate_looks_the_cache_up_once(keys: SigningKeys) -> None:
     assert cache.lookups == 1
     assert await validator.validate(token) is first  # hit
     assert cache.lookups == 2
+
+
+async def test_entra_refuses_a_token_without_scp_and_roles(keys: SigningKeys) -> None:
+    """Microsoft.Identity.Web's IDW10201: an ID token (or an app-only token of a client that
+    holds no app role) is no access token for the API; ``require_permissions=False`` is the
+    ACL-based authorization opt-out."""
+    issuer = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    entra = TokenValidator.entra(app_id=APP_ID, tenant_id=TENANT, jwks=keys.jwks())
+    id_token = claims(issuer, aud=APP_ID, scp=None, azp=None, xms_cc=None, nonce="n")
+    no_role = claims(issuer, scp=None, idtyp="app")
+    for payload in (id_token, no_role, claims(issuer, scp=" "), claims(issuer, scp=None, roles=[])):
+        with pytest.raises(TokenValidationError) as caught:
+            await entra.validate(sign(keys, payload))
+        assert caught.value.reason == "missing_claim"
+    assert (await entra.validate(sign(keys, claims(issuer)))).scopes == ("access_as_user",)
+    app_token = claims(issuer, scp=None, idtyp="app", roles=["Data.Read"])
+    assert (await entra.validate(sign(keys, app_token))).roles == ("Data.Read",)
+    acl = TokenValidator.entra(
+        app_id=APP_ID, tenant_id=TENANT, jwks=keys.jwks(), require_permissions=False
+    )
+    assert (await acl.validate(sign(keys, no_role))).is_app_only
+
+
+def test_withdrawn_key_through_the_blocking_driver(idp: JWKSServer, keys: SigningKeys) -> None:
+    """A synchronous caller (WSGI) answers a known token from the cache in its own thread,
+    where there is no event loop: the stale key set must still be refreshed (on the driver's
+    loop), or a withdrawn key keeps validating its cached tokens until they expire."""
+    from cae_sdk.resource import BlockingRequestPath, RequestPath
+
+    _, ec_entry = keys.jwks()["keys"]
+    validator, clock = _fetching_validator(idp)
+    headers = [(b"authorization", f"Bearer {sign(keys, claims(idp.issuer))}".encode())]
+    with BlockingRequestPath(RequestPath(validator=validator), timeout=10) as blocking:
+        assert blocking.decide("GET", "/", headers, "203.0.113.9").allowed  # verified on the loop
+        assert blocking.decide("GET", "/", headers, "203.0.113.9").allowed  # a cache hit
+        idp.keys = Published(ec_entry)  # type: ignore[assignment]  # compromise rotation
+        try:
+            clock.now += 61  # the key set is stale; every request below is a cache hit
+            deadline = time.monotonic() + 5
+            while blocking.decide("GET", "/", headers, "203.0.113.9").allowed:
+                assert time.monotonic() < deadline, "the withdrawn key is still trusted"
+                time.sleep(0.05)
+        finally:
+            idp.keys = keys
+        assert keys.rsa_kid not in (validator.keys.keys or {})

@@ -10,17 +10,40 @@ the same constructors (``store.revoke_user(issuer, sub)`` for a generic OIDC use
 The text form is ``kind:tenant:value``; ``%`` and ``:`` in the tenant key are percent-encoded
 (RFC 3986 section 2.1) so an issuer URL round-trips, and the value is everything after the
 second ``:``.
+
+**One subject, one key.** A revocation matches a token only when both name the subject with the
+same key, so every key is canonical however it was built (a constructor, :meth:`SubjectKey.parse`
+of an admin API body, a store reading its rows back): the normalisation runs in the value class
+itself, not in the callers. Identifiers are NFKC-normalised (Unicode Standard Annex #15: a
+full-width or compatibility form names the same characters), stripped of surrounding white
+space, and compared without case; a GUID written in any of its usual forms (upper case, in
+braces, without hyphens, as a ``urn:uuid:`` URN, RFC 9562 section 4) becomes its lower-case
+hyphenated form, the form Entra writes in tokens; an issuer URL used as a tenant key loses a
+trailing ``/``. Session ids are opaque and keep their case (a GUID among them is still
+canonicalised); ``iss_sub`` pairs compare exactly (RFC 9493 section 3.2.3). Two spellings of one
+subject can therefore never be two keys: a revocation written either way matches the token.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = ["SubjectKey", "SubjectKind"]
 
 _ESCAPED = re.compile("%(25|3[Aa])")
+# Entra's own form: the fast path (a token's identifiers are nearly always written so).
+_CANONICAL_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# RFC 9562 section 4 and the usual spellings: any case, optional braces (both or none), hyphens
+# in all four places or in none, optionally as a urn:uuid: URN (RFC 9562 section 4, RFC 4122).
+_GUID_FORMS = re.compile(
+    r"(?:urn:uuid:)?(\{)?([0-9a-f]{8})(-?)([0-9a-f]{4})\3([0-9a-f]{4})\3([0-9a-f]{4})\3"
+    r"([0-9a-f]{12})(?(1)\})",
+    re.IGNORECASE,
+)
 
 
 class SubjectKind(str, Enum):
@@ -50,7 +73,19 @@ class SubjectKey:
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.kind.value, self.tenant_id, self.value)))
+        # Canonical whichever way the key was built (see the module docstring): the one place
+        # that decides when two spellings name one subject.
+        kind = self.kind
+        tenant = _tenant_key(self.tenant_id)
+        if kind is SubjectKind.TENANT:
+            value = tenant
+        elif kind is SubjectKind.ISS_SUB:
+            value = self.value  # RFC 9493 section 3.2.3: iss and sub compare exactly
+        else:
+            value = _identifier(self.value, kind is SubjectKind.SESSION)
+        object.__setattr__(self, "tenant_id", tenant)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "_hash", hash((kind.value, tenant, value)))
 
     def __hash__(self) -> int:
         return self._hash
@@ -61,31 +96,31 @@ class SubjectKey:
 
     @classmethod
     def user(cls, tenant_id: str, object_id: str) -> SubjectKey:
-        return cls(SubjectKind.USER, tenant_id.lower(), object_id.lower())
+        return cls(SubjectKind.USER, tenant_id, object_id)
 
     @classmethod
     def service_principal(cls, tenant_id: str, app_id: str) -> SubjectKey:
-        return cls(SubjectKind.SERVICE_PRINCIPAL, tenant_id.lower(), app_id.lower())
+        return cls(SubjectKind.SERVICE_PRINCIPAL, tenant_id, app_id)
 
     @classmethod
     def session(cls, tenant_id: str, session_id: str) -> SubjectKey:
-        # Session ids are opaque: keep their case.
-        return cls(SubjectKind.SESSION, tenant_id.lower(), session_id)
+        # Session ids are opaque: they keep their case (a GUID is still canonicalised).
+        return cls(SubjectKind.SESSION, tenant_id, session_id)
 
     @classmethod
     def iss_sub(cls, tenant_id: str, issuer: str, subject: str) -> SubjectKey:
         """RFC 9493 section 3.2.3: the (``iss``, ``sub``) pair, both compared exactly."""
-        return cls(SubjectKind.ISS_SUB, tenant_id.lower(), f"{issuer} {subject}")
+        return cls(SubjectKind.ISS_SUB, tenant_id, f"{issuer} {subject}")
 
     @classmethod
     def email(cls, tenant_id: str, address: str) -> SubjectKey:
         """RFC 9493 section 3.2.2: an address, lower-cased (section 3.2.2.1 canonicalization);
         a token's ``email``, ``preferred_username`` or ``upn``."""
-        return cls(SubjectKind.EMAIL, tenant_id.lower(), address.strip().lower())
+        return cls(SubjectKind.EMAIL, tenant_id, address)
 
     @classmethod
     def tenant(cls, tenant_id: str) -> SubjectKey:
-        return cls(SubjectKind.TENANT, tenant_id.lower(), tenant_id.lower())
+        return cls(SubjectKind.TENANT, tenant_id, tenant_id)
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{_escape(self.tenant_id)}:{self.value}"
@@ -98,6 +133,35 @@ class SubjectKey:
         if not (sep and sep2 and tenant_id and value):
             raise ValueError(f"not a subject key: {text!r}")
         return cls(SubjectKind(kind), _unescape(tenant_id), value)
+
+
+# Identifiers repeat (one tenant, the same users and apps token after token): the canonical
+# forms are memoised, bounded, so a new token's keys cost a dictionary look-up each.
+@functools.lru_cache(maxsize=4096)
+def _identifier(text: str, keep_case: bool = False) -> str:
+    """The canonical form of one identifier (see the module docstring)."""
+    if len(text) == 36 and _CANONICAL_GUID.fullmatch(text):
+        return text  # already canonical: Entra's form
+    canonical = unicodedata.normalize("NFKC", text).strip()
+    guid = _GUID_FORMS.fullmatch(canonical)
+    if guid is not None:
+        return "-".join(guid.group(2, 4, 5, 6, 7)).lower()
+    if not keep_case:
+        # casefold, then NFKC again: folding can leave a sequence NFKC composes (idempotent).
+        canonical = unicodedata.normalize("NFKC", canonical.casefold())
+    # A blank identifier names nobody a token can carry (a validated token's blank identifier
+    # is refused as malformed): it is kept as written, never turned into "" or an error.
+    return canonical or text
+
+
+@functools.lru_cache(maxsize=1024)
+def _tenant_key(text: str) -> str:
+    key = _identifier(text)
+    # An issuer used as the tenant key (no tid): "https://idp.example/" and "https://idp.example"
+    # name one issuer to every operator, so they are one tenant key.
+    if "://" in key and key.endswith("/"):
+        key = key.rstrip("/")
+    return key
 
 
 def _escape(tenant_id: str) -> str:

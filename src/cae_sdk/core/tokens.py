@@ -27,11 +27,12 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _identifier(raw: Mapping[str, Any], name: str) -> str | None:
-    """An identifier claim that names a revocation subject: absent, or a non-empty string."""
+    """An identifier claim that names a revocation subject: absent, or a string that is not
+    blank (white space only would name nobody a revocation can be written for)."""
     if name not in raw:
         return None
     value = raw[name]
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and value.strip():
         return value
     raise TokenFormatError(f"claim {name!r} is not a non-empty string")
 
@@ -152,9 +153,10 @@ class TokenClaims:
         (any other OpenID Connect issuer). Under it:
 
         * the tenant itself;
-        * a user token: ``user(tenant, oid)``; an app-only token: ``sp(tenant, azp / appid /
-          client_id)`` and ``sp(tenant, oid)`` (service principals are also revoked by object
-          id);
+        * ``user(tenant, oid)`` and ``sp(tenant, oid)``, whatever the token's kind (an object
+          id names one user or service principal, so the keys cannot depend on telling
+          app-only and delegated tokens apart);
+        * an app-only token: ``sp(tenant, azp / appid / client_id)``;
         * without ``tid`` also ``user(tenant, sub)``, app-only or not (OpenID Connect Core 1.0
           section 2: ``sub`` names the user at its issuer; RFC 9068 tokens carry ``scope``, not
           ``scp``, so user and app-only tokens cannot always be told apart there);
@@ -180,15 +182,21 @@ class TokenClaims:
         keys = [SubjectKey.tenant(tenant)]
         oid = _identifier(raw, "oid")
         sub = _identifier(raw, "sub") if tid is None else None
+        if oid is not None:
+            # An object id names one directory object of the tenant, a user or a service
+            # principal (Microsoft Graph, directoryObject: ids are unique across types), so it is
+            # keyed as both: the keys never depend on whether the token reads as app-only
+            # (``idtyp`` is optional, ``scp`` absent from RFC 9068 tokens, ID tokens), and a
+            # principal revoked under either kind is refused either way.
+            keys.append(SubjectKey.user(tenant, oid))
+            keys.append(SubjectKey.service_principal(tenant, oid))
         if self.is_app_only:
+            # The client application is the principal of an app-only token only: revoking an
+            # app does not end the delegated tokens its users hold.
             for name in ("azp", "appid", "client_id"):
                 app_id = _identifier(raw, name)
                 if app_id is not None:
                     keys.append(SubjectKey.service_principal(tenant, app_id))
-            if oid is not None:
-                keys.append(SubjectKey.service_principal(tenant, oid))
-        elif oid is not None:
-            keys.append(SubjectKey.user(tenant, oid))
         if sub is not None:
             keys.append(SubjectKey.user(tenant, sub))
         sid = _identifier(raw, "sid")
@@ -228,17 +236,15 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _named_by_other_issuers(claims: TokenClaims, tenant: str) -> tuple[SubjectKey, ...]:
     """The subjects another identity provider's Shared Signals can name this token's user by
-    (RFC 9493 section 3.2): its (``iss``, ``sub``) pair and, for a user token, the addresses in
-    ``email``, ``preferred_username`` and ``upn``, under the token's tenant key (``tid``, else
-    the issuer). They only match watermarks a receiver recorded for them."""
+    (RFC 9493 section 3.2): its (``iss``, ``sub``) pair and the addresses in ``email``,
+    ``preferred_username`` and ``upn``, under the token's tenant key (``tid``, else the issuer).
+    They only match watermarks a receiver recorded for them. The addresses are read whatever the
+    token's kind: RFC 9068 user tokens carry ``scope``, not ``scp``, and read as app-only."""
     keys: list[SubjectKey] = []
     if claims.issuer and claims.subject:
         keys.append(SubjectKey.iss_sub(tenant, claims.issuer, claims.subject))
-    if not claims.is_app_only:
-        seen: set[str] = set()
-        for name in ("email", "preferred_username", "upn"):
-            value = claims.raw.get(name)
-            if isinstance(value, str) and "@" in value and value.lower() not in seen:
-                seen.add(value.lower())
-                keys.append(SubjectKey.email(tenant, value))
-    return tuple(keys)
+    for name in ("email", "preferred_username", "upn"):
+        value = claims.raw.get(name)
+        if isinstance(value, str) and "@" in value:
+            keys.append(SubjectKey.email(tenant, value))
+    return tuple(dict.fromkeys(keys))

@@ -131,6 +131,7 @@ class KeySource:
         self._deferred_at = float("-inf")
         self._pending: OrderedDict[tuple[str | None, str | None], float] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._handing_over = False
         self.last_error: Exception | None = None
         self.attempts = 0
         """Fetches started so far."""
@@ -188,7 +189,11 @@ class KeySource:
     def refresh_if_stale(self) -> None:
         """Start a background refresh when the key set is past its freshness (and the cooldown
         allows); never waits. Callers that answer from a cache call it too, so a key withdrawn
-        from the JWKS is noticed even when every request is a cache hit."""
+        from the JWKS is noticed even when every request is a cache hit.
+
+        Safe from any thread: a synchronous caller (a WSGI thread answering from the
+        validated-token cache, where no event loop runs) hands the refresh to the loop this
+        source fetches on, so its cache hits end a withdrawn key's tokens too."""
         if self.pinned:
             return
         now = self._clock()
@@ -196,9 +201,26 @@ class KeySource:
             try:
                 self._adopt_loop()
             except RuntimeError:
-                return  # no event loop (a sync caller): the next async lookup refreshes
+                self._hand_over_refresh()
+                return
             if self._may_start(now):
                 self._start_fetch()
+
+    def _hand_over_refresh(self) -> None:
+        """From a thread without an event loop: run :meth:`refresh_if_stale` on the loop this
+        source last fetched on, if it still runs (one hand-over at a time)."""
+        loop = self._loop
+        if loop is None or self._handing_over or loop.is_closed() or not loop.is_running():
+            return  # never fetched from a loop: the first async lookup loads the keys
+        self._handing_over = True
+        try:
+            loop.call_soon_threadsafe(self._handed_over)
+        except RuntimeError:  # the loop closed meanwhile
+            self._handing_over = False
+
+    def _handed_over(self) -> None:
+        self._handing_over = False
+        self.refresh_if_stale()
 
     def _adopt_loop(self) -> asyncio.AbstractEventLoop:
         """The running loop; a fetch or timer left by another (closed) loop is forgotten, so
@@ -419,8 +441,16 @@ class KeySource:
             if self.expected_issuer is not None and document.get("issuer") != self.expected_issuer:
                 raise IssuerMismatch("configuration issuer does not match the expected issuer")
             uri = document.get("jwks_uri")
-            if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
+            scheme = uri.partition("://")[0].lower() if isinstance(uri, str) else ""
+            if scheme not in ("https", "http"):
                 raise ConfigurationError("configuration document has no jwks_uri")
+            # OpenID Connect Discovery 1.0 section 3: jwks_uri MUST use https. A document read
+            # over TLS never sends the keys over plain HTTP, where anyone on the path could
+            # swap them; plain http stays possible only when discovery itself was (a local
+            # development issuer the operator named so).
+            secure = self.configuration_url.partition("://")[0].lower() == "https"
+            if secure and scheme != "https":
+                raise ConfigurationError("configuration document names a jwks_uri without https")
             self.configuration = document
         return str(self.configuration["jwks_uri"])
 

@@ -19,6 +19,7 @@ from ..core.subjects import SubjectKind
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ._settings import CAESettings, FailMode
+from ._urlpath import readings
 
 __all__ = ["AccessEvaluator", "RequestFacts"]
 
@@ -54,10 +55,18 @@ class AccessEvaluator:
         """Fail mode open during a store outage: warned once, not on every request."""
 
     def required_auth_context(self, path: str) -> str | None:
+        """The authentication context of the longest ``auth_contexts`` prefix that any reading
+        of ``path`` falls under (:func:`~cae_sdk.resource._urlpath.readings`: as written, and
+        as a component behind the middleware may read it - ``/data/../admin/x``,
+        ``/ADMIN/x``, ``//admin/x`` - compared without case): a step-up cannot be skipped by
+        writing the path another way."""
         best: tuple[int, str] | None = None
-        for prefix, context in self.settings.auth_contexts.items():
-            if path.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                best = (len(prefix), context)
+        for reading in readings(path):
+            for prefix, context in self.settings.auth_contexts.items():
+                if reading.startswith(prefix.casefold()) and (
+                    best is None or len(prefix) > best[0]
+                ):
+                    best = (len(prefix), context)
         return best[1] if best else None
 
     def evaluate(self, claims: TokenClaims, facts: RequestFacts, now: int) -> Decision:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from ..core.decisions import token_refusal
-from ._path import Headers, PathResult, RequestPath
+from ._path import Headers, PathResult, RequestPath, close_hooks
 
 __all__ = ["BlockingRequestPath"]
 
@@ -75,15 +75,29 @@ class BlockingRequestPath:
                 else:
                     result = request_path.finish(exchange, claims)
         if request_path.hooks:
-            for pending in request_path.run_hooks(exchange, result):
-                try:
-                    self._run(_awaited(pending))
-                except concurrent.futures.TimeoutError:
-                    log.warning("an on_decision hook did not finish within %s s", self.timeout)
+            pending = request_path.run_hooks(exchange, result)
+            if pending:
+                self._await_hooks(pending)
         return result
 
+    def _await_hooks(self, pending: list[Awaitable[None]]) -> None:
+        # The same deadline as the async driver (settings.hook_timeout, enforced on the loop by
+        # RequestPath.await_hooks); a driver that cannot run them (closed) logs, never raises.
+        waiting = self.path.await_hooks(pending)
+        try:
+            self._run(waiting)
+        except concurrent.futures.TimeoutError:
+            log.warning("on_decision hooks did not finish within %s s", self.timeout)
+        except Exception:  # the loop is closed (or a hook raised past its guard)
+            log.exception("on_decision hooks could not run")
+            close_hooks(pending)  # never started, or finished: closing is safe
+
     def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        except BaseException:  # the loop is closed: the coroutine never runs
+            coroutine.close()
+            raise
         try:
             return future.result(self.timeout)
         except concurrent.futures.TimeoutError:
@@ -107,7 +121,3 @@ class BlockingRequestPath:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-async def _awaited(pending: Awaitable[None]) -> None:
-    await pending

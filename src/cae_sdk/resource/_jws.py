@@ -16,6 +16,7 @@ from ..core.errors import JOSEError, TokenValidationError
 from ..core.jose import SUPPORTED_ALGORITHMS
 
 __all__ = [
+    "ACCESS_TOKEN_TYPES",
     "SUPPORTED_ALGORITHMS",
     "ParsedToken",
     "TokenParser",
@@ -52,12 +53,33 @@ class ParsedToken(jose.JOSEHeaderView):
     signature: bytes
 
 
+ACCESS_TOKEN_TYPES = ("JWT", "at+jwt")
+"""``typ`` header values of access tokens: Entra, Keycloak and most issuers write ``JWT``,
+RFC 9068 section 2.1 ``at+jwt``. A token without ``typ`` is accepted too."""
+
+
+def _media_type(typ: str) -> str:
+    # RFC 7515 section 4.1.9: a media type, compared without case, "application/" optional.
+    typ = typ.strip().lower()
+    return typ[len("application/") :] if typ.startswith("application/") else typ
+
+
 class TokenParser:
     """Parse access tokens for one set of algorithms. Headers repeat across tokens of one
-    issuer (same ``alg`` and ``kid``), so accepted ones are memoised by their exact bytes."""
+    issuer (same ``alg`` and ``kid``), so accepted ones are memoised by their exact bytes.
 
-    def __init__(self, algorithms: Collection[str] = SUPPORTED_ALGORITHMS) -> None:
+    ``token_types``: the ``typ`` header values accepted. Any other explicit type - a Security
+    Event Token (``secevent+jwt``), a logout token, a DPoP proof, a JWT refresh token - is
+    another kind of JWT, refused even when the issuer signs it with the same keys (RFC 8725
+    sections 2.8 and 3.11: cross-JWT confusion and explicit typing)."""
+
+    def __init__(
+        self,
+        algorithms: Collection[str] = SUPPORTED_ALGORITHMS,
+        token_types: Collection[str] = ACCESS_TOKEN_TYPES,
+    ) -> None:
         self.algorithms = frozenset(algorithms)
+        self.token_types = frozenset(_media_type(t) for t in token_types)
         self._headers: dict[bytes, Mapping[str, Any]] = {}
 
     def parse(self, token: str) -> ParsedToken:
@@ -70,6 +92,7 @@ class TokenParser:
             if header is None:
                 header = jose.decode_json_object(header_segment, "header")
                 jose.check_header(header, self.algorithms)
+                self._check_type(header.get("typ"))
                 if len(self._headers) >= _HEADER_MEMO_MAX:
                     self._headers.clear()
                 self._headers[header_segment] = header
@@ -78,6 +101,12 @@ class TokenParser:
         except JOSEError as error:
             raise token_error(error) from None
         return ParsedToken(header, payload, header_segment + b"." + payload_segment, signature)
+
+    def _check_type(self, typ: object) -> None:
+        if typ is None:
+            return
+        if not isinstance(typ, str) or _media_type(typ) not in self.token_types:
+            raise JOSEError(jose.UNSUPPORTED_HEADER, "type (typ) is not an access token type")
 
 
 def parse_token(token: str, algorithms: Collection[str] = SUPPORTED_ALGORITHMS) -> ParsedToken:

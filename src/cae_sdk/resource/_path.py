@@ -23,11 +23,13 @@ into ``decide`` and the result back, nothing more.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
@@ -40,6 +42,7 @@ from ._bearer import bearer_credentials, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
 from ._responses import Refusal, refusal_for_decision
 from ._settings import CAESettings
+from ._urlpath import is_plain
 from ._validator import TokenValidator
 
 __all__ = ["AccessRecord", "DecisionHook", "Exchange", "PathResult", "RequestPath"]
@@ -49,14 +52,18 @@ log = logging.getLogger("cae_sdk.resource")
 Headers = Sequence[tuple[bytes, bytes]]
 """Request headers as (lower-case name, value) byte pairs, in order (ASGI's form)."""
 
-# The answer when building a refusal failed (a bug): fixed text, nothing from the request.
-_FALLBACK = Refusal(
-    401,
-    "invalid_token",
-    "the request could not be evaluated",
-    Reason.VALIDATION_ERROR.value,
-    'Bearer error="invalid_token"',
-)
+
+def _fallback(decision: Decision) -> Refusal:
+    """The answer when building a refusal failed (a bug): fixed text, nothing from the request
+    or the token, and the decision's own reason - the one string the log record, the hooks and
+    the metrics carry too (a Reason value: visible ASCII)."""
+    return Refusal(
+        401,
+        "invalid_token",
+        "the request could not be evaluated",
+        decision.reason.value,
+        'Bearer error="invalid_token"',
+    )
 
 
 _VALIDATION_ERROR = token_refusal("validation_error", "token could not be validated")
@@ -193,10 +200,19 @@ class RequestPath:
         self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
 
     def excluded(self, path: str) -> bool:
-        """Whether ``path`` is served without a token (``exclude_paths``)."""
-        return (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes)) or (
-            path in self._excluded
-        )
+        """Whether ``path`` is served without a token (``exclude_paths``).
+
+        Only a path written plainly is (:func:`~cae_sdk.resource._urlpath.is_plain`): one with a
+        dot segment, ``//``, a backslash, a ``%`` left after the server's decoding, a ``;`` or a
+        control character needs a token even under an excluded prefix. Whatever sits behind the
+        middleware - a router, a proxy, a file server, an HTTP client that removes dot segments
+        (RFC 3986 section 5.2.4) - could read ``/public/../admin`` as ``/admin``."""
+        if not (
+            (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes))
+            or path in self._excluded
+        ):
+            return False
+        return is_plain(path)
 
     # -- the three steps ------------------------------------------------------------------------
 
@@ -290,13 +306,14 @@ class RequestPath:
             else:
                 result = self.finish(exchange, claims)
         if self.hooks:
-            for pending in self.run_hooks(exchange, result):
-                await pending
+            pending = self.run_hooks(exchange, result)
+            if pending:
+                await self.await_hooks(pending)
         return result
 
     def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
         """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the
-        async hooks returned (the driver awaits them: a hook that raises is logged, never
+        async hooks returned, for :meth:`await_hooks` (a hook that raises is logged, never
         breaks the request)."""
         record = AccessRecord(
             result.decision, result.claims, exchange.method, exchange.path, result.client_ip
@@ -309,8 +326,21 @@ class RequestPath:
                 log.exception("on_decision hook %r failed", hook)
                 continue
             if inspect.isawaitable(outcome):
-                pending.append(_contained(hook, outcome))
+                pending.append(_PendingHook(hook, outcome))
         return pending
+
+    async def await_hooks(self, pending: list[Awaitable[None]]) -> None:
+        """Run what :meth:`run_hooks` returned, together, within ``settings.hook_timeout``: a
+        hook still running then is cancelled and logged, never waited for (the request's answer
+        must not depend on an audit sink). Each runs as a task of its own, so not even a hook
+        that swallows its cancellation can hold the request."""
+        timeout = self._settings.hook_timeout
+        tasks = [asyncio.ensure_future(outcome) for outcome in pending]
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        if late:
+            for task in late:
+                task.cancel()
+            log.warning("%d on_decision hook(s) did not finish within %s s", len(late), timeout)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -334,7 +364,7 @@ class RequestPath:
             )
         except Exception:
             log.exception("building the refusal failed unexpectedly")
-            refusal = _FALLBACK
+            refusal = _fallback(decision)
         self._log_refusal(exchange, refusal, claims)
         return PathResult(decision, claims, exchange.client_ip, refusal)
 
@@ -376,8 +406,32 @@ def _user_agent(headers: Headers) -> str | None:
     return None
 
 
-async def _contained(hook: DecisionHook, outcome: Awaitable[None]) -> None:
-    try:
-        await outcome
-    except Exception:  # a hook must never break a request
-        log.exception("on_decision hook %r failed", hook)
+class _PendingHook:
+    """An async hook's awaitable, contained: awaiting it never raises (a hook must never break
+    a request), and :meth:`close` closes one that will not be awaited (a deadline passed)."""
+
+    __slots__ = ("hook", "outcome")
+
+    def __init__(self, hook: DecisionHook, outcome: Awaitable[None]) -> None:
+        self.hook = hook
+        self.outcome = outcome
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._contained().__await__()
+
+    async def _contained(self) -> None:
+        try:
+            await self.outcome
+        except Exception:
+            log.exception("on_decision hook %r failed", self.hook)
+
+    def close(self) -> None:
+        if inspect.iscoroutine(self.outcome):
+            self.outcome.close()
+
+
+def close_hooks(pending: Iterable[Awaitable[None]]) -> None:
+    """Close hook awaitables that will never be awaited (no "never awaited" warnings)."""
+    for outcome in pending:
+        if isinstance(outcome, _PendingHook) or inspect.iscoroutine(outcome):
+            outcome.close()

@@ -68,6 +68,10 @@ class CAESettings:
     required_roles: Collection[str] = ()
     risk_challenge_at: str | None = "high"
     risk_deny_at: str | None = None
+    hook_timeout: float = 1.0
+    """Seconds the async ``on_decision`` hooks of one request may take together; past it they
+    are cancelled (and logged) and the request is answered: a hook that hangs never holds a
+    request. A synchronous hook runs to its end: keep it short, or make it async."""
 
     def __post_init__(self) -> None:
         # Accept the documented strings ("closed", "strict"...) as well as the enums. An
@@ -76,6 +80,9 @@ class CAESettings:
         self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
         self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
         header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
+        timeout = self.hook_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigurationError(f"hook_timeout must be a positive number: {timeout!r}")
 
 
 _E = TypeVar("_E", FailMode, LocationMode)

@@ -40,14 +40,18 @@ class TokenCache:
         """The claims cached under ``key``, unless expired at ``now`` or, when
         ``signing_keys`` (thumbprints of the current key set) is given, verified with a key
         that is no longer in it."""
-        entry = self._entries.get(key)
+        entries = self._entries
+        entry = entries.get(key)
         if entry is None:
             return None
         claims, expires, thumbprint = entry
         if now >= expires or (signing_keys is not None and thumbprint not in signing_keys):
-            del self._entries[key]
+            entries.pop(key, None)  # another thread may have removed it meanwhile
             return None
-        self._entries.move_to_end(key)
+        try:  # noqa: SIM105 - contextlib.suppress costs more on the warm path
+            entries.move_to_end(key)
+        except KeyError:  # evicted or dropped by another thread since the get: still valid
+            pass
         return claims
 
     def put(self, key: bytes, claims: TokenClaims, expires: float, thumbprint: str = "") -> None:

@@ -19,7 +19,7 @@ import httpx
 from ..core import _jwt
 from ..core.errors import ConfigurationError, JOSEError, TokenValidationError
 from ..core.tokens import TokenClaims
-from ._jws import SUPPORTED_ALGORITHMS, TokenParser, verify_signature
+from ._jws import ACCESS_TOKEN_TYPES, SUPPORTED_ALGORITHMS, TokenParser, verify_signature
 from ._keysets import KeySetSource, key_error
 from ._token_cache import TokenCache
 
@@ -58,6 +58,20 @@ class TokenValidator:
     else ``exp - nbf``) exceeds it with ``token_lifetime_too_long``: revocation watermarks are
     only kept that long. ``None`` disables the check.
 
+    ``require_permissions`` (on in :meth:`entra`) refuses a token that carries neither ``scp``
+    nor ``roles`` with ``missing_claim``, as Microsoft.Identity.Web does (IDW10201; Microsoft
+    identity platform docs, "Protected web API: Verify scopes and app roles"): every Entra
+    access token for an API carries one of them, and an ID token - signed with the same keys,
+    issued by the same issuer, its ``aud`` the app id that is also the API's when one
+    registration is both - carries neither, so it is never taken for an access token. An API
+    that authorizes app-only callers by an access-control list instead of app roles turns it
+    off (Microsoft's ``AllowWebApiToBeAuthorizedByACL``).
+
+    ``token_types`` lists the ``typ`` header values accepted (default ``JWT`` and RFC 9068's
+    ``at+jwt``; a token without ``typ`` passes): a token explicitly typed as another kind of
+    JWT (``secevent+jwt``, ``logout+jwt``, ``dpop+jwt``...) is refused as ``malformed_token``
+    (RFC 8725 section 3.11, explicit typing).
+
     Keys: ``fetch_timeout`` is the overall deadline of one key fetch; a request naming an
     unknown ``kid`` waits at most ``unknown_kid_wait`` for the refresh it starts, and refreshes
     start at most once per ``unknown_kid_cooldown`` (a key set fetched within it answers
@@ -78,6 +92,8 @@ class TokenValidator:
         leeway: int = 60,
         required_claims: Iterable[str] = ("iss", "aud", "exp", "iat"),
         max_lifetime: float | None = DEFAULT_MAX_LIFETIME,
+        require_permissions: bool = False,
+        token_types: Collection[str] = ACCESS_TOKEN_TYPES,
         http_client: httpx.AsyncClient | None = None,
         jwks_max_age: float = 3600.0,
         unknown_kid_cooldown: float = 5.0,
@@ -99,10 +115,11 @@ class TokenValidator:
         if max_lifetime is not None and max_lifetime <= 0:
             raise ConfigurationError("max_lifetime must be positive (or None to disable it)")
         self.algorithms = frozenset(algorithms)
-        self._parser = TokenParser(self.algorithms)
+        self._parser = TokenParser(self.algorithms, token_types)
         self.leeway = leeway
         self.required_claims = tuple(required_claims)
         self.max_lifetime = max_lifetime
+        self.require_permissions = require_permissions
         self.rules = _jwt.ClaimsRules(
             issuers=_jwt.IssuerRule.of(self.issuers),
             audiences=self.audiences,
@@ -145,7 +162,9 @@ class TokenValidator:
         for another host) and v2 (``{authority_host}/{tid}/v2.0``) issuers, audiences
         ``api://{app_id}`` and ``{app_id}``, plus ``audiences`` (for example a custom
         Application ID URI such as ``https://api.contoso.com``: v1 tokens carry it as ``aud``).
-        Without ``tenant_id`` the API is multi-tenant (``tenants`` may restrict it)."""
+        Without ``tenant_id`` the API is multi-tenant (``tenants`` may restrict it).
+        ``require_permissions`` is on: a token without ``scp`` and ``roles`` (an ID token) is
+        refused."""
         host = authority_host.rstrip("/")
         tenant = tenant_id or TENANT_PLACEHOLDER
         # v1 tokens name the security token service: sts.windows.net for Entra, the authority
@@ -158,6 +177,7 @@ class TokenValidator:
         )
         accepted = [f"api://{app_id}", app_id]
         accepted += [a for a in audiences if a not in accepted]
+        options.setdefault("require_permissions", True)
         return cls(issuer=issuers, audiences=accepted, tenants=tenants, **options)
 
     def cached(self, token: str) -> TokenClaims | None:
@@ -195,6 +215,10 @@ class TokenValidator:
         except JOSEError as error:
             reason = _CLAIM_REASONS.get(error.reason, "malformed_token")
             raise TokenValidationError(reason, f"token {error.description}") from None
+        if self.require_permissions and not _grants_permissions(parsed.payload):
+            raise TokenValidationError(
+                "missing_claim", "token carries neither scp nor roles (not an access token)"
+            )
         self._check_tenant(parsed.payload)
         claims = TokenClaims(parsed.payload)
         if times.expires_at is not None:
@@ -211,3 +235,9 @@ class TokenValidator:
 
     async def aclose(self) -> None:
         await self.keys.aclose()
+
+
+def _grants_permissions(payload: Mapping[str, Any]) -> bool:
+    """Whether an Entra token carries delegated scopes (``scp``) or app roles (``roles``)."""
+    scp, roles = payload.get("scp"), payload.get("roles")
+    return (type(scp) is str and bool(scp.strip())) or (type(roles) is list and bool(roles))
