@@ -42,9 +42,10 @@ def readings(path: str) -> tuple[str, ...]:
     if is_plain(path):
         return (written,)
     text = unquote(unquote(path)).replace("\\", "/")
+    # Path parameters dropped first: "/admin/;" reads as "/admin/" (a trailing slash) downstream.
+    segments = [segment.split(";", 1)[0] for segment in text.split("/")]
     kept: list[str] = []
-    for segment in text.split("/"):
-        segment = segment.split(";", 1)[0]
+    for segment in segments:
         if segment in ("", "."):
             continue
         if segment == "..":
@@ -53,6 +54,6 @@ def readings(path: str) -> tuple[str, ...]:
             continue
         kept.append(segment)
     lenient = "/" + "/".join(kept)
-    if kept and text.endswith(("/", "/.", "/..")):
+    if kept and segments[-1] in ("", ".", ".."):
         lenient += "/"
     return (written, lenient.casefold())
