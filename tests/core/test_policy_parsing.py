@@ -241,3 +241,22 @@ def test_country_location_members_are_typed() -> None:
         load_named_locations([{**base, "countriesAndRegions": "NL"}])
     with pytest.raises(ConfigurationError, match="not an ipNamedLocation"):
         load_named_locations([{"id": "x", "displayName": "x"}])
+
+
+# Microsoft Graph "Paging Microsoft Graph data in your app"
+# (https://learn.microsoft.com/graph/paging): a collection response that does not hold every
+# item carries @odata.nextLink. Loading one page would silently skip the policies (or named
+# locations) on the others.
+NEXT = "https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies?$skiptoken=X"
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_one_page_of_a_paged_graph_response_is_refused(as_text: bool) -> None:
+    page = {"@odata.context": "ctx", "@odata.nextLink": NEXT, "value": [doc()]}
+    with pytest.raises(ConfigurationError, match="nextLink"):
+        load_policies(json.dumps(page) if as_text else page)
+    locations = {"@odata.nextLink": NEXT, "value": [{"id": "a", "ipRanges": []}]}
+    with pytest.raises(ConfigurationError, match="nextLink"):
+        load_named_locations(json.dumps(locations) if as_text else locations)
+    # The last page (no nextLink) and a whole collection load.
+    assert [p.id for p in load_policies({"@odata.context": "ctx", "value": [doc()]})] == ["CA001"]

@@ -1,4 +1,5 @@
-"""Operator JSON documents (policy sets, named locations): one size limit, one strict parser.
+"""Operator JSON documents (policy sets, named locations): one size limit, one strict parser,
+one reading of Graph's collection responses.
 
 The library and the ``cae`` command read policy and location files through
 :func:`parse_json_document` only, so a document the library refuses is refused everywhere.
@@ -10,11 +11,12 @@ a duplicate member name or a non-finite number is a :class:`ConfigurationError`,
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["MAX_DOCUMENT_BYTES", "parse_json_document"]
+__all__ = ["MAX_DOCUMENT_BYTES", "graph_collection", "parse_json_document"]
 
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 """The largest policy or named-location document accepted (UTF-8 bytes)."""
@@ -48,3 +50,24 @@ def parse_json_document(source: str | bytes, what: str) -> Any:
         raise ConfigurationError(f"{what} is not valid: {exc}") from None
     except (ValueError, RecursionError):
         raise ConfigurationError(f"{what} is not valid JSON") from None
+
+
+# Microsoft Graph "Paging Microsoft Graph data in your app": a collection response that does
+# not hold every item carries ``@odata.nextLink``; the next page is fetched from it.
+_NEXT_LINK = "@odata.nextLink"
+
+
+def graph_collection(data: Any, what: str) -> list[Any]:
+    """The items of a parsed document: a list, Graph's collection response
+    ``{"value": [...]}``, or one object. A page of a paged response (``@odata.nextLink``) is a
+    :class:`ConfigurationError`: the items on the pages not loaded would be silently missing."""
+    if isinstance(data, Mapping):
+        if _NEXT_LINK in data:
+            raise ConfigurationError(
+                f"{what} is one page of a paged Microsoft Graph response ({_NEXT_LINK}): "
+                "follow @odata.nextLink and load the items of every page together"
+            )
+        data = data.get("value", [data])
+    if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
+        raise ConfigurationError(f'{what} must be a list, one object, or {{"value": [...]}}')
+    return list(data)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._document import parse_json_document
+from .._document import graph_collection, parse_json_document
 from .._members import Members
 from ..errors import ConfigurationError
 from ._model import (
@@ -234,15 +234,13 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
 def load_policies(source: str | bytes | Mapping[str, Any] | Sequence[Any]) -> list[Policy]:
     """Load policies from JSON text (at most ``MAX_DOCUMENT_BYTES``) or parsed JSON: a list
     of policies, one policy, or Graph's list response ``{"value": [...]}`` (as
-    ``GET /identity/conditionalAccess/policies`` returns). Raises :class:`ConfigurationError`
-    on anything else."""
+    ``GET /identity/conditionalAccess/policies`` returns) holding every policy: a page with
+    ``@odata.nextLink`` is refused, as the policies on the other pages would be skipped.
+    Raises :class:`ConfigurationError` on anything else."""
     data: Any = source
     if isinstance(source, (str, bytes)):
         data = parse_json_document(source, "policy document")
-    if isinstance(data, Mapping):
-        data = data.get("value", [data])
-    if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
-        raise ConfigurationError("a policy document must be a list of policies")
+    data = graph_collection(data, "a policy document")
     policies = [parse_policy(item, index=index) for index, item in enumerate(data)]
     ids = [p.id for p in policies]
     if len(set(ids)) != len(ids):
