@@ -70,19 +70,20 @@ def test_mfa_a_v2_token_cannot_show_is_undecided_never_an_amr_challenge(cae):
 
 
 def test_unknown_platform_is_blocked(cae):
-    data, rows = whatif(
-        cae,
-        make_token(groups=[INTERNALS], amr=["pwd", "mfa"]),
-        "--ip",
-        "10.1.1.1",
-        "--user-agent",
-        "curl/8.5",
-    )
+    request = ("--ip", "10.1.1.1", "--user-agent", "curl/8.5")
+    token = make_token(groups=[INTERNALS], amr=["pwd", "mfa"])
+    # CA001 excludes the break-glass group: the token's groups claim decides that only when
+    # it lists every group of the user (PolicyOptions.groups_claim_complete).
+    data, rows = whatif(cae, token, *request, "--groups-claim-complete")
     assert data["request"]["device_platform"] == "unknown"
     assert data["request"]["named_locations_matched"] == ["Corporate network"]
     assert rows["CA001"]["effect"] == "block"
     assert rows["CA100"]["effect"] == "grant"
     assert data["decision"]["outcome"] == "deny"
+    data, rows = whatif(cae, token, *request)
+    assert rows["CA001"]["effect"] == "undecided"
+    assert "the groups claim does not list the group" in rows["CA001"]["why"]
+    assert data["decision"]["outcome"] == "allow"
 
 
 WORKLOAD_APP = "bbbbbbbb-0000-0000-0000-000000000002"

@@ -276,13 +276,53 @@ def test_is_trusted_decides_all_trusted() -> None:
     assert verdict(policy, named_locations=(untrusted,), **inside) is BLOCK
 
 
-def test_groups_overage_is_undecided_and_a_groups_claim_decides() -> None:
-    policy = block({"includeUsers": ["All"], "excludeGroups": ["break-glass"]})
+BREAK_GLASS = "5e3f2b3c-6a1d-4f0e-9d9b-2f1c7a9e0b11"
+SALES = "0d7e4a19-2c3b-4e5f-8a6b-7c8d9e0f1a2b"
+
+
+def test_groups_overage_is_undecided_and_a_listed_group_decides() -> None:
+    policy = block({"includeUsers": ["All"], "excludeGroups": [BREAK_GLASS]})
     overage = {"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {}}}
     assert verdict(policy, claims=overage) is UNDECIDED
-    assert verdict(policy, claims={"groups": ["BREAK-GLASS"]}) is NOT_APPLIED
-    assert verdict(policy, claims={"groups": []}) is BLOCK
+    assert verdict(policy, claims={"groups": [BREAK_GLASS.upper()]}) is NOT_APPLIED
     assert verdict(policy, claims={"groups": "src1"}) is UNDECIDED  # not a list: unread
+
+
+# Entra docs "Configure group claims for applications" (how-to-connect-fed-group-claims):
+# a groups claim may hold security groups only, only the groups assigned to the application
+# ("nested groups are not included"), a filtered list, or on-premises names; Conditional
+# Access counts "any type of group ... Policy is applied to nested users and groups" (Entra
+# docs "Conditional Access: Users, groups, and workload identities"). A group missing from
+# the claim is "not a member" only when the operator vouches the claim lists every group.
+@pytest.mark.parametrize(
+    ("groups", "complete", "expected"),
+    [
+        ([], False, UNDECIDED),
+        ([SALES], False, UNDECIDED),
+        ([], True, BLOCK),
+        ([SALES], True, BLOCK),
+        (["CONTOSO\\Sales"], True, UNDECIDED),  # sAMAccountName format: not object ids
+        ([BREAK_GLASS], False, NOT_APPLIED),
+        ([BREAK_GLASS], True, NOT_APPLIED),
+    ],
+)
+def test_a_group_missing_from_the_groups_claim_is_not_a_non_membership(
+    groups: list[str], complete: bool, expected: PolicyVerdict
+) -> None:
+    excluded = block({"includeUsers": ["All"], "excludeGroups": [BREAK_GLASS]})
+    assert verdict(excluded, claims={"groups": groups}, groups_claim_complete=complete) is (
+        expected
+    )
+    # The same for an included group: a block for its members only.
+    included = block({"includeGroups": [BREAK_GLASS]})
+    flipped = {BLOCK: NOT_APPLIED, NOT_APPLIED: BLOCK, UNDECIDED: UNDECIDED}[expected]
+    assert verdict(included, claims={"groups": groups}, groups_claim_complete=complete) is (flipped)
+
+
+def test_wids_lists_every_tenant_wide_role() -> None:
+    # Access token claims reference, wids: "the tenant-wide roles assigned to this user".
+    policy = block({"includeRoles": ["62e90394-69f5-4237-9190-012177145e10"]})
+    assert verdict(policy, claims={"wids": []}) is NOT_APPLIED
 
 
 def test_a_token_without_oid_is_undecided_for_listed_users() -> None:

@@ -58,6 +58,7 @@ def _seen(decision: Decision) -> Seen:
 
 
 def library(policies: list[Any], locations: tuple[Any, ...], request: Request) -> Seen:
+    # The library as a caller writes it by hand: PolicyContext, member by member.
     context = PolicyContext(
         claims=TokenClaims(token_claims(request)),
         client_ip=request.ip,
@@ -68,6 +69,7 @@ def library(policies: list[Any], locations: tuple[Any, ...], request: Request) -
         service_principal_risk=request.sp_risk,
         mfa_auth_context=request.mfa_auth_context,
         geolocation=geolocation(request.country),
+        groups_claim_complete=request.groups_claim_complete,
     )
     return _seen(evaluate(load_policies(policies), context).decision)
 
@@ -88,6 +90,8 @@ def whatif(
         argv += ["--country", request.country]
     if request.mfa_auth_context is not None:
         argv += ["--mfa-auth-context", request.mfa_auth_context]
+    if request.groups_claim_complete:
+        argv += ["--groups-claim-complete"]
     result = cae(*argv)
     assert result.code == 0, result.err
     decision = result.json()["decision"]
@@ -129,6 +133,7 @@ async def middleware(
                 mfa_auth_context=request.mfa_auth_context,
                 geolocation=geolocation(request.country),
                 country_locations=[loc for loc in named if isinstance(loc, CountryNamedLocation)],
+                groups_claim_complete=request.groups_claim_complete,
             ),
         ),
     )

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ..core.policy_strategies import LOCATIONS, policies
+from ..core.policy_strategies import G1, G2, LOCATIONS, policies
 from ..resource.helpers import SigningKeys
 from .harness import library, middleware, whatif
 from .vectors import API, APP, APP_ONLY, CURL, IPHONE, V1_ISSUER, WINDOWS, Request
@@ -33,7 +33,7 @@ def requests(draw: st.DrawFn) -> Request:
             claims |= {"iss": V1_ISSUER, "ver": "1.0", "appid": APP, "azp": None}
             claims["amr"] = draw(_some(["pwd", "mfa", "wiaormfa"]))
         claims["acrs"] = draw(_some(["c1", "c2"]))
-        for name, values in (("groups", ["g1", "g2"]), ("wids", ["r1"])):
+        for name, values in (("groups", [G1, G2]), ("wids", ["r1"])):
             if draw(st.booleans()):
                 claims[name] = draw(_some(values))
         if draw(st.booleans()):
@@ -51,6 +51,7 @@ def requests(draw: st.DrawFn) -> Request:
         user_risk=draw(st.sampled_from(["none", "high"])),
         sp_risk=draw(st.sampled_from(["none", "high"])),
         mfa_auth_context=draw(st.sampled_from([None, "c2"])),
+        groups_claim_complete=draw(st.booleans()),
     )
 
 

@@ -94,6 +94,9 @@ class Request:
     user_risk: str = "none"
     sp_risk: str = "none"
     mfa_auth_context: str | None = None
+    groups_claim_complete: bool = False
+    """``PolicyOptions.groups_claim_complete``: the operator vouches that ``groups`` lists
+    every group of the user as object ids."""
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,10 @@ BLOCK_COUNTRIES = _portal_policy(
 _TRUSTED_BUT_NOT = {**TRUSTED_NETWORK, "isTrusted": False}
 
 IN_GROUP = {"groups": [GROUP]}
+OTHER_GROUP = {"groups": ["5e3f2b3c-6a1d-4f0e-9d9b-2f1c7a9e0b11"]}
+GROUP_CLAIMS = (
+    "https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-fed-group-claims"
+)
 
 VECTORS = [
     Vector(
@@ -407,9 +414,21 @@ VECTORS = [
         locations=(_TRUSTED_BUT_NOT,),
     ),
     Vector(
-        "exo-mfa/other-group", GRAPH_CREATE_POLICY + " (example 1)", EXO_MFA,
-        Request({**V1_PWD, "groups": ["another-group"]}, app_id=EXO), "allow",
-        "the user is not in the included group",
+        "exo-mfa/other-group-complete-claim", GRAPH_CREATE_POLICY + " (example 1)", EXO_MFA,
+        Request({**V1_PWD, **OTHER_GROUP}, app_id=EXO, groups_claim_complete=True), "allow",
+        "the user is not in the included group: the groups claim lists every group",
+    ),
+    Vector(
+        "exo-mfa/other-group", GRAPH_CREATE_POLICY + " (example 1); " + GROUP_CLAIMS,
+        EXO_MFA, Request({**V1_PWD, **OTHER_GROUP}, app_id=EXO), "undecided",
+        "a groups claim may leave groups out (groups assigned to the application, security "
+        "groups only, a filter) while Conditional Access counts every group type and nesting",
+    ),
+    Vector(
+        "exo-mfa/group-names", GRAPH_CREATE_POLICY + " (example 1); " + GROUP_CLAIMS,
+        EXO_MFA, Request({**V1_PWD, "groups": ["CONTOSO\\Sales"]}, app_id=EXO,
+                         groups_claim_complete=True), "undecided",
+        "a groups claim emitting sAMAccountName names cannot show a group object id",
     ),
     Vector(
         "exo-mfa/no-groups-claim", GRAPH_CREATE_POLICY + " (example 1)", EXO_MFA,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.locations import GeolocationSource, parse_ip
-from ..core.policies import PolicyContext
+from ..core.policies import PolicyContext, PolicyOptions
 from ..core.tokens import TokenClaims, decode_unverified
 from ._commands import add_command
 from ._decode import read_argument
@@ -61,6 +61,13 @@ def register(commands: Any) -> None:
         help="authentication context the tenant ties to MFA (enforces 'require MFA' through it)",
     )
     parser.add_argument(
+        "--groups-claim-complete",
+        action="store_true",
+        help="the token's groups claim lists every group of the user as object ids "
+        "(PolicyOptions.groups_claim_complete); without it a group missing from the claim is "
+        "undecided",
+    )
+    parser.add_argument(
         "--user-risk",
         choices=_RISKS,
         help="the user's risk level (default: not known, risk conditions are undecided)",
@@ -102,8 +109,13 @@ def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContex
     """The request ``cae whatif`` describes, as the resource's engine reads it."""
     if args.ip is not None and parse_ip(args.ip) is None:
         raise CLIError(f"--ip {args.ip!r} is not an IP address")
-    return PolicyContext(
-        claims=claims,
+    options = PolicyOptions(
+        mfa_auth_context=args.mfa_auth_context,
+        geolocation=_geolocation(args.country),
+        groups_claim_complete=args.groups_claim_complete,
+    )
+    return options.context(
+        claims,
         client_ip=args.ip,
         user_agent=args.user_agent or None,
         app_ids=_app_ids(claims, args.app_id),
@@ -111,8 +123,6 @@ def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContex
         named_locations=read_locations_file(args.locations) if args.locations else (),
         user_risk=args.user_risk,
         service_principal_risk=args.sp_risk,
-        mfa_auth_context=args.mfa_auth_context,
-        geolocation=_geolocation(args.country),
     )
 
 

@@ -4,6 +4,7 @@ all its configured conditions are met (Entra docs "Building a Conditional Access
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 from .._revocation import risk_text
@@ -16,6 +17,7 @@ from ._tri import Tri, all_of, any_of, negate, undecided
 __all__ = ["client_app_types_met", "conditions_met"]
 
 _USER_KEYWORDS = frozenset({"all", "none", "guestsorexternalusers"})
+_OBJECT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # conditionalAccessConditionSet.clientAppTypes. A bearer token is issued to a modern
 # authentication client, which Entra calls a browser or a mobile app / desktop client
@@ -49,7 +51,15 @@ def _selected(selection: Selection, values: frozenset[str]) -> bool:
 
 
 def _membership(values: frozenset[str], facts: RequestFacts, claim: str, where: str) -> Tri:
-    """Whether the token's ``groups`` or ``wids`` claim holds one of ``values``."""
+    """Whether the token's ``groups`` or ``wids`` claim holds one of ``values``.
+
+    A listed id shows membership. An id missing from ``wids`` (every tenant-wide role of the
+    user, access token claims reference) shows none. An id missing from ``groups`` shows
+    none only when the operator vouches that the claim lists every group as object ids
+    (:attr:`PolicyOptions.groups_claim_complete`): Conditional Access counts any group type
+    and nested membership, while a ``groups`` claim may hold security groups only, only the
+    groups assigned to the application (no nesting), a filtered list, or on-premises names
+    (Entra docs "Configure group claims for applications")."""
     if not values:
         return False
     held = facts.held(claim)
@@ -58,7 +68,18 @@ def _membership(values: frozenset[str], facts: RequestFacts, claim: str, where: 
         if isinstance(names, Mapping) and claim in names:
             return undecided(f"{where}: the {claim} claim is an overage reference")
         return undecided(f"{where}: the token has no {claim} claim")
-    return bool(values & held)
+    if values & held:
+        return True
+    if claim != "groups":
+        return False
+    if not facts.context.groups_claim_complete:
+        return undecided(
+            f"{where}: the groups claim does not list the group, and a groups claim may "
+            "leave groups out (see PolicyOptions.groups_claim_complete)"
+        )
+    if not all(_OBJECT_ID.fullmatch(group) for group in held):
+        return undecided(f"{where}: the groups claim holds names, not group object ids")
+    return False
 
 
 def _listed_users(ids: frozenset[str], oid: str, where: str) -> Tri:

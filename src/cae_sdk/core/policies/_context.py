@@ -51,6 +51,10 @@ class PolicyContext:
     undecided."""
     geolocation: GeolocationSource | None = None
     """Decides country named locations from the client IP; None leaves them undecided."""
+    groups_claim_complete: bool = False
+    """Whether the token's ``groups`` claim lists every group the user is a member of (see
+    :attr:`PolicyOptions.groups_claim_complete`). When False, a group missing from the claim
+    leaves a group condition undecided: only a listed group decides."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -71,6 +75,15 @@ class PolicyOptions:
     country_locations: Sequence[CountryNamedLocation] = ()
     """Country named locations the policies name (IP locations come from the resource's
     ``named_locations``)."""
+    groups_claim_complete: bool = False
+    """Set when this API's app registration puts *every* group of the user in the ``groups``
+    claim as object ids: ``groupMembershipClaims: All`` (security groups and distribution
+    lists, nested groups included), group ids as emitted by default, no group filter, and not
+    "groups assigned to the application". Conditional Access counts any group type, nested
+    membership included (Entra docs "Conditional Access: Users, groups, and workload
+    identities"), while a ``groups`` claim configured otherwise leaves groups out (Entra docs
+    "Configure group claims for applications"): by default a group missing from the claim
+    leaves a group condition undecided, never "not a member"."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -79,3 +92,31 @@ class PolicyOptions:
         for location in self.country_locations:
             if not isinstance(location, CountryNamedLocation):
                 raise ConfigurationError("country_locations holds CountryNamedLocation values")
+
+    def context(
+        self,
+        claims: TokenClaims,
+        *,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+        app_ids: frozenset[str] = frozenset(),
+        auth_contexts: frozenset[str] = frozenset(),
+        named_locations: Sequence[AnyNamedLocation] = (),
+        user_risk: str | None = None,
+        service_principal_risk: str | None = None,
+    ) -> PolicyContext:
+        """The :class:`PolicyContext` of one request under these options: the one way the
+        middleware and ``cae whatif`` build it, so that an option reaches every adapter."""
+        return PolicyContext(
+            claims=claims,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            app_ids=app_ids,
+            auth_contexts=auth_contexts,
+            named_locations=(*named_locations, *self.country_locations),
+            user_risk=user_risk,
+            service_principal_risk=service_principal_risk,
+            mfa_auth_context=self.mfa_auth_context,
+            geolocation=self.geolocation,
+            groups_claim_complete=self.groups_claim_complete,
+        )
