@@ -344,6 +344,22 @@ WORKLOAD_LOCATION = {
     },
     "grantControls": {"operator": "and", "builtInControls": ["block"]},
 }
+WORKLOAD_IN_MY_TENANT = {
+    **WORKLOAD_LOCATION,
+    "id": "workload-in-my-tenant",
+    "conditions": {
+        **WORKLOAD_LOCATION["conditions"],
+        "clientApplications": {"includeServicePrincipals": ["ServicePrincipalsInMyTenant"]},
+    },
+}
+WORKLOAD_BY_APP_ID = {
+    **WORKLOAD_LOCATION,
+    "id": "workload-by-app-id",
+    "conditions": {
+        **WORKLOAD_LOCATION["conditions"],
+        "clientApplications": {"includeServicePrincipals": [APP]},
+    },
+}
 # Entra docs "Require password change for high-risk users": All users, All resources, user
 # risk High, Require MFA AND Require password change.
 USER_RISK = _portal_policy(
@@ -547,6 +563,17 @@ VECTORS = [
         "workload/inside", ENTRA + "workload-identity", WORKLOAD_LOCATION,
         Request(APP_ONLY, ip="10.9.9.9"), "allow",
         "a trusted location is excluded",
+    ),
+    Vector(
+        "workload/in-my-tenant", ENTRA + "workload-identity (ServicePrincipalsInMyTenant)",
+        WORKLOAD_IN_MY_TENANT, Request(APP_ONLY), "undecided",
+        "the keyword covers single-tenant service principals of the tenant only: managed "
+        "identities and multitenant apps are out of scope, and a token does not show which",
+    ),
+    Vector(
+        "workload/named-by-app-id", ENTRA + "workload-identity (Finding the objectID)",
+        WORKLOAD_BY_APP_ID, Request(APP_ONLY), "allow",
+        "a policy names service principals by object id: the application id selects nothing",
     ),
     Vector(
         "workload/user-token", ENTRA + "workload-identity", WORKLOAD_LOCATION,

@@ -124,6 +124,36 @@ def _users_met(policy: Policy, facts: RequestFacts) -> Tri:
     return all_of([included, negate(any_of(_excluded(policy, facts, oid)))])
 
 
+def _service_principal_selected(selection: Selection, object_id: str | None) -> Tri:
+    """``clientApplications`` for an app-only token. Conditional Access names a service
+    principal by its object id, the token's ``oid`` (Entra docs "Conditional Access for
+    workload identities", "Finding the objectID"), never by the application id. The policy
+    covers single-tenant service principals registered in the tenant only: "Third party SaaS
+    and multi-tenanted apps are out of scope. Managed identities are not covered by policy."
+    A token does not show which kind of service principal calls, so ``ServicePrincipalsInMyTenant``
+    selects a service principal only when it is listed by id."""
+    where = "conditions.clientApplications"
+    oid = (object_id or "").lower()
+    listed = selection.include - {"all"}
+    if not oid:
+        if listed or selection.exclude:
+            return undecided(f"{where}: the token has no oid claim (the service principal id)")
+        return undecided(f"{where}: ServicePrincipalsInMyTenant: {_WHICH_KIND}")
+    if oid in selection.exclude:
+        return False
+    if oid in listed:
+        return True
+    if "all" in selection.include:
+        return undecided(f"{where}: ServicePrincipalsInMyTenant: {_WHICH_KIND}")
+    return False
+
+
+_WHICH_KIND = (
+    "it covers single-tenant service principals registered in the tenant only (not managed "
+    "identities or multitenant apps), and a token does not show which kind calls"
+)
+
+
 def _risk_met(levels: frozenset[str], level: str | None, what: str) -> Tri:
     if not levels:
         return True
@@ -170,8 +200,7 @@ def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
         # for itself (Entra docs "Conditional Access for workload identities").
         yield claims.is_app_only
         yield _target_met(policy, facts)
-        ids = frozenset(v.lower() for v in (claims.app_id, claims.object_id) if v)
-        yield _selected(policy.client_apps, ids)
+        yield _service_principal_selected(policy.client_apps, claims.object_id)
         yield _risk_met(
             policy.service_principal_risk_levels,
             context.service_principal_risk,
@@ -183,7 +212,9 @@ def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
         yield _target_met(policy, facts)
         yield _users_met(policy, facts)
         if policy.client_apps.configured:
-            yield _selected(policy.client_apps, frozenset({(claims.app_id or "").lower()}))
+            # Graph documents clientApplications as service principals (workload identities);
+            # what they would select among a user's requests is not documented.
+            yield undecided("conditions.clientApplications: service principals on a user policy")
         yield _risk_met(policy.user_risk_levels, context.user_risk, "userRiskLevels")
     yield client_app_types_met(policy.client_app_types)
     yield _platforms_met(policy, facts)
