@@ -203,6 +203,36 @@ def test_application_groups(
     assert verdict(policy, app_ids=frozenset(app_ids)) is expected
 
 
+OTHER_API = "99999999-8888-7777-6666-555555555555"
+
+
+# Access token claims reference, aud: "In v1.0 tokens, it can be the client ID or the resource
+# URI used in the request". A resource known only by its App ID URI cannot tell whether an
+# application id a policy lists is its own (Graph conditionalAccessApplications lists ids):
+# undecided, never "not applied" (the policy may target this very API).
+@pytest.mark.parametrize(
+    ("include", "exclude", "app_ids", "expected"),
+    [
+        ([OTHER_API], [], {"my-api"}, UNDECIDED),
+        ([OTHER_API], [], {"my-api", API}, NOT_APPLIED),
+        ([API], [], {"my-api", API}, BLOCK),
+        (["All"], [OTHER_API], {"my-api"}, UNDECIDED),
+        (["All"], [OTHER_API], {API}, BLOCK),
+        ([EXO], [], {"my-api"}, NOT_APPLIED),  # one of Microsoft's own apps: never this API
+        (["All"], [EXO], {"my-api"}, BLOCK),
+    ],
+)
+def test_a_resource_known_only_by_uri_cannot_rule_out_an_application_id(
+    include: list[str], exclude: list[str], app_ids: set[str], expected: PolicyVerdict
+) -> None:
+    policy = block()
+    policy["conditions"]["applications"] = {
+        "includeApplications": include,
+        "excludeApplications": exclude,
+    }
+    assert verdict(policy, app_ids=frozenset(app_ids)) is expected
+
+
 def test_office365_table_names_the_suite_apps_with_published_ids() -> None:
     assert OFFICE365_APPLICATIONS[EXO] == "Office 365 Exchange Online"
     assert "Microsoft Teams Services" in OFFICE365_APPLICATIONS.values()
