@@ -233,6 +233,49 @@ def test_a_resource_known_only_by_uri_cannot_rule_out_an_application_id(
     assert verdict(policy, app_ids=frozenset(app_ids)) is expected
 
 
+CURL = "curl/8.5.0"
+WINDOWS_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+
+
+# Graph conditionalAccessUsers / conditionalAccessPlatforms: "All" is a value of every
+# include and exclude list; excluding it excludes everyone (the exclude action overrides the
+# include action, Entra docs "Conditional Access: Users, groups, and workload identities").
+# A platform value the engine does not detect (Graph's evolvable enum grows) may be the
+# unknown platform: undecided for it.
+@pytest.mark.parametrize(
+    ("policy", "user_agent", "expected"),
+    [
+        (block({"includeUsers": ["All"], "excludeUsers": ["All"]}), CURL, NOT_APPLIED),
+        (
+            block(platforms={"includePlatforms": ["all"], "excludePlatforms": ["all"]}),
+            WINDOWS_UA,
+            NOT_APPLIED,
+        ),
+        (
+            block(platforms={"includePlatforms": ["all"], "excludePlatforms": ["all"]}),
+            CURL,
+            NOT_APPLIED,
+        ),
+        (block(platforms={"includePlatforms": ["visionOS"]}), CURL, UNDECIDED),
+        (block(platforms={"includePlatforms": ["visionOS"]}), WINDOWS_UA, NOT_APPLIED),
+        (
+            block(platforms={"includePlatforms": ["all"], "excludePlatforms": ["visionOS"]}),
+            CURL,
+            UNDECIDED,
+        ),
+        (
+            block(platforms={"includePlatforms": ["all"], "excludePlatforms": ["windows"]}),
+            CURL,
+            BLOCK,
+        ),
+    ],
+)
+def test_all_in_every_exclude_list_and_platforms_not_detected(
+    policy: dict[str, Any], user_agent: str, expected: PolicyVerdict
+) -> None:
+    assert verdict(policy, user_agent=user_agent) is expected
+
+
 def test_office365_table_names_the_suite_apps_with_published_ids() -> None:
     assert OFFICE365_APPLICATIONS[EXO] == "Office 365 Exchange Online"
     assert "Microsoft Teams Services" in OFFICE365_APPLICATIONS.values()

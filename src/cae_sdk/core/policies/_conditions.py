@@ -12,6 +12,7 @@ from ._app_groups import applications_selected
 from ._facts import RequestFacts
 from ._guests import guest_selected
 from ._model import EVERY_GUEST, Policy, Selection
+from ._platforms import KNOWN_PLATFORMS
 from ._tri import Tri, all_of, any_of, negate, undecided
 
 __all__ = ["client_app_types_met", "conditions_met"]
@@ -45,9 +46,10 @@ def client_app_types_met(types: frozenset[str]) -> Tri:
 
 
 def _selected(selection: Selection, values: frozenset[str]) -> bool:
-    """Graph semantics: included (``all`` or a listed value) and not excluded."""
+    """Graph semantics: included (``all`` or a listed value) and not excluded (``all`` or a
+    listed value)."""
     included = "all" in selection.include or bool(selection.include & values)
-    return included and not (selection.exclude & values)
+    return included and not ("all" in selection.exclude or selection.exclude & values)
 
 
 def _membership(values: frozenset[str], facts: RequestFacts, claim: str, where: str) -> Tri:
@@ -106,6 +108,7 @@ def _included(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
 
 def _excluded(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
     users = policy.users
+    yield "all" in users.exclude
     yield _listed_users(users.exclude, oid, "conditions.users.excludeUsers")
     yield _membership(policy.groups.exclude, facts, "groups", "conditions.users.excludeGroups")
     yield _membership(policy.roles.exclude, facts, "wids", "conditions.users.excludeRoles")
@@ -182,12 +185,26 @@ def _locations_met(policy: Policy, facts: RequestFacts) -> Tri:
 
 
 def _platforms_met(policy: Policy, facts: RequestFacts) -> Tri:
-    if not policy.platforms.configured:
+    selection = policy.platforms
+    if not selection.configured:
         return True
     # The unknown platform matches "all" minus the listed ones: that is how a policy set
     # catches spoofed or missing User-Agents (device platform detection is best effort).
+    # A platform name the engine does not detect (a value Graph adds later) may be the
+    # unknown platform: undecided for it, never "not that platform".
     platform = facts.platform
-    return _selected(policy.platforms, frozenset({platform} if platform else ()))
+    if platform is not None:
+        return _selected(selection, frozenset({platform}))
+
+    def names_undetected(values: frozenset[str], where: str) -> Tri:
+        other = sorted(values - KNOWN_PLATFORMS - {"all"})
+        if not other:
+            return False
+        return undecided(f"conditions.platforms.{where}: {', '.join(other)} is not detected")
+
+    included = "all" in selection.include or names_undetected(selection.include, "include")
+    excluded = "all" in selection.exclude or names_undetected(selection.exclude, "exclude")
+    return all_of([included, negate(excluded)])
 
 
 def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
