@@ -11,6 +11,7 @@ from cae_sdk.core.errors import ConfigurationError
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.policies import (
     PolicyContext,
+    PolicyOptions,
     PolicyState,
     PolicyVerdict,
     evaluate,
@@ -390,3 +391,19 @@ def test_block_wins_and_report_only_never_enforced(
 )
 def test_platform_from_user_agent(ua: str | None, platform: str | None) -> None:
     assert platform_from_user_agent(ua) == platform
+
+
+# Access token claims reference, tid: "the tenant that the user is signing in to". A tenant's
+# policies apply to sign-ins to that tenant; a multitenant API sets PolicyOptions.tenant_id.
+def test_policies_apply_to_tokens_of_their_own_tenant_only() -> None:
+    block_all = load_policies([policy("CA001", grant=["block"])])
+    options = PolicyOptions(tenant_id=" T ")
+    own = options.context(TokenClaims({"tid": "t", "oid": OID, "scp": "x"}))
+    other = options.context(TokenClaims({"tid": "other", "oid": OID, "scp": "x"}))
+    unknown = options.context(TokenClaims({"oid": OID, "scp": "x"}))
+    assert evaluate(block_all, own).result("CA001").verdict is PolicyVerdict.BLOCK
+    assert evaluate(block_all, other).result("CA001").verdict is PolicyVerdict.NOT_APPLIED
+    assert evaluate(block_all, unknown).result("CA001").verdict is PolicyVerdict.UNDECIDED
+    assert evaluate(block_all, ctx()).result("CA001").verdict is PolicyVerdict.BLOCK  # None
+    with pytest.raises(ConfigurationError):
+        PolicyOptions(tenant_id=" ")

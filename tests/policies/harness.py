@@ -23,7 +23,16 @@ from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import AccessRecord, CAEMiddleware, CAESettings, TokenValidator
 
 from ..resource.helpers import SigningKeys, sign
-from .vectors import API, SP_OID, TENANT, V1_ISSUER, V2_ISSUER, Request, user_claims
+from .vectors import (
+    API,
+    OTHER_V2_ISSUER,
+    SP_OID,
+    TENANT,
+    V1_ISSUER,
+    V2_ISSUER,
+    Request,
+    user_claims,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ def library(policies: list[Any], locations: tuple[Any, ...], request: Request) -
         mfa_auth_context=request.mfa_auth_context,
         geolocation=geolocation(request.country),
         groups_claim_complete=request.groups_claim_complete,
+        tenant_id=request.tenant_id,
     )
     return _seen(evaluate(load_policies(policies), context).decision)
 
@@ -92,6 +102,8 @@ def whatif(
         argv += ["--mfa-auth-context", request.mfa_auth_context]
     if request.groups_claim_complete:
         argv += ["--groups-claim-complete"]
+    if request.tenant_id is not None:
+        argv += ["--tenant-id", request.tenant_id]
     result = cae(*argv)
     assert result.code == 0, result.err
     decision = result.json()["decision"]
@@ -118,7 +130,9 @@ async def middleware(
     app = CAEMiddleware(
         _ok,
         validator=TokenValidator(
-            issuer=[V1_ISSUER, V2_ISSUER], audiences=[f"api://{API}"], jwks=keys.jwks()
+            issuer=[V1_ISSUER, V2_ISSUER, OTHER_V2_ISSUER],
+            audiences=[f"api://{API}"],
+            jwks=keys.jwks(),
         ),
         store=store,
         on_decision=[records.append],
@@ -134,6 +148,7 @@ async def middleware(
                 geolocation=geolocation(request.country),
                 country_locations=[loc for loc in named if isinstance(loc, CountryNamedLocation)],
                 groups_claim_complete=request.groups_claim_complete,
+                tenant_id=request.tenant_id,
             ),
         ),
     )

@@ -13,7 +13,18 @@ from hypothesis import strategies as st
 from ..core.policy_strategies import G1, G2, LOCATIONS, policies
 from ..resource.helpers import SigningKeys
 from .harness import library, middleware, whatif
-from .vectors import API, APP, APP_ONLY, CURL, IPHONE, V1_ISSUER, WINDOWS, Request
+from .vectors import (
+    API,
+    APP,
+    APP_ONLY,
+    CURL,
+    IPHONE,
+    OTHER_TENANT,
+    TENANT,
+    V1_ISSUER,
+    WINDOWS,
+    Request,
+)
 
 _OID = "aaaaaaaa-0000-0000-0000-000000000001"  # the user policy_strategies includes
 
@@ -52,6 +63,7 @@ def requests(draw: st.DrawFn) -> Request:
         sp_risk=draw(st.sampled_from(["none", "high"])),
         mfa_auth_context=draw(st.sampled_from([None, "c2"])),
         groups_claim_complete=draw(st.booleans()),
+        tenant_id=draw(st.sampled_from([None, TENANT, OTHER_TENANT])),
     )
 
 

@@ -26,6 +26,8 @@ GROUP = "ba8e7ded-8b0f-4836-ba06-8ff1ecc5c8ba"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 V1_ISSUER = f"https://sts.windows.net/{TENANT}/"
 V2_ISSUER = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+OTHER_TENANT = "3c9b2a1d-5e4f-4a3b-9c8d-7e6f5a4b3c2d"  # signs in to a multitenant API
+OTHER_V2_ISSUER = f"https://login.microsoftonline.com/{OTHER_TENANT}/v2.0"
 WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"
 CURL = "curl/8.5.0"
@@ -41,6 +43,7 @@ GRAPH_CREATE_LOCATION = (
     "?view=graph-rest-1.0"
 )
 ENTRA = "https://learn.microsoft.com/entra/identity/conditional-access/"
+TOKEN_CLAIMS = "https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference"
 
 # A trusted corporate network, as a Graph ipNamedLocation ("Create namedLocation" shape).
 TRUSTED_NETWORK = {
@@ -97,6 +100,8 @@ class Request:
     groups_claim_complete: bool = False
     """``PolicyOptions.groups_claim_complete``: the operator vouches that ``groups`` lists
     every group of the user as object ids."""
+    tenant_id: str | None = None
+    """``PolicyOptions.tenant_id``: the tenant the policies belong to."""
 
 
 @dataclass(frozen=True)
@@ -574,6 +579,20 @@ VECTORS = [
         "workload/named-by-app-id", ENTRA + "workload-identity (Finding the objectID)",
         WORKLOAD_BY_APP_ID, Request(APP_ONLY), "allow",
         "a policy names service principals by object id: the application id selects nothing",
+    ),
+    Vector(
+        "tenant/other-tenant", TOKEN_CLAIMS + " (tid); " + GRAPH_CREATE_POLICY + " (example 1)",
+        EXO_MFA,
+        Request({**V1_PWD, **IN_GROUP, "tid": OTHER_TENANT, "iss": OTHER_V2_ISSUER},
+                app_id=EXO, tenant_id=TENANT),
+        "allow",
+        "a user signing in to another tenant (a multitenant API) is under that tenant's "
+        "policies, not these",
+    ),
+    Vector(
+        "tenant/own-tenant", TOKEN_CLAIMS + " (tid); " + GRAPH_CREATE_POLICY + " (example 1)",
+        EXO_MFA, Request({**V1_PWD, **IN_GROUP}, app_id=EXO, tenant_id=TENANT.upper()),
+        "block", "the policies' own tenant: the policy applies and the token shows no MFA",
     ),
     Vector(
         "workload/user-token", ENTRA + "workload-identity", WORKLOAD_LOCATION,

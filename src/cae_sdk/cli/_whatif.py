@@ -68,6 +68,11 @@ def register(commands: Any) -> None:
         "undecided",
     )
     parser.add_argument(
+        "--tenant-id",
+        help="the tenant the policies belong to (PolicyOptions.tenant_id): they apply only to "
+        "tokens whose tid names it; default: the token's tenant",
+    )
+    parser.add_argument(
         "--user-risk",
         choices=_RISKS,
         help="the user's risk level (default: not known, risk conditions are undecided)",
@@ -113,6 +118,7 @@ def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContex
         mfa_auth_context=args.mfa_auth_context,
         geolocation=_geolocation(args.country),
         groups_claim_complete=args.groups_claim_complete,
+        tenant_id=args.tenant_id,
     )
     return options.context(
         claims,

@@ -127,6 +127,14 @@ def _users_met(policy: Policy, facts: RequestFacts) -> Tri:
     return all_of([included, negate(any_of(_excluded(policy, facts, oid)))])
 
 
+def _tenant_met(tenant: str, tid: str | None) -> Tri:
+    """A tenant's policies apply to sign-ins to that tenant: the token's ``tid`` ("the tenant
+    that the user is signing in to", access token claims reference)."""
+    if not tid:
+        return undecided("the token has no tid claim: its tenant is not known")
+    return tid.strip().lower() == tenant
+
+
 def _service_principal_selected(selection: Selection, object_id: str | None) -> Tri:
     """``clientApplications`` for an app-only token. Conditional Access names a service
     principal by its object id, the token's ``oid`` (Entra docs "Conditional Access for
@@ -212,6 +220,8 @@ def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
     the first one observed not to match)."""
     claims = facts.claims
     context = facts.context
+    if context.tenant_id is not None:
+        yield _tenant_met(context.tenant_id, claims.tenant_id)
     if policy.targets_workload_identities:
         # Workload-identity policies apply only when a service principal asks for a token
         # for itself (Entra docs "Conditional Access for workload identities").

@@ -25,6 +25,14 @@ def _auth_context(value: str | None, name: str) -> str | None:
     return value.strip().lower()
 
 
+def _tenant(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("tenant_id must be a tenant id (a non-empty string)")
+    return value.strip().lower()
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyContext:
     """Everything the engine reads about one request. The engine is pure: nothing else."""
@@ -55,11 +63,15 @@ class PolicyContext:
     """Whether the token's ``groups`` claim lists every group the user is a member of (see
     :attr:`PolicyOptions.groups_claim_complete`). When False, a group missing from the claim
     leaves a group condition undecided: only a listed group decides."""
+    tenant_id: str | None = None
+    """The tenant the policies belong to (see :attr:`PolicyOptions.tenant_id`); None: every
+    token's tenant."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "mfa_auth_context", _auth_context(self.mfa_auth_context, "mfa_auth_context")
         )
+        object.__setattr__(self, "tenant_id", _tenant(self.tenant_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,12 @@ class PolicyOptions:
     identities"), while a ``groups`` claim configured otherwise leaves groups out (Entra docs
     "Configure group claims for applications"): by default a group missing from the claim
     leaves a group condition undecided, never "not a member"."""
+    tenant_id: str | None = None
+    """The tenant whose Conditional Access policies these are. A token's ``tid`` names the
+    tenant the user signed in to (access token claims reference), and only that tenant's
+    policies apply to the sign-in: a multitenant API must set this, or the policies of its
+    own tenant are applied to users of other tenants. None: every token is of this tenant
+    (a single-tenant API)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -92,6 +110,7 @@ class PolicyOptions:
         for location in self.country_locations:
             if not isinstance(location, CountryNamedLocation):
                 raise ConfigurationError("country_locations holds CountryNamedLocation values")
+        object.__setattr__(self, "tenant_id", _tenant(self.tenant_id))
 
     def context(
         self,
@@ -119,4 +138,5 @@ class PolicyOptions:
             mfa_auth_context=self.mfa_auth_context,
             geolocation=self.geolocation,
             groups_claim_complete=self.groups_claim_complete,
+            tenant_id=self.tenant_id,
         )
