@@ -260,3 +260,27 @@ def test_one_page_of_a_paged_graph_response_is_refused(as_text: bool) -> None:
         load_named_locations(json.dumps(locations) if as_text else locations)
     # The last page (no nextLink) and a whole collection load.
     assert [p.id for p in load_policies({"@odata.context": "ctx", "value": [doc()]})] == ["CA001"]
+
+
+# Graph conditionalAccessConditionSet.insiderRiskLevels and
+# conditionalAccessGuestsOrExternalUsers.guestOrExternalUserTypes are flags enums: Graph writes
+# one comma-separated string, SDK exports (PowerShell, kiota models) a list of strings.
+@pytest.mark.parametrize("levels", ["elevated", "minor,elevated", ["elevated"], ["minor", "x"]])
+def test_flags_enums_read_as_string_or_list(levels: Any) -> None:
+    (parsed,) = load_policies([doc(insiderRiskLevels=levels)])
+    assert parsed.unsupported == ("conditions.insiderRiskLevels",)
+
+
+@pytest.mark.parametrize("levels", ["none", "", [], ["none"], None])
+def test_flags_enums_without_a_flag_are_unset(levels: Any) -> None:
+    (parsed,) = load_policies([doc(insiderRiskLevels=levels)])
+    assert parsed.unsupported == ()
+
+
+def test_a_list_holding_a_wrong_type_says_so() -> None:
+    policy = doc()
+    policy["conditions"]["users"]["includeUsers"] = ["All", None]
+    with pytest.raises(
+        ConfigurationError, match="includeUsers must be a list of strings, not a list holding null"
+    ):
+        load_policies([policy])

@@ -77,21 +77,11 @@ def _selection(section: Members | None, include: str, exclude: str) -> Selection
     return Selection(section.lowered(include), section.lowered(exclude))
 
 
-def _guest_types(section: Members) -> frozenset[str]:
-    raw = section.raw("guestOrExternalUserTypes")
-    # Graph writes the flags enum as one comma-separated string; SDK exports write a list.
-    if isinstance(raw, str):
-        values: Sequence[str] = raw.split(",")
-    else:
-        values = section.strings("guestOrExternalUserTypes")
-    return frozenset(v.strip().lower() for v in values) - {"", "none"}
-
-
 def _guests(users: Members, key: str) -> GuestSelection | None:
     section = users.section(key)
     if section is None or not users.configured(key):
         return None
-    types = _guest_types(section)
+    types = section.flags("guestOrExternalUserTypes")
     if not types:
         return None
     tenants = section.section("externalTenants")
@@ -193,7 +183,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     for key in _UNSUPPORTED_LISTS:
         if conditions.strings(key):
             unsupported.append(conditions.name(key))
-    if conditions.text("insiderRiskLevels"):  # a flags enum: "minor,moderate,elevated"
+    if conditions.flags("insiderRiskLevels"):  # a flags enum: "minor,moderate,elevated"
         unsupported.append(conditions.name("insiderRiskLevels"))
     conditions.check_object_or_null(*_UNSUPPORTED_OBJECTS)
     unsupported += conditions.configured_outside(_KNOWN_CONDITIONS)
