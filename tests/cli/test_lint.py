@@ -135,6 +135,17 @@ def test_disabled_and_report_only_policies_do_not_cover_unknown_platform(tmp_pat
     assert "unknown-platform" not in {f.rule for f in lint(tmp_path, enabled)}
 
 
+def test_a_deleted_policy_is_not_part_of_the_set(tmp_path):
+    # Graph beta lists soft-deleted policies with deletedDateTime: not enforced, whatever state.
+    block = policy(
+        "CA001-Global-BaseProtection-AllApps-AnyPlatform-Block",
+        grantControls={"builtInControls": ["block"]},
+        deletedDateTime="2025-09-12T17:01:05Z",
+    )
+    mfa = policy("CA002-Global-BaseProtection-AllApps-AnyPlatform-MFA")
+    assert "contradiction" not in {f.rule for f in lint(tmp_path, block, mfa)}
+
+
 def test_report_only_age(tmp_path):
     fresh = policy(
         "CA100-Internals-BaseProtection-AllApps-AnyPlatform-MFA",

@@ -158,12 +158,24 @@ def test_report_only_and_disabled_and_unobservable(cae, tmp_path):
             },
             "grantControls": {"operator": "OR", "builtInControls": ["compliantDevice"]},
         },
+        {  # soft-deleted (Graph beta deletedItems): never evaluated, whatever its state
+            "id": "gone",
+            "displayName": "CA105-Internals-BaseProtection-AllApps-AnyPlatform-Block",
+            "state": "enabled",
+            "deletedDateTime": "2025-09-12T17:01:05Z",
+            "conditions": {
+                "users": {"includeUsers": ["All"]},
+                "applications": {"includeApplications": ["All"]},
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+        },
     ]
     path = tmp_path / "p.json"
     path.write_text(json.dumps(policies))
     data, rows = whatif(cae, make_token(), "--ip", "10.0.0.1", policies=path)
     assert rows["CA102"]["effect"] == "report-only: would block (not enforced)"
     assert rows["CA103"]["effect"] == "disabled"
+    assert rows["CA105"]["effect"] == "deleted"
     assert rows["CA104"]["effect"] == "undecided"
     assert "compliantdevice" in rows["CA104"]["why"]
     assert data["decision"]["outcome"] == "allow"

@@ -15,7 +15,8 @@ from cae_sdk.core.locations import (
     NamedLocation,
     load_named_locations,
 )
-from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, load_policies
+from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, PolicyContext, evaluate, load_policies
+from cae_sdk.core.tokens import TokenClaims
 
 
 def doc(**conditions: Any) -> dict[str, Any]:
@@ -284,3 +285,31 @@ def test_a_list_holding_a_wrong_type_says_so() -> None:
         ConfigurationError, match="includeUsers must be a list of strings, not a list holding null"
     ):
         load_policies([policy])
+
+
+# The members a Graph beta GET returns at the top of a policy (templateId, deletedDateTime,
+# partialEnablementStrategy, as in Graph's own responses): a configured member the engine does
+# not read may change when the policy applies, so it makes the policy undecided.
+def test_top_level_members_outside_the_engine_make_the_policy_undecided() -> None:
+    policy = doc()
+    policy.update(templateId=None, deletedDateTime=None, partialEnablementStrategy=None)
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ()
+    assert parsed.evaluated
+    policy["partialEnablementStrategy"] = {"mode": "gradual"}
+    policy["@odata.type"] = "#microsoft.graph.conditionalAccessPolicy"
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ("partialEnablementStrategy",)
+
+
+def test_a_deleted_policy_is_not_evaluated_whatever_its_state() -> None:
+    # Graph beta lists soft-deleted policies with deletedDateTime (deletedItems).
+    policy = doc()
+    policy["deletedDateTime"] = "2025-09-12T17:01:05Z"
+    (parsed,) = load_policies([policy])
+    assert parsed.deleted == "2025-09-12T17:01:05Z"
+    assert not parsed.evaluated
+    context = PolicyContext(claims=TokenClaims({"oid": "u", "scp": "x"}))
+    evaluation = evaluate([parsed], context)
+    assert evaluation.results == ()
+    assert evaluation.decision.allowed

@@ -139,15 +139,16 @@ def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> di
             }
         )
     for policy in policies:
-        if policy.state is PolicyState.DISABLED:
+        if not policy.evaluated:
+            deleted = policy.deleted is not None
             rows.append(
                 {
                     "id": policy.id,
                     "name": policy.name,
                     "state": policy.state.value,
                     "verdict": "skipped",
-                    "effect": "disabled",
-                    "why": "disabled policies are not evaluated",
+                    "effect": "deleted" if deleted else "disabled",
+                    "why": f"{'deleted' if deleted else 'disabled'} policies are not evaluated",
                 }
             )
     decision = evaluation.decision

@@ -6,7 +6,8 @@ Access policy": every policy is evaluated, all applying policies are enforced, b
   policies are reported (:attr:`PolicyEvaluation.undecided`, ``Decision.details
   ["undecided"]``), never turned into an allow or a block: the identity provider evaluated them
   with everything it knew when it issued the token.
-* Report-only policies are evaluated and reported, never enforced; disabled ones are skipped.
+* Report-only policies are evaluated and reported, never enforced; disabled and deleted
+  ones are skipped.
 * Several applying policies: block wins, then MFA. MFA is asked for with a claims challenge for
   an authentication context (``acrs``) when one can show it, and refused otherwise: a challenge
   the identity provider cannot answer would make the client loop.
@@ -48,9 +49,7 @@ def evaluate_policy(policy: Policy, facts: RequestFacts) -> PolicyResult:
 def evaluate(policies: Sequence[Policy], context: PolicyContext) -> PolicyEvaluation:
     """Evaluate every policy; the decision enforces the enabled ones (block wins, then MFA)."""
     facts = RequestFacts(context)
-    results = tuple(
-        evaluate_policy(p, facts) for p in policies if p.state is not PolicyState.DISABLED
-    )
+    results = tuple(evaluate_policy(p, facts) for p in policies if p.evaluated)
     enforced = [r for r in results if r.state is PolicyState.ENABLED]
     report_only = tuple(
         r.policy_id for r in results if r.state is PolicyState.REPORT_ONLY and r.applied

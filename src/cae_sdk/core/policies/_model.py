@@ -130,6 +130,14 @@ class Policy:
     """Names of the configured session controls (enforced by the identity provider)."""
     modified: str | None = None
     """``modifiedDateTime`` (or ``createdDateTime``) as written in the document."""
+    deleted: str | None = None
+    """``deletedDateTime`` (Graph beta lists soft-deleted policies with it): a deleted policy
+    is not evaluated, whatever its ``state``."""
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the policy is evaluated at all: not disabled, not deleted."""
+        return self.state is not PolicyState.DISABLED and self.deleted is None
 
     @property
     def targets_workload_identities(self) -> bool:

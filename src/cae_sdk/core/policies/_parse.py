@@ -57,6 +57,19 @@ _APPLICATIONS = (
     "includeUserActions",
     "includeAuthenticationContextClassReferences",
 )
+_POLICY_MEMBERS = (
+    "id",
+    "displayName",
+    "description",
+    "state",
+    "createdDateTime",
+    "modifiedDateTime",
+    "deletedDateTime",
+    "templateId",
+    "conditions",
+    "grantControls",
+    "sessionControls",
+)
 _CLIENT_APPLICATIONS = ("includeServicePrincipals", "excludeServicePrincipals")
 _GRANT = (
     "operator",
@@ -166,11 +179,15 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
         raise ConfigurationError(f"{members.owner}: unknown state {state_text!r}") from None
     members.text("description")
     members.text("templateId")
+    unsupported: list[str] = []
+    # conditionalAccessPolicy members that describe the policy rather than its effect; any
+    # other configured member (a beta one such as partialEnablementStrategy, or one Graph
+    # adds later) may change when it applies, so the policy is undecided, never read without.
+    unsupported += members.configured_outside(_POLICY_MEMBERS)
     members.check_object_or_null("sessionControls")
     conditions = members.section("conditions")
     if conditions is None:
         raise ConfigurationError(f"{members.owner}: 'conditions' is required")
-    unsupported: list[str] = []
     users = _users(conditions, unsupported)
     applications = _applications(conditions, unsupported)
     if applications is None:
@@ -218,6 +235,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
         sign_in_risk_levels=conditions.lowered("signInRiskLevels"),
         session_controls=tuple(session.configured_outside(()) if session else ()),
         modified=members.text("modifiedDateTime") or members.text("createdDateTime"),
+        deleted=members.text("deletedDateTime"),
     )
 
 
