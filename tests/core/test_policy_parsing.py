@@ -5,6 +5,7 @@ the engine does not evaluate make the policy undecided; null and empty members a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -313,3 +314,43 @@ def test_a_deleted_policy_is_not_evaluated_whatever_its_state() -> None:
     evaluation = evaluate([parsed], context)
     assert evaluation.results == ()
     assert evaluation.decision.allowed
+
+
+DATA = Path(__file__).parent / "data"
+
+
+# Exports written by Microsoft Graph PowerShell (`Get-MgIdentityConditionalAccessPolicy |
+# ConvertTo-Json -Depth 10`, `Get-MgIdentityConditionalAccessNamedLocation`): PascalCase
+# members, unset members as all-null objects, and the members the SDK model lacks under
+# AdditionalProperties (a named location's type and ranges). They read as Graph's own JSON.
+def test_powershell_exports_read_as_graph_json() -> None:
+    (policy,) = load_policies((DATA / "policy-powershell-export.json").read_bytes())
+    assert policy.id == "6f0c9a2e-7f7e-4a4f-9d6c-0d2b1b9c1a02"
+    assert policy.name.startswith("CA002-Global")
+    assert policy.grant.built_in == {"block"} and policy.grant.others == ()
+    assert policy.users.exclude == {"5e3f2b3c-6a1d-4f0e-9d9b-2f1c7a9e0b11"}
+    assert policy.locations.include == {"all"} and policy.locations.exclude == {"alltrusted"}
+    assert policy.unsupported == () and policy.include_guests is None
+    hq, countries = load_named_locations(
+        (DATA / "named-location-powershell-export.json").read_bytes()
+    )
+    assert isinstance(hq, NamedLocation) and hq.trusted and hq.name == "Corporate network"
+    assert isinstance(countries, CountryNamedLocation)
+    assert countries.countries == {"NL", "DE"}
+    context = PolicyContext(
+        claims=TokenClaims({"oid": "u", "scp": "x"}),
+        client_ip="203.0.113.9",
+        named_locations=(hq, countries),
+    )
+    assert not evaluate([policy], context).decision.allowed
+
+
+def test_a_member_named_twice_across_cases_is_refused() -> None:
+    policy = doc()
+    policy["State"] = "disabled"  # and "state": "enabled"
+    with pytest.raises(ConfigurationError, match="'state' appears twice"):
+        load_policies([policy])
+    policy = doc()
+    policy["additionalProperties"] = {"state": "disabled"}
+    with pytest.raises(ConfigurationError, match="'state' appears twice"):
+        load_policies([policy])

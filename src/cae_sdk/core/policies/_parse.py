@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._document import graph_collection, parse_json_document
+from .._document import graph_collection, graph_object, parse_json_document
 from .._members import Members
 from ..errors import ConfigurationError
 from ._model import (
@@ -170,8 +170,10 @@ def _identity(data: Any, index: int | None) -> tuple[Members, str]:
 
 
 def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy:
-    """Parse one ``conditionalAccessPolicy`` object; raises :class:`ConfigurationError`."""
-    members, policy_id = _identity(data, index)
+    """Parse one ``conditionalAccessPolicy`` object, as Graph writes it or as an SDK exports
+    it (PascalCase members, ``AdditionalProperties``); raises :class:`ConfigurationError`."""
+    where = f"policy #{index + 1}" if index is not None else "policy"
+    members, policy_id = _identity(graph_object(data, where), index)
     state_text = members.text("state") or "enabled"
     try:
         state = PolicyState(state_text)
