@@ -354,3 +354,22 @@ def test_a_member_named_twice_across_cases_is_refused() -> None:
     policy["additionalProperties"] = {"state": "disabled"}
     with pytest.raises(ConfigurationError, match="'state' appears twice"):
         load_policies([policy])
+
+
+def test_a_template_is_refused_as_a_template() -> None:
+    # Graph v1.0 "Get conditionalAccessTemplate", example 1 (abridged): a template is not a
+    # policy; the message says what to do instead of "'conditions' is required".
+    template = {
+        "name": "Require multifactor authentication for admins",
+        "description": "Require multifactor authentication for privileged administrative "
+        "accounts to reduce risk of compromise.",
+        "id": "c7503427-338e-4c5e-902d-abe252abfb43",
+        "scenarios": "secureFoundation,zeroTrust,protectAdmins",
+        "details": {
+            "sessionControls": None,
+            "conditions": doc()["conditions"],
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+        },
+    }
+    with pytest.raises(ConfigurationError, match="conditionalAccessTemplate, not a policy"):
+        load_policies({"value": [template]})

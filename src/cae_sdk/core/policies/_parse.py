@@ -189,6 +189,13 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     members.check_object_or_null("sessionControls")
     conditions = members.section("conditions")
     if conditions is None:
+        if members.raw("details") is not None and members.raw("scenarios") is not None:
+            # Graph "Get conditionalAccessTemplate": name, scenarios, details.
+            raise ConfigurationError(
+                f"{members.owner} is a conditionalAccessTemplate, not a policy: create a "
+                "policy from its details (conditions, grantControls, sessionControls), with a "
+                "displayName and a state"
+            )
         raise ConfigurationError(f"{members.owner}: 'conditions' is required")
     users = _users(conditions, unsupported)
     applications = _applications(conditions, unsupported)
