@@ -97,9 +97,14 @@ def policies(draw: st.DrawFn, index: int = 0) -> dict[str, Any]:
             "includeLocations": draw(_subset(ids)),
             "excludeLocations": draw(_subset(ids[1:], 2)),
         }
+    session: dict[str, Any] | None = None
+    if draw(st.integers(0, 4)) == 0:
+        mode = draw(st.sampled_from(["strictEnforcement", "disabled", "strictLocation"]))
+        session = {"continuousAccessEvaluation": {"mode": mode}}
     return {
         "id": f"P{index}",
         "displayName": f"P{index}",
+        "sessionControls": session,
         "state": draw(st.sampled_from(["enabled", "enabledForReportingButNotEnforced"])),
         "conditions": conditions,
         "grantControls": {
@@ -136,6 +141,7 @@ def contexts(draw: st.DrawFn) -> PolicyContext:
             claims["acct"] = draw(st.sampled_from([0, 1]))
         if draw(st.booleans()):
             claims["idp"] = draw(st.sampled_from([f"https://sts.windows.net/{HOME}/", "live.com"]))
+    claims["ipaddr"] = draw(st.sampled_from([None, "10.9.9.9", "198.51.100.3"]))
     country = draw(st.sampled_from([None, "NL", "US", "none"]))
     geolocation = None
     if country is not None:
@@ -154,6 +160,7 @@ def contexts(draw: st.DrawFn) -> PolicyContext:
         mfa_auth_context=draw(st.sampled_from([None, "c2"])),
         geolocation=geolocation,
         groups_claim_complete=draw(st.booleans()),
+        strict_locations=draw(st.integers(0, 3)) == 0,
     )
 
 

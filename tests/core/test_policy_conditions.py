@@ -12,6 +12,7 @@ from cae_sdk.core.locations import CountryNamedLocation, NamedLocation
 from cae_sdk.core.policies import (
     OFFICE365_APPLICATIONS,
     PolicyContext,
+    PolicyOptions,
     PolicyVerdict,
     evaluate,
     load_policies,
@@ -411,3 +412,86 @@ def test_undecided_is_reported_in_the_decision_never_enforced() -> None:
     assert decision.outcome is Outcome.ALLOW
     assert decision.matched_policies == ()
     assert "P" in decision.details["undecided"]
+
+
+HQ = NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8"], trusted=True)
+BLOCK_OUTSIDE = block(locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]})
+
+
+def cae_session(mode: str, pid: str = "CAE", **users: Any) -> dict[str, Any]:
+    """Entra docs "Conditional Access: Session", "Customize continuous access evaluation":
+    All resources, no conditions, the mode under Session."""
+    return {
+        "id": pid,
+        "state": "enabled",
+        "conditions": {
+            "users": users or {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]},
+        },
+        "sessionControls": {"continuousAccessEvaluation": {"mode": mode}},
+    }
+
+
+def location_verdict(policies: list[dict[str, Any]], **claims: Any) -> PolicyVerdict:
+    ip = claims.pop("ip", "203.0.113.9")
+    base = {"iss": V2_ISSUER, "tid": TENANT, "oid": OID, "scp": "x", **claims}
+    context = PolicyContext(
+        claims=TokenClaims(base), client_ip=ip, app_ids=frozenset({API}), named_locations=(HQ,)
+    )
+    return evaluate(load_policies(policies), context).result("P").verdict
+
+
+# Entra docs "Continuous access evaluation", "Exception for IP address variations" (standard
+# enforcement honours an allowed address the identity provider saw), "Strictly enforce
+# location policies using continuous access evaluation" (strict: the resource's address alone)
+# and "Conditional Access: Session" (CAE disabled: no instant location enforcement, the
+# identity provider's evaluation at issuance stands).
+@pytest.mark.parametrize(
+    ("session", "ipaddr", "ip", "expected"),
+    [
+        (None, "10.1.1.1", "203.0.113.9", NOT_APPLIED),  # standard: the IdP saw HQ
+        (None, "198.51.100.1", "203.0.113.9", BLOCK),
+        (None, "198.51.100.1", "10.1.1.1", NOT_APPLIED),  # the resource sees HQ
+        ("strictEnforcement", "10.1.1.1", "203.0.113.9", BLOCK),
+        ("strictLocation", "10.1.1.1", "203.0.113.9", BLOCK),
+        ("strictEnforcement", "198.51.100.1", "10.1.1.1", NOT_APPLIED),
+        ("disabled", "10.1.1.1", "203.0.113.9", NOT_APPLIED),
+        ("disabled", "198.51.100.1", "10.1.1.1", BLOCK),  # as the IdP evaluated at issuance
+        ("disabled", None, "10.1.1.1", UNDECIDED),  # the IdP's view is not in the token
+    ],
+)
+def test_location_conditions_follow_the_session_cae_enforcement(
+    session: str | None, ipaddr: str | None, ip: str, expected: PolicyVerdict
+) -> None:
+    policies = [BLOCK_OUTSIDE] + ([cae_session(session)] if session else [])
+    assert location_verdict(policies, ipaddr=ipaddr, ip=ip) is expected
+
+
+def test_a_cae_session_control_that_may_apply_leaves_disagreeing_views_undecided() -> None:
+    # The strict policy targets a group the token cannot show: strict or standard is open.
+    strict = cae_session("strictEnforcement", includeGroups=[BREAK_GLASS])
+    split = {"ipaddr": "10.1.1.1", "ip": "203.0.113.9"}
+    assert location_verdict([BLOCK_OUTSIDE, strict], **split) is UNDECIDED
+    # Both views outside: every mode agrees.
+    agreed = {"ipaddr": "198.51.100.1", "ip": "203.0.113.9"}
+    assert location_verdict([BLOCK_OUTSIDE, strict], **agreed) is BLOCK
+    # Report-only and disabled policies set no mode.
+    for state in ("enabledForReportingButNotEnforced", "disabled"):
+        quiet = {**cae_session("strictEnforcement"), "state": state}
+        assert location_verdict([BLOCK_OUTSIDE, quiet], **split) is NOT_APPLIED
+
+
+def test_the_operator_strict_mode_wins() -> None:
+    policies = load_policies([BLOCK_OUTSIDE, cae_session("disabled")])
+    claims = TokenClaims(
+        {"iss": V2_ISSUER, "tid": TENANT, "oid": OID, "scp": "x", "ipaddr": "10.1.1.1"}
+    )
+    context = PolicyOptions(strict_locations=True).context(
+        claims, client_ip="203.0.113.9", app_ids=frozenset({API}), named_locations=(HQ,)
+    )
+    assert evaluate(policies, context).result("P").verdict is BLOCK
+
+
+def test_an_unknown_cae_mode_is_undecided() -> None:
+    odd = {**BLOCK_OUTSIDE, "sessionControls": {"continuousAccessEvaluation": {"mode": "x"}}}
+    assert location_verdict([odd]) is UNDECIDED  # outside HQ: applies but for the mode

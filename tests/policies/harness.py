@@ -80,6 +80,7 @@ def library(policies: list[Any], locations: tuple[Any, ...], request: Request) -
         geolocation=geolocation(request.country),
         groups_claim_complete=request.groups_claim_complete,
         tenant_id=request.tenant_id,
+        strict_locations=request.strict_locations,
     )
     return _seen(evaluate(load_policies(policies), context).decision)
 
@@ -104,6 +105,8 @@ def whatif(
         argv += ["--groups-claim-complete"]
     if request.tenant_id is not None:
         argv += ["--tenant-id", request.tenant_id]
+    if request.strict_locations:
+        argv += ["--strict-locations"]
     result = cae(*argv)
     assert result.code == 0, result.err
     decision = result.json()["decision"]
@@ -149,6 +152,7 @@ async def middleware(
                 country_locations=[loc for loc in named if isinstance(loc, CountryNamedLocation)],
                 groups_claim_complete=request.groups_claim_complete,
                 tenant_id=request.tenant_id,
+                strict_locations=request.strict_locations,
             ),
         ),
     )

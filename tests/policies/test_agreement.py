@@ -53,6 +53,7 @@ def requests(draw: st.DrawFn) -> Request:
             claims["idp"] = draw(
                 st.sampled_from(["https://sts.windows.net/0b2f14e2-91f9-4876-9f59-3cb09b4ec310/"])
             )
+    claims["ipaddr"] = draw(st.sampled_from([None, "10.9.9.9", "198.51.100.3"]))
     return Request(
         claims,
         ip=draw(st.sampled_from(["10.1.2.3", "192.0.2.9", "203.0.113.5", "2001:db8::7"])),
@@ -64,6 +65,7 @@ def requests(draw: st.DrawFn) -> Request:
         mfa_auth_context=draw(st.sampled_from([None, "c2"])),
         groups_claim_complete=draw(st.booleans()),
         tenant_id=draw(st.sampled_from([None, TENANT, OTHER_TENANT])),
+        strict_locations=draw(st.integers(0, 3)) == 0,
     )
 
 

@@ -102,6 +102,8 @@ class Request:
     every group of the user as object ids."""
     tenant_id: str | None = None
     """``PolicyOptions.tenant_id``: the tenant the policies belong to."""
+    strict_locations: bool = False
+    """``PolicyOptions.strict_locations``: CAE strict location enforcement for every session."""
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,32 @@ BLOCK_COUNTRIES = _portal_policy(
 )
 _TRUSTED_BUT_NOT = {**TRUSTED_NETWORK, "isTrusted": False}
 
+CAE = ENTRA + "concept-continuous-access-evaluation (Exception for IP address variations)"
+CAE_STRICT = ENTRA + "concept-continuous-access-evaluation-strict-enforcement"
+CAE_SESSION = ENTRA + "concept-conditional-access-session (Customize continuous access evaluation)"
+# Entra docs "Block access by location": All users, All resources, any location except the
+# trusted ones, Block.
+BLOCK_OUTSIDE_TRUSTED = _portal_policy(
+    "block-outside-trusted",
+    "Block access outside trusted locations",
+    ["block"],
+    locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
+)
+# The same with "Customize continuous access evaluation: Strictly enforce location policies".
+BLOCK_OUTSIDE_TRUSTED_STRICT = {
+    **BLOCK_OUTSIDE_TRUSTED,
+    "id": "block-outside-trusted-strict",
+    "sessionControls": {
+        "continuousAccessEvaluation": {
+            "@odata.type": "#microsoft.graph.continuousAccessEvaluationSessionControl",
+            "mode": "strictEnforcement",
+        }
+    },
+}
+# A split tunnel: the identity provider saw the corporate egress (10.x, in ipaddr), the
+# resource sees the user's own internet address.
+SPLIT_TUNNEL = {"ipaddr": "10.20.30.40"}
+
 IN_GROUP = {"groups": [GROUP]}
 OTHER_GROUP = {"groups": ["5e3f2b3c-6a1d-4f0e-9d9b-2f1c7a9e0b11"]}
 GROUP_CLAIMS = (
@@ -593,6 +621,36 @@ VECTORS = [
         "tenant/own-tenant", TOKEN_CLAIMS + " (tid); " + GRAPH_CREATE_POLICY + " (example 1)",
         EXO_MFA, Request({**V1_PWD, **IN_GROUP}, app_id=EXO, tenant_id=TENANT.upper()),
         "block", "the policies' own tenant: the policy applies and the token shows no MFA",
+    ),
+    Vector(
+        "cae-location/standard-split-tunnel", CAE, BLOCK_OUTSIDE_TRUSTED,
+        Request(SPLIT_TUNNEL), "allow",
+        "standard enforcement: the identity provider saw an allowed IP, so Entra grants access "
+        "although the resource sees another",
+    ),
+    Vector(
+        "cae-location/standard-both-outside", CAE, BLOCK_OUTSIDE_TRUSTED,
+        Request({"ipaddr": "198.51.100.4"}), "block",
+        "both the identity provider and the resource saw an address outside the trusted ones",
+    ),
+    Vector(
+        "cae-location/standard-no-ipaddr", CAE, BLOCK_OUTSIDE_TRUSTED, Request(), "block",
+        "a v2.0 token without ipaddr: the address the resource sees decides",
+    ),
+    Vector(
+        "cae-location/strict-operator", CAE_STRICT, BLOCK_OUTSIDE_TRUSTED,
+        Request(SPLIT_TUNNEL, strict_locations=True), "block",
+        "strict enforcement: the IP the resource sees is not allowed, access is blocked",
+    ),
+    Vector(
+        "cae-location/strict-session-control", CAE_STRICT, BLOCK_OUTSIDE_TRUSTED_STRICT,
+        Request(SPLIT_TUNNEL), "block",
+        "the policy's own session control strictly enforces its location condition",
+    ),
+    Vector(
+        "cae-location/strict-inside", CAE_STRICT, BLOCK_OUTSIDE_TRUSTED_STRICT,
+        Request({"ipaddr": "198.51.100.4"}, ip="10.1.2.3"), "allow",
+        "strict enforcement: the IP the resource sees is allowed",
     ),
     Vector(
         "workload/user-token", ENTRA + "workload-identity", WORKLOAD_LOCATION,

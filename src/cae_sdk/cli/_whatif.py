@@ -68,6 +68,13 @@ def register(commands: Any) -> None:
         "undecided",
     )
     parser.add_argument(
+        "--strict-locations",
+        action="store_true",
+        help="CAE strict location enforcement (PolicyOptions.strict_locations): the client IP "
+        "alone decides location conditions; by default a location the identity provider saw "
+        "as allowed (the token's ipaddr) is honoured",
+    )
+    parser.add_argument(
         "--tenant-id",
         help="the tenant the policies belong to (PolicyOptions.tenant_id): they apply only to "
         "tokens whose tid names it; default: the token's tenant",
@@ -119,6 +126,7 @@ def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContex
         geolocation=_geolocation(args.country),
         groups_claim_complete=args.groups_claim_complete,
         tenant_id=args.tenant_id,
+        strict_locations=args.strict_locations,
     )
     return options.context(
         claims,

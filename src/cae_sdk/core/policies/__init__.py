@@ -8,7 +8,15 @@ from .._document import MAX_DOCUMENT_BYTES
 from ._app_groups import OFFICE365_APPLICATIONS
 from ._context import PolicyContext, PolicyOptions
 from ._evaluate import evaluate
-from ._model import EVERY_GUEST, GrantControls, GuestSelection, Policy, PolicyState, Selection
+from ._model import (
+    EVERY_GUEST,
+    Enforcement,
+    GrantControls,
+    GuestSelection,
+    Policy,
+    PolicyState,
+    Selection,
+)
 from ._parse import load_policies, parse_policy
 from ._platforms import KNOWN_PLATFORMS, platform_from_user_agent
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
@@ -18,6 +26,7 @@ __all__ = [
     "KNOWN_PLATFORMS",
     "MAX_DOCUMENT_BYTES",
     "OFFICE365_APPLICATIONS",
+    "Enforcement",
     "GrantControls",
     "GuestSelection",
     "Policy",

@@ -14,6 +14,7 @@ from ._guests import guest_selected
 from ._model import EVERY_GUEST, Policy, Selection
 from ._platforms import KNOWN_PLATFORMS
 from ._tri import Tri, all_of, any_of, negate, undecided
+from ._where import agree
 
 __all__ = ["client_app_types_met", "conditions_met"]
 
@@ -187,9 +188,16 @@ def _locations_met(policy: Policy, facts: RequestFacts) -> Tri:
     selection = policy.locations
     if not selection.configured:
         return True
-    included = any_of(facts.location(i) for i in sorted(selection.include))
-    excluded = any_of(facts.location(i) for i in sorted(selection.exclude))
-    return all_of([included, negate(excluded)])
+    modes = sorted(facts.modes_for(policy))
+    return agree(
+        (facts.where.condition(selection, mode) for mode in modes),
+        lambda: (
+            "locations: the client IP and the token's ipaddr disagree, and whether this "
+            "session's CAE location enforcement is "
+            + " or ".join(mode.value for mode in modes)
+            + " is undecided"
+        ),
+    )
 
 
 def _platforms_met(policy: Policy, facts: RequestFacts) -> Tri:

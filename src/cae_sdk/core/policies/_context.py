@@ -66,6 +66,9 @@ class PolicyContext:
     tenant_id: str | None = None
     """The tenant the policies belong to (see :attr:`PolicyOptions.tenant_id`); None: every
     token's tenant."""
+    strict_locations: bool = False
+    """Decide every location condition by the client IP alone (see
+    :attr:`PolicyOptions.strict_locations`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -96,6 +99,15 @@ class PolicyOptions:
     identities"), while a ``groups`` claim configured otherwise leaves groups out (Entra docs
     "Configure group claims for applications"): by default a group missing from the claim
     leaves a group condition undecided, never "not a member"."""
+    strict_locations: bool = False
+    """CAE strict location enforcement for every session: a location condition is decided by
+    the IP address this resource sees alone. By default (standard enforcement) a location the
+    identity provider saw as allowed when it issued the token (``ipaddr``) is honoured, as
+    Entra does for split tunnels and other network paths that differ ("Continuous access
+    evaluation", "Exception for IP address variations"); a policy's own
+    ``continuousAccessEvaluation`` session control (``strictEnforcement``) makes the sessions
+    it applies to strict ("Strictly enforce location policies using continuous access
+    evaluation")."""
     tenant_id: str | None = None
     """The tenant whose Conditional Access policies these are. A token's ``tid`` names the
     tenant the user signed in to (access token claims reference), and only that tenant's
@@ -139,4 +151,5 @@ class PolicyOptions:
             geolocation=self.geolocation,
             groups_claim_complete=self.groups_claim_complete,
             tenant_id=self.tenant_id,
+            strict_locations=self.strict_locations,
         )

@@ -25,7 +25,7 @@ from ._conditions import conditions_met
 from ._context import PolicyContext
 from ._controls import grant_outcome
 from ._facts import RequestFacts
-from ._model import Policy, PolicyState
+from ._model import Enforcement, Policy, PolicyState
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
 from ._tri import Undecided
 
@@ -42,13 +42,34 @@ def evaluate_policy(policy: Policy, facts: RequestFacts) -> PolicyResult:
     if isinstance(met, Undecided):
         # Whether it applies hangs on what the resource cannot see; so does its effect.
         reasons = met.reasons + tuple(r for r in reasons if r not in met.reasons)
-        return PolicyResult(policy.id, policy.name, policy.state, PolicyVerdict.UNDECIDED, reasons)
+        verdict, step_up = PolicyVerdict.UNDECIDED, ()
     return PolicyResult(policy.id, policy.name, policy.state, verdict, reasons, step_up)
+
+
+def session_modes(policies: Sequence[Policy], facts: RequestFacts) -> frozenset[Enforcement]:
+    """The CAE location enforcement of this session: the mode of every enforced policy with
+    a ``continuousAccessEvaluation`` session control that applies, else standard; a mode of a
+    policy that may apply (undecided) stays possible. The operator's strict mode wins."""
+    if facts.where.baseline() is Enforcement.STRICT:
+        return frozenset({Enforcement.STRICT})
+    applying: set[Enforcement] = set()
+    possible: set[Enforcement] = set()
+    for policy in policies:
+        mode = policy.cae_mode
+        if mode is None or not policy.evaluated or policy.state is not PolicyState.ENABLED:
+            continue
+        met = conditions_met(policy, facts)
+        if met is True:
+            applying.add(mode)
+        elif isinstance(met, Undecided):
+            possible.add(mode)
+    return frozenset((applying or {Enforcement.STANDARD}) | possible)
 
 
 def evaluate(policies: Sequence[Policy], context: PolicyContext) -> PolicyEvaluation:
     """Evaluate every policy; the decision enforces the enabled ones (block wins, then MFA)."""
     facts = RequestFacts(context)
+    facts.location_modes = session_modes(policies, facts)
     results = tuple(evaluate_policy(p, facts) for p in policies if p.evaluated)
     enforced = [r for r in results if r.state is PolicyState.ENABLED]
     report_only = tuple(

@@ -17,12 +17,22 @@ from enum import Enum
 __all__ = [
     "EVERY_GUEST",
     "GUEST_OR_EXTERNAL_USER_TYPES",
+    "Enforcement",
     "GrantControls",
     "GuestSelection",
     "Policy",
     "PolicyState",
     "Selection",
 ]
+
+
+class Enforcement(str, Enum):
+    """A session's continuous access evaluation location enforcement, as a policy's
+    ``sessionControls.continuousAccessEvaluation.mode`` sets it (see :mod:`._where`)."""
+
+    STANDARD = "standard"
+    STRICT = "strict"
+    DISABLED = "disabled"
 
 
 class PolicyState(str, Enum):
@@ -128,6 +138,9 @@ class Policy:
     sign_in_risk_levels: frozenset[str] = frozenset()
     session_controls: tuple[str, ...] = ()
     """Names of the configured session controls (enforced by the identity provider)."""
+    cae_mode: Enforcement | None = None
+    """``sessionControls.continuousAccessEvaluation.mode``: strict (``strictEnforcement``) or
+    disabled location enforcement for the sessions this policy applies to."""
     modified: str | None = None
     """``modifiedDateTime`` (or ``createdDateTime``) as written in the document."""
     deleted: str | None = None

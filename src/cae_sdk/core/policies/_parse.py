@@ -15,6 +15,7 @@ from .._document import graph_collection, graph_object, parse_json_document
 from .._members import Members
 from ..errors import ConfigurationError
 from ._model import (
+    Enforcement,
     GrantControls,
     GuestSelection,
     Policy,
@@ -128,6 +129,29 @@ def _grant(data: Members) -> GrantControls:
     return GrantControls(operator, grant.lowered("builtInControls"), tuple(others))
 
 
+# continuousAccessEvaluationSessionControl.mode (Graph): strictEnforcement, disabled,
+# unknownFutureValue, strictLocation.
+_CAE_MODES = {
+    "strictenforcement": Enforcement.STRICT,
+    "strictlocation": Enforcement.STRICT,
+    "disabled": Enforcement.DISABLED,
+}
+
+
+def _cae_mode(session: Members, unsupported: list[str]) -> Enforcement | None:
+    cae = session.section("continuousAccessEvaluation")
+    if cae is None:
+        return None
+    unsupported += cae.configured_outside(("mode",))
+    mode = cae.text("mode")
+    if mode is None:
+        return None
+    known = _CAE_MODES.get(mode.strip().lower())
+    if known is None:
+        unsupported.append(f"{cae.name('mode')} {mode!r}")
+    return known
+
+
 def _users(conditions: Members, unsupported: list[str]) -> Members | None:
     users = conditions.section("users")
     if users is not None:
@@ -214,6 +238,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     conditions.check_object_or_null(*_UNSUPPORTED_OBJECTS)
     unsupported += conditions.configured_outside(_KNOWN_CONDITIONS)
     session = members.section("sessionControls")
+    cae_mode = _cae_mode(session, unsupported) if session is not None else None
     platforms = conditions.section("platforms")
     if platforms is not None:
         unsupported += platforms.configured_outside(("includePlatforms", "excludePlatforms"))
@@ -243,6 +268,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
         client_app_types=conditions.lowered("clientAppTypes"),
         sign_in_risk_levels=conditions.lowered("signInRiskLevels"),
         session_controls=tuple(session.configured_outside(()) if session else ()),
+        cae_mode=cae_mode,
         modified=members.text("modifiedDateTime") or members.text("createdDateTime"),
         deleted=members.text("deletedDateTime"),
     )
