@@ -230,3 +230,25 @@ def test_unobservable_membership_is_undecided_and_mismatches_still_named(cae):
     assert rows["CA001"]["why"] == "does not match: device platform"
     assert rows["CA101"]["why"] == "does not match: applications"
     assert data["decision"]["outcome"] == "allow"
+
+
+def test_session_controls_are_said_to_be_enforced_elsewhere(cae, tmp_path):
+    # Entra docs "Conditional Access: Session": sign-in frequency is the identity provider's.
+    sif = {
+        "id": "sif",
+        "displayName": "CA106-Internals-BaseProtection-AllApps-AnyPlatform-SessionFrequency",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]},
+        },
+        "sessionControls": {"signInFrequency": {"value": 4, "type": "hours", "isEnabled": True}},
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([sif]))
+    _, rows = whatif(cae, make_token(), "--ip", "10.0.0.1", policies=path)
+    assert rows["CA106"]["effect"] == "grant"
+    assert rows["CA106"]["why"] == (
+        "applies; no grant control; session controls not enforced by this resource: "
+        "signInFrequency: enforced by the identity provider when it issues tokens"
+    )

@@ -16,7 +16,13 @@ from cae_sdk.core.locations import (
     NamedLocation,
     load_named_locations,
 )
-from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, PolicyContext, evaluate, load_policies
+from cae_sdk.core.policies import (
+    MAX_DOCUMENT_BYTES,
+    PolicyContext,
+    PolicyVerdict,
+    evaluate,
+    load_policies,
+)
 from cae_sdk.core.tokens import TokenClaims
 
 
@@ -373,3 +379,33 @@ def test_a_template_is_refused_as_a_template() -> None:
     }
     with pytest.raises(ConfigurationError, match="conditionalAccessTemplate, not a policy"):
         load_policies({"value": [template]})
+
+
+# Graph conditionalAccessSessionControls and Entra docs "Conditional Access: Session": the
+# controls shape the session after access is granted; a token shows none of them. They are
+# reported with who enforces each; one Graph adds later (unknown here) makes the policy
+# undecided; a control switched off (isEnabled false, disableResilienceDefaults false) is off.
+def test_session_controls_are_reported_never_ignored() -> None:
+    policy = doc()
+    policy["grantControls"] = None
+    policy["sessionControls"] = {
+        "applicationEnforcedRestrictions": None,
+        "persistentBrowser": {"isEnabled": False, "mode": "always"},
+        "disableResilienceDefaults": False,
+        "cloudAppSecurity": {"cloudAppSecurityType": "blockDownloads", "isEnabled": True},
+        "signInFrequency": {"value": 4, "type": "hours", "isEnabled": True},
+    }
+    (parsed,) = load_policies([policy])
+    assert parsed.session_controls == ("cloudAppSecurity", "signInFrequency")
+    assert parsed.unsupported == ()
+    context = PolicyContext(claims=TokenClaims({"oid": "u", "scp": "x"}))
+    (result,) = evaluate([parsed], context).results
+    assert result.verdict is PolicyVerdict.SATISFIED
+    assert result.session_controls == (
+        "cloudAppSecurity: enforced by the Microsoft Defender for Cloud Apps reverse proxy",
+        "signInFrequency: enforced by the identity provider when it issues tokens",
+    )
+    policy["sessionControls"]["aControlFromTheFuture"] = {"isEnabled": True}
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ("sessionControls.aControlFromTheFuture",)
+    assert evaluate([parsed], context).results[0].verdict is PolicyVerdict.UNDECIDED

@@ -78,6 +78,15 @@ def _why_not(policy: Policy, context: PolicyContext) -> str:
 
 
 def _why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
+    why = _verdict_why(policy, result, context)
+    if result.session_controls:
+        why += "; session controls not enforced by this resource: " + "; ".join(
+            result.session_controls
+        )
+    return why
+
+
+def _verdict_why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
     verdict = result.verdict
     if verdict is PolicyVerdict.NOT_APPLIED:
         return _why_not(policy, context)

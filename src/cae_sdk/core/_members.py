@@ -139,5 +139,13 @@ class Members:
             if "@" not in str(key) and key not in allowed and configured(value)
         ]
 
+    def configured_keys(self) -> list[str]:
+        """The keys of the configured members (annotations left out)."""
+        return [
+            str(key)
+            for key, value in self._data.items()
+            if "@" not in str(key) and configured(value)
+        ]
+
     def configured(self, key: str) -> bool:
         return configured(self._data.get(key))

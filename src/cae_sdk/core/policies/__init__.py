@@ -20,12 +20,14 @@ from ._model import (
 from ._parse import load_policies, parse_policy
 from ._platforms import KNOWN_PLATFORMS, platform_from_user_agent
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
+from ._session import SESSION_CONTROLS
 
 __all__ = [
     "EVERY_GUEST",
     "KNOWN_PLATFORMS",
     "MAX_DOCUMENT_BYTES",
     "OFFICE365_APPLICATIONS",
+    "SESSION_CONTROLS",
     "Enforcement",
     "GrantControls",
     "GuestSelection",

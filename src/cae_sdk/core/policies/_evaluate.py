@@ -27,6 +27,7 @@ from ._controls import grant_outcome
 from ._facts import RequestFacts
 from ._model import Enforcement, Policy, PolicyState
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
+from ._session import SESSION_CONTROLS
 from ._tri import Undecided
 
 __all__ = ["evaluate", "evaluate_policy"]
@@ -39,11 +40,12 @@ def evaluate_policy(policy: Policy, facts: RequestFacts) -> PolicyResult:
         # An observed condition does not match: settled, whatever else is undecided.
         return PolicyResult(policy.id, policy.name, policy.state, PolicyVerdict.NOT_APPLIED)
     verdict, reasons, step_up = grant_outcome(policy, facts)
+    session = tuple(f"{name}: {SESSION_CONTROLS[name]}" for name in policy.session_controls)
     if isinstance(met, Undecided):
         # Whether it applies hangs on what the resource cannot see; so does its effect.
         reasons = met.reasons + tuple(r for r in reasons if r not in met.reasons)
         verdict, step_up = PolicyVerdict.UNDECIDED, ()
-    return PolicyResult(policy.id, policy.name, policy.state, verdict, reasons, step_up)
+    return PolicyResult(policy.id, policy.name, policy.state, verdict, reasons, step_up, session)
 
 
 def session_modes(policies: Sequence[Policy], facts: RequestFacts) -> frozenset[Enforcement]:

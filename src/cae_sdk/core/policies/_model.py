@@ -137,7 +137,7 @@ class Policy:
     """Lower-cased ``clientAppTypes``; empty means not configured (``all``)."""
     sign_in_risk_levels: frozenset[str] = frozenset()
     session_controls: tuple[str, ...] = ()
-    """Names of the configured session controls (enforced by the identity provider)."""
+    """Names of the configured session controls (:mod:`._session` says who enforces each)."""
     cae_mode: Enforcement | None = None
     """``sessionControls.continuousAccessEvaluation.mode``: strict (``strictEnforcement``) or
     disabled location enforcement for the sessions this policy applies to."""

@@ -22,6 +22,7 @@ from ._model import (
     PolicyState,
     Selection,
 )
+from ._session import configured_session_controls
 
 __all__ = ["load_policies", "parse_policy"]
 
@@ -239,6 +240,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     unsupported += conditions.configured_outside(_KNOWN_CONDITIONS)
     session = members.section("sessionControls")
     cae_mode = _cae_mode(session, unsupported) if session is not None else None
+    session_controls = configured_session_controls(session, unsupported)
     platforms = conditions.section("platforms")
     if platforms is not None:
         unsupported += platforms.configured_outside(("includePlatforms", "excludePlatforms"))
@@ -267,7 +269,7 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
         user_actions=applications.lowered("includeUserActions"),
         client_app_types=conditions.lowered("clientAppTypes"),
         sign_in_risk_levels=conditions.lowered("signInRiskLevels"),
-        session_controls=tuple(session.configured_outside(()) if session else ()),
+        session_controls=session_controls,
         cae_mode=cae_mode,
         modified=members.text("modifiedDateTime") or members.text("createdDateTime"),
         deleted=members.text("deletedDateTime"),
