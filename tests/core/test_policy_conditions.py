@@ -495,3 +495,20 @@ def test_the_operator_strict_mode_wins() -> None:
 def test_an_unknown_cae_mode_is_undecided() -> None:
     odd = {**BLOCK_OUTSIDE, "sessionControls": {"continuousAccessEvaluation": {"mode": "x"}}}
     assert location_verdict([odd]) is UNDECIDED  # outside HQ: applies but for the mode
+
+
+# Entra docs "Using the location condition in a Conditional Access policy": AllTrusted is the
+# named locations marked trusted (and the MFA trusted IPs). A resource that was given no IP
+# named locations cannot tell a trusted network from any other: "block outside AllTrusted"
+# must not block everyone.
+def test_all_trusted_without_any_named_location_is_undecided() -> None:
+    assert location_verdict([BLOCK_OUTSIDE], ip="10.1.1.1") is NOT_APPLIED  # HQ is given
+    policies = load_policies([BLOCK_OUTSIDE])
+    claims = TokenClaims({"iss": V2_ISSUER, "tid": TENANT, "oid": OID, "scp": "x"})
+    bare = PolicyContext(claims=claims, client_ip="10.1.1.1", app_ids=frozenset({API}))
+    assert evaluate(policies, bare).result("P").verdict is UNDECIDED
+    untrusted = NamedLocation.from_cidrs("lab", "Lab", ["192.0.2.0/24"])
+    some = PolicyContext(
+        claims=claims, client_ip="10.1.1.1", app_ids=frozenset({API}), named_locations=(untrusted,)
+    )
+    assert evaluate(policies, some).result("P").verdict is BLOCK  # none of those is trusted

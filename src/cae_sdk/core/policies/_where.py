@@ -106,16 +106,20 @@ class Whereabouts:
         known = self._inside.get(key)
         if known is not None:
             return known
+        result: Tri
         if location_id == "alltrusted":
             # Trusted IP named locations. Entra also counts the legacy "MFA trusted IPs" of
             # the MFA service settings, which a resource cannot read: list them as a trusted
-            # named location.
-            trusted = (
-                loc
-                for loc in self.context.named_locations
-                if isinstance(loc, NamedLocation) and loc.trusted
-            )
-            result = self._inside_ip(trusted, "AllTrusted", which)
+            # named location. A resource given no IP named locations at all knows none of the
+            # trusted ones: undecided, never "outside every trusted location".
+            ip_locations = [
+                loc for loc in self.context.named_locations if isinstance(loc, NamedLocation)
+            ]
+            if not ip_locations:
+                result = undecided("locations: AllTrusted: no IP named locations are known here")
+            else:
+                trusted = (loc for loc in ip_locations if loc.trusted)
+                result = self._inside_ip(trusted, "AllTrusted", which)
         else:
             location = self._by_id.get(location_id)
             if location is None:
