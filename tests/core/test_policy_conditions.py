@@ -181,6 +181,29 @@ def test_client_app_types(types: list[str], expected: PolicyVerdict) -> None:
     assert verdict(block(clientAppTypes=types)) is expected
 
 
+# Entra docs "Conditional Access: Conditions", client apps: "Browser - These include
+# web-based applications that use protocols like SAML, WS-Federation, OpenID Connect, or
+# services registered as an OAuth confidential client." azpacr (v2.0) / appidacr (v1.0) 1 or 2
+# is a confidential client (access token claims reference); 0, a public client, may be a
+# mobile or desktop app or a single-page app in a browser.
+@pytest.mark.parametrize(
+    ("types", "claims", "expected"),
+    [
+        (["browser"], {"azpacr": "1"}, BLOCK),
+        (["browser"], {"appidacr": "2"}, BLOCK),
+        (["mobileAppsAndDesktopClients"], {"azpacr": "2"}, NOT_APPLIED),
+        (["mobileAppsAndDesktopClients", "other"], {"azpacr": "1"}, NOT_APPLIED),
+        (["browser"], {"azpacr": "0"}, UNDECIDED),
+        (["mobileAppsAndDesktopClients"], {"azpacr": "0"}, UNDECIDED),
+        (["browser"], {"azpacr": True}, UNDECIDED),
+    ],
+)
+def test_a_confidential_client_is_a_browser(
+    types: list[str], claims: dict[str, Any], expected: PolicyVerdict
+) -> None:
+    assert verdict(block(clientAppTypes=types), claims=claims) is expected
+
+
 @pytest.mark.parametrize(
     ("include", "exclude", "app_ids", "expected"),
     [

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from .._revocation import risk_text
+from ..tokens import TokenClaims
 from ._app_groups import applications_selected
 from ._facts import RequestFacts
 from ._guests import guest_selected
@@ -30,7 +31,22 @@ _MODERN_ALIASES = {"modern": "mobileappsanddesktopclients"}
 _LEGACY = frozenset({"exchangeactivesync", "eassupported", "easunsupported", "other"})
 
 
-def client_app_types_met(types: frozenset[str]) -> Tri:
+def _confidential_client(claims: TokenClaims) -> bool | None:
+    """Whether the client authenticated with a secret or a certificate: ``azpacr`` (v2.0) /
+    ``appidacr`` (v1.0) 1 or 2; 0 is a public client (access token claims reference)."""
+    value = claims.get("azpacr", claims.get("appidacr"))
+    if value in ("1", "2", 1, 2) and not isinstance(value, bool):
+        return True
+    if value in ("0", 0) and not isinstance(value, bool):
+        return False
+    return None
+
+
+def client_app_types_met(types: frozenset[str], claims: TokenClaims | None = None) -> Tri:
+    """``clientAppTypes`` for a bearer token. Entra docs "Conditional Access: Conditions",
+    client apps: "Browser" includes "services registered as an OAuth confidential client", so
+    a token a confidential client obtained is a browser's; a public client may be a mobile or
+    desktop app or a single-page app in a browser."""
     if not types or "all" in types:
         return True
     named = frozenset(_MODERN_ALIASES.get(t, t) for t in types)
@@ -39,9 +55,12 @@ def client_app_types_met(types: frozenset[str]) -> Tri:
     if named <= _LEGACY:
         return False
     if named & _MODERN:
+        confidential = _confidential_client(claims) if claims is not None else None
+        if confidential:
+            return "browser" in named
         return undecided(
             "conditions.clientAppTypes: a resource cannot tell a browser from a mobile or "
-            "desktop client"
+            "desktop client (the token shows a public client, or no azpacr / appidacr)"
         )
     return undecided(f"conditions.clientAppTypes: {', '.join(sorted(named - _LEGACY))}")
 
@@ -251,7 +270,7 @@ def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
             # what they would select among a user's requests is not documented.
             yield undecided("conditions.clientApplications: service principals on a user policy")
         yield _risk_met(policy.user_risk_levels, context.user_risk, "userRiskLevels")
-    yield client_app_types_met(policy.client_app_types)
+    yield client_app_types_met(policy.client_app_types, claims)
     yield _platforms_met(policy, facts)
     yield _locations_met(policy, facts)
     for name in policy.unsupported:
