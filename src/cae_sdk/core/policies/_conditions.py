@@ -249,11 +249,18 @@ def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
     context = facts.context
     if context.tenant_id is not None:
         yield _tenant_met(context.tenant_id, claims.tenant_id)
-    if policy.targets_workload_identities:
-        # Workload-identity policies apply only when a service principal asks for a token
-        # for itself (Entra docs "Conditional Access for workload identities").
-        yield claims.is_app_only
-        yield _target_met(policy, facts)
+    workload = policy.targets_workload_identities
+    # Workload-identity policies apply only when a service principal asks for a token for
+    # itself (Entra docs "Conditional Access for workload identities"); user policies never
+    # apply to app-only tokens (workload identities need their own).
+    yield claims.is_app_only if workload else not claims.is_app_only
+    yield _target_met(policy, facts)
+    # Conditions answered once per request (shared by the policies) before the per-policy
+    # user and service principal selections, whose undecided answers would not stop early.
+    yield client_app_types_met(policy.client_app_types, claims)
+    yield _platforms_met(policy, facts)
+    yield _locations_met(policy, facts)
+    if workload:
         yield _service_principal_selected(policy.client_apps, claims.object_id)
         yield _risk_met(
             policy.service_principal_risk_levels,
@@ -261,18 +268,12 @@ def _checks(policy: Policy, facts: RequestFacts) -> Iterator[Tri]:
             "servicePrincipalRiskLevels",
         )
     else:
-        # User policies never apply to app-only tokens (workload identities need their own).
-        yield not claims.is_app_only
-        yield _target_met(policy, facts)
         yield _users_met(policy, facts)
         if policy.client_apps.configured:
             # Graph documents clientApplications as service principals (workload identities);
             # what they would select among a user's requests is not documented.
             yield undecided("conditions.clientApplications: service principals on a user policy")
         yield _risk_met(policy.user_risk_levels, context.user_risk, "userRiskLevels")
-    yield client_app_types_met(policy.client_app_types, claims)
-    yield _platforms_met(policy, facts)
-    yield _locations_met(policy, facts)
     for name in policy.unsupported:
         yield undecided(f"{name} is not evaluated by a resource")
 

@@ -42,6 +42,7 @@ class Whereabouts:
     def __init__(self, context: PolicyContext) -> None:
         self.context = context
         self._inside: dict[tuple[str, str], Tri] = {}
+        self._conditions: dict[tuple[Selection, Enforcement], Tri] = {}
         self._countries: dict[str, str | Undecided | None] = {}
 
     @cached_property
@@ -137,7 +138,15 @@ class Whereabouts:
         return all_of([included, negate(excluded)])
 
     def condition(self, selection: Selection, mode: Enforcement) -> Tri:
-        """A policy's location condition under one CAE location enforcement mode."""
+        """A policy's location condition under one CAE location enforcement mode (policies
+        sharing a selection, ``All`` but ``AllTrusted`` say, share the answer)."""
+        key = (selection, mode)
+        known = self._conditions.get(key)
+        if known is None:
+            known = self._conditions[key] = self._mode_condition(selection, mode)
+        return known
+
+    def _mode_condition(self, selection: Selection, mode: Enforcement) -> Tri:
         seen = self._condition(selection, "resource")
         if mode is Enforcement.STRICT:
             return seen
@@ -162,6 +171,8 @@ class Whereabouts:
 def agree(values: Iterable[Tri], disagreement: Callable[[], str]) -> Tri:
     """The one value every possible mode gives, or undecided when they differ."""
     values = list(values)
+    if len(values) == 1:
+        return values[0]
     decided = {v for v in values if not isinstance(v, Undecided)}
     open_values = [v for v in values if isinstance(v, Undecided)]
     if (decided and open_values) or len(decided) > 1:
