@@ -168,7 +168,9 @@ def _add(policy: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str,
     changed = copy.deepcopy(policy)
     target = changed
     for key in path[:-1]:
-        target = target.setdefault(key, {})
+        if target.get(key) is None:
+            target[key] = {}
+        target = target[key]
     target[path[-1]] = value
     return changed
 
@@ -183,6 +185,11 @@ UNOBSERVABLE = [
     (("conditions", "applications", "applicationFilter"), {"mode": "include", "rule": "x"}),
     (("conditions", "users", "includeFutureKind"), ["x"]),
     (("conditions", "locations", "futureLocationKind"), ["x"]),
+    (("conditions", "clientApplications", "servicePrincipalFilter"), {"mode": "include"}),
+    (("sessionControls", "aControlFromTheFuture"), {"isEnabled": True}),
+    (("sessionControls", "continuousAccessEvaluation"), {"mode": "aModeFromTheFuture"}),
+    (("partialEnablementStrategy",), {"mode": "gradual"}),
+    (("grantControls", "aControlFromTheFuture"), ["x"]),
 ]
 
 

@@ -535,3 +535,13 @@ def test_all_trusted_without_any_named_location_is_undecided() -> None:
         claims=claims, client_ip="10.1.1.1", app_ids=frozenset({API}), named_locations=(untrusted,)
     )
     assert evaluate(policies, some).result("P").verdict is BLOCK  # none of those is trusted
+
+
+def test_an_unknown_cae_mode_may_mean_any_mode_for_the_session() -> None:
+    # Graph's continuousAccessEvaluationMode is an evolvable enum: a mode the engine does not
+    # know may be strict or not, so a location the two addresses disagree on is undecided.
+    future = cae_session("aModeFromTheFuture")
+    split = {"ipaddr": "10.1.1.1", "ip": "203.0.113.9"}
+    assert location_verdict([BLOCK_OUTSIDE, future], **split) is UNDECIDED
+    agreed = {"ipaddr": "198.51.100.1", "ip": "203.0.113.9"}
+    assert location_verdict([BLOCK_OUTSIDE, future], **agreed) is BLOCK

@@ -71,6 +71,31 @@ def test_an_undecided_policy_contributes_nothing_to_the_decision(
             assert full.decision.claims == without.decision.claims
 
 
+_SEVERITY = {Outcome.ALLOW: 0, Outcome.CHALLENGE: 1, Outcome.DENY: 2}
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), context=contexts())
+def test_an_unobservable_condition_never_adds_enforcement_to_a_policy_set(
+    data: st.DataObject, context: Any
+) -> None:
+    """Issue 12: for any policy set and request, adding a condition the engine cannot observe
+    never turns an undecided into an allow or a block: the set's decision is never more
+    severe, and no other policy's verdict becomes decided."""
+    docs = [data.draw(policies(index=i)) for i in range(data.draw(st.integers(1, 4)))]
+    target = data.draw(st.integers(0, len(docs) - 1))
+    before = evaluate(load_policies(docs), context)
+    docs[target] = data.draw(with_unobservable_condition(docs[target]))
+    after = evaluate(load_policies(docs), context)
+    assert _SEVERITY[after.decision.outcome] <= _SEVERITY[before.decision.outcome]
+    for result in after.results:
+        earlier = before.result(result.policy_id).verdict
+        if earlier is PolicyVerdict.UNDECIDED:
+            assert result.verdict is PolicyVerdict.UNDECIDED
+        else:
+            assert result.verdict in (earlier, PolicyVerdict.UNDECIDED)
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), context=contexts())
 def test_no_challenge_ever_asks_for_amr(data: st.DataObject, context: Any) -> None:

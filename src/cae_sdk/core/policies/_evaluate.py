@@ -24,7 +24,7 @@ from ..decisions import ALLOW, Decision, Outcome, Reason
 from ._conditions import conditions_met
 from ._context import PolicyContext
 from ._controls import grant_outcome
-from ._facts import RequestFacts
+from ._facts import RequestFacts, expand
 from ._model import Enforcement, Policy, PolicyState
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
 from ._session import SESSION_CONTROLS
@@ -62,9 +62,9 @@ def session_modes(policies: Sequence[Policy], facts: RequestFacts) -> frozenset[
             continue
         met = conditions_met(policy, facts)
         if met is True:
-            applying.add(mode)
+            applying |= expand(mode)
         elif isinstance(met, Undecided):
-            possible.add(mode)
+            possible |= expand(mode)
     return frozenset((applying or {Enforcement.STANDARD}) | possible)
 
 

@@ -13,7 +13,7 @@ from ._platforms import platform_from_user_agent
 from ._tri import Tri, undecided
 from ._where import Whereabouts
 
-__all__ = ["RequestFacts"]
+__all__ = ["RequestFacts", "expand"]
 
 # Access token claims reference, "amr claim": ``mfa`` and ``ngcmfa`` prove a second factor;
 # ``wiaormfa`` means "Windows or an MFA credential" and proves neither.
@@ -39,7 +39,7 @@ class RequestFacts:
         if self.where.baseline() is Enforcement.STRICT:
             return frozenset({Enforcement.STRICT})
         if policy.cae_mode is not None:
-            return frozenset({policy.cae_mode})
+            return expand(policy.cae_mode)
         return self.location_modes
 
     @cached_property
@@ -79,3 +79,12 @@ class RequestFacts:
         if methods & _AMBIGUOUS:
             return undecided("grantControls.mfa: amr 'wiaormfa' does not tell MFA apart")
         return False
+
+
+_ANY_MODE = frozenset({Enforcement.STANDARD, Enforcement.STRICT, Enforcement.DISABLED})
+
+
+def expand(mode: Enforcement) -> frozenset[Enforcement]:
+    """The modes a policy's ``continuousAccessEvaluation.mode`` may mean: an unknown one may
+    mean any."""
+    return _ANY_MODE if mode is Enforcement.UNKNOWN else frozenset({mode})

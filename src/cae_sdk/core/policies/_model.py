@@ -33,6 +33,8 @@ class Enforcement(str, Enum):
     STANDARD = "standard"
     STRICT = "strict"
     DISABLED = "disabled"
+    UNKNOWN = "unknown"
+    """A mode the engine does not know (Graph's enum grows): any of the others."""
 
 
 class PolicyState(str, Enum):

@@ -150,6 +150,7 @@ def _cae_mode(session: Members, unsupported: list[str]) -> Enforcement | None:
     known = _CAE_MODES.get(mode.strip().lower())
     if known is None:
         unsupported.append(f"{cae.name('mode')} {mode!r}")
+        return Enforcement.UNKNOWN
     return known
 
 
