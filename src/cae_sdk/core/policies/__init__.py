@@ -8,6 +8,7 @@ from .._document import MAX_DOCUMENT_BYTES
 from ._app_groups import OFFICE365_APPLICATIONS
 from ._context import PolicyContext, PolicyOptions
 from ._evaluate import evaluate
+from ._guests import MEMBER, AccountKinds, classify_account
 from ._model import (
     EVERY_GUEST,
     Enforcement,
@@ -26,8 +27,10 @@ __all__ = [
     "EVERY_GUEST",
     "KNOWN_PLATFORMS",
     "MAX_DOCUMENT_BYTES",
+    "MEMBER",
     "OFFICE365_APPLICATIONS",
     "SESSION_CONTROLS",
+    "AccountKinds",
     "Enforcement",
     "GrantControls",
     "GuestSelection",
@@ -39,6 +42,7 @@ __all__ = [
     "PolicyState",
     "PolicyVerdict",
     "Selection",
+    "classify_account",
     "evaluate",
     "load_policies",
     "parse_policy",
