@@ -204,6 +204,17 @@ def test_a_confidential_client_is_a_browser(
     assert verdict(block(clientAppTypes=types), claims=claims) is expected
 
 
+def applications_verdict(
+    include: list[str], exclude: list[str], app_ids: set[str]
+) -> PolicyVerdict:
+    policy = block()
+    policy["conditions"]["applications"] = {
+        "includeApplications": include,
+        "excludeApplications": exclude,
+    }
+    return verdict(policy, app_ids=frozenset(app_ids))
+
+
 @pytest.mark.parametrize(
     ("include", "exclude", "app_ids", "expected"),
     [
@@ -219,12 +230,7 @@ def test_a_confidential_client_is_a_browser(
 def test_application_groups(
     include: list[str], exclude: list[str], app_ids: set[str], expected: PolicyVerdict
 ) -> None:
-    policy = block()
-    policy["conditions"]["applications"] = {
-        "includeApplications": include,
-        "excludeApplications": exclude,
-    }
-    assert verdict(policy, app_ids=frozenset(app_ids)) is expected
+    assert applications_verdict(include, exclude, app_ids) is expected
 
 
 OTHER_API = "99999999-8888-7777-6666-555555555555"
@@ -249,12 +255,7 @@ OTHER_API = "99999999-8888-7777-6666-555555555555"
 def test_a_resource_known_only_by_uri_cannot_rule_out_an_application_id(
     include: list[str], exclude: list[str], app_ids: set[str], expected: PolicyVerdict
 ) -> None:
-    policy = block()
-    policy["conditions"]["applications"] = {
-        "includeApplications": include,
-        "excludeApplications": exclude,
-    }
-    assert verdict(policy, app_ids=frozenset(app_ids)) is expected
+    assert applications_verdict(include, exclude, app_ids) is expected
 
 
 CURL = "curl/8.5.0"
