@@ -252,3 +252,10 @@ def test_session_controls_are_said_to_be_enforced_elsewhere(cae, tmp_path):
         "applies; no grant control; session controls not enforced by this resource: "
         "signInFrequency: enforced by the identity provider when it issues tokens"
     )
+
+
+def test_the_request_shows_both_addresses_and_the_enforcement(cae):
+    token = make_token(ipaddr="10.20.30.40")
+    data, _ = whatif(cae, token, "--ip", "203.0.113.5", "--strict-locations")
+    assert data["request"]["token_ip"] == "10.20.30.40"
+    assert data["request"]["location_enforcement"] == "strict"

@@ -154,6 +154,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         [
             ("identity", request["identity"]),
             ("client IP", request["client_ip"]),
+            ("identity provider saw (ipaddr)", request["token_ip"]),
+            ("location enforcement", request["location_enforcement"]),
             ("named locations", request["named_locations_matched"]),
             ("device platform", request["device_platform"]),
             ("resource app ids", request["app_ids"]),

@@ -165,6 +165,8 @@ def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> di
     return {
         "request": {
             "client_ip": context.client_ip,
+            "token_ip": context.claims.ip_address,
+            "location_enforcement": "strict" if context.strict_locations else "standard",
             "user_agent": context.user_agent,
             "device_platform": platform or "unknown",
             "app_ids": sorted(context.app_ids),
