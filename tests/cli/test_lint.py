@@ -135,6 +135,29 @@ def test_disabled_and_report_only_policies_do_not_cover_unknown_platform(tmp_pat
     assert "unknown-platform" not in {f.rule for f in lint(tmp_path, enabled)}
 
 
+def test_a_deleted_policy_is_not_part_of_the_set(tmp_path):
+    # Graph beta lists soft-deleted policies with deletedDateTime: not enforced, whatever state.
+    block = policy(
+        "CA001-Global-BaseProtection-AllApps-AnyPlatform-Block",
+        grantControls={"builtInControls": ["block"]},
+        deletedDateTime="2025-09-12T17:01:05Z",
+    )
+    mfa = policy("CA002-Global-BaseProtection-AllApps-AnyPlatform-MFA")
+    assert "contradiction" not in {f.rule for f in lint(tmp_path, block, mfa)}
+
+
+def test_a_session_only_policy_does_not_cover_the_unknown_platform(tmp_path):
+    # Entra docs "Conditional Access: Conditions", device platforms: the unknown platform
+    # needs a policy "with ... Grant control set to Block access"; a policy with session
+    # controls only (sign-in frequency, CAE settings) grants or blocks nothing.
+    session_only = policy(
+        "CA002-Global-BaseProtection-AllApps-AnyPlatform-SessionFrequency",
+        grantControls=None,
+        sessionControls={"signInFrequency": {"value": 4, "type": "hours", "isEnabled": True}},
+    )
+    assert ("unknown-platform", "(policy set)") in rules(lint(tmp_path, session_only))
+
+
 def test_report_only_age(tmp_path):
     fresh = policy(
         "CA100-Internals-BaseProtection-AllApps-AnyPlatform-MFA",

@@ -70,22 +70,25 @@ def test_mfa_a_v2_token_cannot_show_is_undecided_never_an_amr_challenge(cae):
 
 
 def test_unknown_platform_is_blocked(cae):
-    data, rows = whatif(
-        cae,
-        make_token(groups=[INTERNALS], amr=["pwd", "mfa"]),
-        "--ip",
-        "10.1.1.1",
-        "--user-agent",
-        "curl/8.5",
-    )
+    request = ("--ip", "10.1.1.1", "--user-agent", "curl/8.5")
+    token = make_token(groups=[INTERNALS], amr=["pwd", "mfa"])
+    # CA001 excludes the break-glass group: the token's groups claim decides that only when
+    # it lists every group of the user (PolicyOptions.groups_claim_complete).
+    data, rows = whatif(cae, token, *request, "--groups-claim-complete")
     assert data["request"]["device_platform"] == "unknown"
     assert data["request"]["named_locations_matched"] == ["Corporate network"]
     assert rows["CA001"]["effect"] == "block"
     assert rows["CA100"]["effect"] == "grant"
     assert data["decision"]["outcome"] == "deny"
+    data, rows = whatif(cae, token, *request)
+    assert rows["CA001"]["effect"] == "undecided"
+    assert "the groups claim does not list the group" in rows["CA001"]["why"]
+    assert data["decision"]["outcome"] == "allow"
 
 
-WORKLOAD_APP = "bbbbbbbb-0000-0000-0000-000000000002"
+# The app-only token's oid: Conditional Access names a service principal by its object id
+# (Entra docs "Conditional Access for workload identities", "Finding the objectID").
+WORKLOAD_SP = "aaaaaaaa-0000-0000-0000-000000000001"
 
 
 def workload_policies(tmp_path: Path, service_principals: list[str]) -> Path:
@@ -99,7 +102,7 @@ def workload_policies(tmp_path: Path, service_principals: list[str]) -> Path:
 
 def test_workload_identity_outside_trusted_network(cae, tmp_path):
     app_token = make_token(scp=None, idtyp="app", sid=None, roles=["Data.Read"])
-    policies = workload_policies(tmp_path, [WORKLOAD_APP])
+    policies = workload_policies(tmp_path, [WORKLOAD_SP])
     data, rows = whatif(
         cae, app_token, "--ip", "203.0.113.5", "--user-agent", IPHONE, policies=policies
     )
@@ -114,9 +117,14 @@ def test_workload_identity_outside_trusted_network(cae, tmp_path):
 
 
 def test_service_principals_in_my_tenant_keyword(cae):
+    # ServicePrincipalsInMyTenant covers single-tenant service principals registered in the
+    # tenant only; managed identities and multitenant apps are out of scope, and a token does
+    # not show which kind calls (Entra docs "Conditional Access for workload identities").
     app_token = make_token(scp=None, idtyp="app", sid=None, roles=["Data.Read"])
-    _, rows = whatif(cae, app_token, "--ip", "203.0.113.5", "--user-agent", IPHONE)
-    assert rows["CA900"]["effect"] == "block"
+    data, rows = whatif(cae, app_token, "--ip", "203.0.113.5", "--user-agent", IPHONE)
+    assert rows["CA900"]["effect"] == "undecided"
+    assert "managed identities" in rows["CA900"]["why"]
+    assert data["decision"]["outcome"] == "allow"
 
 
 def test_report_only_and_disabled_and_unobservable(cae, tmp_path):
@@ -150,12 +158,24 @@ def test_report_only_and_disabled_and_unobservable(cae, tmp_path):
             },
             "grantControls": {"operator": "OR", "builtInControls": ["compliantDevice"]},
         },
+        {  # soft-deleted (Graph beta deletedItems): never evaluated, whatever its state
+            "id": "gone",
+            "displayName": "CA105-Internals-BaseProtection-AllApps-AnyPlatform-Block",
+            "state": "enabled",
+            "deletedDateTime": "2025-09-12T17:01:05Z",
+            "conditions": {
+                "users": {"includeUsers": ["All"]},
+                "applications": {"includeApplications": ["All"]},
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+        },
     ]
     path = tmp_path / "p.json"
     path.write_text(json.dumps(policies))
     data, rows = whatif(cae, make_token(), "--ip", "10.0.0.1", policies=path)
     assert rows["CA102"]["effect"] == "report-only: would block (not enforced)"
     assert rows["CA103"]["effect"] == "disabled"
+    assert rows["CA105"]["effect"] == "deleted"
     assert rows["CA104"]["effect"] == "undecided"
     assert "compliantdevice" in rows["CA104"]["why"]
     assert data["decision"]["outcome"] == "allow"
@@ -210,3 +230,32 @@ def test_unobservable_membership_is_undecided_and_mismatches_still_named(cae):
     assert rows["CA001"]["why"] == "does not match: device platform"
     assert rows["CA101"]["why"] == "does not match: applications"
     assert data["decision"]["outcome"] == "allow"
+
+
+def test_session_controls_are_said_to_be_enforced_elsewhere(cae, tmp_path):
+    # Entra docs "Conditional Access: Session": sign-in frequency is the identity provider's.
+    sif = {
+        "id": "sif",
+        "displayName": "CA106-Internals-BaseProtection-AllApps-AnyPlatform-SessionFrequency",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]},
+        },
+        "sessionControls": {"signInFrequency": {"value": 4, "type": "hours", "isEnabled": True}},
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([sif]))
+    _, rows = whatif(cae, make_token(), "--ip", "10.0.0.1", policies=path)
+    assert rows["CA106"]["effect"] == "grant"
+    assert rows["CA106"]["why"] == (
+        "applies; no grant control; session controls not enforced by this resource: "
+        "signInFrequency: enforced by the identity provider when it issues tokens"
+    )
+
+
+def test_the_request_shows_both_addresses_and_the_enforcement(cae):
+    token = make_token(ipaddr="10.20.30.40")
+    data, _ = whatif(cae, token, "--ip", "203.0.113.5", "--strict-locations")
+    assert data["request"]["token_ip"] == "10.20.30.40"
+    assert data["request"]["location_enforcement"] == "strict"

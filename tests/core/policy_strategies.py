@@ -17,6 +17,8 @@ HOME = "0b2f14e2-91f9-4876-9f59-3cb09b4ec310"
 OID = "aaaaaaaa-0000-0000-0000-000000000001"
 API = "11111111-2222-3333-4444-555555555555"
 APP = "cccccccc-0000-0000-0000-000000000002"
+G1 = "a1a1a1a1-0000-4000-8000-000000000001"
+G2 = "a2a2a2a2-0000-4000-8000-000000000002"
 LOCATIONS = (
     NamedLocation.from_cidrs("hq", "HQ", ["10.0.0.0/8", "2001:db8::/48"], trusted=True),
     NamedLocation.from_cidrs("lab", "Lab", ["192.0.2.0/24"]),
@@ -74,8 +76,8 @@ def policies(draw: st.DrawFn, index: int = 0) -> dict[str, Any]:
         users: dict[str, Any] = {
             "includeUsers": draw(_subset(["All", OID, "someone", "GuestsOrExternalUsers"])),
             "excludeUsers": draw(_subset([OID, "GuestsOrExternalUsers"], 1)),
-            "includeGroups": draw(_subset(["g1", "g2"])),
-            "excludeGroups": draw(_subset(["g1", "g2"], 1)),
+            "includeGroups": draw(_subset([G1, G2])),
+            "excludeGroups": draw(_subset([G1, G2], 1)),
             "includeRoles": draw(_subset(["r1"], 1)),
         }
         if draw(st.booleans()):
@@ -95,9 +97,14 @@ def policies(draw: st.DrawFn, index: int = 0) -> dict[str, Any]:
             "includeLocations": draw(_subset(ids)),
             "excludeLocations": draw(_subset(ids[1:], 2)),
         }
+    session: dict[str, Any] | None = None
+    if draw(st.integers(0, 4)) == 0:
+        mode = draw(st.sampled_from(["strictEnforcement", "disabled", "strictLocation"]))
+        session = {"continuousAccessEvaluation": {"mode": mode}}
     return {
         "id": f"P{index}",
         "displayName": f"P{index}",
+        "sessionControls": session,
         "state": draw(st.sampled_from(["enabled", "enabledForReportingButNotEnforced"])),
         "conditions": conditions,
         "grantControls": {
@@ -127,13 +134,14 @@ def contexts(draw: st.DrawFn) -> PolicyContext:
         if draw(st.booleans()):
             claims["amr"] = draw(_subset(["pwd", "mfa", "rsa", "wiaormfa"]))
         claims["acrs"] = draw(_subset(["c1", "c2"]))
-        for name, values in (("groups", ["g1", "g2"]), ("wids", ["r1"])):
+        for name, values in (("groups", [G1, G2, "CONTOSO\\Sales"]), ("wids", ["r1"])):
             if draw(st.booleans()):
                 claims[name] = draw(_subset(values))
         if draw(st.booleans()):
             claims["acct"] = draw(st.sampled_from([0, 1]))
         if draw(st.booleans()):
             claims["idp"] = draw(st.sampled_from([f"https://sts.windows.net/{HOME}/", "live.com"]))
+    claims["ipaddr"] = draw(st.sampled_from([None, "10.9.9.9", "198.51.100.3"]))
     country = draw(st.sampled_from([None, "NL", "US", "none"]))
     geolocation = None
     if country is not None:
@@ -151,6 +159,8 @@ def contexts(draw: st.DrawFn) -> PolicyContext:
         service_principal_risk=draw(st.sampled_from([None, "none", "high"])),
         mfa_auth_context=draw(st.sampled_from([None, "c2"])),
         geolocation=geolocation,
+        groups_claim_complete=draw(st.booleans()),
+        strict_locations=draw(st.integers(0, 3)) == 0,
     )
 
 
@@ -158,7 +168,9 @@ def _add(policy: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str,
     changed = copy.deepcopy(policy)
     target = changed
     for key in path[:-1]:
-        target = target.setdefault(key, {})
+        if target.get(key) is None:
+            target[key] = {}
+        target = target[key]
     target[path[-1]] = value
     return changed
 
@@ -173,6 +185,11 @@ UNOBSERVABLE = [
     (("conditions", "applications", "applicationFilter"), {"mode": "include", "rule": "x"}),
     (("conditions", "users", "includeFutureKind"), ["x"]),
     (("conditions", "locations", "futureLocationKind"), ["x"]),
+    (("conditions", "clientApplications", "servicePrincipalFilter"), {"mode": "include"}),
+    (("sessionControls", "aControlFromTheFuture"), {"isEnabled": True}),
+    (("sessionControls", "continuousAccessEvaluation"), {"mode": "aModeFromTheFuture"}),
+    (("partialEnablementStrategy",), {"mode": "gradual"}),
+    (("grantControls", "aControlFromTheFuture"), ["x"]),
 ]
 
 

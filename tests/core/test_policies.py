@@ -11,6 +11,7 @@ from cae_sdk.core.errors import ConfigurationError
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.policies import (
     PolicyContext,
+    PolicyOptions,
     PolicyState,
     PolicyVerdict,
     evaluate,
@@ -249,7 +250,7 @@ def test_user_risk_and_workload_identity_policies() -> None:
     app = PolicyContext(
         **{
             **_fields(ctx()),
-            "claims": TokenClaims({"tid": "t", "azp": "APP-1", "idtyp": "app"}),
+            "claims": TokenClaims({"tid": "t", "azp": "a", "oid": "APP-1", "idtyp": "app"}),
             "service_principal_risk": "medium",
         }
     )
@@ -257,11 +258,67 @@ def test_user_risk_and_workload_identity_policies() -> None:
     assert evaluate(policies, ctx()).decision.allowed  # user token, no risk
 
 
+# Entra docs "Conditional Access for workload identities"
+# (https://learn.microsoft.com/entra/identity/conditional-access/workload-identity): the policy
+# names service principals by object id (the token's oid, never the application id), and
+# "can be applied to single tenant service principals that have been registered in your
+# tenant. Third party SaaS and multi-tenanted apps are out of scope. Managed identities are
+# not covered by policy." A token does not show which kind of service principal calls.
 @pytest.mark.parametrize(
-    ("azp", "blocked"), [("app-1", True), ("APP-2", True), ("app-excluded", False)]
+    ("claims", "verdict"),
+    [
+        ({"oid": "sp-listed"}, PolicyVerdict.BLOCK),
+        ({"oid": "SP-LISTED", "azp": "sp-excluded"}, PolicyVerdict.BLOCK),  # oid decides
+        ({"oid": "sp-excluded"}, PolicyVerdict.NOT_APPLIED),
+        ({"oid": "sp-other"}, PolicyVerdict.UNDECIDED),  # a managed identity? multitenant?
+        ({"azp": "sp-listed"}, PolicyVerdict.UNDECIDED),  # no oid: the id is not shown
+    ],
 )
-def test_service_principals_in_my_tenant_selects_every_service_principal(
-    azp: str, blocked: bool
+def test_service_principals_are_named_by_object_id(
+    claims: dict[str, str], verdict: PolicyVerdict
+) -> None:
+    workload = {
+        "id": "CA902",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["None"]},
+            "applications": {"includeApplications": ["All"]},
+            "clientApplications": {
+                "includeServicePrincipals": ["ServicePrincipalsInMyTenant", "sp-listed"],
+                "excludeServicePrincipals": ["sp-excluded"],
+            },
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    }
+    app = PolicyContext(
+        **{**_fields(ctx()), "claims": TokenClaims({"tid": "t", "idtyp": "app", **claims})}
+    )
+    assert evaluate(load_policies([workload]), app).result("CA902").verdict is verdict
+
+
+def test_a_user_policy_with_service_principals_is_undecided() -> None:
+    # Graph conditionalAccessConditionSet: "Either users or clientApplications is required";
+    # clientApplications selects service principals, which a user's token does not name.
+    both = policy(
+        "CA903",
+        grant=["block"],
+        clientApplications={"includeServicePrincipals": ["sp-1"]},
+    )
+    assert evaluate(load_policies([both]), ctx()).result("CA903").verdict is (
+        PolicyVerdict.UNDECIDED
+    )
+
+
+@pytest.mark.parametrize(
+    ("oid", "verdict"),
+    [
+        ("app-1", PolicyVerdict.UNDECIDED),
+        ("APP-2", PolicyVerdict.UNDECIDED),
+        ("app-excluded", PolicyVerdict.NOT_APPLIED),
+    ],
+)
+def test_service_principals_in_my_tenant_is_undecided_unless_excluded(
+    oid: str, verdict: PolicyVerdict
 ) -> None:
     # Graph: includeServicePrincipals holds ids "or ServicePrincipalsInMyTenant".
     workload = {
@@ -278,10 +335,11 @@ def test_service_principals_in_my_tenant_selects_every_service_principal(
         "grantControls": {"operator": "OR", "builtInControls": ["block"]},
     }
     app = PolicyContext(
-        **{**_fields(ctx()), "claims": TokenClaims({"tid": "t", "azp": azp, "idtyp": "app"})}
+        **{**_fields(ctx()), "claims": TokenClaims({"tid": "t", "oid": oid, "idtyp": "app"})}
     )
-    decision = evaluate(load_policies([workload]), app).decision
-    assert (decision.outcome is Outcome.DENY) is blocked
+    result = evaluate(load_policies([workload]), app)
+    assert result.result("CA901").verdict is verdict
+    assert result.decision.allowed
     assert evaluate(load_policies([workload]), ctx()).decision.allowed  # users untouched
 
 
@@ -333,3 +391,19 @@ def test_block_wins_and_report_only_never_enforced(
 )
 def test_platform_from_user_agent(ua: str | None, platform: str | None) -> None:
     assert platform_from_user_agent(ua) == platform
+
+
+# Access token claims reference, tid: "the tenant that the user is signing in to". A tenant's
+# policies apply to sign-ins to that tenant; a multitenant API sets PolicyOptions.tenant_id.
+def test_policies_apply_to_tokens_of_their_own_tenant_only() -> None:
+    block_all = load_policies([policy("CA001", grant=["block"])])
+    options = PolicyOptions(tenant_id=" T ")
+    own = options.context(TokenClaims({"tid": "t", "oid": OID, "scp": "x"}))
+    other = options.context(TokenClaims({"tid": "other", "oid": OID, "scp": "x"}))
+    unknown = options.context(TokenClaims({"oid": OID, "scp": "x"}))
+    assert evaluate(block_all, own).result("CA001").verdict is PolicyVerdict.BLOCK
+    assert evaluate(block_all, other).result("CA001").verdict is PolicyVerdict.NOT_APPLIED
+    assert evaluate(block_all, unknown).result("CA001").verdict is PolicyVerdict.UNDECIDED
+    assert evaluate(block_all, ctx()).result("CA001").verdict is PolicyVerdict.BLOCK  # None
+    with pytest.raises(ConfigurationError):
+        PolicyOptions(tenant_id=" ")

@@ -5,6 +5,7 @@ the engine does not evaluate make the policy undecided; null and empty members a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,14 @@ from cae_sdk.core.locations import (
     NamedLocation,
     load_named_locations,
 )
-from cae_sdk.core.policies import MAX_DOCUMENT_BYTES, load_policies
+from cae_sdk.core.policies import (
+    MAX_DOCUMENT_BYTES,
+    PolicyContext,
+    PolicyVerdict,
+    evaluate,
+    load_policies,
+)
+from cae_sdk.core.tokens import TokenClaims
 
 
 def doc(**conditions: Any) -> dict[str, Any]:
@@ -241,3 +249,163 @@ def test_country_location_members_are_typed() -> None:
         load_named_locations([{**base, "countriesAndRegions": "NL"}])
     with pytest.raises(ConfigurationError, match="not an ipNamedLocation"):
         load_named_locations([{"id": "x", "displayName": "x"}])
+
+
+# Microsoft Graph "Paging Microsoft Graph data in your app"
+# (https://learn.microsoft.com/graph/paging): a collection response that does not hold every
+# item carries @odata.nextLink. Loading one page would silently skip the policies (or named
+# locations) on the others.
+NEXT = "https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies?$skiptoken=X"
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_one_page_of_a_paged_graph_response_is_refused(as_text: bool) -> None:
+    page = {"@odata.context": "ctx", "@odata.nextLink": NEXT, "value": [doc()]}
+    with pytest.raises(ConfigurationError, match="nextLink"):
+        load_policies(json.dumps(page) if as_text else page)
+    locations = {"@odata.nextLink": NEXT, "value": [{"id": "a", "ipRanges": []}]}
+    with pytest.raises(ConfigurationError, match="nextLink"):
+        load_named_locations(json.dumps(locations) if as_text else locations)
+    # The last page (no nextLink) and a whole collection load.
+    assert [p.id for p in load_policies({"@odata.context": "ctx", "value": [doc()]})] == ["CA001"]
+
+
+# Graph conditionalAccessConditionSet.insiderRiskLevels and
+# conditionalAccessGuestsOrExternalUsers.guestOrExternalUserTypes are flags enums: Graph writes
+# one comma-separated string, SDK exports (PowerShell, kiota models) a list of strings.
+@pytest.mark.parametrize("levels", ["elevated", "minor,elevated", ["elevated"], ["minor", "x"]])
+def test_flags_enums_read_as_string_or_list(levels: Any) -> None:
+    (parsed,) = load_policies([doc(insiderRiskLevels=levels)])
+    assert parsed.unsupported == ("conditions.insiderRiskLevels",)
+
+
+@pytest.mark.parametrize("levels", ["none", "", [], ["none"], None])
+def test_flags_enums_without_a_flag_are_unset(levels: Any) -> None:
+    (parsed,) = load_policies([doc(insiderRiskLevels=levels)])
+    assert parsed.unsupported == ()
+
+
+def test_a_list_holding_a_wrong_type_says_so() -> None:
+    policy = doc()
+    policy["conditions"]["users"]["includeUsers"] = ["All", None]
+    with pytest.raises(
+        ConfigurationError, match="includeUsers must be a list of strings, not a list holding null"
+    ):
+        load_policies([policy])
+
+
+# The members a Graph beta GET returns at the top of a policy (templateId, deletedDateTime,
+# partialEnablementStrategy, as in Graph's own responses): a configured member the engine does
+# not read may change when the policy applies, so it makes the policy undecided.
+def test_top_level_members_outside_the_engine_make_the_policy_undecided() -> None:
+    policy = doc()
+    policy.update(templateId=None, deletedDateTime=None, partialEnablementStrategy=None)
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ()
+    assert parsed.evaluated
+    policy["partialEnablementStrategy"] = {"mode": "gradual"}
+    policy["@odata.type"] = "#microsoft.graph.conditionalAccessPolicy"
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ("partialEnablementStrategy",)
+
+
+def test_a_deleted_policy_is_not_evaluated_whatever_its_state() -> None:
+    # Graph beta lists soft-deleted policies with deletedDateTime (deletedItems).
+    policy = doc()
+    policy["deletedDateTime"] = "2025-09-12T17:01:05Z"
+    (parsed,) = load_policies([policy])
+    assert parsed.deleted == "2025-09-12T17:01:05Z"
+    assert not parsed.evaluated
+    context = PolicyContext(claims=TokenClaims({"oid": "u", "scp": "x"}))
+    evaluation = evaluate([parsed], context)
+    assert evaluation.results == ()
+    assert evaluation.decision.allowed
+
+
+DATA = Path(__file__).parent / "data"
+
+
+# Exports written by Microsoft Graph PowerShell (`Get-MgIdentityConditionalAccessPolicy |
+# ConvertTo-Json -Depth 10`, `Get-MgIdentityConditionalAccessNamedLocation`): PascalCase
+# members, unset members as all-null objects, and the members the SDK model lacks under
+# AdditionalProperties (a named location's type and ranges). They read as Graph's own JSON.
+def test_powershell_exports_read_as_graph_json() -> None:
+    (policy,) = load_policies((DATA / "policy-powershell-export.json").read_bytes())
+    assert policy.id == "6f0c9a2e-7f7e-4a4f-9d6c-0d2b1b9c1a02"
+    assert policy.name.startswith("CA002-Global")
+    assert policy.grant.built_in == {"block"} and policy.grant.others == ()
+    assert policy.users.exclude == {"5e3f2b3c-6a1d-4f0e-9d9b-2f1c7a9e0b11"}
+    assert policy.locations.include == {"all"} and policy.locations.exclude == {"alltrusted"}
+    assert policy.unsupported == () and policy.include_guests is None
+    hq, countries = load_named_locations(
+        (DATA / "named-location-powershell-export.json").read_bytes()
+    )
+    assert isinstance(hq, NamedLocation) and hq.trusted and hq.name == "Corporate network"
+    assert isinstance(countries, CountryNamedLocation)
+    assert countries.countries == {"NL", "DE"}
+    context = PolicyContext(
+        claims=TokenClaims({"oid": "u", "scp": "x"}),
+        client_ip="203.0.113.9",
+        named_locations=(hq, countries),
+    )
+    assert not evaluate([policy], context).decision.allowed
+
+
+def test_a_member_named_twice_across_cases_is_refused() -> None:
+    policy = doc()
+    policy["State"] = "disabled"  # and "state": "enabled"
+    with pytest.raises(ConfigurationError, match="'state' appears twice"):
+        load_policies([policy])
+    policy = doc()
+    policy["additionalProperties"] = {"state": "disabled"}
+    with pytest.raises(ConfigurationError, match="'state' appears twice"):
+        load_policies([policy])
+
+
+def test_a_template_is_refused_as_a_template() -> None:
+    # Graph v1.0 "Get conditionalAccessTemplate", example 1 (abridged): a template is not a
+    # policy; the message says what to do instead of "'conditions' is required".
+    template = {
+        "name": "Require multifactor authentication for admins",
+        "description": "Require multifactor authentication for privileged administrative "
+        "accounts to reduce risk of compromise.",
+        "id": "c7503427-338e-4c5e-902d-abe252abfb43",
+        "scenarios": "secureFoundation,zeroTrust,protectAdmins",
+        "details": {
+            "sessionControls": None,
+            "conditions": doc()["conditions"],
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+        },
+    }
+    with pytest.raises(ConfigurationError, match="conditionalAccessTemplate, not a policy"):
+        load_policies({"value": [template]})
+
+
+# Graph conditionalAccessSessionControls and Entra docs "Conditional Access: Session": the
+# controls shape the session after access is granted; a token shows none of them. They are
+# reported with who enforces each; one Graph adds later (unknown here) makes the policy
+# undecided; a control switched off (isEnabled false, disableResilienceDefaults false) is off.
+def test_session_controls_are_reported_never_ignored() -> None:
+    policy = doc()
+    policy["grantControls"] = None
+    policy["sessionControls"] = {
+        "applicationEnforcedRestrictions": None,
+        "persistentBrowser": {"isEnabled": False, "mode": "always"},
+        "disableResilienceDefaults": False,
+        "cloudAppSecurity": {"cloudAppSecurityType": "blockDownloads", "isEnabled": True},
+        "signInFrequency": {"value": 4, "type": "hours", "isEnabled": True},
+    }
+    (parsed,) = load_policies([policy])
+    assert parsed.session_controls == ("cloudAppSecurity", "signInFrequency")
+    assert parsed.unsupported == ()
+    context = PolicyContext(claims=TokenClaims({"oid": "u", "scp": "x"}))
+    (result,) = evaluate([parsed], context).results
+    assert result.verdict is PolicyVerdict.SATISFIED
+    assert result.session_controls == (
+        "cloudAppSecurity: enforced by the Microsoft Defender for Cloud Apps reverse proxy",
+        "signInFrequency: enforced by the identity provider when it issues tokens",
+    )
+    policy["sessionControls"]["aControlFromTheFuture"] = {"isEnabled": True}
+    (parsed,) = load_policies([policy])
+    assert parsed.unsupported == ("sessionControls.aControlFromTheFuture",)
+    assert evaluate([parsed], context).results[0].verdict is PolicyVerdict.UNDECIDED

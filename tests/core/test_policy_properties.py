@@ -2,7 +2,8 @@
 
 * adding a condition the engine cannot observe never turns an undecided policy into an allow
   or a block, and makes a policy that applied undecided (never silently dropped);
-* an undecided policy contributes nothing to the decision;
+* an undecided policy decides nothing for the other policies (at most it leaves them
+  undecided, when it may set the session's CAE location enforcement);
 * no claims challenge ever asks for ``amr``;
 * any document, however malformed, loads or raises ConfigurationError, and evaluation of what
   loads never raises.
@@ -56,12 +57,43 @@ def test_an_undecided_policy_contributes_nothing_to_the_decision(
     loaded = load_policies(docs)
     full = evaluate(loaded, context)
     assert full.result(f"P{target}").verdict is not PolicyVerdict.BLOCK
-    decided_target = full.result(f"P{target}").verdict is PolicyVerdict.UNDECIDED
+    undecided_target = full.result(f"P{target}").verdict is PolicyVerdict.UNDECIDED
     without = evaluate([p for p in loaded if p.id != f"P{target}"], context)
-    if decided_target:
-        assert full.decision.outcome is without.decision.outcome
-        assert full.decision.claims == without.decision.claims
+    if undecided_target:
         assert f"P{target}" in full.decision.details["undecided"]
+        # It decides nothing for the others: a policy whose verdict changes becomes undecided
+        # (the undecided policy may set the session's CAE location enforcement).
+        for result in without.results:
+            if full.result(result.policy_id).verdict is not result.verdict:
+                assert full.result(result.policy_id).verdict is PolicyVerdict.UNDECIDED
+        if all(full.result(r.policy_id).verdict is r.verdict for r in without.results):
+            assert full.decision.outcome is without.decision.outcome
+            assert full.decision.claims == without.decision.claims
+
+
+_SEVERITY = {Outcome.ALLOW: 0, Outcome.CHALLENGE: 1, Outcome.DENY: 2}
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), context=contexts())
+def test_an_unobservable_condition_never_adds_enforcement_to_a_policy_set(
+    data: st.DataObject, context: Any
+) -> None:
+    """Issue 12: for any policy set and request, adding a condition the engine cannot observe
+    never turns an undecided into an allow or a block: the set's decision is never more
+    severe, and no other policy's verdict becomes decided."""
+    docs = [data.draw(policies(index=i)) for i in range(data.draw(st.integers(1, 4)))]
+    target = data.draw(st.integers(0, len(docs) - 1))
+    before = evaluate(load_policies(docs), context)
+    docs[target] = data.draw(with_unobservable_condition(docs[target]))
+    after = evaluate(load_policies(docs), context)
+    assert _SEVERITY[after.decision.outcome] <= _SEVERITY[before.decision.outcome]
+    for result in after.results:
+        earlier = before.result(result.policy_id).verdict
+        if earlier is PolicyVerdict.UNDECIDED:
+            assert result.verdict is PolicyVerdict.UNDECIDED
+        else:
+            assert result.verdict in (earlier, PolicyVerdict.UNDECIDED)
 
 
 @settings(max_examples=150, deadline=None)

@@ -23,7 +23,16 @@ from cae_sdk.events import InMemoryEventStore
 from cae_sdk.resource import AccessRecord, CAEMiddleware, CAESettings, TokenValidator
 
 from ..resource.helpers import SigningKeys, sign
-from .vectors import API, SP_OID, TENANT, V1_ISSUER, V2_ISSUER, Request, user_claims
+from .vectors import (
+    API,
+    OTHER_V2_ISSUER,
+    SP_OID,
+    TENANT,
+    V1_ISSUER,
+    V2_ISSUER,
+    Request,
+    user_claims,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ def _seen(decision: Decision) -> Seen:
 
 
 def library(policies: list[Any], locations: tuple[Any, ...], request: Request) -> Seen:
+    # The library as a caller writes it by hand: PolicyContext, member by member.
     context = PolicyContext(
         claims=TokenClaims(token_claims(request)),
         client_ip=request.ip,
@@ -68,6 +78,9 @@ def library(policies: list[Any], locations: tuple[Any, ...], request: Request) -
         service_principal_risk=request.sp_risk,
         mfa_auth_context=request.mfa_auth_context,
         geolocation=geolocation(request.country),
+        groups_claim_complete=request.groups_claim_complete,
+        tenant_id=request.tenant_id,
+        strict_locations=request.strict_locations,
     )
     return _seen(evaluate(load_policies(policies), context).decision)
 
@@ -88,6 +101,12 @@ def whatif(
         argv += ["--country", request.country]
     if request.mfa_auth_context is not None:
         argv += ["--mfa-auth-context", request.mfa_auth_context]
+    if request.groups_claim_complete:
+        argv += ["--groups-claim-complete"]
+    if request.tenant_id is not None:
+        argv += ["--tenant-id", request.tenant_id]
+    if request.strict_locations:
+        argv += ["--strict-locations"]
     result = cae(*argv)
     assert result.code == 0, result.err
     decision = result.json()["decision"]
@@ -114,7 +133,9 @@ async def middleware(
     app = CAEMiddleware(
         _ok,
         validator=TokenValidator(
-            issuer=[V1_ISSUER, V2_ISSUER], audiences=[f"api://{API}"], jwks=keys.jwks()
+            issuer=[V1_ISSUER, V2_ISSUER, OTHER_V2_ISSUER],
+            audiences=[f"api://{API}"],
+            jwks=keys.jwks(),
         ),
         store=store,
         on_decision=[records.append],
@@ -129,6 +150,9 @@ async def middleware(
                 mfa_auth_context=request.mfa_auth_context,
                 geolocation=geolocation(request.country),
                 country_locations=[loc for loc in named if isinstance(loc, CountryNamedLocation)],
+                groups_claim_complete=request.groups_claim_complete,
+                tenant_id=request.tenant_id,
+                strict_locations=request.strict_locations,
             ),
         ),
     )

@@ -10,10 +10,21 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ..core.policy_strategies import LOCATIONS, policies
+from ..core.policy_strategies import G1, G2, LOCATIONS, policies
 from ..resource.helpers import SigningKeys
 from .harness import library, middleware, whatif
-from .vectors import API, APP, APP_ONLY, CURL, IPHONE, V1_ISSUER, WINDOWS, Request
+from .vectors import (
+    API,
+    APP,
+    APP_ONLY,
+    CURL,
+    IPHONE,
+    OTHER_TENANT,
+    TENANT,
+    V1_ISSUER,
+    WINDOWS,
+    Request,
+)
 
 _OID = "aaaaaaaa-0000-0000-0000-000000000001"  # the user policy_strategies includes
 
@@ -33,7 +44,7 @@ def requests(draw: st.DrawFn) -> Request:
             claims |= {"iss": V1_ISSUER, "ver": "1.0", "appid": APP, "azp": None}
             claims["amr"] = draw(_some(["pwd", "mfa", "wiaormfa"]))
         claims["acrs"] = draw(_some(["c1", "c2"]))
-        for name, values in (("groups", ["g1", "g2"]), ("wids", ["r1"])):
+        for name, values in (("groups", [G1, G2]), ("wids", ["r1"])):
             if draw(st.booleans()):
                 claims[name] = draw(_some(values))
         if draw(st.booleans()):
@@ -42,6 +53,7 @@ def requests(draw: st.DrawFn) -> Request:
             claims["idp"] = draw(
                 st.sampled_from(["https://sts.windows.net/0b2f14e2-91f9-4876-9f59-3cb09b4ec310/"])
             )
+    claims["ipaddr"] = draw(st.sampled_from([None, "10.9.9.9", "198.51.100.3"]))
     return Request(
         claims,
         ip=draw(st.sampled_from(["10.1.2.3", "192.0.2.9", "203.0.113.5", "2001:db8::7"])),
@@ -51,6 +63,9 @@ def requests(draw: st.DrawFn) -> Request:
         user_risk=draw(st.sampled_from(["none", "high"])),
         sp_risk=draw(st.sampled_from(["none", "high"])),
         mfa_auth_context=draw(st.sampled_from([None, "c2"])),
+        groups_claim_complete=draw(st.booleans()),
+        tenant_id=draw(st.sampled_from([None, TENANT, OTHER_TENANT])),
+        strict_locations=draw(st.integers(0, 3)) == 0,
     )
 
 

@@ -26,6 +26,8 @@ GROUP = "ba8e7ded-8b0f-4836-ba06-8ff1ecc5c8ba"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 V1_ISSUER = f"https://sts.windows.net/{TENANT}/"
 V2_ISSUER = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+OTHER_TENANT = "3c9b2a1d-5e4f-4a3b-9c8d-7e6f5a4b3c2d"  # signs in to a multitenant API
+OTHER_V2_ISSUER = f"https://login.microsoftonline.com/{OTHER_TENANT}/v2.0"
 WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"
 CURL = "curl/8.5.0"
@@ -41,6 +43,7 @@ GRAPH_CREATE_LOCATION = (
     "?view=graph-rest-1.0"
 )
 ENTRA = "https://learn.microsoft.com/entra/identity/conditional-access/"
+TOKEN_CLAIMS = "https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference"
 
 # A trusted corporate network, as a Graph ipNamedLocation ("Create namedLocation" shape).
 TRUSTED_NETWORK = {
@@ -94,6 +97,13 @@ class Request:
     user_risk: str = "none"
     sp_risk: str = "none"
     mfa_auth_context: str | None = None
+    groups_claim_complete: bool = False
+    """``PolicyOptions.groups_claim_complete``: the operator vouches that ``groups`` lists
+    every group of the user as object ids."""
+    tenant_id: str | None = None
+    """``PolicyOptions.tenant_id``: the tenant the policies belong to."""
+    strict_locations: bool = False
+    """``PolicyOptions.strict_locations``: CAE strict location enforcement for every session."""
 
 
 @dataclass(frozen=True)
@@ -341,6 +351,22 @@ WORKLOAD_LOCATION = {
     },
     "grantControls": {"operator": "and", "builtInControls": ["block"]},
 }
+WORKLOAD_IN_MY_TENANT = {
+    **WORKLOAD_LOCATION,
+    "id": "workload-in-my-tenant",
+    "conditions": {
+        **WORKLOAD_LOCATION["conditions"],
+        "clientApplications": {"includeServicePrincipals": ["ServicePrincipalsInMyTenant"]},
+    },
+}
+WORKLOAD_BY_APP_ID = {
+    **WORKLOAD_LOCATION,
+    "id": "workload-by-app-id",
+    "conditions": {
+        **WORKLOAD_LOCATION["conditions"],
+        "clientApplications": {"includeServicePrincipals": [APP]},
+    },
+}
 # Entra docs "Require password change for high-risk users": All users, All resources, user
 # risk High, Require MFA AND Require password change.
 USER_RISK = _portal_policy(
@@ -370,7 +396,37 @@ BLOCK_COUNTRIES = _portal_policy(
 )
 _TRUSTED_BUT_NOT = {**TRUSTED_NETWORK, "isTrusted": False}
 
+CAE = ENTRA + "concept-continuous-access-evaluation (Exception for IP address variations)"
+CAE_STRICT = ENTRA + "concept-continuous-access-evaluation-strict-enforcement"
+CAE_SESSION = ENTRA + "concept-conditional-access-session (Customize continuous access evaluation)"
+# Entra docs "Block access by location": All users, All resources, any location except the
+# trusted ones, Block.
+BLOCK_OUTSIDE_TRUSTED = _portal_policy(
+    "block-outside-trusted",
+    "Block access outside trusted locations",
+    ["block"],
+    locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
+)
+# The same with "Customize continuous access evaluation: Strictly enforce location policies".
+BLOCK_OUTSIDE_TRUSTED_STRICT = {
+    **BLOCK_OUTSIDE_TRUSTED,
+    "id": "block-outside-trusted-strict",
+    "sessionControls": {
+        "continuousAccessEvaluation": {
+            "@odata.type": "#microsoft.graph.continuousAccessEvaluationSessionControl",
+            "mode": "strictEnforcement",
+        }
+    },
+}
+# A split tunnel: the identity provider saw the corporate egress (10.x, in ipaddr), the
+# resource sees the user's own internet address.
+SPLIT_TUNNEL = {"ipaddr": "10.20.30.40"}
+
 IN_GROUP = {"groups": [GROUP]}
+OTHER_GROUP = {"groups": ["5e3f2b3c-6a1d-4f0e-9d9b-2f1c7a9e0b11"]}
+GROUP_CLAIMS = (
+    "https://learn.microsoft.com/entra/identity/hybrid/connect/how-to-connect-fed-group-claims"
+)
 
 VECTORS = [
     Vector(
@@ -407,9 +463,21 @@ VECTORS = [
         locations=(_TRUSTED_BUT_NOT,),
     ),
     Vector(
-        "exo-mfa/other-group", GRAPH_CREATE_POLICY + " (example 1)", EXO_MFA,
-        Request({**V1_PWD, "groups": ["another-group"]}, app_id=EXO), "allow",
-        "the user is not in the included group",
+        "exo-mfa/other-group-complete-claim", GRAPH_CREATE_POLICY + " (example 1)", EXO_MFA,
+        Request({**V1_PWD, **OTHER_GROUP}, app_id=EXO, groups_claim_complete=True), "allow",
+        "the user is not in the included group: the groups claim lists every group",
+    ),
+    Vector(
+        "exo-mfa/other-group", GRAPH_CREATE_POLICY + " (example 1); " + GROUP_CLAIMS,
+        EXO_MFA, Request({**V1_PWD, **OTHER_GROUP}, app_id=EXO), "undecided",
+        "a groups claim may leave groups out (groups assigned to the application, security "
+        "groups only, a filter) while Conditional Access counts every group type and nesting",
+    ),
+    Vector(
+        "exo-mfa/group-names", GRAPH_CREATE_POLICY + " (example 1); " + GROUP_CLAIMS,
+        EXO_MFA, Request({**V1_PWD, "groups": ["CONTOSO\\Sales"]}, app_id=EXO,
+                         groups_claim_complete=True), "undecided",
+        "a groups claim emitting sAMAccountName names cannot show a group object id",
     ),
     Vector(
         "exo-mfa/no-groups-claim", GRAPH_CREATE_POLICY + " (example 1)", EXO_MFA,
@@ -528,6 +596,61 @@ VECTORS = [
         "workload/inside", ENTRA + "workload-identity", WORKLOAD_LOCATION,
         Request(APP_ONLY, ip="10.9.9.9"), "allow",
         "a trusted location is excluded",
+    ),
+    Vector(
+        "workload/in-my-tenant", ENTRA + "workload-identity (ServicePrincipalsInMyTenant)",
+        WORKLOAD_IN_MY_TENANT, Request(APP_ONLY), "undecided",
+        "the keyword covers single-tenant service principals of the tenant only: managed "
+        "identities and multitenant apps are out of scope, and a token does not show which",
+    ),
+    Vector(
+        "workload/named-by-app-id", ENTRA + "workload-identity (Finding the objectID)",
+        WORKLOAD_BY_APP_ID, Request(APP_ONLY), "allow",
+        "a policy names service principals by object id: the application id selects nothing",
+    ),
+    Vector(
+        "tenant/other-tenant", TOKEN_CLAIMS + " (tid); " + GRAPH_CREATE_POLICY + " (example 1)",
+        EXO_MFA,
+        Request({**V1_PWD, **IN_GROUP, "tid": OTHER_TENANT, "iss": OTHER_V2_ISSUER},
+                app_id=EXO, tenant_id=TENANT),
+        "allow",
+        "a user signing in to another tenant (a multitenant API) is under that tenant's "
+        "policies, not these",
+    ),
+    Vector(
+        "tenant/own-tenant", TOKEN_CLAIMS + " (tid); " + GRAPH_CREATE_POLICY + " (example 1)",
+        EXO_MFA, Request({**V1_PWD, **IN_GROUP}, app_id=EXO, tenant_id=TENANT.upper()),
+        "block", "the policies' own tenant: the policy applies and the token shows no MFA",
+    ),
+    Vector(
+        "cae-location/standard-split-tunnel", CAE, BLOCK_OUTSIDE_TRUSTED,
+        Request(SPLIT_TUNNEL), "allow",
+        "standard enforcement: the identity provider saw an allowed IP, so Entra grants access "
+        "although the resource sees another",
+    ),
+    Vector(
+        "cae-location/standard-both-outside", CAE, BLOCK_OUTSIDE_TRUSTED,
+        Request({"ipaddr": "198.51.100.4"}), "block",
+        "both the identity provider and the resource saw an address outside the trusted ones",
+    ),
+    Vector(
+        "cae-location/standard-no-ipaddr", CAE, BLOCK_OUTSIDE_TRUSTED, Request(), "block",
+        "a v2.0 token without ipaddr: the address the resource sees decides",
+    ),
+    Vector(
+        "cae-location/strict-operator", CAE_STRICT, BLOCK_OUTSIDE_TRUSTED,
+        Request(SPLIT_TUNNEL, strict_locations=True), "block",
+        "strict enforcement: the IP the resource sees is not allowed, access is blocked",
+    ),
+    Vector(
+        "cae-location/strict-session-control", CAE_STRICT, BLOCK_OUTSIDE_TRUSTED_STRICT,
+        Request(SPLIT_TUNNEL), "block",
+        "the policy's own session control strictly enforces its location condition",
+    ),
+    Vector(
+        "cae-location/strict-inside", CAE_STRICT, BLOCK_OUTSIDE_TRUSTED_STRICT,
+        Request({"ipaddr": "198.51.100.4"}, ip="10.1.2.3"), "allow",
+        "strict enforcement: the IP the resource sees is allowed",
     ),
     Vector(
         "workload/user-token", ENTRA + "workload-identity", WORKLOAD_LOCATION,

@@ -15,6 +15,7 @@ from typing import Any
 from ..core.challenges import Challenge, parse_www_authenticate
 from ..core.claims import decode_claims, has_cp1, requested_acrs, requested_nbf
 from ..core.errors import ChallengeParseError, InvalidClaimsError
+from ..core.policies import MEMBER, classify_account
 from ..core.secevents import SET_TYP
 from ..core.tokens import TokenClaims, decode_unverified
 
@@ -125,11 +126,8 @@ def explain_token(token: str, *, now: int) -> dict[str, Any]:
             "No amr claim (Entra puts amr in v1.0 access tokens only): whether the user did "
             "MFA is not visible in this token; a resource can only see it through acrs."
         )
-    if isinstance(payload.get("idp"), str) or payload.get("acct") in (0, 1):
-        kind = "a guest" if payload.get("acct") == 1 else "authenticated elsewhere"
-        if payload.get("acct") == 0 and not isinstance(payload.get("idp"), str):
-            kind = "a member of the tenant"
-        notes.append(f"acct/idp: the user is {kind} (Conditional Access guest conditions).")
+    if not claims.is_app_only and ("idp" in payload or "acct" in payload):
+        notes.append(f"acct/idp: {_account(claims)} (Conditional Access guest conditions).")
     identity = {
         "kind": "application (app-only)" if claims.is_app_only else "user (delegated)",
         "tenant_id": claims.tenant_id,
@@ -159,6 +157,19 @@ def explain_token(token: str, *, now: int) -> dict[str, Any]:
         "notes": notes,
         "claims": payload,
     }
+
+
+def _account(claims: TokenClaims) -> str:
+    """What the policy engine reads from ``acct`` and ``idp`` (the same function decides)."""
+    account = classify_account(claims)
+    kinds = sorted(account.kinds)
+    if kinds == [MEMBER]:
+        return "the user is a member of the tenant"
+    if len(kinds) == 1:
+        return f"the user is a guest or external user of type {kinds[0]}"
+    return (
+        f"the user is one of {', '.join(kinds)}; the {account.missing} claim would tell them apart"
+    )
 
 
 def _issuer_kind(issuer: str | None) -> str:

@@ -74,7 +74,8 @@ def lint_policies(
     enforced = [p for p in policies if p.enforced]
     for first, second in combinations(enforced, 2):
         findings.extend(_pair_findings(first, second, parsed))
-    if policies and not any(p.platforms.everything for p in enforced):
+    # A policy without a grant control (session controls only) controls nothing for it.
+    if policies and not any(p.platforms.everything and p.grant_controls for p in enforced):
         findings.append(
             Finding(
                 "warning",

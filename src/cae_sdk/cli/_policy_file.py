@@ -230,7 +230,7 @@ def _view(policy: Policy) -> PolicyView:
     return PolicyView(
         id=policy.id,
         name=policy.name,
-        state=policy.state.value,
+        state="deleted" if policy.deleted is not None else policy.state.value,
         principals=Scope(frozenset({"workload" if workload else "user"})),
         users=_users(policy),
         applications=_applications(policy),

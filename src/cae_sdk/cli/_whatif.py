@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.locations import GeolocationSource, parse_ip
-from ..core.policies import PolicyContext
+from ..core.policies import PolicyContext, PolicyOptions
 from ..core.tokens import TokenClaims, decode_unverified
 from ._commands import add_command
 from ._decode import read_argument
@@ -61,6 +61,25 @@ def register(commands: Any) -> None:
         help="authentication context the tenant ties to MFA (enforces 'require MFA' through it)",
     )
     parser.add_argument(
+        "--groups-claim-complete",
+        action="store_true",
+        help="the token's groups claim lists every group of the user as object ids "
+        "(PolicyOptions.groups_claim_complete); without it a group missing from the claim is "
+        "undecided",
+    )
+    parser.add_argument(
+        "--strict-locations",
+        action="store_true",
+        help="CAE strict location enforcement (PolicyOptions.strict_locations): the client IP "
+        "alone decides location conditions; by default a location the identity provider saw "
+        "as allowed (the token's ipaddr) is honoured",
+    )
+    parser.add_argument(
+        "--tenant-id",
+        help="the tenant the policies belong to (PolicyOptions.tenant_id): they apply only to "
+        "tokens whose tid names it; default: the token's tenant",
+    )
+    parser.add_argument(
         "--user-risk",
         choices=_RISKS,
         help="the user's risk level (default: not known, risk conditions are undecided)",
@@ -102,8 +121,15 @@ def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContex
     """The request ``cae whatif`` describes, as the resource's engine reads it."""
     if args.ip is not None and parse_ip(args.ip) is None:
         raise CLIError(f"--ip {args.ip!r} is not an IP address")
-    return PolicyContext(
-        claims=claims,
+    options = PolicyOptions(
+        mfa_auth_context=args.mfa_auth_context,
+        geolocation=_geolocation(args.country),
+        groups_claim_complete=args.groups_claim_complete,
+        tenant_id=args.tenant_id,
+        strict_locations=args.strict_locations,
+    )
+    return options.context(
+        claims,
         client_ip=args.ip,
         user_agent=args.user_agent or None,
         app_ids=_app_ids(claims, args.app_id),
@@ -111,8 +137,6 @@ def build_context(args: argparse.Namespace, claims: TokenClaims) -> PolicyContex
         named_locations=read_locations_file(args.locations) if args.locations else (),
         user_risk=args.user_risk,
         service_principal_risk=args.sp_risk,
-        mfa_auth_context=args.mfa_auth_context,
-        geolocation=_geolocation(args.country),
     )
 
 
@@ -130,6 +154,8 @@ def run(args: argparse.Namespace, out: Output) -> int:
         [
             ("identity", request["identity"]),
             ("client IP", request["client_ip"]),
+            ("identity provider saw (ipaddr)", request["token_ip"]),
+            ("location enforcement", request["location_enforcement"]),
             ("named locations", request["named_locations_matched"]),
             ("device platform", request["device_platform"]),
             ("resource app ids", request["app_ids"]),

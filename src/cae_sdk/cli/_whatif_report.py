@@ -78,6 +78,15 @@ def _why_not(policy: Policy, context: PolicyContext) -> str:
 
 
 def _why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
+    why = _verdict_why(policy, result, context)
+    if result.session_controls:
+        why += "; session controls not enforced by this resource: " + "; ".join(
+            result.session_controls
+        )
+    return why
+
+
+def _verdict_why(policy: Policy, result: PolicyResult, context: PolicyContext) -> str:
     verdict = result.verdict
     if verdict is PolicyVerdict.NOT_APPLIED:
         return _why_not(policy, context)
@@ -139,15 +148,16 @@ def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> di
             }
         )
     for policy in policies:
-        if policy.state is PolicyState.DISABLED:
+        if not policy.evaluated:
+            deleted = policy.deleted is not None
             rows.append(
                 {
                     "id": policy.id,
                     "name": policy.name,
                     "state": policy.state.value,
                     "verdict": "skipped",
-                    "effect": "disabled",
-                    "why": "disabled policies are not evaluated",
+                    "effect": "deleted" if deleted else "disabled",
+                    "why": f"{'deleted' if deleted else 'disabled'} policies are not evaluated",
                 }
             )
     decision = evaluation.decision
@@ -155,6 +165,8 @@ def explain_evaluation(policies: Sequence[Policy], context: PolicyContext) -> di
     return {
         "request": {
             "client_ip": context.client_ip,
+            "token_ip": context.claims.ip_address,
+            "location_enforcement": "strict" if context.strict_locations else "standard",
             "user_agent": context.user_agent,
             "device_platform": platform or "unknown",
             "app_ids": sorted(context.app_ids),

@@ -73,9 +73,25 @@ class Members:
         value = self._data.get(key)
         if value is None:
             return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list):
             raise self._fail(key, "a list of strings", value)
+        for item in value:
+            if not isinstance(item, str):
+                raise ConfigurationError(
+                    f"{self.owner}: {self.name(key)} must be a list of strings, not a list "
+                    f"holding {_kind(item)}"
+                )
         return tuple(value)
+
+    def flags(self, key: str) -> frozenset[str]:
+        """A Graph flags enum, lower-cased: Graph writes one comma-separated string
+        (``"minor,moderate"``), SDK exports a list of strings; ``none`` is no flag."""
+        value = self._data.get(key)
+        if isinstance(value, str):
+            values: tuple[str, ...] = tuple(value.split(","))
+        else:
+            values = self.strings(key)
+        return frozenset(v.strip().lower() for v in values) - {"", "none"}
 
     def lowered(self, key: str) -> frozenset[str]:
         """A list of strings compared case-insensitively (GUIDs, Graph keywords)."""
@@ -121,6 +137,14 @@ class Members:
             self.name(str(key))
             for key, value in self._data.items()
             if "@" not in str(key) and key not in allowed and configured(value)
+        ]
+
+    def configured_keys(self) -> list[str]:
+        """The keys of the configured members (annotations left out)."""
+        return [
+            str(key)
+            for key, value in self._data.items()
+            if "@" not in str(key) and configured(value)
         ]
 
     def configured(self, key: str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._document import parse_json_document
+from ._document import graph_collection, graph_object, parse_json_document
 from ._members import Members
 from .errors import ConfigurationError
 
@@ -180,9 +180,11 @@ def _list(members: Members, key: str) -> list[Any]:
 
 def parse_named_location(data: Mapping[str, Any]) -> AnyNamedLocation:
     """One Graph ``namedLocation``: IP ranges or countries, by ``@odata.type`` (or, when the
-    type is absent, by which of ``ipRanges`` / ``countriesAndRegions`` it has)."""
+    type is absent, by which of ``ipRanges`` / ``countriesAndRegions`` it has). SDK exports
+    (PascalCase members, the type's members under ``AdditionalProperties``) read the same."""
     if not isinstance(data, Mapping):
         raise ConfigurationError("a named location must be a JSON object")
+    data = graph_object(data, "named location")
     kind = data.get("@odata.type")
     if kind == _IP_TYPE or (kind is None and "ipRanges" in data):
         return NamedLocation.from_dict(data)
@@ -197,14 +199,12 @@ def load_named_locations(
     source: str | bytes | Mapping[str, Any] | Sequence[Any],
 ) -> tuple[AnyNamedLocation, ...]:
     """Named locations from JSON text (size-limited like policy documents) or parsed JSON: a
-    list, one location, or Graph's list response ``{"value": [...]}``."""
+    list, one location, or Graph's list response ``{"value": [...]}`` holding every location
+    (a page with ``@odata.nextLink`` is refused)."""
     data: Any = source
     if isinstance(source, (str, bytes)):
         data = parse_json_document(source, "named-location document")
-    if isinstance(data, Mapping):
-        data = data.get("value", [data])
-    if not isinstance(data, list):
-        raise ConfigurationError("a named-location document must be a list of locations")
+    data = graph_collection(data, "a named-location document")
     locations = tuple(parse_named_location(item) for item in data)
     ids = [location.id for location in locations]
     if len(set(ids)) != len(ids):

@@ -14,7 +14,7 @@ from ..core._revocation import evaluate_subjects, risk_rank, risk_text
 from ..core.claims import acrs_claims, nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason
 from ..core.locations import NamedLocation
-from ..core.policies import PolicyContext, evaluate
+from ..core.policies import evaluate
 from ..core.subjects import SubjectKind
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
@@ -157,17 +157,15 @@ class AccessEvaluator:
                     sp_risk = max(sp_risk, level, key=risk_rank)
         evaluation = evaluate(
             self.settings.policies,
-            PolicyContext(
-                claims=claims,
+            options.context(
+                claims,
                 client_ip=facts.client_ip,
                 user_agent=facts.user_agent,
                 app_ids=frozenset(a.lower() for a in self.settings.app_ids) or self.default_app_ids,
                 auth_contexts=frozenset({context.lower()}) if context else frozenset(),
-                named_locations=(*locations, *options.country_locations),
+                named_locations=locations,
                 user_risk=user_risk,
                 service_principal_risk=sp_risk,
-                mfa_auth_context=options.mfa_auth_context,
-                geolocation=options.geolocation,
             ),
         )
         if evaluation.decision.report_only:

@@ -8,16 +8,30 @@ from .._document import MAX_DOCUMENT_BYTES
 from ._app_groups import OFFICE365_APPLICATIONS
 from ._context import PolicyContext, PolicyOptions
 from ._evaluate import evaluate
-from ._model import EVERY_GUEST, GrantControls, GuestSelection, Policy, PolicyState, Selection
+from ._guests import MEMBER, AccountKinds, classify_account
+from ._model import (
+    EVERY_GUEST,
+    Enforcement,
+    GrantControls,
+    GuestSelection,
+    Policy,
+    PolicyState,
+    Selection,
+)
 from ._parse import load_policies, parse_policy
 from ._platforms import KNOWN_PLATFORMS, platform_from_user_agent
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
+from ._session import SESSION_CONTROLS
 
 __all__ = [
     "EVERY_GUEST",
     "KNOWN_PLATFORMS",
     "MAX_DOCUMENT_BYTES",
+    "MEMBER",
     "OFFICE365_APPLICATIONS",
+    "SESSION_CONTROLS",
+    "AccountKinds",
+    "Enforcement",
     "GrantControls",
     "GuestSelection",
     "Policy",
@@ -28,6 +42,7 @@ __all__ = [
     "PolicyState",
     "PolicyVerdict",
     "Selection",
+    "classify_account",
     "evaluate",
     "load_policies",
     "parse_policy",

@@ -18,6 +18,8 @@ more administrative portals"): it is undecided here.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from types import MappingProxyType
 
 from ._model import Selection
@@ -62,11 +64,41 @@ OFFICE365_APPLICATIONS = MappingProxyType(
 _OFFICE365 = frozenset(OFFICE365_APPLICATIONS)
 
 
+_KEYWORDS = frozenset({"all", "none", "office365", "microsoftadminportals"})
+_APP_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@lru_cache(maxsize=64)
+def _knows_its_application_id(app_ids: frozenset[str]) -> bool:
+    return any(_APP_ID.fullmatch(a) for a in app_ids)
+
+
+def _listed(values: frozenset[str], app_ids: frozenset[str], where: str) -> Tri:
+    """Whether an application id listed in ``values`` is this resource's. Graph lists
+    application (client) ids; a v1.0 token's ``aud`` may be the App ID URI instead (access
+    token claims reference, ``aud``), so a resource known only by URI cannot tell whether
+    another application id is its own, unless that id is one of Microsoft's own apps."""
+    listed = values - _KEYWORDS
+    if not listed:
+        return False
+    if listed & app_ids:
+        return True
+    if _knows_its_application_id(app_ids):
+        return False
+    unknown = [a for a in listed if _APP_ID.fullmatch(a) and a not in _OFFICE365]
+    if unknown:
+        return undecided(
+            f"{where}: this resource's application id is not known (only "
+            f"{', '.join(sorted(app_ids)) or 'no id'}): set CAESettings.app_ids"
+        )
+    return False
+
+
 def _selected(values: frozenset[str], app_ids: frozenset[str], where: str) -> Tri:
     return any_of(
         [
             "all" in values,
-            bool(values & app_ids),
+            _listed(values, app_ids, where),
             "office365" in values and bool(_OFFICE365 & app_ids),
             undecided(f"{where}: MicrosoftAdminPortals (Microsoft publishes no id list)")
             if "microsoftadminportals" in values

@@ -6,7 +6,8 @@ Access policy": every policy is evaluated, all applying policies are enforced, b
   policies are reported (:attr:`PolicyEvaluation.undecided`, ``Decision.details
   ["undecided"]``), never turned into an allow or a block: the identity provider evaluated them
   with everything it knew when it issued the token.
-* Report-only policies are evaluated and reported, never enforced; disabled ones are skipped.
+* Report-only policies are evaluated and reported, never enforced; disabled and deleted
+  ones are skipped.
 * Several applying policies: block wins, then MFA. MFA is asked for with a claims challenge for
   an authentication context (``acrs``) when one can show it, and refused otherwise: a challenge
   the identity provider cannot answer would make the client loop.
@@ -23,9 +24,10 @@ from ..decisions import ALLOW, Decision, Outcome, Reason
 from ._conditions import conditions_met
 from ._context import PolicyContext
 from ._controls import grant_outcome
-from ._facts import RequestFacts
-from ._model import Policy, PolicyState
+from ._facts import RequestFacts, expand
+from ._model import Enforcement, Policy, PolicyState
 from ._results import PolicyEvaluation, PolicyResult, PolicyVerdict
+from ._session import SESSION_CONTROLS
 from ._tri import Undecided
 
 __all__ = ["evaluate", "evaluate_policy"]
@@ -38,19 +40,39 @@ def evaluate_policy(policy: Policy, facts: RequestFacts) -> PolicyResult:
         # An observed condition does not match: settled, whatever else is undecided.
         return PolicyResult(policy.id, policy.name, policy.state, PolicyVerdict.NOT_APPLIED)
     verdict, reasons, step_up = grant_outcome(policy, facts)
+    session = tuple(f"{name}: {SESSION_CONTROLS[name]}" for name in policy.session_controls)
     if isinstance(met, Undecided):
         # Whether it applies hangs on what the resource cannot see; so does its effect.
         reasons = met.reasons + tuple(r for r in reasons if r not in met.reasons)
-        return PolicyResult(policy.id, policy.name, policy.state, PolicyVerdict.UNDECIDED, reasons)
-    return PolicyResult(policy.id, policy.name, policy.state, verdict, reasons, step_up)
+        verdict, step_up = PolicyVerdict.UNDECIDED, ()
+    return PolicyResult(policy.id, policy.name, policy.state, verdict, reasons, step_up, session)
+
+
+def session_modes(policies: Sequence[Policy], facts: RequestFacts) -> frozenset[Enforcement]:
+    """The CAE location enforcement of this session: the mode of every enforced policy with
+    a ``continuousAccessEvaluation`` session control that applies, else standard; a mode of a
+    policy that may apply (undecided) stays possible. The operator's strict mode wins."""
+    if facts.where.baseline() is Enforcement.STRICT:
+        return frozenset({Enforcement.STRICT})
+    applying: set[Enforcement] = set()
+    possible: set[Enforcement] = set()
+    for policy in policies:
+        mode = policy.cae_mode
+        if mode is None or not policy.evaluated or policy.state is not PolicyState.ENABLED:
+            continue
+        met = conditions_met(policy, facts)
+        if met is True:
+            applying |= expand(mode)
+        elif isinstance(met, Undecided):
+            possible |= expand(mode)
+    return frozenset((applying or {Enforcement.STANDARD}) | possible)
 
 
 def evaluate(policies: Sequence[Policy], context: PolicyContext) -> PolicyEvaluation:
     """Evaluate every policy; the decision enforces the enabled ones (block wins, then MFA)."""
     facts = RequestFacts(context)
-    results = tuple(
-        evaluate_policy(p, facts) for p in policies if p.state is not PolicyState.DISABLED
-    )
+    facts.location_modes = session_modes(policies, facts)
+    results = tuple(evaluate_policy(p, facts) for p in policies if p.evaluated)
     enforced = [r for r in results if r.state is PolicyState.ENABLED]
     report_only = tuple(
         r.policy_id for r in results if r.state is PolicyState.REPORT_ONLY and r.applied

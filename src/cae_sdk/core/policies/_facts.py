@@ -1,17 +1,19 @@
 """The request facts every policy reads, worked out once per evaluation (not once per policy):
-the client's named locations, device platform, account kind and authentication methods."""
+the client's named locations (:mod:`._where`), device platform, account kind and
+authentication methods, and the session's CAE location enforcement."""
 
 from __future__ import annotations
 
 from functools import cached_property
 
-from ..locations import CountryNamedLocation, NamedLocation, parse_ip
 from ._context import PolicyContext
 from ._guests import AccountKinds, classify_account
+from ._model import Enforcement, Policy
 from ._platforms import platform_from_user_agent
-from ._tri import Tri, Undecided, undecided
+from ._tri import Tri, undecided
+from ._where import Whereabouts
 
-__all__ = ["RequestFacts"]
+__all__ = ["RequestFacts", "expand"]
 
 # Access token claims reference, "amr claim": ``mfa`` and ``ngcmfa`` prove a second factor;
 # ``wiaormfa`` means "Windows or an MFA credential" and proves neither.
@@ -25,8 +27,20 @@ class RequestFacts:
     def __init__(self, context: PolicyContext) -> None:
         self.context = context
         self.claims = context.claims
-        self._locations: dict[str, Tri] = {}
+        self.where = Whereabouts(context)
         self._held: dict[str, frozenset[str] | None] = {}
+        self.location_modes: frozenset[Enforcement] = frozenset({self.where.baseline()})
+        """The session's possible CAE location enforcement modes: one when the applying
+        policies settle it (see :func:`._evaluate.session_modes`)."""
+
+    def modes_for(self, policy: Policy) -> frozenset[Enforcement]:
+        """The location enforcement ``policy``'s location condition is evaluated under: the
+        operator's strict mode, else the mode the policy sets itself, else the session's."""
+        if self.where.baseline() is Enforcement.STRICT:
+            return frozenset({Enforcement.STRICT})
+        if policy.cae_mode is not None:
+            return expand(policy.cae_mode)
+        return self.location_modes
 
     @cached_property
     def platform(self) -> str | None:
@@ -66,76 +80,11 @@ class RequestFacts:
             return undecided("grantControls.mfa: amr 'wiaormfa' does not tell MFA apart")
         return False
 
-    @cached_property
-    def _address(self) -> str | None:
-        text = self.context.client_ip
-        address = parse_ip(text) if text else None
-        return str(address) if address is not None else None
 
-    @cached_property
-    def _by_id(self) -> dict[str, NamedLocation | CountryNamedLocation]:
-        return {location.id.lower(): location for location in self.context.named_locations}
+_ANY_MODE = frozenset({Enforcement.STANDARD, Enforcement.STRICT, Enforcement.DISABLED})
 
-    @cached_property
-    def _country(self) -> str | Undecided | None:
-        """The client's country (ISO 3166 alpha-2), None for "no country", or undecided."""
-        source = self.context.geolocation
-        if source is None:
-            return undecided("no geolocation source is configured for country locations")
-        if self._address is None:
-            return undecided("the client IP is not known")
-        try:
-            country = source(self._address)
-        except Exception:  # noqa: BLE001 - an operator's plug-in: its failure decides nothing
-            return undecided("the geolocation source failed")
-        if country is None:
-            return None
-        if not isinstance(country, str) or len(country.strip()) != 2:
-            return undecided(f"the geolocation source answered {country!r}, not a country code")
-        return country.strip().upper()
 
-    def _inside_ip(self, locations: list[NamedLocation], what: str) -> Tri:
-        if self._address is None:
-            return undecided(f"locations: {what}: the client IP is not known")
-        address = parse_ip(self._address)
-        assert address is not None  # parsed once already
-        return any(location.contains(address) for location in locations)
-
-    def _inside_country(self, location: CountryNamedLocation) -> Tri:
-        if not location.by_client_ip:
-            return undecided(
-                f"locations: {location.name!r} is found by {location.lookup}, not by client IP"
-            )
-        country = self._country
-        if isinstance(country, Undecided):
-            return undecided(*(f"locations: {location.name!r}: {r}" for r in country.reasons))
-        return location.contains_country(country)
-
-    def location(self, location_id: str) -> Tri:
-        """Whether the client is inside the named location ``location_id`` (lower-case id,
-        ``all`` or ``alltrusted``)."""
-        if location_id == "all":
-            return True
-        known = self._locations.get(location_id)
-        if known is not None:
-            return known
-        if location_id == "alltrusted":
-            # Trusted IP named locations. Entra also counts the legacy "MFA trusted IPs" of
-            # the MFA service settings, which a resource cannot read: list them as a trusted
-            # named location.
-            trusted = [
-                loc
-                for loc in self.context.named_locations
-                if isinstance(loc, NamedLocation) and loc.trusted
-            ]
-            result = self._inside_ip(trusted, "AllTrusted")
-        else:
-            location = self._by_id.get(location_id)
-            if location is None:
-                result = undecided(f"locations: named location {location_id} is not known here")
-            elif isinstance(location, NamedLocation):
-                result = self._inside_ip([location], repr(location.name))
-            else:
-                result = self._inside_country(location)
-        self._locations[location_id] = result
-        return result
+def expand(mode: Enforcement) -> frozenset[Enforcement]:
+    """The modes a policy's ``continuousAccessEvaluation.mode`` may mean: an unknown one may
+    mean any."""
+    return _ANY_MODE if mode is Enforcement.UNKNOWN else frozenset({mode})

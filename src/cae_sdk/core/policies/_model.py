@@ -17,12 +17,24 @@ from enum import Enum
 __all__ = [
     "EVERY_GUEST",
     "GUEST_OR_EXTERNAL_USER_TYPES",
+    "Enforcement",
     "GrantControls",
     "GuestSelection",
     "Policy",
     "PolicyState",
     "Selection",
 ]
+
+
+class Enforcement(str, Enum):
+    """A session's continuous access evaluation location enforcement, as a policy's
+    ``sessionControls.continuousAccessEvaluation.mode`` sets it (see :mod:`._where`)."""
+
+    STANDARD = "standard"
+    STRICT = "strict"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"
+    """A mode the engine does not know (Graph's enum grows): any of the others."""
 
 
 class PolicyState(str, Enum):
@@ -127,9 +139,20 @@ class Policy:
     """Lower-cased ``clientAppTypes``; empty means not configured (``all``)."""
     sign_in_risk_levels: frozenset[str] = frozenset()
     session_controls: tuple[str, ...] = ()
-    """Names of the configured session controls (enforced by the identity provider)."""
+    """Names of the configured session controls (:mod:`._session` says who enforces each)."""
+    cae_mode: Enforcement | None = None
+    """``sessionControls.continuousAccessEvaluation.mode``: strict (``strictEnforcement``) or
+    disabled location enforcement for the sessions this policy applies to."""
     modified: str | None = None
     """``modifiedDateTime`` (or ``createdDateTime``) as written in the document."""
+    deleted: str | None = None
+    """``deletedDateTime`` (Graph beta lists soft-deleted policies with it): a deleted policy
+    is not evaluated, whatever its ``state``."""
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the policy is evaluated at all: not disabled, not deleted."""
+        return self.state is not PolicyState.DISABLED and self.deleted is None
 
     @property
     def targets_workload_identities(self) -> bool:

@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._document import parse_json_document
+from .._document import graph_collection, graph_object, parse_json_document
 from .._members import Members
 from ..errors import ConfigurationError
 from ._model import (
+    Enforcement,
     GrantControls,
     GuestSelection,
     Policy,
     PolicyState,
     Selection,
 )
+from ._session import configured_session_controls
 
 __all__ = ["load_policies", "parse_policy"]
 
@@ -57,6 +59,19 @@ _APPLICATIONS = (
     "includeUserActions",
     "includeAuthenticationContextClassReferences",
 )
+_POLICY_MEMBERS = (
+    "id",
+    "displayName",
+    "description",
+    "state",
+    "createdDateTime",
+    "modifiedDateTime",
+    "deletedDateTime",
+    "templateId",
+    "conditions",
+    "grantControls",
+    "sessionControls",
+)
 _CLIENT_APPLICATIONS = ("includeServicePrincipals", "excludeServicePrincipals")
 _GRANT = (
     "operator",
@@ -77,21 +92,11 @@ def _selection(section: Members | None, include: str, exclude: str) -> Selection
     return Selection(section.lowered(include), section.lowered(exclude))
 
 
-def _guest_types(section: Members) -> frozenset[str]:
-    raw = section.raw("guestOrExternalUserTypes")
-    # Graph writes the flags enum as one comma-separated string; SDK exports write a list.
-    if isinstance(raw, str):
-        values: Sequence[str] = raw.split(",")
-    else:
-        values = section.strings("guestOrExternalUserTypes")
-    return frozenset(v.strip().lower() for v in values) - {"", "none"}
-
-
 def _guests(users: Members, key: str) -> GuestSelection | None:
     section = users.section(key)
     if section is None or not users.configured(key):
         return None
-    types = _guest_types(section)
+    types = section.flags("guestOrExternalUserTypes")
     if not types:
         return None
     tenants = section.section("externalTenants")
@@ -123,6 +128,30 @@ def _grant(data: Members) -> GrantControls:
     # A control Graph adds later is still a control: it cannot be shown by a token.
     others += grant.configured_outside(_GRANT)
     return GrantControls(operator, grant.lowered("builtInControls"), tuple(others))
+
+
+# continuousAccessEvaluationSessionControl.mode (Graph): strictEnforcement, disabled,
+# unknownFutureValue, strictLocation.
+_CAE_MODES = {
+    "strictenforcement": Enforcement.STRICT,
+    "strictlocation": Enforcement.STRICT,
+    "disabled": Enforcement.DISABLED,
+}
+
+
+def _cae_mode(session: Members, unsupported: list[str]) -> Enforcement | None:
+    cae = session.section("continuousAccessEvaluation")
+    if cae is None:
+        return None
+    unsupported += cae.configured_outside(("mode",))
+    mode = cae.text("mode")
+    if mode is None:
+        return None
+    known = _CAE_MODES.get(mode.strip().lower())
+    if known is None:
+        unsupported.append(f"{cae.name('mode')} {mode!r}")
+        return Enforcement.UNKNOWN
+    return known
 
 
 def _users(conditions: Members, unsupported: list[str]) -> Members | None:
@@ -167,8 +196,10 @@ def _identity(data: Any, index: int | None) -> tuple[Members, str]:
 
 
 def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy:
-    """Parse one ``conditionalAccessPolicy`` object; raises :class:`ConfigurationError`."""
-    members, policy_id = _identity(data, index)
+    """Parse one ``conditionalAccessPolicy`` object, as Graph writes it or as an SDK exports
+    it (PascalCase members, ``AdditionalProperties``); raises :class:`ConfigurationError`."""
+    where = f"policy #{index + 1}" if index is not None else "policy"
+    members, policy_id = _identity(graph_object(data, where), index)
     state_text = members.text("state") or "enabled"
     try:
         state = PolicyState(state_text)
@@ -176,11 +207,22 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
         raise ConfigurationError(f"{members.owner}: unknown state {state_text!r}") from None
     members.text("description")
     members.text("templateId")
+    unsupported: list[str] = []
+    # conditionalAccessPolicy members that describe the policy rather than its effect; any
+    # other configured member (a beta one such as partialEnablementStrategy, or one Graph
+    # adds later) may change when it applies, so the policy is undecided, never read without.
+    unsupported += members.configured_outside(_POLICY_MEMBERS)
     members.check_object_or_null("sessionControls")
     conditions = members.section("conditions")
     if conditions is None:
+        if members.raw("details") is not None and members.raw("scenarios") is not None:
+            # Graph "Get conditionalAccessTemplate": name, scenarios, details.
+            raise ConfigurationError(
+                f"{members.owner} is a conditionalAccessTemplate, not a policy: create a "
+                "policy from its details (conditions, grantControls, sessionControls), with a "
+                "displayName and a state"
+            )
         raise ConfigurationError(f"{members.owner}: 'conditions' is required")
-    unsupported: list[str] = []
     users = _users(conditions, unsupported)
     applications = _applications(conditions, unsupported)
     if applications is None:
@@ -193,11 +235,13 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
     for key in _UNSUPPORTED_LISTS:
         if conditions.strings(key):
             unsupported.append(conditions.name(key))
-    if conditions.text("insiderRiskLevels"):  # a flags enum: "minor,moderate,elevated"
+    if conditions.flags("insiderRiskLevels"):  # a flags enum: "minor,moderate,elevated"
         unsupported.append(conditions.name("insiderRiskLevels"))
     conditions.check_object_or_null(*_UNSUPPORTED_OBJECTS)
     unsupported += conditions.configured_outside(_KNOWN_CONDITIONS)
     session = members.section("sessionControls")
+    cae_mode = _cae_mode(session, unsupported) if session is not None else None
+    session_controls = configured_session_controls(session, unsupported)
     platforms = conditions.section("platforms")
     if platforms is not None:
         unsupported += platforms.configured_outside(("includePlatforms", "excludePlatforms"))
@@ -226,23 +270,23 @@ def parse_policy(data: Mapping[str, Any], *, index: int | None = None) -> Policy
         user_actions=applications.lowered("includeUserActions"),
         client_app_types=conditions.lowered("clientAppTypes"),
         sign_in_risk_levels=conditions.lowered("signInRiskLevels"),
-        session_controls=tuple(session.configured_outside(()) if session else ()),
+        session_controls=session_controls,
+        cae_mode=cae_mode,
         modified=members.text("modifiedDateTime") or members.text("createdDateTime"),
+        deleted=members.text("deletedDateTime"),
     )
 
 
 def load_policies(source: str | bytes | Mapping[str, Any] | Sequence[Any]) -> list[Policy]:
     """Load policies from JSON text (at most ``MAX_DOCUMENT_BYTES``) or parsed JSON: a list
     of policies, one policy, or Graph's list response ``{"value": [...]}`` (as
-    ``GET /identity/conditionalAccess/policies`` returns). Raises :class:`ConfigurationError`
-    on anything else."""
+    ``GET /identity/conditionalAccess/policies`` returns) holding every policy: a page with
+    ``@odata.nextLink`` is refused, as the policies on the other pages would be skipped.
+    Raises :class:`ConfigurationError` on anything else."""
     data: Any = source
     if isinstance(source, (str, bytes)):
         data = parse_json_document(source, "policy document")
-    if isinstance(data, Mapping):
-        data = data.get("value", [data])
-    if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
-        raise ConfigurationError("a policy document must be a list of policies")
+    data = graph_collection(data, "a policy document")
     policies = [parse_policy(item, index=index) for index, item in enumerate(data)]
     ids = [p.id for p in policies]
     if len(set(ids)) != len(ids):

@@ -41,6 +41,10 @@ class PolicyResult:
     step_up: tuple[str, ...] = ()
     """For :attr:`PolicyVerdict.MFA_REQUIRED`: the authentication contexts whose ``acrs`` would
     show MFA. Empty when no claims challenge can make the token show it."""
+    session_controls: tuple[str, ...] = ()
+    """The policy's session controls, each with who enforces it (``"signInFrequency:
+    enforced by the identity provider when it issues tokens"``): reported, as a token shows
+    none of them (:data:`~cae_sdk.core.policies.SESSION_CONTROLS`)."""
 
     @property
     def applied(self) -> bool:
