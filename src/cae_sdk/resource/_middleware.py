@@ -149,9 +149,13 @@ class CAEMiddleware:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        result = await self.path.decide(
+        request_path = self.path
+        exchange = request_path.begin(
             scope.get("method", "WEBSOCKET"), path, scope["headers"], client[0] if client else None
         )
+        result = exchange.result
+        if result is None or request_path.hooks:  # else decided already: nothing to await
+            result = await request_path.complete(exchange)
         refusal = result.refusal
         if refusal is not None:
             await _send_refusal(scope, send, refusal)
@@ -160,7 +164,7 @@ class CAEMiddleware:
         assert claims is not None  # an allowed request always has verified claims
         scope["user"] = CAEUser(claims)
         scope["auth"] = CAEAuthCredentials(
-            claims, result.decision, self.path.settings.authorization_uri
+            claims, result.decision, request_path.settings.authorization_uri
         )
         state = scope.get("state")
         if state is None:

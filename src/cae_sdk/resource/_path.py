@@ -130,7 +130,8 @@ class Exchange(RequestFacts):
         self.token = ""
         """The bearer token to validate (when ``result`` is None)."""
         self.result: PathResult | None = None
-        """Set when the request was decided without validating a token."""
+        """Set when the request was decided without verifying a token (refused before, or
+        its token was verified before)."""
 
 
 def check_retention(validator: TokenValidator, store: EventStore) -> None:
@@ -217,8 +218,10 @@ class RequestPath:
     # -- the three steps ------------------------------------------------------------------------
 
     def begin(self, method: str, path: str, headers: Headers, peer: str | None) -> Exchange:
-        """Read the client address and the bearer token. ``exchange.result`` is set when the
-        request is refused already; else validate ``exchange.token`` and call :meth:`finish`."""
+        """Read the client address and the bearer token, and decide at once about a token
+        verified before (the validated-token cache, looked up here, once per request: no await
+        on the warm path). ``exchange.result`` is set when the request is decided already;
+        else validate ``exchange.token`` and call :meth:`settle`."""
         client_ip = peer
         try:
             if self._ips.trusted:
@@ -236,6 +239,13 @@ class RequestPath:
         if token is None:
             return self._decided(exchange, token_refusal("missing_token", "no bearer token"))
         exchange.token = token
+        try:
+            claims = self.validator.cached(token)
+        except Exception:  # a lookup racing another thread (blocking driver): a miss
+            log.debug("validated-token cache lookup failed", exc_info=True)
+            return exchange
+        if claims is not None:
+            exchange.result = self.finish(exchange, claims)
         return exchange
 
     def finish(self, exchange: Exchange, claims: TokenClaims) -> PathResult:
@@ -294,13 +304,19 @@ class RequestPath:
     async def decide(
         self, method: str, path: str, headers: Headers, peer: str | None
     ) -> PathResult:
-        """Decide one request: :meth:`begin`, validation, :meth:`finish`, then the hooks."""
-        exchange = self.begin(method, path, headers, peer)
+        """Decide one request: :meth:`begin`, then :meth:`complete`."""
+        return await self.complete(self.begin(method, path, headers, peer))
+
+    async def complete(self, exchange: Exchange) -> PathResult:
+        """The rest of :meth:`decide` after :meth:`begin`: verify a new token and
+        :meth:`finish`, then run the hooks. Nothing is left to do (an adapter may skip the
+        call) when ``exchange.result`` is set and there are no hooks: the warm path of a token
+        verified before never waits."""
         result = exchange.result
         if result is None:
             try:
-                # validate() looks the validated-token cache up itself: one lookup per request.
-                claims = await self.validator.validate(exchange.token)
+                # begin() looked the validated-token cache up: a new token to verify.
+                claims = await self.validator._verify(exchange.token)
             except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
                 result = self.settle(exchange, error=error)
             else:
