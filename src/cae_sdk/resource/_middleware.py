@@ -143,13 +143,13 @@ class CAEMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if self.path.excluded(path):
+        request_path = self.path
+        if request_path.excludes and request_path.excluded(path):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        request_path = self.path
         exchange = request_path.begin(
             scope.get("method", "WEBSOCKET"), path, scope["headers"], client[0] if client else None
         )
@@ -162,14 +162,15 @@ class CAEMiddleware:
             return
         claims = result.claims
         assert claims is not None  # an allowed request always has verified claims
+        decision = result.decision
         scope["user"] = CAEUser(claims)
         scope["auth"] = CAEAuthCredentials(
-            claims, result.decision, request_path.settings.authorization_uri
+            claims, decision, request_path.settings.authorization_uri
         )
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        state["cae_decision"] = result.decision
+        state["cae_decision"] = decision
         state["cae_claims"] = claims
         await self.app(scope, receive, send)
 

@@ -199,6 +199,8 @@ class RequestPath:
         self._ips = ClientIPResolver(value.trusted_proxies, header=value.forwarded_header)
         self._excluded = frozenset(p for p in value.exclude_paths if not p.endswith("/"))
         self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
+        self.excludes = bool(self._excluded or self._excluded_prefixes)
+        """Whether any path is served without a token (an adapter skips :meth:`excluded`)."""
 
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is served without a token (``exclude_paths``).
