@@ -52,6 +52,7 @@ def _bearer(token: str) -> list[tuple[bytes, bytes]]:
     [
         "_path",
         "_blocking",
+        "_hooks",
         "_responses",
         "_access",
         "_client_ip",

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from ..core.decisions import token_refusal
-from ._path import Headers, PathResult, RequestPath, close_hooks
+from ._hooks import close_hooks
+from ._path import Headers, PathResult, RequestPath
 
 __all__ = ["BlockingRequestPath"]
 

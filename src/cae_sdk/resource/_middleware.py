@@ -18,7 +18,8 @@ from ..core.decisions import Decision
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ._access import AccessEvaluator
-from ._path import AccessRecord, DecisionHook, RequestPath
+from ._hooks import AccessRecord, DecisionHook
+from ._path import RequestPath
 from ._responses import Refusal
 from ._settings import CAESettings
 from ._validator import TokenValidator

@@ -23,13 +23,9 @@ into ``decide`` and the result back, nothing more.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
@@ -40,12 +36,13 @@ from ..observability._logfields import log_fields
 from ._access import AccessEvaluator, RequestFacts
 from ._bearer import bearer_credentials, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
 from ._responses import Refusal, refusal_for_decision
 from ._settings import CAESettings
 from ._urlpath import is_plain
 from ._validator import TokenValidator
 
-__all__ = ["AccessRecord", "DecisionHook", "Exchange", "PathResult", "RequestPath"]
+__all__ = ["Exchange", "PathResult", "RequestPath"]
 
 log = logging.getLogger("cae_sdk.resource")
 
@@ -67,22 +64,6 @@ def _fallback(decision: Decision) -> Refusal:
 
 
 _VALIDATION_ERROR = token_refusal("validation_error", "token could not be validated")
-
-
-@dataclass(frozen=True, slots=True)
-class AccessRecord:
-    """What an ``on_decision`` hook receives. Never holds the token itself."""
-
-    decision: Decision
-    claims: TokenClaims | None
-    method: str
-    path: str
-    client_ip: str | None
-
-
-DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
-"""An ``on_decision`` hook: called with the :class:`AccessRecord` of every request, sync or
-async."""
 
 
 class PathResult:
@@ -336,29 +317,12 @@ class RequestPath:
         record = AccessRecord(
             result.decision, result.claims, exchange.method, exchange.path, result.client_ip
         )
-        pending: list[Awaitable[None]] = []
-        for hook in self.hooks:
-            try:
-                outcome = hook(record)
-            except Exception:
-                log.exception("on_decision hook %r failed", hook)
-                continue
-            if inspect.isawaitable(outcome):
-                pending.append(_PendingHook(hook, outcome))
-        return pending
+        return call_hooks(self.hooks, record)
 
     async def await_hooks(self, pending: list[Awaitable[None]]) -> None:
-        """Run what :meth:`run_hooks` returned, together, within ``settings.hook_timeout``: a
-        hook still running then is cancelled and logged, never waited for (the request's answer
-        must not depend on an audit sink). Each runs as a task of its own, so not even a hook
-        that swallows its cancellation can hold the request."""
-        timeout = self._settings.hook_timeout
-        tasks = [asyncio.ensure_future(outcome) for outcome in pending]
-        _, late = await asyncio.wait(tasks, timeout=timeout)
-        if late:
-            for task in late:
-                task.cancel()
-            log.warning("%d on_decision hook(s) did not finish within %s s", len(late), timeout)
+        """Run what :meth:`run_hooks` returned, together, within ``settings.hook_timeout``
+        (see :func:`~cae_sdk.resource._hooks.await_hooks`)."""
+        await await_hooks(pending, self._settings.hook_timeout)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -422,34 +386,3 @@ def _user_agent(headers: Headers) -> str | None:
         if name == b"user-agent":
             return value.decode("latin-1")
     return None
-
-
-class _PendingHook:
-    """An async hook's awaitable, contained: awaiting it never raises (a hook must never break
-    a request), and :meth:`close` closes one that will not be awaited (a deadline passed)."""
-
-    __slots__ = ("hook", "outcome")
-
-    def __init__(self, hook: DecisionHook, outcome: Awaitable[None]) -> None:
-        self.hook = hook
-        self.outcome = outcome
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self._contained().__await__()
-
-    async def _contained(self) -> None:
-        try:
-            await self.outcome
-        except Exception:
-            log.exception("on_decision hook %r failed", self.hook)
-
-    def close(self) -> None:
-        if inspect.iscoroutine(self.outcome):
-            self.outcome.close()
-
-
-def close_hooks(pending: Iterable[Awaitable[None]]) -> None:
-    """Close hook awaitables that will never be awaited (no "never awaited" warnings)."""
-    for outcome in pending:
-        if isinstance(outcome, _PendingHook) or inspect.iscoroutine(outcome):
-            outcome.close()
