@@ -19,13 +19,9 @@ from ._store import EventStore, EventStoreMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._admin import AdminApp
-    from ._workflows import (
-        AuditLog,
-        RemediationTracker,
-        WebhookNotifier,
-        Workflows,
-        graph_session_revoker,
-    )
+    from ._incidents import RemediationTracker
+    from ._sinks import AuditLog, WebhookNotifier
+    from ._workflows import Workflows, graph_session_revoker
     from .graph import GraphBridge, GraphBridgeOptions, GraphClient
     from .redis import RedisEventStore
     from .ssf import (
@@ -42,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # Adapters load on first use: ``redis`` is an optional extra, and the receivers pull in httpx.
 _LAZY = {
     "AdminApp": "._admin",
-    "AuditLog": "._workflows",
+    "AuditLog": "._sinks",
     "DirectorySubjectResolver": ".ssf",
     "GraphBridge": ".graph",
     "GraphBridgeOptions": ".graph",
@@ -50,13 +46,13 @@ _LAZY = {
     "PollClient": ".ssf",
     "PushReceiverApp": ".ssf",
     "RedisEventStore": ".redis",
-    "RemediationTracker": "._workflows",
+    "RemediationTracker": "._incidents",
     "SetDecoder": ".ssf",
     "SetReceiver": ".ssf",
     "SetValidationConfig": ".ssf",
     "StreamClient": ".ssf",
     "TransmitterKeys": ".ssf",
-    "WebhookNotifier": "._workflows",
+    "WebhookNotifier": "._sinks",
     "Workflows": "._workflows",
     "graph_session_revoker": "._workflows",
 }
