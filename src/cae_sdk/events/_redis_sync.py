@@ -1,16 +1,25 @@
-"""The replica side of :class:`~cae_sdk.events.redis.RedisEventStore`: follow the stream, load
-the whole state, write it back, and keep the instant the replica last knew it was complete."""
+"""The replica side of :class:`~cae_sdk.events.redis.RedisEventStore`: catch up after a
+(re)connect, follow the stream, load the whole state, write it back, and keep the instant the
+replica last knew it was complete."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._background import within
 from ._model import Event, RiskEvent, RiskLevel
-from ._redis_layout import ZERO_ID, StreamId, decode_event, stream_info
+from ._redis_layout import (
+    ZERO_ID,
+    Catchup,
+    StreamId,
+    decode_event,
+    plan_catchup,
+    stream_info,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .redis import RedisEventStore
@@ -27,6 +36,7 @@ class StreamFollower:
     def __init__(self, store: RedisEventStore) -> None:
         self._store = store
         self.position: StreamId = ZERO_ID
+        self.epoch: str | None = None  # the data epoch of the last catch-up
         self._heard: float | None = None  # monotonic send time of the last read that was complete
         self._complete_at: float | None = None  # the same instant, remembered across outages
 
@@ -110,6 +120,71 @@ class StreamFollower:
                 block = max(1, int(store._block * 1000))
             else:
                 block = None
+
+    # -- (re)connecting ------------------------------------------------------------------------
+
+    async def catch_up(self) -> None:
+        """Reconnect: flush queued writes, decide how to get back to a complete state (resume,
+        reload, or write back what Redis lost), and mark the link up. ``healthy`` follows once
+        the stream has been read to its end."""
+        store = self._store
+        async with store._write_lock:
+            epoch = await store._call(self._read_epoch)
+            if epoch != self.epoch:
+                await self._check_eviction()
+            last, first, deleted = await self.stream_state()
+            seen = self.position if self.epoch is not None else None
+            plan: Catchup = plan_catchup(
+                seen=seen,
+                written=store._written,
+                our_epoch=self.epoch,
+                epoch=epoch,
+                last=last,
+                first=first,
+                deleted=deleted,
+                away=self.away(),
+                retention=store._ttl,
+                seen_present=await self.present(seen),
+                written_present=await self.present(store._written),
+            )
+            if plan.snapshot:
+                _log.info("Redis event store: %s; reading the whole state", plan.reason)
+            if plan.write_back:
+                await self.write_back()
+                store._written = None  # what we wrote before is back; ids restart in a new stream
+            if plan.snapshot:
+                await self.load_snapshot()
+            self.position = plan.position
+            self.epoch = epoch
+            # Writes queued meanwhile (apply() does not wait for the lock while the link is
+            # down) go last: no await separates the empty queue from the link being up.
+            await store._flush_queue()
+            store._link_up = True
+
+    async def _check_eviction(self) -> None:
+        """Warn when Redis may evict keys: an evicted watermark is a revocation forgotten by
+        every replica that starts afterwards, and nothing tells. Needs ``+info``; without
+        it (or on a Redis that hides the setting) nothing is checked."""
+        from redis.exceptions import RedisError
+
+        try:
+            info = await self._store._call(lambda c: c.info("memory"))
+        except RedisError:
+            return
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(info.get("maxmemory", 0) or 0) > 0:
+            _log.warning(
+                "Redis maxmemory-policy is %s: evicted watermarks are revocations forgotten; "
+                "configure noeviction for the event store",
+                policy,
+            )
+
+    async def _read_epoch(self, client: Any) -> str:
+        """The data epoch, created when missing (a new or emptied Redis)."""
+        meta = self._store.keys.meta
+        await client.hsetnx(meta, "epoch", secrets.token_hex(8))
+        value = await client.hget(meta, "epoch")
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     # -- the whole state -----------------------------------------------------------------------
 
