@@ -15,7 +15,7 @@ from ._model import (
     event_to_dict,
 )
 from ._sqlite import SQLiteEventStore
-from ._store import EventStore, EventStoreMixin
+from ._store import MAX_WATERMARK_PAGE, EventStore, EventStoreMixin, WatermarkPage
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._admin import AdminApp
@@ -60,6 +60,7 @@ _LAZY = {
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
+    "MAX_WATERMARK_PAGE",
     "WATERMARK_TTL_SECONDS",
     "AdminApp",
     "AuditLog",
@@ -85,6 +86,7 @@ __all__ = [
     "SetValidationConfig",
     "StreamClient",
     "TransmitterKeys",
+    "WatermarkPage",
     "WebhookNotifier",
     "Workflows",
     "event_from_dict",

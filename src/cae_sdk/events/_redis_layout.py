@@ -111,7 +111,12 @@ class RedisKeys:
 
     @property
     def state_patterns(self) -> tuple[str, str]:
-        return f"{self.pattern_prefix}wm:*", f"{self.pattern_prefix}risk:*"
+        return self.watermark_pattern, f"{self.pattern_prefix}risk:*"
+
+    @property
+    def watermark_pattern(self) -> str:
+        """``SCAN MATCH`` pattern of the watermark keys."""
+        return f"{self.pattern_prefix}wm:*"
 
     @property
     def pattern_prefix(self) -> str:

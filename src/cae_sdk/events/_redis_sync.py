@@ -196,9 +196,9 @@ class StreamFollower:
         for pattern in store.keys.state_patterns:
             cursor: Any = 0
             while True:
-                cursor, keys = await store._call(_scan_step(cursor, pattern), bulk=True)
+                cursor, keys = await store._call(scan_step(cursor, pattern), bulk=True)
                 if keys:
-                    for raw in await store._call(_hget_all(keys), bulk=True):
+                    for raw in await store._call(hget_events(keys), bulk=True):
                         if isinstance(raw, Exception):
                             # A key of another type under our prefix (another writer): like a
                             # malformed entry, skipped. Raised, it failed every catch-up.
@@ -256,14 +256,19 @@ def _entries(reply: Any) -> list[Any]:
 # Calls for ``store._call`` (which runs them under the store's deadline).
 
 
-def _scan_step(cursor: Any, pattern: str) -> Callable[[Any], Awaitable[Any]]:
+def scan_step(cursor: Any, pattern: str, count: int = _SCAN) -> Callable[[Any], Awaitable[Any]]:
+    """One ``SCAN`` step: ``(next cursor, keys)``."""
+
     def call(client: Any) -> Awaitable[Any]:
-        return client.scan(cursor, match=pattern, count=_SCAN)  # type: ignore[no-any-return]
+        return client.scan(cursor, match=pattern, count=count)  # type: ignore[no-any-return]
 
     return call
 
 
-def _hget_all(keys: list[Any]) -> Callable[[Any], Awaitable[list[Any]]]:
+def hget_events(keys: list[Any]) -> Callable[[Any], Awaitable[list[Any]]]:
+    """The ``event`` field of each state hash in ``keys`` (an exception for a key of another
+    type, None for one that expired meanwhile)."""
+
     async def call(client: Any) -> list[Any]:
         pipe = client.pipeline(transaction=False)
         for key in keys:

@@ -40,8 +40,9 @@ from ._memory import InMemoryEventStore, MirroredReads
 from ._model import WATERMARK_TTL_SECONDS, Event
 from ._redis_client import build_client
 from ._redis_layout import WRITE_SCRIPT, RedisKeys, StreamId, write_for
+from ._redis_pages import watermark_page
 from ._redis_sync import StreamFollower
-from ._store import EventStoreMixin
+from ._store import EventStoreMixin, WatermarkPage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -261,6 +262,11 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
     async def _delete_once(self, key: str) -> None:
         once = self.keys.once(key)
         await self._call(lambda c: c.delete(once))
+
+    async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
+        """Pages read from Redis with ``SCAN``, not from the local mirror: a cursor is valid
+        on every replica, and :class:`StoreUnavailable` is raised while Redis is away."""
+        return await watermark_page(self, limit, cursor)
 
     async def get_cursor(self, name: str) -> str | None:
         value = await self._command(lambda c: c.get(self.keys.cursor(name)))
