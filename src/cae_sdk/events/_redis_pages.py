@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._model import RevocationEvent
-from ._redis_layout import decode_event
+from ._model import RevocationEvent, event_from_json
 from ._redis_sync import hget_events, scan_step
 from ._store import WatermarkPage, decode_page_cursor, encode_page_cursor, page_limit
 
@@ -46,7 +45,7 @@ async def watermark_page(store: RedisEventStore, limit: int, cursor: str | None)
     cutoff = store._clock() - store._ttl
     watermarks = []
     for raw in replies:
-        event = None if isinstance(raw, Exception) else decode_event(raw)
+        event = None if isinstance(raw, Exception) else event_from_json(raw)
         if isinstance(event, RevocationEvent) and event.not_before >= cutoff:
             watermarks.append((event.subject, event.not_before))
     if scan is None and not left:

@@ -11,12 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._background import within
-from ._model import Event, RiskEvent, RiskLevel
+from ._model import Event, RiskEvent, RiskLevel, event_from_json
 from ._redis_layout import (
     ZERO_ID,
     Catchup,
     StreamId,
-    decode_event,
     plan_catchup,
     stream_info,
 )
@@ -63,7 +62,7 @@ class StreamFollower:
         return changed
 
     def _apply_raw(self, raw: Any) -> None:
-        event = decode_event(raw)
+        event = event_from_json(raw)
         if event is None:
             _log.warning("ignoring a malformed event under %s", self._store.prefix)
         else:
@@ -204,7 +203,7 @@ class StreamFollower:
                             # malformed entry, skipped. Raised, it failed every catch-up.
                             _log.warning("ignoring a foreign key under %s: %s", store.prefix, raw)
                             continue
-                        event = decode_event(raw)
+                        event = event_from_json(raw)
                         if raw is None:
                             continue  # expired between SCAN and HGET
                         if event is None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import sqlite3
 import threading
@@ -45,7 +44,7 @@ from ._model import (
     RevocationEvent,
     RiskEvent,
     RiskLevel,
-    event_from_dict,
+    event_from_json,
 )
 from ._sqlite_layout import SCHEMA, current_locations, watermark_rows, write_event
 from ._store import (
@@ -227,9 +226,8 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
                 return total
             for change_id, payload in rows:
                 self._last_change = max(self._last_change, change_id)
-                try:
-                    event = event_from_dict(json.loads(payload))
-                except (ValueError, KeyError, TypeError):
+                event = event_from_json(payload)
+                if event is None:
                     log.warning("skipping malformed change %s", change_id)
                     continue
                 if self._mirror.apply_local(event):

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 
@@ -19,8 +18,8 @@ from ._model import (
     RevocationEvent,
     RiskEvent,
     RiskLevel,
-    event_from_dict,
-    event_to_dict,
+    event_from_json,
+    event_to_json,
     supersedes,
 )
 
@@ -76,11 +75,11 @@ def write_event(conn: sqlite3.Connection, event: Event, *, now: float) -> bool:
         conn.execute(
             "INSERT INTO state (name, value) VALUES ('locations', ?) "
             "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            (json.dumps(event_to_dict(event)),),
+            (event_to_json(event),),
         )
     conn.execute(
         "INSERT INTO changes (at, event) VALUES (?, ?)",
-        (now, json.dumps(event_to_dict(event))),
+        (now, event_to_json(event)),
     )
     return True
 
@@ -90,11 +89,9 @@ def current_locations(conn: sqlite3.Connection) -> LocationsEvent | None:
     row = conn.execute("SELECT value FROM state WHERE name = 'locations'").fetchone()
     if row is None:
         return None
-    try:
-        event = event_from_dict(json.loads(row[0]))
-    except (ValueError, KeyError, TypeError):
+    event = event_from_json(row[0])
+    if event is None:
         log.warning("replacing malformed named locations in %s", "state")
-        return None
     return event if isinstance(event, LocationsEvent) else None
 
 
