@@ -20,7 +20,6 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis.asyncio import Redis
 
 from cae_sdk.core.decisions import Reason
 from cae_sdk.core.errors import ConfigurationError
@@ -39,51 +38,32 @@ from cae_sdk.resource import (
     TokenValidator,
 )
 
+from ..policies.vectors import (
+    BLOCK_OUTSIDE_TRUSTED,
+    BLOCK_UNTRUSTED_IP,
+    TRUSTED_NETWORK,
+    UNTRUSTED_IP_LOCATION,
+)
 from ._asgi import call, ok_app
 from .helpers import APP_ID, SigningKeys, claims, serve, sign
 
 ISSUER = "https://issuer.test/v2.0"
+HQ_V6 = {"cidrAddress": "2001:db8:1::/48"}
 
-# As Graph lists them: a trusted office, a block list, and a location without isTrusted (false).
+# As Graph lists them: a trusted office, Graph's "Create namedLocation" example 1 (untrusted:
+# the range a policy blocks), and a location without isTrusted (false).
 GRAPH_LOCATIONS: list[dict[str, Any]] = [
-    {
-        "@odata.type": "#microsoft.graph.ipNamedLocation",
-        "id": "hq",
-        "displayName": "Head office",
-        "isTrusted": True,
-        "ipRanges": [{"cidrAddress": "10.0.0.0/8"}, {"cidrAddress": "2001:db8:1::/48"}],
-    },
-    {
-        "@odata.type": "#microsoft.graph.ipNamedLocation",
-        "id": "blocked",
-        "displayName": "Blocked networks",
-        "isTrusted": False,
-        "ipRanges": [{"cidrAddress": "198.51.100.0/24"}],
-    },
-    {
-        "@odata.type": "#microsoft.graph.ipNamedLocation",
-        "id": "partner",
-        "displayName": "Partner VPN",
-        "ipRanges": [{"cidrAddress": "192.0.2.0/24"}],
-    },
+    {**TRUSTED_NETWORK, "id": "hq", "ipRanges": [*TRUSTED_NETWORK["ipRanges"], HQ_V6]},
+    UNTRUSTED_IP_LOCATION,
+    {"id": "partner", "displayName": "Partner VPN", "ipRanges": [{"cidrAddress": "192.0.2.0/24"}]},
 ]
+BLOCKED = UNTRUSTED_IP_LOCATION["id"]
 HQ_CLIENT, BLOCKED_CLIENT, PARTNER_CLIENT, OUTSIDE_CLIENT = (
     "10.1.2.3",
-    "198.51.100.7",
+    "12.34.221.11",
     "192.0.2.9",
     "203.0.113.5",
 )
-BLOCK_LISTED = {
-    "id": "block-listed",
-    "displayName": "CA002-Global-AttackSurfaceReduction-AllApps-AnyPlatform-Block",
-    "state": "enabled",
-    "conditions": {
-        "users": {"includeUsers": ["All"]},
-        "applications": {"includeApplications": ["All"]},
-        "locations": {"includeLocations": ["blocked"]},
-    },
-    "grantControls": {"operator": "OR", "builtInControls": ["block"]},
-}
 
 
 def _locations(*ids: str) -> tuple[NamedLocation, ...]:
@@ -110,7 +90,7 @@ async def test_the_graph_bridge_locations_allow_only_the_trusted_one(keys: Signi
     assert await store.apply(location_event(GRAPH_LOCATIONS, now=1_700_000_000))
     assert [(loc.id, loc.trusted) for loc in store.named_locations()] == [
         ("hq", True),
-        ("blocked", False),
+        (BLOCKED, False),
         ("partner", False),
     ]
     for mode in ("standard", "strict"):
@@ -135,7 +115,7 @@ async def test_untrusted_locations_alone_ask_nothing_and_say_so_once(
     """A tenant with only a block list: no policy asks for a location, so no client is
     challenged for being outside it; the operator is told once per set of locations."""
     store = InMemoryEventStore()
-    assert await store.set_named_locations(_locations("blocked", "partner"))
+    assert await store.set_named_locations(_locations(BLOCKED, "partner"))
     middleware = _middleware(keys, store)
     with caplog.at_level(logging.WARNING, logger="cae_sdk.resource"):
         for client_ip in (OUTSIDE_CLIENT, BLOCKED_CLIENT, PARTNER_CLIENT, OUTSIDE_CLIENT):
@@ -152,8 +132,8 @@ async def test_untrusted_locations_alone_ask_nothing_and_say_so_once(
 
 async def test_policies_still_resolve_every_location(keys: SigningKeys) -> None:
     store = InMemoryEventStore()
-    assert await store.set_named_locations(_locations("hq", "blocked", "partner"))
-    policies = load_policies([BLOCK_LISTED])
+    assert await store.set_named_locations(_locations("hq", BLOCKED, "partner"))
+    policies = load_policies([BLOCK_UNTRUSTED_IP])
     for mode in ("standard", "off"):
         middleware = _middleware(keys, store, policies=policies, location_mode=mode)
         blocked = await _status(middleware, keys, BLOCKED_CLIENT)
@@ -164,18 +144,7 @@ async def test_policies_still_resolve_every_location(keys: SigningKeys) -> None:
         )
         assert await _status(middleware, keys, HQ_CLIENT) == (200, None)
     # AllTrusted is the trusted locations of the same catalogue.
-    outside_trusted = load_policies(
-        [
-            {
-                **BLOCK_LISTED,
-                "id": "outside-trusted",
-                "conditions": {
-                    **BLOCK_LISTED["conditions"],
-                    "locations": {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
-                },
-            }
-        ]
-    )
+    outside_trusted = load_policies([BLOCK_OUTSIDE_TRUSTED])
     middleware = _middleware(keys, store, policies=outside_trusted, location_mode="off")
     assert await _status(middleware, keys, PARTNER_CLIENT) == (
         403,
@@ -187,8 +156,8 @@ async def test_policies_still_resolve_every_location(keys: SigningKeys) -> None:
 async def test_a_static_list_still_works(keys: SigningKeys) -> None:
     office = NamedLocation.from_cidrs("office", "Office", ["192.0.2.0/24"])  # not trusted
     store = InMemoryEventStore()
-    assert await store.set_named_locations(_locations("hq", "blocked"))
-    # allowed_locations: the operator's list, as listed; the store's locations allow nothing.
+    assert await store.set_named_locations(_locations("hq", BLOCKED))
+    # allowed_locations: the operator's list, as listed; the store's trusted HQ is not read.
     middleware = _middleware(keys, store, allowed_locations=[office], location_mode="strict")
     assert await _status(middleware, keys, PARTNER_CLIENT) == (200, None)
     assert (await _status(middleware, keys, HQ_CLIENT))[0] == 401
@@ -200,7 +169,7 @@ async def test_a_static_list_still_works(keys: SigningKeys) -> None:
 
 
 def test_a_static_list_that_would_allow_nothing_is_refused() -> None:
-    block_list = _locations("blocked")
+    block_list = _locations(BLOCKED)
     with pytest.raises(ConfigurationError, match="no trusted location"):
         CAESettings(named_locations=block_list)
     # Fine when the step is off, or the allowed networks are listed.
@@ -242,13 +211,9 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[RedisEventStore, Redis
     await bridge_side.start()
     await api_side.start()
     yield bridge_side, api_side
-    for store in (bridge_side, api_side):
-        await store.close()
-    cleaner = Redis.from_url(redis_url)
-    keys = [k async for k in cleaner.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await cleaner.delete(*keys)
-    await cleaner.aclose()
+    await bridge_side.clear()
+    await bridge_side.close()
+    await api_side.close()
 
 
 @pytest.mark.redis
