@@ -175,6 +175,8 @@ def test_a_static_list_that_would_allow_nothing_is_refused() -> None:
     # Fine when the step is off, or the allowed networks are listed.
     assert CAESettings(named_locations=block_list, location_mode="off").named_locations
     assert CAESettings(named_locations=block_list, allowed_locations=_locations("hq"))
+    with pytest.raises(ConfigurationError, match="allowed_locations is empty"):
+        CAESettings(allowed_locations=[])
     with pytest.raises(ConfigurationError, match="country locations"):
         CAESettings(named_locations=["10.0.0.0/8"])  # type: ignore[list-item]
 

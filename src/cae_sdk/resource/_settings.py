@@ -89,6 +89,12 @@ class CAESettings:
         header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
         self.named_locations = _ip_locations(self.named_locations, "named_locations")
         self.allowed_locations = _ip_locations(self.allowed_locations, "allowed_locations")
+        if self.allowed_locations == () and self.location_mode is not LocationMode.OFF:
+            # Allow nothing, or enforce nothing? Neither is what a list is written for.
+            raise ConfigurationError(
+                "allowed_locations is empty: list the networks the location step allows, or "
+                "leave it None (the trusted named locations)"
+            )
         if (
             self.named_locations
             and self.allowed_locations is None
