@@ -91,7 +91,8 @@ class RiskEvent:
 
 @dataclass(frozen=True, slots=True)
 class LocationsEvent:
-    """Replace the set of named locations the resource enforces."""
+    """Replace the tenant's IP named locations: the catalogue Conditional Access policies name,
+    whose trusted ones are also the networks the resource's location step allows."""
 
     locations: tuple[NamedLocation, ...]
     at: int
