@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cae_sdk.core import jose
+from cae_sdk.core import _jws, jose
 from cae_sdk.core.errors import CAEError, JOSEError
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -357,4 +357,4 @@ _JSON = st.recursive(
 def test_segment_json_reads_exactly_as_json_loads(text: str) -> None:
     # The JOSE segments are read with the stdlib scanner directly (a fast path): every value
     # and every refusal, message included, must be json.loads's own.
-    assert repr(_outcome(jose._json_loads, text)) == repr(_outcome(json.loads, text))
+    assert repr(_outcome(_jws._json_loads, text)) == repr(_outcome(json.loads, text))

@@ -12,8 +12,9 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cae_sdk.core.errors import StoreUnavailable
 from cae_sdk.core.subjects import SubjectKey
-from cae_sdk.events import InMemoryEventStore
+from cae_sdk.events import MAX_WATERMARK_PAGE, InMemoryEventStore, WatermarkPage
 from cae_sdk.events._admin import AdminApp
 
 KEY = "admin-key-0123456789"
@@ -109,6 +110,54 @@ async def test_health_counts_without_listing_every_watermark() -> None:
     ) as client:
         health = (await client.get("/health", headers=HEADERS)).json()
     assert health == {"healthy": True, "watermarks": 3}
+
+
+async def _get(store: InMemoryEventStore, path: str) -> httpx.Response:
+    app = AdminApp(store, enabled=True, static_key=KEY)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        return await client.get(path, headers=HEADERS)
+
+
+async def test_watermarks_are_listed_a_page_at_a_time_without_listing_them_all() -> None:
+    store = _NoListing()
+    now = int(time.time())
+    subjects = {f"user:{TENANT.lower()}:u{i}" for i in range(7)}
+    for subject in subjects:
+        await store.revoke_user(TENANT, subject.rpartition(":")[2], at=now)
+    listed: list[str] = []
+    path = "/watermarks?limit=3"
+    for _ in range(10):
+        page = (await _get(store, path)).json()
+        assert len(page["watermarks"]) <= 3
+        assert {entry["not_before"] for entry in page["watermarks"]} <= {now}
+        listed += [entry["subject"] for entry in page["watermarks"]]
+        if page["next"] is None:
+            break
+        path = f"/watermarks?limit=3&cursor={page['next']}"
+    assert sorted(listed) == sorted(subjects)
+    default = (await _get(store, "/watermarks")).json()
+    assert len(default["watermarks"]) == 7 and default["next"] is None  # default page: 100
+
+
+async def test_a_malformed_page_request_is_a_400() -> None:
+    store = InMemoryEventStore()
+    too_many = f"limit={MAX_WATERMARK_PAGE + 1}"
+    for query in ("limit=0", too_many, "limit=x", "limit=%EF%BC%95", "limit=1&limit=2",
+                  "cursor=", "cursor=nonsense", "cursor=a&cursor=b"):  # fmt: skip
+        response = await _get(store, f"/watermarks?{query}")
+        assert response.status_code == 400, query
+        assert response.json()["error"] == "invalid_request"
+
+
+class _Unreachable(InMemoryEventStore):
+    async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
+        raise StoreUnavailable("the backend is away")
+
+
+async def test_a_listing_the_store_cannot_read_is_a_503() -> None:
+    response = await _get(_Unreachable(), "/watermarks")
+    assert response.status_code == 503 and response.json()["error"] == "store_unavailable"
 
 
 def test_watermarks_never_read_again_are_swept_with_later_writes() -> None:

@@ -23,15 +23,9 @@ from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.core.tokens import TokenClaims
 from cae_sdk.events import InMemoryEventStore, RevocationEvent, event_to_dict
 from cae_sdk.events._admin import AdminApp
-from cae_sdk.events._workflows import (
-    AuditLog,
-    RemediationTracker,
-    WebhookNotifier,
-    Workflows,
-    graph_session_revoker,
-    remediation_kind,
-    sign_body,
-)
+from cae_sdk.events._incidents import RemediationTracker, remediation_kind
+from cae_sdk.events._sinks import AuditLog, WebhookNotifier, sign_body
+from cae_sdk.events._workflows import Workflows, graph_session_revoker
 from cae_sdk.events.graph import GraphClient
 
 KEY = "admin-key-0123456789"

@@ -5,7 +5,8 @@
 * a write that failed left nothing behind and, retried, is applied;
 * nothing is lost across a restart (SQLite, Redis);
 * a watermark outlives the longest token lifetime (28 h) plus clock leeway;
-* remember_once / forget.
+* remember_once / forget;
+* watermarks are listed a bounded page at a time, every one of them at least once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cae_sdk.core.errors import StoreUnavailable
 from cae_sdk.core.locations import NamedLocation
 from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import (
+    MAX_WATERMARK_PAGE,
     EventStore,
     InMemoryEventStore,
     LocationsEvent,
@@ -37,8 +39,10 @@ from cae_sdk.events import (
     RiskEvent,
     RiskLevel,
     SQLiteEventStore,
+    WatermarkPage,
 )
 from cae_sdk.events._model import WATERMARK_TTL_SECONDS, Event, state_key, supersedes
+from cae_sdk.events._store import encode_page_cursor
 
 KINDS = ["memory", "sqlite", "redis"]
 LONGEST_TOKEN = 28 * 3600  # Entra's longest CAE access token lifetime
@@ -231,6 +235,8 @@ async def test_a_failed_redis_write_leaves_nothing_and_is_applied_on_retry() -> 
             with pytest.raises(StoreUnavailable):
                 await store.apply(event)
             assert store.watermark(SUBJECTS[1]) is None  # raise mode: nothing recorded
+            with pytest.raises(StoreUnavailable):  # a listing is read from Redis, never stale
+                await store.watermark_page(10)
             await store.forget("ssf:jti-1")  # held until Redis is back, in raise mode too
             with pytest.raises(StoreUnavailable):
                 await store.remember_once("ssf:jti-1", 600)
@@ -317,6 +323,101 @@ async def test_remember_once_and_forget(kind: str, redis_url: str) -> None:
             assert await store.remember_once("jti-1", 60)
 
 
+# -- listing a page at a time -----------------------------------------------------------------
+
+
+async def _listing(
+    store: EventStore, limit: int, between: Callable[[], Awaitable[None]] | None = None
+) -> dict[SubjectKey, int]:
+    """Every watermark the pages list, following ``next_cursor``; each page within ``limit``.
+    ``between`` runs after the first page."""
+    listed: dict[SubjectKey, int] = {}
+    cursor: str | None = None
+    for pages in range(1, 1000):
+        page = await store.watermark_page(limit, cursor)
+        assert len(page.watermarks) <= limit
+        listed.update(page.watermarks)
+        if page.next_cursor is None:
+            return listed
+        cursor = page.next_cursor
+        if pages == 1 and between is not None:
+            await between()
+    raise AssertionError("the listing never ended")
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_watermarks_are_listed_a_bounded_page_at_a_time(kind: str, redis_url: str) -> None:
+    now = [float(NOW)]
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store(clock=lambda: now[0])
+        assert await store.watermark_page(10) == WatermarkPage((), None)
+        subjects = [SubjectKey.user("t1", f"p{i}") for i in range(23)] + [SubjectKey.tenant("t9")]
+        for age, subject in enumerate(subjects):
+            await store.apply(RevocationEvent(subject, NOW - age, "listed"))
+        # Other state and records of the store are not watermarks.
+        await store.apply(RiskEvent(SUBJECTS[0], RiskLevel.HIGH, NOW))
+        await store.apply(LocationsEvent(PLACES[0], NOW))
+        await store.remember_once("jti-listed", 600)
+        expected = {subject: NOW - age for age, subject in enumerate(subjects)}
+        for limit in (1, 5, 24, MAX_WATERMARK_PAGE):
+            assert await _listing(store, limit) == expected == store.watermarks()
+        # Past its retention (the store's clock) a watermark is no longer listed.
+        now[0] = NOW - 10 + WATERMARK_TTL_SECONDS + 0.5
+        live = {subject: at for subject, at in expected.items() if at >= NOW - 9}
+        assert len(live) == 10
+        assert await _listing(store, 4) == live == store.watermarks()
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_a_listing_misses_nothing_written_meanwhile(kind: str, redis_url: str) -> None:
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        first = {SubjectKey.user("t1", f"a{i}"): NOW - i for i in range(15)}
+        later = {SubjectKey.user("t1", f"b{i}"): NOW - i for i in range(40)}
+        for subject, at in first.items():
+            await store.apply(RevocationEvent(subject, at, "first"))
+
+        async def write_more() -> None:
+            for subject, at in later.items():
+                await store.apply(RevocationEvent(subject, at, "later"))
+
+        listed = await _listing(store, 4, between=write_more)
+        # Every watermark present throughout is listed; those written meanwhile may be.
+        assert first.items() <= listed.items() <= (first | later).items()
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_a_page_size_or_cursor_the_store_did_not_issue_is_refused(
+    kind: str, redis_url: str
+) -> None:
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        await store.apply(RevocationEvent(SUBJECTS[0], NOW, "listed"))
+        for limit in (0, -1, MAX_WATERMARK_PAGE + 1, True, 2.0, "5"):
+            with pytest.raises(ValueError):
+                await store.watermark_page(limit)  # type: ignore[arg-type]
+        foreign = [encode_page_cursor(value) for value in ({"a": 1}, True, [0, []], 1.5)]
+        for cursor in ("", "%%%", "x" * 10_000, *foreign):
+            with pytest.raises(ValueError):
+                await store.watermark_page(10, cursor)
+
+
+@pytest.mark.redis
+async def test_keys_a_redis_scan_step_returned_beyond_the_page_start_the_next_one(
+    redis_url: str,
+) -> None:
+    async with backend("redis", redis_url) as open_store:
+        store = await open_store()
+        await store.apply(RevocationEvent(SUBJECTS[0], NOW, "carried"))
+        # A cursor as a page leaves it when SCAN passed its COUNT: the SCAN done, a key left.
+        carried = encode_page_cursor([None, [state_key(RevocationEvent(SUBJECTS[0], 0, ""))]])
+        assert await store.watermark_page(5, carried) == WatermarkPage(((SUBJECTS[0], NOW),), None)
+        # Only watermark keys of this store can be carried.
+        for key in ("risk:x", "once:x", "cursor:x"):
+            with pytest.raises(ValueError):
+                await store.watermark_page(5, encode_page_cursor([None, [key]]))
+
+
 def test_every_store_implements_the_whole_protocol() -> None:
     from cae_sdk.events.redis import RedisEventStore
 
@@ -328,5 +429,11 @@ def test_every_store_implements_the_whole_protocol() -> None:
         ]
         for store in stores:
             assert isinstance(store, EventStore), type(store).__name__
-            for member in ("forget", "staleness", "watermark_retention", "remember_once"):
+            for member in (
+                "forget",
+                "staleness",
+                "watermark_retention",
+                "remember_once",
+                "watermark_page",
+            ):
                 assert hasattr(store, member)

@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.events._model import Event
-from cae_sdk.events._workflows import WebhookNotifier, Workflows
+from cae_sdk.events._sinks import WebhookNotifier
+from cae_sdk.events._workflows import Workflows
 from cae_sdk.events.redis import RedisEventStore
 
 

@@ -283,7 +283,7 @@ ADMIN_MFA_TEMPLATE = {
 }
 
 
-def _portal_policy(
+def portal_policy(
     policy_id: str, name: str, grant: list[str], operator: str = "OR", **conditions: Any
 ) -> dict[str, Any]:
     return {
@@ -301,7 +301,7 @@ def _portal_policy(
 
 # Entra docs "Block legacy authentication": All users, All resources, client apps Exchange
 # ActiveSync clients and Other clients, Block.
-BLOCK_LEGACY = _portal_policy(
+BLOCK_LEGACY = portal_policy(
     "block-legacy",
     "Block legacy authentication",
     ["block"],
@@ -309,7 +309,7 @@ BLOCK_LEGACY = _portal_policy(
 )
 # Entra docs "Require multifactor authentication for guest access": All guest and external
 # users (every type, every tenant), All resources, Require MFA.
-GUEST_MFA = _portal_policy(
+GUEST_MFA = portal_policy(
     "guest-mfa",
     "Require multifactor authentication for guest access",
     ["mfa"],
@@ -326,7 +326,7 @@ GUEST_MFA = _portal_policy(
 )
 # Entra docs "Block unknown or unsupported device platform": All users, All resources, any
 # device except Android, iOS, Windows and macOS, Block.
-UNKNOWN_PLATFORM = _portal_policy(
+UNKNOWN_PLATFORM = portal_policy(
     "unknown-platform",
     "Block unknown or unsupported device platform",
     ["block"],
@@ -369,7 +369,7 @@ WORKLOAD_BY_APP_ID = {
 }
 # Entra docs "Require password change for high-risk users": All users, All resources, user
 # risk High, Require MFA AND Require password change.
-USER_RISK = _portal_policy(
+USER_RISK = portal_policy(
     "user-risk",
     "User risk-based password change",
     ["mfa", "passwordChange"],
@@ -378,17 +378,17 @@ USER_RISK = _portal_policy(
 )
 # Entra docs "Require multifactor authentication for elevated sign-in risk": sign-in risk
 # High and Medium, Require MFA.
-SIGN_IN_RISK = _portal_policy(
+SIGN_IN_RISK = portal_policy(
     "sign-in-risk", "Sign-in risk-based MFA", ["mfa"], signInRiskLevels=["high", "medium"]
 )
 # A policy blocking the named locations of Graph "Create namedLocation" examples 1 and 2.
-BLOCK_UNTRUSTED_IP = _portal_policy(
+BLOCK_UNTRUSTED_IP = portal_policy(
     "block-untrusted-ip",
     "Block the untrusted IP named location",
     ["block"],
     locations={"includeLocations": ["0854951d-5fc0-4eb1-b392-9b2c9d7949c2"]},
 )
-BLOCK_COUNTRIES = _portal_policy(
+BLOCK_COUNTRIES = portal_policy(
     "block-countries",
     "Block the country named location",
     ["block"],
@@ -401,7 +401,7 @@ CAE_STRICT = ENTRA + "concept-continuous-access-evaluation-strict-enforcement"
 CAE_SESSION = ENTRA + "concept-conditional-access-session (Customize continuous access evaluation)"
 # Entra docs "Block access by location": All users, All resources, any location except the
 # trusted ones, Block.
-BLOCK_OUTSIDE_TRUSTED = _portal_policy(
+BLOCK_OUTSIDE_TRUSTED = portal_policy(
     "block-outside-trusted",
     "Block access outside trusted locations",
     ["block"],

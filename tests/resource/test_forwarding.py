@@ -33,7 +33,7 @@ INSIDE = [NamedLocation.from_cidrs("corp", "Corporate network", ["10.0.0.0/8"])]
 
 def _middleware(keys: SigningKeys, **options: Any) -> CAEMiddleware:
     validator = TokenValidator(issuer=ISSUER, audiences=[f"api://{APP_ID}"], jwks=keys.jwks())
-    options.setdefault("named_locations", INSIDE)
+    options.setdefault("allowed_locations", INSIDE)
     options.setdefault("location_mode", "strict")
     return CAEMiddleware(
         ok_app,
@@ -92,7 +92,7 @@ async def test_a_forwarded_header_the_client_wrote_is_never_read(keys: SigningKe
 async def test_an_unreadable_forwarding_header_is_400_even_without_locations(
     keys: SigningKeys, extra: list[tuple[bytes, bytes]]
 ) -> None:
-    middleware = _middleware(keys, named_locations=None)  # nothing location-based configured
+    middleware = _middleware(keys, allowed_locations=None)  # nothing location-based configured
     answer = await call(middleware, _headers(keys, *extra), client=("10.0.0.2", 4000))
     assert answer.status == 400 and not answer.reached_app
     assert answer.header(b"www-authenticate") is None  # nothing is wrong with the token
@@ -196,7 +196,7 @@ def _app(keys: SigningKeys, records: list[AccessRecord], header: str) -> CAEMidd
         ok_app,
         validator=validator,
         store=InMemoryEventStore(),
-        named_locations=allowed,
+        allowed_locations=allowed,
         location_mode="strict",
         trusted_proxies=[PROXY_SOURCE],
         forwarded_header=header,

@@ -288,7 +288,7 @@ def _apps(keys: SigningKeys) -> tuple[CAEMiddleware, RequestPath]:
             "hook_timeout": 0.2,
             "trusted_proxies": ["10.0.0.0/8"],
             "auth_contexts": {"/admin/": "c1"},
-            "named_locations": [NamedLocation.from_cidrs("corp", "Corp", ["10.0.0.0/8"])],
+            "allowed_locations": [NamedLocation.from_cidrs("corp", "Corp", ["10.0.0.0/8"])],
             "authorization_uri": "https://login.example/{tenantid}/oauth2/authorize",
         }
         hooks = [_hanging_on_hang]

@@ -181,7 +181,9 @@ def test_strict_and_standard_location_modes_change_at_run_time(
         routes=[Route("/", ok)],
         middleware=[Middleware(capture, validator=_validator(idp), store=store)],  # type: ignore[arg-type]
     )
-    elsewhere = [NamedLocation.from_cidrs("hq", "HQ", ["203.0.113.0/24", "2001:db8::/32"])]
+    elsewhere = [
+        NamedLocation.from_cidrs("hq", "HQ", ["203.0.113.0/24", "2001:db8::/32"], trusted=True)
+    ]
     token_from_hq = sign(keys, claims(idp.issuer, ipaddr="203.0.113.7"))
     token_unknown = sign(keys, claims(idp.issuer, ipaddr="198.51.100.1"))
     with serve(app) as url:
@@ -194,7 +196,9 @@ def test_strict_and_standard_location_modes_change_at_run_time(
         assert refused.json()["reason"] == "LocationConditionViolation"
         middleware_holder[0].settings.location_mode = LocationMode.STRICT
         assert _get(url + "/", token_from_hq).status_code == 401
-        loopback = [NamedLocation.from_cidrs("lo", "Loopback", ["127.0.0.0/8", "::1/128"])]
+        loopback = [
+            NamedLocation.from_cidrs("lo", "Loopback", ["127.0.0.0/8", "::1/128"], trusted=True)
+        ]
         asyncio.run(store.set_named_locations(loopback))
         assert _get(url + "/", token_unknown).status_code == 200
 

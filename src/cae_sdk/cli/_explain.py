@@ -26,7 +26,7 @@ __all__ = ["classify_input", "explain_challenges", "explain_claims_request", "ex
 _PLAIN_TOKEN_LIFETIME = 2 * 3600
 _REASON_TEXT = {
     "tokenissuedbeforerevocationtimestamp": "the subject was revoked after this token was issued",
-    "locationconditionviolation": "the client calls from outside an allowed named location",
+    "locationconditionviolation": "the client calls from outside the allowed (trusted) locations",
     "riskleveltoohigh": "the user or service principal risk is too high",
     "authenticationcontextrequired": "the route needs an authentication context (step-up)",
     "multifactorauthenticationrequired": "multifactor authentication is required",

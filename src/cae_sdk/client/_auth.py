@@ -8,53 +8,31 @@ MSAL calls never run on the event loop.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from ._flow import ChallengeFlow, TokenNeeded
-from ._loop_breaker import LoopBreaker
+from ._adapter import FlowAdapter, NativeView, RequestView
+from ._flow import TokenNeeded
 from ._replay import is_replayable
-from ._token import AccessToken, TokenCredential
+from ._token import AccessToken
 
 __all__ = ["CAEAuth"]
 
 
-class _Request:
+class _Request(RequestView[httpx.Request]):
     """An ``httpx.Request`` as :class:`~cae_sdk.client._flow.FlowRequest`."""
 
-    __slots__ = ("native",)
-
-    def __init__(self, native: httpx.Request) -> None:
-        self.native = native
-
-    @property
-    def method(self) -> str:
-        return self.native.method
-
-    @property
-    def url(self) -> str:
-        return str(self.native.url)
-
-    @property
-    def scheme(self) -> str:
-        return self.native.url.scheme
-
-    def set_authorization(self, value: str) -> None:
-        self.native.headers["Authorization"] = value
+    __slots__ = ()
 
     def replayable(self) -> bool:
         return is_replayable(self.native)
 
 
-class _Response:
+class _Response(NativeView[httpx.Response]):
     """An ``httpx.Response`` as :class:`~cae_sdk.client._flow.FlowResponse`."""
 
-    __slots__ = ("native",)
-
-    def __init__(self, native: httpx.Response) -> None:
-        self.native = native
+    __slots__ = ()
 
     @property
     def status_code(self) -> int:
@@ -71,7 +49,7 @@ class _Response:
         return str(self.native.request.url)
 
 
-class CAEAuth(httpx.Auth):
+class CAEAuth(FlowAdapter, httpx.Auth):
     """``httpx.Auth`` that sends cp1 bearer tokens and answers CAE claims challenges.
 
     ``credential`` is any :class:`~cae_sdk.client.TokenCredential` (every cae-sdk
@@ -85,33 +63,6 @@ class CAEAuth(httpx.Auth):
 
     requires_request_body = False
     requires_response_body = False
-
-    def __init__(
-        self,
-        credential: TokenCredential,
-        scopes: Sequence[str] | str,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        accept_invalid_token: bool = False,
-        allow_http: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.flow = ChallengeFlow(
-            credential,
-            scopes,
-            loop_breaker=loop_breaker,
-            accept_invalid_token=accept_invalid_token,
-            allow_http=allow_http,
-            clock=clock,
-        )
-
-    @property
-    def credential(self) -> TokenCredential:
-        return self.flow.credential
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        return self.flow.scopes
 
     @property
     def accept_invalid_token(self) -> bool:

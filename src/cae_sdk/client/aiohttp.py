@@ -32,9 +32,7 @@ the next request to that origin through this middleware goes out once without a 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Sequence
 from contextlib import suppress
 
 try:
@@ -48,10 +46,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a plain install on
         "(pip install 'cae-sdk[aiohttp]')"
     ) from exc
 
-from ._adapter import FlowAdapter
+from ._adapter import FlowAdapter, NativeView, RequestView
 from ._flow import TokenNeeded
-from ._loop_breaker import LoopBreaker
-from ._token import AccessToken, TokenCredential
+from ._token import AccessToken
 
 __all__ = ["CAEClientMiddleware"]
 
@@ -63,41 +60,21 @@ _MAX_PENDING_HOPS = 64
 _Origin = tuple[str, str, int | None]
 
 
-class _Request:
+# ClientRequest fits the bound; mypy checks it before it has inferred the class's attributes.
+class _Request(RequestView[ClientRequest]):  # type: ignore[type-var]
     """An aiohttp ``ClientRequest`` as the flow's request."""
 
-    __slots__ = ("native",)
-
-    def __init__(self, native: ClientRequest) -> None:
-        self.native = native
-
-    @property
-    def method(self) -> str:
-        return self.native.method
-
-    @property
-    def url(self) -> str:
-        return str(self.native.url)
-
-    @property
-    def scheme(self) -> str:
-        return self.native.url.scheme
-
-    def set_authorization(self, value: str) -> None:
-        self.native.headers["Authorization"] = value
+    __slots__ = ()
 
     def replayable(self) -> bool:
         body = self.native.body
         return not (isinstance(body, Payload) and body.consumed)
 
 
-class _Response:
+class _Response(NativeView[ClientResponse]):
     """An aiohttp ``ClientResponse`` as the flow's response."""
 
-    __slots__ = ("native",)
-
-    def __init__(self, native: ClientResponse) -> None:
-        self.native = native
+    __slots__ = ()
 
     @property
     def status_code(self) -> int:
@@ -121,24 +98,7 @@ class CAEClientMiddleware(FlowAdapter):
     :class:`~cae_sdk.client.CAEAuth`.
     """
 
-    def __init__(
-        self,
-        credential: TokenCredential,
-        scopes: Sequence[str] | str,
-        *,
-        loop_breaker: LoopBreaker | None = None,
-        accept_invalid_token: bool = False,
-        allow_http: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            credential,
-            scopes,
-            loop_breaker=loop_breaker,
-            accept_invalid_token=accept_invalid_token,
-            allow_http=allow_http,
-            clock=clock,
-        )
+    def _setup(self) -> None:
         # (origin a redirect points to, origin the token was sent to), oldest first.
         self._hops: deque[tuple[_Origin, _Origin]] = deque(maxlen=_MAX_PENDING_HOPS)
         self._hops_lock = threading.Lock()  # one middleware may serve sessions on several loops

@@ -35,7 +35,7 @@ from requests.models import PreparedRequest, Response
 from requests.utils import rewind_body
 
 from ..core.errors import ConfigurationError
-from ._adapter import FlowAdapter
+from ._adapter import FlowAdapter, NativeView
 from ._flow import FlowResponse, Step, TokenNeeded
 from ._loop_breaker import LoopBreaker
 from ._token import AccessToken, TokenCredential
@@ -87,13 +87,10 @@ class _Request:
         return isinstance(position, int) and callable(getattr(body, "seek", None))
 
 
-class _Response:
+class _Response(NativeView[Response]):
     """A ``requests.Response`` as the flow's response."""
 
-    __slots__ = ("native",)
-
-    def __init__(self, native: Response) -> None:
-        self.native = native
+    __slots__ = ()
 
     @property
     def status_code(self) -> int:

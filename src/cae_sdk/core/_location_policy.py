@@ -8,19 +8,22 @@ evaluation").
   tunnels, IPv6 vs IPv4 paths).
 * **strict**: only the IP the resource sees counts.
 
-No allowed ranges configured means nothing to enforce. Pure: ``now`` is an argument.
+Which ranges are allowed is the caller's choice, made in one place (the resource's
+``AccessEvaluator.locations``): an operator's explicit list, else the named locations marked
+trusted (:func:`trusted_locations`). No allowed ranges means nothing to enforce. Pure: ``now``
+is an argument.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import Enum
 
 from .claims import nbf_claims
 from .decisions import ALLOW, Decision, Outcome, Reason
-from .locations import IPAddress, NamedLocation, parse_ip
+from .locations import AnyNamedLocation, IPAddress, NamedLocation, parse_ip
 
-__all__ = ["LocationMode", "evaluate_location", "locations_containing"]
+__all__ = ["LocationMode", "evaluate_location", "locations_containing", "trusted_locations"]
 
 
 class LocationMode(str, Enum):
@@ -38,6 +41,20 @@ def locations_containing(
 ) -> tuple[NamedLocation, ...]:
     """The named locations whose ranges contain ``address``."""
     return tuple(location for location in locations if location.contains(address))
+
+
+def trusted_locations(locations: Iterable[AnyNamedLocation]) -> tuple[NamedLocation, ...]:
+    """The IP named locations marked trusted (Graph ``ipNamedLocation.isTrusted``: "true if this
+    location is explicitly trusted", default false).
+
+    A tenant's named locations are not a list of allowed networks: Entra holds "headquarters
+    network ranges, VPN network ranges, or ranges that you wish to block" there, and what a
+    location means comes from the Conditional Access policies that name it (Microsoft Entra,
+    "Conditional Access: Network assignment"). Marked trusted is the one thing a location says
+    of itself: these are the networks a location step without a policy may allow. An untrusted
+    location - a block list, a range a policy demands MFA from - never allows anything; country
+    locations carry no trust flag."""
+    return tuple(loc for loc in locations if isinstance(loc, NamedLocation) and loc.trusted)
 
 
 def evaluate_location(

@@ -59,7 +59,9 @@ def parse_ip(text: str) -> IPAddress | None:
 
 @dataclass(frozen=True, slots=True)
 class NamedLocation:
-    """A named location made of IPv4 and IPv6 ranges; ``trusted`` feeds ``AllTrusted``."""
+    """A named location made of IPv4 and IPv6 ranges. ``trusted`` (Graph ``isTrusted``, false
+    unless set) feeds ``AllTrusted`` in policies and makes the location one the resource's
+    location step allows; an untrusted one (a block list) matters only to policies naming it."""
 
     id: str
     name: str

@@ -238,9 +238,12 @@ async def _add_location(ctx: IdPContext, request: Request, body: dict[str, Any])
         ranges = [str(ipaddress.ip_network(r, strict=False)) for r in ranges]
     except ValueError as exc:
         raise AdminError(400, "invalid_request", str(exc)) from None
-    entry = NamedLocationEntry(
-        str(uuid.uuid4()), _text(body, "display_name"), ranges, bool(body.get("is_trusted", True))
-    )
+    # Graph's ipNamedLocation.isTrusted: optional, false unless set ("Mark as trusted location"
+    # is unchecked in the admin center too).
+    trusted = body.get("is_trusted", False)
+    if not isinstance(trusted, bool):
+        raise AdminError(400, "invalid_request", "is_trusted must be a boolean")
+    entry = NamedLocationEntry(str(uuid.uuid4()), _text(body, "display_name"), ranges, trusted)
     ctx.directory.named_locations[entry.id] = entry
     return {"id": entry.id}
 

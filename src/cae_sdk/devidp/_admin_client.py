@@ -114,8 +114,9 @@ class AdminClient:
         self._call("POST", f"/deviceCodes/{user_code}/approve", body)
 
     def add_named_location(
-        self, display_name: str, ip_ranges: list[str], is_trusted: bool = True
+        self, display_name: str, ip_ranges: list[str], is_trusted: bool = False
     ) -> str:
+        """An IP named location; ``is_trusted`` as Graph's ``isTrusted`` (false unless set)."""
         body = {"display_name": display_name, "ip_ranges": ip_ranges, "is_trusted": is_trusted}
         return str(self._call("POST", "/namedLocations", body)["id"])
 

@@ -134,7 +134,7 @@ class NamedLocationEntry:
     id: str
     display_name: str
     ip_ranges: list[str]
-    is_trusted: bool = True
+    is_trusted: bool = False
 
 
 @dataclass

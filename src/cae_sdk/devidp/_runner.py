@@ -7,14 +7,12 @@ in Azure too. Both bind port 0 and the real ports are read back from the sockets
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import shutil
 import socket
 import tempfile
 import uuid
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._extras import missing_extra
@@ -26,6 +24,7 @@ except ModuleNotFoundError as _exc:  # the one optional part of the provider
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
+    from typing_extensions import Self
 
 from ..core.secevents import ssf_configuration_url
 from ._admin_client import AdminClient
@@ -35,7 +34,7 @@ from ._directory import Directory
 from ._imds import APP_SERVICE_PATH, build_imds_app
 from ._oauth import sign_access_token
 from ._seed import GRAPH_APP_ID, Seed, seed_directory
-from ._server import ServerThread, bind_loopback
+from ._server import ServerThread, Service, bind_loopback
 from ._ssf import Transmitter
 from ._tls import generate_server_tls
 from ._tokens import AccessTokenSpec
@@ -45,7 +44,7 @@ __all__ = ["DevIdentityProvider"]
 _START_TIMEOUT = 10.0
 
 
-class DevIdentityProvider:
+class DevIdentityProvider(Service):
     """A local, Entra-compatible identity provider. Use as a (async) context manager::
 
     with DevIdentityProvider() as idp:
@@ -73,7 +72,7 @@ class DevIdentityProvider:
         self._shared_session: requests.Session | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> DevIdentityProvider:
+    def start(self) -> Self:
         if self._servers is not None:
             raise RuntimeError("DevIdentityProvider is already running")
         self._workdir = Path(tempfile.mkdtemp(prefix="cae-devidp-"))
@@ -120,7 +119,10 @@ class DevIdentityProvider:
             build_imds_app(ctx), log_level="warning", access_log=False, lifespan="off"
         )
         self._servers = ServerThread(
-            [(main, https_sock), (imds, http_sock)], self._close_background_work
+            [(main, https_sock), (imds, http_sock)],
+            what="dev identity provider",
+            name="cae-devidp",
+            on_shutdown=self._close_background_work,
         )
         self._servers.start(_START_TIMEOUT)
         self._admin = AdminClient(ctx.base_url, self.settings.admin_key, self._ca_bundle)
@@ -144,28 +146,6 @@ class DevIdentityProvider:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    def __enter__(self) -> DevIdentityProvider:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> DevIdentityProvider:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
     # -- contract --------------------------------------------------------------------------------
     @property

@@ -17,18 +17,12 @@ only, like the identity provider.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import threading
-import time
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 
-from ._server import bind_loopback
+from ._server import ServerThread, Service, bind_loopback
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -45,7 +39,7 @@ _STOP_TIMEOUT = 1  # graceful; TLS peers that keep a socket open would hold it l
 _CERT_FILE, _KEY_FILE = "server.pem", "server-key.pem"
 
 
-class HttpsApi:
+class HttpsApi(Service):
     """An ASGI ``app`` served over HTTPS on the dev identity provider's host and a free port.
 
     ``url`` is ``https://{host}:{port}`` and ``ca_bundle`` the provider's CA (the same file as
@@ -64,9 +58,7 @@ class HttpsApi:
         if not (self._cert.is_file() and self._key.is_file()):
             raise RuntimeError("the dev identity provider's TLS files are gone (is it stopped?)")
         self._lifespan = lifespan
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._server: ServerThread | None = None
         self.port = 0
 
     @property
@@ -79,7 +71,6 @@ class HttpsApi:
         if self._server is not None:
             raise RuntimeError("HttpsApi is already running")
         sock = bind_loopback(self.host)
-        sock.setblocking(True)  # uvicorn's own loop makes it non-blocking again
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app,
@@ -90,65 +81,27 @@ class HttpsApi:
             lifespan=self._lifespan,
             timeout_graceful_shutdown=_STOP_TIMEOUT,
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run,
-            kwargs={"sockets": [sock]},
+        self._server = ServerThread(
+            [(config, sock)],
+            what=f"the API on {self.host}:{self.port}",
             name=f"cae-https-api-{self.port}",
-            daemon=True,
+            grace=_STOP_TIMEOUT + 1,
         )
-        self._server, self._thread, self._socket = server, thread, sock
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the API on {self.host}:{self.port} did not start")
-            time.sleep(0.005)
+        try:
+            self._server.start(_START_TIMEOUT)
+        except BaseException:
+            self._server = None
+            sock.close()
+            raise
         return self
 
     def stop(self) -> None:
         """Stop gracefully (lifespan shutdown runs; in-flight requests finish), forcing the
         server down only when that takes longer than a few seconds."""
-        server, thread, sock = self._server, self._thread, self._socket
-        self._server = self._thread = self._socket = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(_STOP_TIMEOUT + 1)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(_STOP_TIMEOUT)
-        if sock is not None:
-            _close_quietly(sock)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __repr__(self) -> str:
         state = f"https://{self.host}:{self.port}" if self._server else "stopped"
         return f"HttpsApi({state})"
-
-
-def _close_quietly(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.close()

@@ -15,17 +15,13 @@ from ._model import (
     event_to_dict,
 )
 from ._sqlite import SQLiteEventStore
-from ._store import EventStore, EventStoreMixin
+from ._store import MAX_WATERMARK_PAGE, EventStore, EventStoreMixin, WatermarkPage
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._admin import AdminApp
-    from ._workflows import (
-        AuditLog,
-        RemediationTracker,
-        WebhookNotifier,
-        Workflows,
-        graph_session_revoker,
-    )
+    from ._incidents import RemediationTracker
+    from ._sinks import AuditLog, WebhookNotifier
+    from ._workflows import Workflows, graph_session_revoker
     from .graph import GraphBridge, GraphBridgeOptions, GraphClient
     from .redis import RedisEventStore
     from .ssf import (
@@ -42,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # Adapters load on first use: ``redis`` is an optional extra, and the receivers pull in httpx.
 _LAZY = {
     "AdminApp": "._admin",
-    "AuditLog": "._workflows",
+    "AuditLog": "._sinks",
     "DirectorySubjectResolver": ".ssf",
     "GraphBridge": ".graph",
     "GraphBridgeOptions": ".graph",
@@ -50,13 +46,13 @@ _LAZY = {
     "PollClient": ".ssf",
     "PushReceiverApp": ".ssf",
     "RedisEventStore": ".redis",
-    "RemediationTracker": "._workflows",
+    "RemediationTracker": "._incidents",
     "SetDecoder": ".ssf",
     "SetReceiver": ".ssf",
     "SetValidationConfig": ".ssf",
     "StreamClient": ".ssf",
     "TransmitterKeys": ".ssf",
-    "WebhookNotifier": "._workflows",
+    "WebhookNotifier": "._sinks",
     "Workflows": "._workflows",
     "graph_session_revoker": "._workflows",
 }
@@ -64,6 +60,7 @@ _LAZY = {
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
+    "MAX_WATERMARK_PAGE",
     "WATERMARK_TTL_SECONDS",
     "AdminApp",
     "AuditLog",
@@ -89,6 +86,7 @@ __all__ = [
     "SetValidationConfig",
     "StreamClient",
     "TransmitterKeys",
+    "WatermarkPage",
     "WebhookNotifier",
     "Workflows",
     "event_from_dict",

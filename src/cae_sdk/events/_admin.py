@@ -5,8 +5,10 @@ Mount it only where operators can reach it, and turn it on explicitly::
     admin = AdminApp(store, enabled=True, static_key=os.environ["CAE_ADMIN_KEY"])
     # or: AdminApp(store, enabled=True, validator=token_validator, required_role="CAE.Admin")
 
-Routes (relative to the mount point): ``GET /health``, ``GET /watermarks``, ``POST /events``
-(body: :func:`~cae_sdk.events.event_to_dict` JSON). Authentication is
+Routes (relative to the mount point): ``GET /health``, ``GET /watermarks`` (one page:
+``?limit=`` 1 to :data:`~cae_sdk.events.MAX_WATERMARK_PAGE`, default 100, and
+``?cursor=`` the ``next`` of the page before), ``POST /events`` (body:
+:func:`~cae_sdk.events.event_to_dict` JSON). Authentication is
 ``Authorization: Bearer <static key>`` or a bearer access token whose ``roles`` contain
 ``required_role`` (validated by any object with ``async validate(token) -> TokenClaims``).
 """
@@ -18,6 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from starlette.types import Receive, Scope, Send
 
@@ -31,6 +34,7 @@ __all__ = ["AdminApp", "AdminTokenValidator"]
 
 _log = logging.getLogger("cae_sdk.events.admin")
 _MAX_BODY = 1024 * 1024
+_DEFAULT_PAGE = 100
 
 
 class AdminTokenValidator(Protocol):
@@ -80,15 +84,28 @@ class AdminApp:
         if route[1].endswith("/health") and route[0] == "GET":
             await respond_json(send, 200, self._health())
         elif route[1].endswith("/watermarks") and route[0] == "GET":
-            listing = [
-                {"subject": str(subject), "not_before": not_before}
-                for subject, not_before in sorted(self.store.watermarks().items(), key=str)
-            ]
-            await respond_json(send, 200, {"watermarks": listing})
+            await self._list_watermarks(scope.get("query_string", b""), send)
         elif route[1].endswith("/events") and route[0] == "POST":
             await self._post_event(receive, send)
         else:
             await respond_json(send, 404, {"error": "not_found"})
+
+    async def _list_watermarks(self, query: bytes, send: Send) -> None:
+        """One page of the store's watermarks (the store reads one page from its backend)."""
+        try:
+            limit, cursor = _page_query(query)
+            page = await self.store.watermark_page(limit, cursor)
+        except ValueError as exc:
+            await respond_json(send, 400, {"error": "invalid_request", "description": str(exc)})
+            return
+        except StoreUnavailable:
+            await respond_json(send, 503, {"error": "store_unavailable"})
+            return
+        listing = [
+            {"subject": str(subject), "not_before": not_before}
+            for subject, not_before in page.watermarks
+        ]
+        await respond_json(send, 200, {"watermarks": listing, "next": page.next_cursor})
 
     def _health(self) -> dict[str, Any]:
         # O(1): a load balancer probes this every few seconds, and listing a million
@@ -136,3 +153,16 @@ class AdminApp:
             return
         _log.info("admin posted %s event (changed=%s)", data.get("type"), changed)
         await respond_json(send, 202, {"changed": changed})
+
+
+def _page_query(query: bytes) -> tuple[int, str | None]:
+    """``limit`` and ``cursor`` of a ``GET /watermarks`` query; ``ValueError`` when malformed
+    (a parameter given twice, a limit that is not a decimal number)."""
+    params = parse_qs(query.decode("latin-1"), keep_blank_values=True, max_num_fields=8)
+    if any(len(values) > 1 for values in params.values()):
+        raise ValueError("a query parameter is given twice")
+    limit = params.get("limit", [str(_DEFAULT_PAGE)])[0]
+    if not (limit.isascii() and limit.isdigit()):
+        raise ValueError("limit must be a decimal number")
+    cursor = params.get("cursor", [None])[0]
+    return int(limit), cursor

@@ -14,11 +14,12 @@ never a false acceptance.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey, SubjectKind
@@ -31,7 +32,14 @@ from ._model import (
     RiskLevel,
     supersedes,
 )
-from ._store import EventListener, EventStoreMixin
+from ._store import (
+    EventListener,
+    EventStoreMixin,
+    WatermarkPage,
+    decode_page_cursor,
+    encode_page_cursor,
+    page_limit,
+)
 
 __all__ = ["InMemoryEventStore", "MirroredReads"]
 
@@ -275,6 +283,25 @@ class InMemoryEventStore(EventStoreMixin):
         cutoff = self._clock() - self._ttl
         live = (_unpack(packed) for packed in self._watermarks.values())
         return {subject: value for subject, value in live if value >= cutoff}
+
+    async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
+        """Pages in the order of the table's slots (this process's subject hashes): the next
+        page starts after the last slot of this one, however the table changed meanwhile.
+        Each page is one pass over the slots in C and ``limit`` unpacked entries."""
+        limit = page_limit(limit)
+        table = self._watermarks
+        slots: Iterable[int] = table
+        if cursor is not None:
+            after = decode_page_cursor(cursor)
+            if isinstance(after, bool) or not isinstance(after, int):
+                raise ValueError("not a page cursor of this store")
+            slots = filter(after.__lt__, table)
+        chosen = heapq.nsmallest(limit, slots)
+        cutoff = self._clock() - self._ttl
+        live = (_unpack(table[slot]) for slot in chosen)
+        page = tuple((subject, value) for subject, value in live if value >= cutoff)
+        more = len(chosen) == limit
+        return WatermarkPage(page, encode_page_cursor(chosen[-1]) if more else None)
 
 
 class MirroredReads:

@@ -27,7 +27,9 @@ __all__ = [
     "canonical_event",
     "canonical_subject",
     "event_from_dict",
+    "event_from_json",
     "event_to_dict",
+    "event_to_json",
     "order_key",
     "state_key",
     "supersedes",
@@ -89,7 +91,8 @@ class RiskEvent:
 
 @dataclass(frozen=True, slots=True)
 class LocationsEvent:
-    """Replace the set of named locations the resource enforces."""
+    """Replace the tenant's IP named locations: the catalogue Conditional Access policies name,
+    whose trusted ones are also the networks the resource's location step allows."""
 
     locations: tuple[NamedLocation, ...]
     at: int
@@ -161,6 +164,27 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         return _event_from_dict(data)
     except (AttributeError, OverflowError, TypeError) as exc:
         raise ValueError(f"malformed event: {type(exc).__name__}") from None
+
+
+def event_to_json(event: Event) -> str:
+    """``event`` as compact JSON text (:func:`event_to_dict`): what the shared stores keep."""
+    return json.dumps(event_to_dict(event), separators=(",", ":"))
+
+
+def event_from_json(data: bytes | str | None) -> Event | None:
+    """An event from stored JSON text (a stream entry, a state hash, a change row); None when
+    malformed (another writer, a version skew): the caller logs and skips it rather than
+    stopping its reader."""
+    if data is None:
+        return None
+    try:
+        # Decoded first: json.loads would otherwise sniff the encoding of every entry.
+        payload = json.loads(data.decode() if isinstance(data, bytes) else data)
+        if not isinstance(payload, Mapping):
+            return None
+        return event_from_dict(payload)
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
 
 
 # Tenant ids, object ids, app ids and addresses compare without case (GUIDs; RFC 9493 section

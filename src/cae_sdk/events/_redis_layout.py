@@ -15,7 +15,6 @@ Keys under the store's prefix:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +24,8 @@ from ._model import (
     RevocationEvent,
     RiskEvent,
     RiskLevel,
-    event_from_dict,
     event_time,
-    event_to_dict,
+    event_to_json,
     order_key,
     state_key,
 )
@@ -38,7 +36,6 @@ __all__ = [
     "RedisKeys",
     "RedisWrite",
     "StreamId",
-    "decode_event",
     "plan_catchup",
     "stream_info",
     "write_for",
@@ -111,7 +108,12 @@ class RedisKeys:
 
     @property
     def state_patterns(self) -> tuple[str, str]:
-        return f"{self.pattern_prefix}wm:*", f"{self.pattern_prefix}risk:*"
+        return self.watermark_pattern, f"{self.pattern_prefix}risk:*"
+
+    @property
+    def watermark_pattern(self) -> str:
+        """``SCAN MATCH`` pattern of the watermark keys."""
+        return f"{self.pattern_prefix}wm:*"
 
     @property
     def pattern_prefix(self) -> str:
@@ -133,7 +135,7 @@ class RedisWrite:
 
 def write_for(event: Event, keys: RedisKeys, retention: int, *, now: float) -> RedisWrite | None:
     """The script call that records ``event``; None when it is already past its retention."""
-    payload = json.dumps(event_to_dict(event), separators=(",", ":"))
+    payload = event_to_json(event)
     if isinstance(event, RevocationEvent):
         remaining = int(event.not_before + retention - now)
         if remaining < 0:
@@ -167,21 +169,6 @@ class StreamId:
 
 
 ZERO_ID = StreamId(0, 0)
-
-
-def decode_event(data: bytes | str | None) -> Event | None:
-    """An event from a stream entry or a state hash; None when malformed (another writer, a
-    version skew): the caller logs and skips it rather than stopping its reader."""
-    if data is None:
-        return None
-    try:
-        # Decoded first: json.loads would otherwise sniff the encoding of every entry.
-        payload = json.loads(data.decode() if isinstance(data, bytes) else data)
-        if not isinstance(payload, Mapping):
-            return None
-        return event_from_dict(payload)
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def stream_info(raw: Mapping[Any, Any]) -> tuple[StreamId, StreamId | None, StreamId | None]:

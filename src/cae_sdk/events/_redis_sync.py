@@ -1,16 +1,24 @@
-"""The replica side of :class:`~cae_sdk.events.redis.RedisEventStore`: follow the stream, load
-the whole state, write it back, and keep the instant the replica last knew it was complete."""
+"""The replica side of :class:`~cae_sdk.events.redis.RedisEventStore`: catch up after a
+(re)connect, follow the stream, load the whole state, write it back, and keep the instant the
+replica last knew it was complete."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._background import within
-from ._model import Event, RiskEvent, RiskLevel
-from ._redis_layout import ZERO_ID, StreamId, decode_event, stream_info
+from ._model import Event, RiskEvent, RiskLevel, event_from_json
+from ._redis_layout import (
+    ZERO_ID,
+    Catchup,
+    StreamId,
+    plan_catchup,
+    stream_info,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .redis import RedisEventStore
@@ -27,6 +35,7 @@ class StreamFollower:
     def __init__(self, store: RedisEventStore) -> None:
         self._store = store
         self.position: StreamId = ZERO_ID
+        self.epoch: str | None = None  # the data epoch of the last catch-up
         self._heard: float | None = None  # monotonic send time of the last read that was complete
         self._complete_at: float | None = None  # the same instant, remembered across outages
 
@@ -53,7 +62,7 @@ class StreamFollower:
         return changed
 
     def _apply_raw(self, raw: Any) -> None:
-        event = decode_event(raw)
+        event = event_from_json(raw)
         if event is None:
             _log.warning("ignoring a malformed event under %s", self._store.prefix)
         else:
@@ -111,6 +120,71 @@ class StreamFollower:
             else:
                 block = None
 
+    # -- (re)connecting ------------------------------------------------------------------------
+
+    async def catch_up(self) -> None:
+        """Reconnect: flush queued writes, decide how to get back to a complete state (resume,
+        reload, or write back what Redis lost), and mark the link up. ``healthy`` follows once
+        the stream has been read to its end."""
+        store = self._store
+        async with store._write_lock:
+            epoch = await store._call(self._read_epoch)
+            if epoch != self.epoch:
+                await self._check_eviction()
+            last, first, deleted = await self.stream_state()
+            seen = self.position if self.epoch is not None else None
+            plan: Catchup = plan_catchup(
+                seen=seen,
+                written=store._written,
+                our_epoch=self.epoch,
+                epoch=epoch,
+                last=last,
+                first=first,
+                deleted=deleted,
+                away=self.away(),
+                retention=store._ttl,
+                seen_present=await self.present(seen),
+                written_present=await self.present(store._written),
+            )
+            if plan.snapshot:
+                _log.info("Redis event store: %s; reading the whole state", plan.reason)
+            if plan.write_back:
+                await self.write_back()
+                store._written = None  # what we wrote before is back; ids restart in a new stream
+            if plan.snapshot:
+                await self.load_snapshot()
+            self.position = plan.position
+            self.epoch = epoch
+            # Writes queued meanwhile (apply() does not wait for the lock while the link is
+            # down) go last: no await separates the empty queue from the link being up.
+            await store._flush_queue()
+            store._link_up = True
+
+    async def _check_eviction(self) -> None:
+        """Warn when Redis may evict keys: an evicted watermark is a revocation forgotten by
+        every replica that starts afterwards, and nothing tells. Needs ``+info``; without
+        it (or on a Redis that hides the setting) nothing is checked."""
+        from redis.exceptions import RedisError
+
+        try:
+            info = await self._store._call(lambda c: c.info("memory"))
+        except RedisError:
+            return
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        if policy != "noeviction" and int(info.get("maxmemory", 0) or 0) > 0:
+            _log.warning(
+                "Redis maxmemory-policy is %s: evicted watermarks are revocations forgotten; "
+                "configure noeviction for the event store",
+                policy,
+            )
+
+    async def _read_epoch(self, client: Any) -> str:
+        """The data epoch, created when missing (a new or emptied Redis)."""
+        meta = self._store.keys.meta
+        await client.hsetnx(meta, "epoch", secrets.token_hex(8))
+        value = await client.hget(meta, "epoch")
+        return value.decode() if isinstance(value, bytes) else str(value)
+
     # -- the whole state -----------------------------------------------------------------------
 
     async def load_snapshot(self) -> None:
@@ -121,15 +195,15 @@ class StreamFollower:
         for pattern in store.keys.state_patterns:
             cursor: Any = 0
             while True:
-                cursor, keys = await store._call(_scan_step(cursor, pattern), bulk=True)
+                cursor, keys = await store._call(scan_step(cursor, pattern), bulk=True)
                 if keys:
-                    for raw in await store._call(_hget_all(keys), bulk=True):
+                    for raw in await store._call(hget_events(keys), bulk=True):
                         if isinstance(raw, Exception):
                             # A key of another type under our prefix (another writer): like a
                             # malformed entry, skipped. Raised, it failed every catch-up.
                             _log.warning("ignoring a foreign key under %s: %s", store.prefix, raw)
                             continue
-                        event = decode_event(raw)
+                        event = event_from_json(raw)
                         if raw is None:
                             continue  # expired between SCAN and HGET
                         if event is None:
@@ -181,14 +255,19 @@ def _entries(reply: Any) -> list[Any]:
 # Calls for ``store._call`` (which runs them under the store's deadline).
 
 
-def _scan_step(cursor: Any, pattern: str) -> Callable[[Any], Awaitable[Any]]:
+def scan_step(cursor: Any, pattern: str, count: int = _SCAN) -> Callable[[Any], Awaitable[Any]]:
+    """One ``SCAN`` step: ``(next cursor, keys)``."""
+
     def call(client: Any) -> Awaitable[Any]:
-        return client.scan(cursor, match=pattern, count=_SCAN)  # type: ignore[no-any-return]
+        return client.scan(cursor, match=pattern, count=count)  # type: ignore[no-any-return]
 
     return call
 
 
-def _hget_all(keys: list[Any]) -> Callable[[Any], Awaitable[list[Any]]]:
+def hget_events(keys: list[Any]) -> Callable[[Any], Awaitable[list[Any]]]:
+    """The ``event`` field of each state hash in ``keys`` (an exception for a key of another
+    type, None for one that expired meanwhile)."""
+
     async def call(client: Any) -> list[Any]:
         pipe = client.pipeline(transaction=False)
         for key in keys:

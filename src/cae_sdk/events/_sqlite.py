@@ -16,6 +16,8 @@
 * ``healthy`` is derived at read time: the last poll that read everything must have started
   within ``max_staleness`` seconds, so a database that fails or hangs (a stuck network disk)
   turns the store unhealthy by itself; the middleware's fail mode applies.
+
+The tables and the statements on them are :mod:`._sqlite_layout`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import sqlite3
 import threading
@@ -40,30 +41,24 @@ from ._memory import InMemoryEventStore, MirroredReads
 from ._model import (
     WATERMARK_TTL_SECONDS,
     Event,
-    LocationsEvent,
     RevocationEvent,
     RiskEvent,
     RiskLevel,
-    event_from_dict,
-    event_to_dict,
-    supersedes,
+    event_from_json,
 )
-from ._store import EventStoreMixin
+from ._sqlite_layout import SCHEMA, current_locations, watermark_rows, write_event
+from ._store import (
+    EventStoreMixin,
+    WatermarkPage,
+    decode_page_cursor,
+    encode_page_cursor,
+    page_limit,
+)
 
 __all__ = ["SQLiteEventStore"]
 
 log = logging.getLogger("cae_sdk.events.sqlite")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS watermarks (subject TEXT PRIMARY KEY, not_before INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS risk (subject TEXT PRIMARY KEY, level TEXT NOT NULL,
-                                 at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS changes (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,
-                                    event TEXT NOT NULL);
-"""
 _BATCH = 10_000  # changes read per query
 _SLACK = 5.0  # seconds waited for a call beyond SQLite's own busy timeout
 _T = TypeVar("_T")
@@ -121,7 +116,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
-        conn.executescript(_SCHEMA)
+        conn.executescript(SCHEMA)
         cutoff = self._clock() - self._ttl
         with self._lock:
             self._conn = conn
@@ -141,7 +136,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
                 self._mirror.apply_local(
                     RiskEvent(SubjectKey.parse(subject), RiskLevel(level), int(at))
                 )
-            locations = self._current_locations(conn)
+            locations = current_locations(conn)
             if locations is not None:
                 self._mirror.apply_local(locations)
 
@@ -199,66 +194,12 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
             # IMMEDIATE: the read-compare-write below is one step for every process.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                changed = self._write_locked(conn, event)
+                changed = write_event(conn, event, now=self._clock())
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
             return changed
-
-    def _write_locked(self, conn: sqlite3.Connection, event: Event) -> bool:
-        if isinstance(event, RevocationEvent):
-            row = conn.execute(
-                "SELECT not_before FROM watermarks WHERE subject = ?", (str(event.subject),)
-            ).fetchone()
-            current: Event | None = (
-                None if row is None else RevocationEvent(event.subject, int(row[0]), "")
-            )
-            if not supersedes(event, current):
-                return False
-            conn.execute(
-                "INSERT INTO watermarks (subject, not_before) VALUES (?, ?) ON CONFLICT(subject) "
-                "DO UPDATE SET not_before = excluded.not_before",
-                (str(event.subject), event.not_before),
-            )
-        elif isinstance(event, RiskEvent):
-            # A cleared risk stays as a "none" row, so a late, older "high" cannot resurrect it.
-            row = conn.execute(
-                "SELECT level, at FROM risk WHERE subject = ?", (str(event.subject),)
-            ).fetchone()
-            current = None if row is None else RiskEvent(event.subject, RiskLevel(row[0]), row[1])
-            if not supersedes(event, current):
-                return False
-            conn.execute(
-                "INSERT INTO risk (subject, level, at) VALUES (?, ?, ?) ON CONFLICT(subject) "
-                "DO UPDATE SET level = excluded.level, at = excluded.at",
-                (str(event.subject), event.level.value, event.at),
-            )
-        else:
-            if not supersedes(event, self._current_locations(conn)):
-                return False
-            conn.execute(
-                "INSERT INTO state (name, value) VALUES ('locations', ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (json.dumps(event_to_dict(event)),),
-            )
-        conn.execute(
-            "INSERT INTO changes (at, event) VALUES (?, ?)",
-            (self._clock(), json.dumps(event_to_dict(event))),
-        )
-        return True
-
-    @staticmethod
-    def _current_locations(conn: sqlite3.Connection) -> LocationsEvent | None:
-        row = conn.execute("SELECT value FROM state WHERE name = 'locations'").fetchone()
-        if row is None:
-            return None
-        try:
-            event = event_from_dict(json.loads(row[0]))
-        except (ValueError, KeyError, TypeError):
-            log.warning("replacing malformed named locations in %s", "state")
-            return None
-        return event if isinstance(event, LocationsEvent) else None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -285,9 +226,8 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
                 return total
             for change_id, payload in rows:
                 self._last_change = max(self._last_change, change_id)
-                try:
-                    event = event_from_dict(json.loads(payload))
-                except (ValueError, KeyError, TypeError):
+                event = event_from_json(payload)
+                if event is None:
                     log.warning("skipping malformed change %s", change_id)
                     continue
                 if self._mirror.apply_local(event):
@@ -370,6 +310,28 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
                         "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                         (name, value),
                     )
+
+    # -- listing -----------------------------------------------------------------------------
+    async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
+        """Pages in subject order, read from the database through its primary key index: the
+        cursor is the last subject of the page before (valid in every process)."""
+        limit = page_limit(limit)
+        after = "" if cursor is None else decode_page_cursor(cursor)
+        if not isinstance(after, str):
+            raise ValueError("not a page cursor of this store")
+        rows = await self._run(self._watermark_rows, after, limit)
+        page = []
+        for subject, not_before in rows:
+            try:
+                page.append((SubjectKey.parse(subject), int(not_before)))
+            except ValueError:
+                log.warning("skipping a malformed watermark row")
+        more = len(rows) == limit
+        return WatermarkPage(tuple(page), encode_page_cursor(rows[-1][0]) if more else None)
+
+    def _watermark_rows(self, after: str, limit: int) -> list[tuple[str, int]]:
+        with self._lock:
+            return watermark_rows(self._connection(), after, self._clock() - self._ttl, limit)
 
     async def _run(self, call: Callable[..., _T], *args: object) -> _T:
         """Run a blocking call in a thread; a database error is :class:`StoreUnavailable`."""

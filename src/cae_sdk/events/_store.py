@@ -18,21 +18,51 @@ each of them):
 * Health: ``healthy`` is derived at read time from ``staleness()``: a store that has not heard
   from its backend for longer than its ``max_staleness`` is unhealthy by itself, whatever its
   background tasks are doing.
+* Listing: ``watermark_page`` costs one page (at most :data:`MAX_WATERMARK_PAGE` watermarks),
+  never the whole set, in memory and in the backend; its cursor is opaque and the store's own.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from ..core.locations import NamedLocation
 from ..core.subjects import SubjectKey
 from ._model import Event, LocationsEvent, RevocationEvent, RiskEvent, RiskLevel
 
-__all__ = ["EventListener", "EventStore", "EventStoreMixin"]
+__all__ = [
+    "MAX_WATERMARK_PAGE",
+    "EventListener",
+    "EventStore",
+    "EventStoreMixin",
+    "WatermarkPage",
+    "decode_page_cursor",
+    "encode_page_cursor",
+    "page_limit",
+]
 
 EventListener = Callable[[Event], None]
+
+MAX_WATERMARK_PAGE = 1000
+"""The most watermarks one :meth:`EventStore.watermark_page` call returns."""
+
+_MAX_CURSOR = 4096  # characters of a page cursor: a few keys at the most
+
+
+@dataclass(frozen=True, slots=True)
+class WatermarkPage:
+    """One page of a store's live watermarks (:meth:`EventStore.watermark_page`)."""
+
+    watermarks: tuple[tuple[SubjectKey, int], ...]
+    """``(subject, not_before)`` pairs, in no particular order."""
+    next_cursor: str | None
+    """Where the next page starts; None when the listing is complete."""
 
 
 @runtime_checkable
@@ -93,11 +123,49 @@ class EventStore(Protocol):
         """Persist (or, with None, delete) a cursor."""
 
     def watermarks(self) -> dict[SubjectKey, int]:
-        """A snapshot of every live watermark (admin API listing; not for the hot path)."""
+        """A snapshot of every live watermark, from the local state (tests and tools; not for
+        the hot path, and not for listing a large store: see :meth:`watermark_page`)."""
+
+    async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
+        """At most ``limit`` (1 to :data:`MAX_WATERMARK_PAGE`) live watermarks from ``cursor``
+        (None for the first page, then the ``next_cursor`` of the page before), read from the
+        store's backend one page at a time.
+
+        A page may hold fewer than ``limit`` even when more follow: the listing is complete
+        when ``next_cursor`` is None. Every watermark live from the first page to the last is
+        listed at least once (a shared store may list one twice, as Redis ``SCAN`` does).
+        Raises ``ValueError`` for a ``limit`` out of range or a cursor the store did not
+        issue, :class:`~cae_sdk.core.errors.StoreUnavailable` when the backend is away."""
 
     def watermark_count(self) -> int:
         """How many watermarks the store holds, in O(1) (health checks call it often; a few
         past their retention may be counted until they are swept)."""
+
+
+def page_limit(limit: int) -> int:
+    """``limit`` when it is a page size a store accepts, else ``ValueError``."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ValueError("limit must be an integer")
+    if not 1 <= limit <= MAX_WATERMARK_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_WATERMARK_PAGE}")
+    return limit
+
+
+def encode_page_cursor(position: Any) -> str:
+    """A store's position (JSON) as an opaque, URL-safe page cursor."""
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_page_cursor(cursor: str) -> Any:
+    """The position :func:`encode_page_cursor` encoded; ``ValueError`` for anything else."""
+    if not isinstance(cursor, str) or not 0 < len(cursor) <= _MAX_CURSOR:
+        raise ValueError("not a page cursor")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError):
+        raise ValueError("not a page cursor") from None
 
 
 class EventStoreMixin:

@@ -1,38 +1,29 @@
 """Remediation workflows: hooks on events and on access decisions.
 
-* notify - :class:`WebhookNotifier` POSTs a JSON body signed with HMAC-SHA256, with retries;
-* flag an incident - :class:`AuditLog` appends JSON lines;
+* notify - :class:`~cae_sdk.events.WebhookNotifier` POSTs a JSON body signed with HMAC-SHA256,
+  with retries;
+* flag an incident - :class:`~cae_sdk.events.AuditLog` appends JSON lines;
 * remediate - any ``async`` callable per event reason (e.g. revoke the user's sessions at the
-  identity provider);
-* confirm - :class:`RemediationTracker` notices when a challenged subject comes back with a
-  token that passes, and records it as remediated with the time it took.
+  identity provider: :func:`graph_session_revoker`);
+* confirm - :class:`~cae_sdk.events.RemediationTracker` notices when a challenged subject comes
+  back with a token that passes, and records it as remediated with the time it took.
 
-Every record carries who can fix it (Microsoft Entra ID Protection docs, "Remediate risks and
-unblock users"): ``self`` when the user can (MFA, secure password change, signing in again),
-``admin`` when only an administrator can (a disabled or deleted principal), ``it`` for policy
-blocks.
+:class:`Workflows` runs them; the sinks are :mod:`._sinks`, incidents and who can resolve them
+:mod:`._incidents`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
-
-from ..core.errors import EventSourceError, StoreUnavailable
-from ..core.remediation import RemediationKind
+from ..core.errors import StoreUnavailable
 from ..core.subjects import SubjectKey, SubjectKind
-from ..core.tokens import TokenClaims
-from ._http import exchange
+from ._incidents import DecisionRecord, RemediationTracker, remediation_kind
 from ._model import (
     Event,
     LocationsEvent,
@@ -43,189 +34,20 @@ from ._model import (
     order_key,
     state_key,
 )
+from ._sinks import Record, Sink
 from ._store import EventStore
 from .graph._client import GraphClient
 
-__all__ = [
-    "AuditLog",
-    "RemediationTracker",
-    "WebhookNotifier",
-    "Workflows",
-    "graph_session_revoker",
-    "remediation_kind",
-    "sign_body",
-]
+__all__ = ["Remediator", "Workflows", "graph_session_revoker"]
 
 _log = logging.getLogger("cae_sdk.events.workflows")
 
-Record = dict[str, Any]
-Sink = Callable[[Record], Awaitable[None]]
 Remediator = Callable[[Event], Awaitable[None]]
 
-# Users self-remediate risk with MFA or a secure password change (Microsoft Entra ID Protection
-# docs, "Remediate risks and unblock users") and revocations by signing in again; a disabled or
-# deleted principal needs an administrator.
-_ADMIN_ONLY = frozenset({"user_disabled", "user_deleted", "sp_disabled", "sp_deleted"})
 _MAX_CAUSES = 100_000
-_IT_ONLY = frozenset({"BlockedByConditionalAccessPolicy", "EventStoreUnavailable"})
 # How long "this event was handled" is remembered for state that does not expire with a
 # watermark's retention (risk levels, named locations): far beyond any replica's restart.
 _HANDLED_TTL = 30 * 24 * 3600
-
-
-def remediation_kind(reason: str) -> RemediationKind:
-    """Who can resolve an event or decision ``reason``."""
-    if reason in _ADMIN_ONLY:
-        return RemediationKind.ADMIN
-    if reason in _IT_ONLY:
-        return RemediationKind.IT
-    return RemediationKind.SELF
-
-
-def sign_body(secret: bytes, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256 over ``"<timestamp>.<body>"`` (replay-resistant)."""
-    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-class WebhookNotifier:
-    """POST each record as JSON with ``X-CAE-Timestamp`` and ``X-CAE-Signature`` headers."""
-
-    def __init__(
-        self,
-        url: str,
-        secret: str | bytes,
-        *,
-        http: httpx.AsyncClient,
-        retries: int = 3,
-        backoff: float = 0.5,
-        timeout: float = 10.0,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        """``timeout``: the deadline of each whole attempt (a webhook that answers a byte at
-        a time must not hold every workflow behind it)."""
-        self.url = url
-        self.timeout = timeout
-        self._secret = secret.encode() if isinstance(secret, str) else secret
-        self._http = http
-        self._retries = retries
-        self._backoff = backoff
-        self._clock = clock
-        self._sleep = sleep
-
-    async def __call__(self, record: Record) -> None:
-        body = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
-        for attempt in range(self._retries + 1):
-            timestamp = str(int(self._clock()))
-            headers = {
-                "Content-Type": "application/json",
-                "X-CAE-Timestamp": timestamp,
-                "X-CAE-Signature": sign_body(self._secret, timestamp, body),
-            }
-            try:
-                response = await exchange(
-                    self._http, "POST", self.url, content=body, headers=headers,
-                    deadline=self.timeout, max_bytes=64 * 1024,
-                )  # fmt: skip
-                if response.status < 500 and response.status != 429:
-                    if not response.is_success:
-                        _log.warning("webhook refused the record: HTTP %d", response.status)
-                    return
-            except (httpx.HTTPError, EventSourceError) as exc:
-                _log.info("webhook attempt %d failed: %s", attempt + 1, type(exc).__name__)
-            if attempt < self._retries:
-                await self._sleep(self._backoff * 2**attempt)
-        _log.error("webhook %s unreachable after %d attempts", self.url, self._retries + 1)
-
-
-class AuditLog:
-    """Append-only JSON lines file (one incident or confirmation per line)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = asyncio.Lock()
-
-    async def __call__(self, record: Record) -> None:
-        line = json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n"
-        async with self._lock:
-            await asyncio.to_thread(self._append, line)
-
-    def _append(self, line: str) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-
-
-class DecisionRecord(Protocol):
-    """What ``CAEMiddleware``'s ``on_decision`` hooks receive (duck-typed: ``AccessRecord``)."""
-
-    @property
-    def decision(self) -> Any: ...
-
-    @property
-    def claims(self) -> TokenClaims | None: ...
-
-
-def _principal(claims: TokenClaims | None) -> SubjectKey | None:
-    """The user or service principal a token belongs to (not its tenant or session)."""
-    if claims is None:
-        return None
-    for key in claims.subject_keys():
-        if key.kind in (SubjectKind.USER, SubjectKind.SERVICE_PRINCIPAL):
-            return key
-    return None
-
-
-class RemediationTracker:
-    """Open an incident when a subject is refused; close it as remediated when the same subject
-    is next allowed, i.e. it came back with a token that satisfies the challenge."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._open: dict[SubjectKey, tuple[float, str]] = {}
-
-    @property
-    def open_incidents(self) -> Mapping[SubjectKey, tuple[float, str]]:
-        return dict(self._open)
-
-    def observe(self, record: DecisionRecord, *, cause: str | None = None) -> Record | None:
-        """Feed one decision; returns a record when an incident opens or is remediated.
-
-        ``cause`` is the reason of the event behind a refusal (e.g. ``user_disabled``), when
-        known: it decides who can remediate better than the decision's reason code."""
-        subject = _principal(record.claims)
-        if subject is None:
-            return None
-        decision = record.decision
-        outcome = str(getattr(decision.outcome, "value", decision.outcome))
-        reason = str(getattr(decision.reason, "value", decision.reason))
-        now = self._clock()
-        if outcome != "allow":
-            if subject in self._open:
-                return None
-            label = cause or reason
-            self._open[subject] = (now, label)
-            return {
-                "kind": "incident",
-                "subject": str(subject),
-                "outcome": outcome,
-                "reason": reason,
-                "cause": cause,
-                "remediation": remediation_kind(label).value,
-                "at": now,
-            }
-        opened = self._open.pop(subject, None)
-        if opened is None:
-            return None
-        since, label = opened
-        return {
-            "kind": "remediated",
-            "subject": str(subject),
-            "reason": label,
-            "remediation": remediation_kind(label).value,
-            "elapsed_seconds": round(now - since, 3),
-            "at": now,
-        }
 
 
 def _event_reason(event: Event) -> str:

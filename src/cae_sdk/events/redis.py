@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,16 +39,10 @@ from ._background import cancel_and_wait, within
 from ._memory import InMemoryEventStore, MirroredReads
 from ._model import WATERMARK_TTL_SECONDS, Event
 from ._redis_client import build_client
-from ._redis_layout import (
-    WRITE_SCRIPT,
-    Catchup,
-    RedisKeys,
-    StreamId,
-    plan_catchup,
-    write_for,
-)
+from ._redis_layout import WRITE_SCRIPT, RedisKeys, StreamId, write_for
+from ._redis_pages import watermark_page
 from ._redis_sync import StreamFollower
-from ._store import EventStoreMixin
+from ._store import EventStoreMixin, WatermarkPage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -132,7 +125,6 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         self._write_lock = asyncio.Lock()
         self._link_up = False  # the last sync succeeded and no call has failed since
         self._ready = asyncio.Event()  # this start()'s first catch-up is done
-        self._epoch: str | None = None
         self._written: StreamId | None = None  # newest entry this replica wrote
         self._reported_healthy = False
         self._task: asyncio.Task[None] | None = None
@@ -271,6 +263,11 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
         once = self.keys.once(key)
         await self._call(lambda c: c.delete(once))
 
+    async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
+        """Pages read from Redis with ``SCAN``, not from the local mirror: a cursor is valid
+        on every replica, and :class:`StoreUnavailable` is raised while Redis is away."""
+        return await watermark_page(self, limit, cursor)
+
     async def get_cursor(self, name: str) -> str | None:
         value = await self._command(lambda c: c.get(self.keys.cursor(name)))
         return value.decode() if isinstance(value, bytes) else None
@@ -346,7 +343,7 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
     async def _run(self) -> None:
         while not self._closed:
             try:
-                await self._catch_up()
+                await self._follower.catch_up()
                 await self._follower.follow(first_read=self._ready.set)
             except asyncio.CancelledError:
                 raise
@@ -359,67 +356,6 @@ class RedisEventStore(MirroredReads, EventStoreMixin):
                 _log.exception("Redis event store replication failed unexpectedly")
                 self._link_down(exc)
             await asyncio.sleep(self._reconnect_delay)
-
-    async def _catch_up(self) -> None:
-        """Reconnect: flush queued writes, decide how to get back to a complete state (resume,
-        reload, or write back what Redis lost), and mark the link up. ``healthy`` follows once
-        the stream has been read to its end."""
-        async with self._write_lock:
-            epoch = await self._call(self._read_epoch)
-            if epoch != self._epoch:
-                await self._check_eviction()
-            last, first, deleted = await self._follower.stream_state()
-            seen = self._follower.position if self._epoch is not None else None
-            plan: Catchup = plan_catchup(
-                seen=seen,
-                written=self._written,
-                our_epoch=self._epoch,
-                epoch=epoch,
-                last=last,
-                first=first,
-                deleted=deleted,
-                away=self._follower.away(),
-                retention=self._ttl,
-                seen_present=await self._follower.present(seen),
-                written_present=await self._follower.present(self._written),
-            )
-            if plan.snapshot:
-                _log.info("Redis event store: %s; reading the whole state", plan.reason)
-            if plan.write_back:
-                await self._follower.write_back()
-                self._written = None  # what we wrote before is back; ids restart in a new stream
-            if plan.snapshot:
-                await self._follower.load_snapshot()
-            self._follower.position = plan.position
-            self._epoch = epoch
-            # Writes queued meanwhile (apply() does not wait for the lock while the link is
-            # down) go last: no await separates the empty queue from the link being up.
-            await self._flush_queue()
-            self._link_up = True
-
-    async def _check_eviction(self) -> None:
-        """Warn when Redis may evict keys: an evicted watermark is a revocation forgotten by
-        every replica that starts afterwards, and nothing tells. Needs ``+info``; without
-        it (or on a Redis that hides the setting) nothing is checked."""
-        from redis.exceptions import RedisError
-
-        try:
-            info = await self._call(lambda c: c.info("memory"))
-        except RedisError:
-            return
-        policy = str(info.get("maxmemory_policy", "noeviction"))
-        if policy != "noeviction" and int(info.get("maxmemory", 0) or 0) > 0:
-            _log.warning(
-                "Redis maxmemory-policy is %s: evicted watermarks are revocations forgotten; "
-                "configure noeviction for the event store",
-                policy,
-            )
-
-    async def _read_epoch(self, client: Redis) -> str:
-        """The data epoch, created when missing (a new or emptied Redis)."""
-        await client.hsetnx(self.keys.meta, "epoch", secrets.token_hex(8))
-        value = await client.hget(self.keys.meta, "epoch")
-        return value.decode() if isinstance(value, bytes) else str(value)
 
     async def clear(self) -> None:
         """Delete every key under this store's prefix (tests and resets)."""

@@ -1,14 +1,12 @@
 """Signing keys of an issuer or transmitter, fetched asynchronously with httpx.
 
 One adapter serves bearer-token validation (``cae_sdk.resource``) and Security Event Token
-verification (``cae_sdk.events.ssf``); the parsing and checks are :mod:`cae_sdk.core.jose`.
+verification (``cae_sdk.events.ssf``); the parsing and checks are :mod:`cae_sdk.core.jose`,
+reading the documents is :mod:`._documents` and when fetches run is :mod:`._schedule`.
 
-* ``jwks_uri`` comes from the caller or from a discovery document (OpenID Connect Discovery 1.0
-  section 4, SSF 1.0 section 7.1); with ``expected_issuer`` the document's ``issuer`` must equal
-  it exactly (SSF 1.0 section 7.2.3, OpenID Connect Discovery 1.0 section 4.3);
 * every fetch (discovery and JWKS together) has one overall deadline, ``timeout``, that this
   code enforces itself (a server trickling a byte at a time cannot stretch it), and a document is
-  refused as soon as its body passes ``max_document_bytes`` (never buffered whole);
+  refused as soon as its body passes ``max_document_bytes``;
 * one fetch in flight (concurrent callers await the same task);
 * keys are refreshed after ``max_age`` seconds (or the response's ``Cache-Control: max-age``,
   whichever is shorter), in the background while the stale keys keep answering;
@@ -23,7 +21,6 @@ verification (``cae_sdk.events.ssf``); the parsing and checks are :mod:`cae_sdk.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -35,6 +32,14 @@ import httpx
 
 from ..core.errors import ConfigurationError, JOSEError, KeysUnavailable
 from ..core.jose import JWK, JWKSet, parse_jwks
+from ._documents import (
+    MAX_DOCUMENT_BYTES,
+    IssuerMismatch,
+    KeyFetchError,
+    checked_configuration,
+    get_json,
+)
+from ._schedule import FetchSchedule
 
 __all__ = [
     "DEFAULT_FETCH_TIMEOUT",
@@ -50,30 +55,12 @@ log = logging.getLogger("cae_sdk.keys")
 
 UNKNOWN_KEY = "unknown_key"
 KEYS_UNAVAILABLE = "keys_unavailable"
-MAX_DOCUMENT_BYTES = 512 * 1024
 DEFAULT_FETCH_TIMEOUT = 5.0
 _PENDING_MAX = 256  # unknown key ids remembered until a fetch after their first sighting ran
 
 require_signing_keys = parse_jwks
 """The one JWKS parser (:func:`cae_sdk.core.jose.parse_jwks`), which refuses a document without
 a usable key; kept under this name for existing callers."""
-
-
-class KeyFetchError(ConfigurationError):
-    """A key document could not be fetched or read: timeout, oversized, wrong encoding."""
-
-
-class IssuerMismatch(ConfigurationError):
-    """The discovery document names another issuer than the one expected: its keys are never
-    used (SSF 1.0 section 7.2.3, OpenID Connect Discovery 1.0 section 4.3)."""
-
-
-def _max_age(response: httpx.Response) -> float | None:
-    for directive in response.headers.get("cache-control", "").split(","):
-        name, _, value = directive.strip().partition("=")
-        if name.lower() == "max-age" and value.isdigit():
-            return float(value)
-    return None
 
 
 class KeySource:
@@ -124,17 +111,13 @@ class KeySource:
         """RFC 7638 thumbprints of the current keys (a cached verdict checks its key here)."""
         self._keys_from = float("-inf")  # when the fetch that produced the current keys started
         self._fresh_until = 0.0
-        self._last_attempt = float("-inf")
-        self._inflight: asyncio.Task[bool] | None = None
-        self._inflight_started = float("-inf")
-        self._deferred: asyncio.TimerHandle | None = None
-        self._deferred_at = float("-inf")
+        # Until the first load the cooldown does not apply when retry_until_loaded. The
+        # schedule reads this source's clock (``now``), whatever it is set to later.
+        self._fetches = FetchSchedule(
+            self._fetch, cooldown=cooldown, clock=self.now, unlimited=retry_until_loaded
+        )
         self._pending: OrderedDict[tuple[str | None, str | None], float] = OrderedDict()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._handing_over = False
         self.last_error: Exception | None = None
-        self.attempts = 0
-        """Fetches started so far."""
         self._refresh_listeners: list[Callable[[str, bool], None]] = []
         self.pinned = jwks is not None
         if jwks is not None:
@@ -163,6 +146,11 @@ class KeySource:
     def timeout(self) -> float:
         """The overall deadline of one fetch, in seconds."""
         return self._timeout
+
+    @property
+    def attempts(self) -> int:
+        """Fetches started so far."""
+        return self._fetches.attempts
 
     def on_refresh(self, listener: Callable[[str, bool], None]) -> None:
         """Call ``listener(name, ok)`` after every fetch (metrics, alerts on failing fetches)."""
@@ -199,38 +187,12 @@ class KeySource:
         now = self._clock()
         if now >= self._fresh_until:
             try:
-                self._adopt_loop()
+                self._fetches.adopt_loop()
             except RuntimeError:
-                self._hand_over_refresh()
+                self._fetches.hand_over(self.refresh_if_stale)
                 return
-            if self._may_start(now):
-                self._start_fetch()
-
-    def _hand_over_refresh(self) -> None:
-        """From a thread without an event loop: run :meth:`refresh_if_stale` on the loop this
-        source last fetched on, if it still runs (one hand-over at a time)."""
-        loop = self._loop
-        if loop is None or self._handing_over or loop.is_closed() or not loop.is_running():
-            return  # never fetched from a loop: the first async lookup loads the keys
-        self._handing_over = True
-        try:
-            loop.call_soon_threadsafe(self._handed_over)
-        except RuntimeError:  # the loop closed meanwhile
-            self._handing_over = False
-
-    def _handed_over(self) -> None:
-        self._handing_over = False
-        self.refresh_if_stale()
-
-    def _adopt_loop(self) -> asyncio.AbstractEventLoop:
-        """The running loop; a fetch or timer left by another (closed) loop is forgotten, so
-        it can never block refreshes for good."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop = loop
-            self._inflight = None
-            self._deferred = None
-        return loop
+            if self._fetches.may_start(now):
+                self._fetches.start()
 
     async def lookup(
         self, kid: str | None, x5t: str | None = None, *, since: float | None = None
@@ -263,7 +225,7 @@ class KeySource:
         since = now - self._cooldown if since is None else min(since, now)
         if first_miss is not None:
             since = min(since, first_miss)
-        loop = self._adopt_loop()
+        loop = self._fetches.adopt_loop()
         # A cold start waits for the fetch's own deadline (plus a hair, so the fetch reports
         # its own timeout first); an unknown key in a loaded set waits unknown_key_wait.
         budget = self._unknown_key_wait if keys is not None else self._timeout + 0.05
@@ -289,10 +251,10 @@ class KeySource:
                 if self._keys_from >= since:
                     raise JOSEError(UNKNOWN_KEY, "signing key is unknown")
             now = self._clock()
-            task = self._inflight
-            if task is None or task.done():
-                if not self._may_start(now):
-                    start_at = self._defer(now)
+            task = self._fetches.running()
+            if task is None:
+                if not self._fetches.may_start(now):
+                    start_at = self._fetches.defer(now)
                     delay = max(0.0, start_at - now)
                     if loop.time() + delay >= deadline:
                         raise KeysUnavailable(
@@ -301,8 +263,8 @@ class KeySource:
                         )
                     await asyncio.sleep(delay)
                     continue
-                task = self._start_fetch()
-            started = self._inflight_started
+                task = self._fetches.start()
+            started = self._fetches.inflight_started
             remaining = deadline - loop.time()
             done: set[asyncio.Task[bool]] = set()
             if remaining > 0:
@@ -315,7 +277,7 @@ class KeySource:
                 found = self._keys.find(kid, x5t) if self._keys is not None else None
                 if found is not None:
                     return found
-                retry = max(1.0, self._last_attempt + self._cooldown - self._clock())
+                retry = max(1.0, self._fetches.retry_after())
                 raise KeysUnavailable(
                     "signing key refresh failed; keeping the last good keys",
                     retry_after=math.ceil(retry),
@@ -353,48 +315,15 @@ class KeySource:
 
     def may_refresh(self) -> bool:
         """Whether a refresh may start now (not pinned, none in flight, outside the cooldown)."""
-        return not self.pinned and self._may_start(self._clock())
-
-    def _may_start(self, now: float) -> bool:
-        if self._inflight is not None and not self._inflight.done():
-            return False
-        if self._keys is None and self._retry_until_loaded:
-            return True
-        return now - self._last_attempt >= self._cooldown
-
-    def _defer(self, now: float) -> float:
-        """Schedule one fetch at the earliest moment the cooldown allows; returns that time."""
-        if self._deferred is not None:
-            return self._deferred_at
-        start_at = max(now, self._last_attempt + self._cooldown)
-        self._deferred_at = start_at
-        self._deferred = asyncio.get_running_loop().call_later(
-            max(0.0, start_at - now), self._run_deferred
-        )
-        return start_at
-
-    def _run_deferred(self) -> None:
-        self._deferred = None
-        if self._inflight is None or self._inflight.done():
-            self._start_fetch()
-
-    def _start_fetch(self) -> asyncio.Task[bool]:
-        if self._inflight is None or self._inflight.done():
-            if self._deferred is not None:
-                self._deferred.cancel()  # this fetch is the one it was waiting for
-                self._deferred = None
-            self._last_attempt = self._inflight_started = self._clock()
-            self.attempts += 1
-            self._inflight = asyncio.ensure_future(self._fetch(self._inflight_started))
-        return self._inflight
+        return not self.pinned and self._fetches.may_start(self._clock())
 
     async def refresh(self) -> None:
         """Fetch now (ignoring the cooldown), sharing one in-flight fetch between concurrent
         callers; returns when it ended, at the latest after ``timeout``."""
         if self.pinned:
             return
-        self._adopt_loop()
-        task = self._start_fetch()
+        self._fetches.adopt_loop()
+        task = self._fetches.start()
         # asyncio.wait: a cancelled caller must not cancel the fetch other callers wait on.
         await asyncio.wait({task}, timeout=self._timeout + 0.05)
 
@@ -424,60 +353,24 @@ class KeySource:
         lifetime = self._max_age if max_age is None else min(self._max_age, max_age)
         self._fresh_until = self._clock() + max(lifetime, self._cooldown)
         if first_load and self._retry_until_loaded:
-            self._last_attempt = float("-inf")  # the first load does not start the cooldown
+            self._fetches.unlimited = False
+            self._fetches.last_attempt = float("-inf")  # the first load starts no cooldown
         return True
 
     async def _fetch_document(self) -> tuple[Any, float | None]:
         jwks_uri = self.jwks_uri or await self._discover()
-        return await self._get_json(jwks_uri)
+        return await get_json(self._client(), jwks_uri, self._max_document_bytes)
 
     async def _discover(self) -> str:
         """``jwks_uri`` of the configuration document, which is fetched once."""
         if self.configuration is None:
             assert self.configuration_url is not None
-            document, _ = await self._get_json(self.configuration_url)
-            if not isinstance(document, Mapping):
-                raise ConfigurationError("configuration document is not a JSON object")
-            if self.expected_issuer is not None and document.get("issuer") != self.expected_issuer:
-                raise IssuerMismatch("configuration issuer does not match the expected issuer")
-            uri = document.get("jwks_uri")
-            scheme = uri.partition("://")[0].lower() if isinstance(uri, str) else ""
-            if scheme not in ("https", "http"):
-                raise ConfigurationError("configuration document has no jwks_uri")
-            # OpenID Connect Discovery 1.0 section 3: jwks_uri MUST use https. A document read
-            # over TLS never sends the keys over plain HTTP, where anyone on the path could
-            # swap them; plain http stays possible only when discovery itself was (a local
-            # development issuer the operator named so).
-            secure = self.configuration_url.partition("://")[0].lower() == "https"
-            if secure and scheme != "https":
-                raise ConfigurationError("configuration document names a jwks_uri without https")
-            self.configuration = document
+            url = self.configuration_url
+            document, _ = await get_json(self._client(), url, self._max_document_bytes)
+            self.configuration = checked_configuration(
+                document, configuration_url=url, expected_issuer=self.expected_issuer
+            )
         return str(self.configuration["jwks_uri"])
-
-    async def _get_json(self, url: str) -> tuple[Any, float | None]:
-        """GET a JSON document, reading at most ``max_document_bytes`` of its body."""
-        limit = self._max_document_bytes
-        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-        async with self._client().stream("GET", url, headers=headers) as response:
-            response.raise_for_status()
-            encoding = response.headers.get("content-encoding", "identity").strip().lower()
-            if encoding not in ("", "identity"):
-                # We asked for identity (RFC 9110 section 12.5.3); decoding a compressed body
-                # could expand it far beyond the cap before we saw a byte of it.
-                raise KeyFetchError(f"{url} answered with content-encoding {encoding!r}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise KeyFetchError(f"{url} returned an oversized document")
-            body = bytearray()
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > limit:
-                    raise KeyFetchError(f"{url} returned an oversized document")
-            max_age = _max_age(response)
-        try:
-            return json.loads(bytes(body)), max_age
-        except (ValueError, RecursionError):
-            raise KeyFetchError(f"{url} did not return JSON") from None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -485,11 +378,7 @@ class KeySource:
         return self._http
 
     async def aclose(self) -> None:
-        if self._deferred is not None:
-            self._deferred.cancel()
-            self._deferred = None
-        if self._inflight is not None and not self._inflight.done():
-            self._inflight.cancel()
+        self._fetches.close()
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from ..core._location_policy import LocationMode, evaluate_location
+from ..core._location_policy import LocationMode, evaluate_location, trusted_locations
 from ..core._permissions import evaluate_permissions
 from ..core._revocation import evaluate_subjects, risk_rank, risk_text
 from ..core.claims import acrs_claims, nbf_claims
@@ -53,6 +53,44 @@ class AccessEvaluator:
         """Used by policies when ``settings.app_ids`` is empty (the validator's audiences)."""
         self._serving_stale = False
         """Fail mode open during a store outage: warned once, not on every request."""
+        self._trusted: tuple[tuple[NamedLocation, ...], tuple[NamedLocation, ...]] = ((), ())
+        """(named locations, their trusted ones), computed once per set of named locations
+        (the store's tuple is replaced only by an event): one tuple, so that a thread reads a
+        consistent pair."""
+
+    def locations(self) -> tuple[Sequence[NamedLocation], Sequence[NamedLocation]]:
+        """The one place that picks this request's named locations: ``(allowed, catalogue)``.
+
+        ``catalogue`` is every named location (``settings.named_locations``, else the
+        store's): the policies resolve location ids against it, trusted or not. ``allowed`` is
+        what the location step lets in: ``settings.allowed_locations`` as the operator listed
+        them, else the trusted ones of the catalogue
+        (:func:`~cae_sdk.core._location_policy.trusted_locations`) - never an untrusted
+        location, which a tenant keeps for its policies (a block list, a range that needs MFA).
+        """
+        settings = self.settings
+        catalogue = settings.named_locations
+        if catalogue is None:
+            catalogue = self.store.named_locations() if self.store is not None else ()
+        if settings.allowed_locations is not None:
+            return settings.allowed_locations, catalogue
+        if not catalogue:
+            return (), catalogue
+        seen, trusted = self._trusted
+        if catalogue is not seen:
+            if not isinstance(catalogue, tuple):
+                catalogue = tuple(catalogue)  # a list set at run time may change in place
+            if catalogue != seen:
+                trusted = trusted_locations(catalogue)
+                if not trusted and settings.location_mode is not LocationMode.OFF:
+                    log.warning(
+                        "none of the %d named locations is trusted: the location step allows "
+                        "no network and enforces nothing (mark the networks to allow trusted, "
+                        "set allowed_locations, or location_mode='off' to silence this)",
+                        len(catalogue),
+                    )
+            self._trusted = (catalogue, trusted)
+        return trusted, catalogue
 
     def required_auth_context(self, path: str) -> str | None:
         """The authentication context of the longest ``auth_contexts`` prefix that any reading
@@ -98,14 +136,12 @@ class AccessEvaluator:
             )
             if decision is not ALLOW and not decision.allowed:
                 return decision
-        locations = settings.named_locations
-        if locations is None:
-            locations = store.named_locations() if store is not None else ()
-        if locations and settings.location_mode is not LocationMode.OFF:
+        allowed, locations = self.locations()
+        if allowed and settings.location_mode is not LocationMode.OFF:
             decision = evaluate_location(
                 facts.client_ip,
                 claims.ip_address,
-                locations,
+                allowed,
                 mode=settings.location_mode,
                 now=now,
             )

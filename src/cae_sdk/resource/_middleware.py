@@ -19,9 +19,9 @@ from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ._access import AccessEvaluator
 from ._hooks import AccessRecord, DecisionHook
-from ._path import RequestPath
-from ._responses import Refusal
-from ._settings import CAESettings
+from ._path import Exchange, RequestPath
+from ._responses import Refusal, refusal_for_decision
+from ._settings import ENTRA_AUTHORIZATION_URI, CAESettings
 from ._validator import TokenValidator
 
 __all__ = ["AccessRecord", "CAEAuthCredentials", "CAEMiddleware", "CAEUser", "DecisionHook"]
@@ -52,17 +52,49 @@ class CAEAuthCredentials(AuthCredentials):
     """``request.auth``: scopes (``"authenticated"`` as Starlette's ``AuthenticationMiddleware``
     grants it, then ``scp`` and ``roles``, as Starlette's ``requires`` reads them),
     the verified claims, the access decision, and the ``authorization_uri`` route-level
-    challenges (FastAPI dependencies) should name."""
+    challenges (FastAPI dependencies) should name. :meth:`refuse` concludes a route's own
+    refusal through the request path that allowed the request."""
 
     # Scopes are computed on first read: most requests never look at them, and splitting
     # ``scp`` on every request shows on the warm path.
     def __init__(
-        self, claims: TokenClaims, decision: Decision, authorization_uri: str = ""
+        self,
+        claims: TokenClaims,
+        decision: Decision,
+        authorization_uri: str = "",
+        request_path: RequestPath | None = None,
+        path: str = "",
+        client_ip: str | None = None,
     ) -> None:
         self.claims = claims
         self.decision = decision
         self.authorization_uri = authorization_uri
         self._scopes: list[str] | None = None
+        # What a route refusal needs of the request (an Exchange is built only for one). The
+        # middleware passes these by position: keyword arguments cost more on the warm path.
+        self._request_path = request_path
+        self._path = path
+        self._client_ip = client_ip
+
+    async def refuse(
+        self, scope: Scope, decision: Decision, *, authorization_uri: str | None = None
+    ) -> Refusal:
+        """The response for a route's own requirement that ``decision`` refuses (a FastAPI
+        dependency): :meth:`RequestPath.refuse_route` of the path that allowed this request,
+        so the refusal is logged and reaches the ``on_decision`` hooks (and metrics) with the
+        reason its body carries. ``authorization_uri`` replaces the middleware's in a
+        challenge."""
+        request_path = self._request_path
+        if request_path is None:  # made by hand, not by CAEMiddleware: the refusal alone
+            uri = authorization_uri or self.authorization_uri or ENTRA_AUTHORIZATION_URI
+            return refusal_for_decision(decision, self.claims, authorization_uri=uri, realm=None)
+        method = scope.get("method", "WEBSOCKET")
+        exchange = Exchange(method, self._path, scope.get("headers", ()), self._client_ip)
+        result = await request_path.refuse_route(
+            exchange, decision, self.claims, authorization_uri=authorization_uri
+        )
+        assert result.refusal is not None  # refuse_route refuses, or raises
+        return result.refusal
 
     @property
     def scopes(self) -> list[str]:
@@ -166,7 +198,12 @@ class CAEMiddleware:
         decision = result.decision
         scope["user"] = CAEUser(claims)
         scope["auth"] = CAEAuthCredentials(
-            claims, decision, request_path.settings.authorization_uri
+            claims,
+            decision,
+            request_path.settings.authorization_uri,
+            request_path,
+            path,
+            result.client_ip,
         )
         state = scope.get("state")
         if state is None:

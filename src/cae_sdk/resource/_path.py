@@ -259,6 +259,29 @@ class RequestPath:
         """The result for a request or token refused before any claims were verified."""
         return self._conclude(exchange, decision, None)
 
+    async def refuse_route(
+        self,
+        exchange: Exchange,
+        decision: Decision,
+        claims: TokenClaims,
+        *,
+        authorization_uri: str | None = None,
+    ) -> PathResult:
+        """Conclude a refusal that a route decides after the path allowed the request (a
+        FastAPI dependency's missing scope or step-up; any framework's route guard): built by
+        the one refusal builder, logged and given to the hooks like the path's own, so that the
+        body, the log record, the hooks and the metrics carry one reason. The hooks see two
+        records for such a request: the path's allow, then this refusal. ``authorization_uri``
+        (may hold ``{tenantid}``) replaces the settings' in a challenge."""
+        if decision.allowed:
+            raise ValueError("refuse_route needs a decision that refuses the request")
+        result = self._conclude(exchange, decision, claims, authorization_uri)
+        if self.hooks:
+            pending = self.run_hooks(exchange, result)
+            if pending:
+                await self.await_hooks(pending)
+        return result
+
     def settle(
         self,
         exchange: Exchange,
@@ -331,7 +354,11 @@ class RequestPath:
         return exchange
 
     def _conclude(
-        self, exchange: Exchange, decision: Decision, claims: TokenClaims | None
+        self,
+        exchange: Exchange,
+        decision: Decision,
+        claims: TokenClaims | None,
+        authorization_uri: str | None = None,
     ) -> PathResult:
         if decision is ALLOW or decision.outcome is Outcome.ALLOW:
             return PathResult(decision, claims, exchange.client_ip, None)
@@ -341,7 +368,7 @@ class RequestPath:
             refusal = refusal_for_decision(
                 decision,
                 claims,
-                authorization_uri=settings.authorization_uri,
+                authorization_uri=authorization_uri or settings.authorization_uri,
                 realm=settings.realm or None,
             )
         except Exception:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeVar
 
-from ..core._location_policy import LocationMode
+from ..core._location_policy import LocationMode, trusted_locations
 from ..core.errors import ConfigurationError
 from ..core.locations import NamedLocation
 from ..core.policies import Policy, PolicyOptions
@@ -46,7 +46,14 @@ class CAESettings:
     fail_mode: FailMode = FailMode.CLOSED
     location_mode: LocationMode = LocationMode.STANDARD
     named_locations: Sequence[NamedLocation] | None = None
-    """Static allowed locations; None reads ``store.named_locations()`` on every request."""
+    """The tenant's IP named locations as Graph has them (trusted, untrusted, block lists): the
+    catalogue ``policies`` resolve location ids against, trusted or not; and, unless
+    ``allowed_locations`` is given, the location step allows the ``trusted`` ones among them,
+    never an untrusted one. None reads ``store.named_locations()`` on every request."""
+    allowed_locations: Sequence[NamedLocation] | None = None
+    """The networks the location step allows, listed by the operator: every one of them,
+    whatever its ``trusted`` flag. None: the trusted ones among the named locations. Policies
+    never read this list (they name locations of ``named_locations`` or the store)."""
     trusted_proxies: Sequence[str] = ()
     """IP addresses or CIDR ranges of the proxies in front of the API; only their
     ``forwarded_header`` is read (see :class:`cae_sdk.resource.ClientIPResolver`)."""
@@ -80,9 +87,46 @@ class CAESettings:
         self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
         self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
         header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
+        self.named_locations = _ip_locations(self.named_locations, "named_locations")
+        self.allowed_locations = _ip_locations(self.allowed_locations, "allowed_locations")
+        if self.allowed_locations == () and self.location_mode is not LocationMode.OFF:
+            # Allow nothing, or enforce nothing? Neither is what a list is written for.
+            raise ConfigurationError(
+                "allowed_locations is empty: list the networks the location step allows, or "
+                "leave it None (the trusted named locations)"
+            )
+        if (
+            self.named_locations
+            and self.allowed_locations is None
+            and self.location_mode is not LocationMode.OFF
+            and not trusted_locations(self.named_locations)
+        ):
+            # Before the location step allowed only trusted locations, a static list was the
+            # allowed list whatever its flags: such a configuration would now enforce nothing.
+            raise ConfigurationError(
+                "named_locations holds no trusted location, so the location step would allow "
+                "no network and enforce nothing: mark the networks to allow trusted "
+                "(NamedLocation.from_cidrs(..., trusted=True), Graph isTrusted), list them in "
+                "allowed_locations, or set location_mode='off' to leave locations to policies"
+            )
         timeout = self.hook_timeout
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigurationError(f"hook_timeout must be a positive number: {timeout!r}")
+
+
+def _ip_locations(
+    value: Sequence[NamedLocation] | None, name: str
+) -> tuple[NamedLocation, ...] | None:
+    """A tuple of IP named locations (read once per request without copying), or None."""
+    if value is None:
+        return None
+    items = tuple(value) if not isinstance(value, (str, bytes)) else (value,)
+    if not all(isinstance(item, NamedLocation) for item in items):
+        raise ConfigurationError(
+            f"{name} holds IP named locations (NamedLocation); country locations go to "
+            "policy_options.country_locations"
+        )
+    return items
 
 
 _E = TypeVar("_E", FailMode, LocationMode)

@@ -1,8 +1,10 @@
 """FastAPI integration: route dependencies and the OpenAPI description of CAE refusals.
 
 ``require_scopes(...)``, ``require_roles(...)`` and ``require_auth_context("c1")`` read what
-:class:`CAEMiddleware` put in the scope; they raise ``HTTPException`` whose ``detail`` is the
-refusal body and whose ``WWW-Authenticate`` is the RFC 6750 / claims challenge.
+:class:`CAEMiddleware` put in the scope; a refusal is concluded by the middleware's request path
+(:meth:`CAEAuthCredentials.refuse`: logged, given to the ``on_decision`` hooks, counted, with
+one reason) and raised as an ``HTTPException`` whose ``detail`` is the refusal body and whose
+``WWW-Authenticate`` is the RFC 6750 / claims challenge.
 :func:`install_cae_openapi` renders those bodies flat (``{"error", "error_description",
 "reason"}``) and documents the bearer scheme plus 401/403 responses on every operation.
 """
@@ -24,8 +26,7 @@ from ..core.decisions import Decision
 from ..core.tokens import TokenClaims
 from ._access import auth_context_decision
 from ._middleware import CAEAuthCredentials
-from ._responses import Refusal, refusal_for_decision, refusal_for_token_error
-from ._settings import ENTRA_AUTHORIZATION_URI
+from ._responses import Refusal, refusal_for_token_error
 
 __all__ = [
     "CAE_RESPONSES",
@@ -94,9 +95,7 @@ def _credentials(request: Request) -> CAEAuthCredentials:
     return auth
 
 
-def _dependency(
-    check: Callable[[TokenClaims], Decision], authorization_uri: str | None = None
-) -> Dependency:
+def _dependency(check: Callable[[TokenClaims], Decision], uri: str | None = None) -> Dependency:
     """A dependency that refuses the request unless ``check`` allows the verified claims.
 
     Declaring ``bearer_scheme`` puts the bearer scheme on the operation in OpenAPI."""
@@ -109,8 +108,9 @@ def _dependency(
         claims = credentials.claims
         decision = check(claims)
         if not decision.allowed:
-            uri = authorization_uri or credentials.authorization_uri or ENTRA_AUTHORIZATION_URI
-            _raise(refusal_for_decision(decision, claims, authorization_uri=uri, realm=None))
+            # Through the request path: logged, hooked and counted with the body's reason.
+            refusal = await credentials.refuse(request.scope, decision, authorization_uri=uri)
+            _raise(refusal)
         return claims
 
     return dependency

@@ -1,33 +1,37 @@
-"""Run an ASGI app with uvicorn on a loopback port in a background thread (demo and tests)."""
+"""Run an ASGI app with uvicorn on a loopback port in a background thread (demo and tests).
+
+The thread is the dev identity provider's :class:`~cae_sdk.devidp._server.ServerThread`: one
+way to run uvicorn beside the caller.
+"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._extras import missing_extra
 from .._output import CLIError, ExitCode
 
+if TYPE_CHECKING:
+    from ...devidp._server import ServerThread
+
 __all__ = ["BackgroundServer", "serve"]
+
+_STOP_GRACE = 5.0  # seconds in-flight requests get before the server is forced down
 
 
 class BackgroundServer:
     """A started uvicorn server; ``url`` is ``http://host:port``."""
 
-    def __init__(self, server: Any, thread: threading.Thread, host: str, port: int) -> None:
-        self._server = server
+    def __init__(self, thread: ServerThread, host: str, port: int) -> None:
         self._thread = thread
         self.host = host
         self.port = port
         self.url = f"http://{host}:{port}"
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout)
+    def stop(self) -> None:
+        self._thread.stop()
 
 
 @contextmanager
@@ -37,28 +41,26 @@ def serve(
     """Serve ``app`` on ``host`` and a free port (the OS picks it: never a fixed port)."""
     try:
         import uvicorn
+
+        from ...devidp._server import ServerThread, bind_loopback
     except ModuleNotFoundError as exc:
         raise missing_extra(exc, "demo", "serving an API on loopback") from None
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
+    sock = bind_loopback(host)
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+    thread = ServerThread(
+        [(config, sock)],
+        what=f"the server on {host}:{port}",
+        name=f"uvicorn-{port}",
+        grace=_STOP_GRACE,
     )
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise CLIError(f"the server on {host}:{port} did not start", ExitCode.UNAVAILABLE)
-        time.sleep(0.01)
-    background = BackgroundServer(server, thread, host, port)
+    try:
+        thread.start(startup_timeout)
+    except RuntimeError as exc:
+        sock.close()
+        raise CLIError(str(exc), ExitCode.UNAVAILABLE) from None
+    background = BackgroundServer(thread, host, port)
     try:
         yield background
     finally:
         background.stop()
-        sock.close()

@@ -27,9 +27,15 @@ _LABEL = {"workload": "workload", "managed": "managed", "user": "user"}
 _HOUR = 3600
 
 
-def _unavailable(world: DemoWorld, *parts: str) -> str | None:
+def _begin(
+    world: DemoWorld, story: Story, number: int, title: str, *parts: str
+) -> StepResult | None:
+    """Announce step ``number``; its result when a part of the world it needs is missing."""
+    story.step(number, title)
     missing = [f"{part} ({world.missing[part]})" for part in parts if part in world.missing]
-    return "needs " + "; ".join(missing) if missing else None
+    if not missing:
+        return None
+    return StepResult(number, title, StepStatus.UNAVAILABLE, "needs " + "; ".join(missing))
 
 
 def _token_claims(world: DemoWorld, name: str) -> dict[str, Any]:
@@ -147,10 +153,9 @@ def _enforcement(
 
 def step_revoke_user(world: DemoWorld, story: Story) -> StepResult:
     number, title = 2, "sessions revoked -> challenge -> self-remediation"
-    story.step(number, title)
-    missing = _unavailable(world, "ssf", "user")
-    if missing:
-        return StepResult(number, title, StepStatus.UNAVAILABLE, missing)
+    skipped = _begin(world, story, number, title, "ssf", "user")
+    if skipped is not None:
+        return skipped
     iat = int(_token_claims(world, "user")["iat"])
     old_token = world.credentials["user"].get_token(world.scopes["user"]).token
     _wait_past_second(iat)
@@ -191,10 +196,9 @@ def step_revoke_user(world: DemoWorld, story: Story) -> StepResult:
 
 def step_disable_workload(world: DemoWorld, story: Story) -> StepResult:
     number, title = 3, "service principal disabled -> admin remediation -> re-enabled"
-    story.step(number, title)
-    missing = _unavailable(world, "ssf", "workload")
-    if missing:
-        return StepResult(number, title, StepStatus.UNAVAILABLE, missing)
+    skipped = _begin(world, story, number, title, "ssf", "workload")
+    if skipped is not None:
+        return skipped
     app_id = world.idp.seed.cert_app.client_id
     iat = int(_token_claims(world, "workload")["iat"])
     _wait_past_second(iat)
@@ -237,10 +241,9 @@ def step_disable_workload(world: DemoWorld, story: Story) -> StepResult:
 
 def step_location(world: DemoWorld, story: Story) -> StepResult:
     number, title = 4, f"calling from {ELSEWHERE} (outside the named location)"
-    story.step(number, title)
-    missing = _unavailable(world, "workload")
-    if missing:
-        return StepResult(number, title, StepStatus.UNAVAILABLE, missing)
+    skipped = _begin(world, story, number, title, "workload")
+    if skipped is not None:
+        return skipped
     story.say(f"the API allows 127.0.0.1/32 in strict mode; the client binds to {ELSEWHERE}")
     response, error, seen, took = _call(world, "workload@elsewhere", "/api/data")
     _narrate_challenges(story, number, "workload", "/api/data", seen)
@@ -270,10 +273,9 @@ def step_location(world: DemoWorld, story: Story) -> StepResult:
 
 def step_step_up(world: DemoWorld, story: Story) -> StepResult:
     number, title = 5, f"step-up: authentication context {STEP_UP_CONTEXT}"
-    story.step(number, title)
-    missing = _unavailable(world, "user")
-    if missing:
-        return StepResult(number, title, StepStatus.UNAVAILABLE, missing)
+    skipped = _begin(world, story, number, title, "user")
+    if skipped is not None:
+        return skipped
     prompts = len(world.prompts)
     response, error, seen, took = _call(world, "user", "/api/stepup/data")
     _narrate_challenges(story, number, "user", "/api/stepup/data", seen)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from typing import Literal
 
 from .._revocation import risk_text
 from ..tokens import TokenClaims
 from ._app_groups import applications_selected
 from ._facts import RequestFacts
 from ._guests import guest_selected
-from ._model import EVERY_GUEST, Policy, Selection
+from ._model import EVERY_GUEST, GuestSelection, Policy, Selection
 from ._platforms import KNOWN_PLATFORMS
 from ._tri import Tri, all_of, any_of, negate, undecided
 from ._where import agree
@@ -113,38 +114,30 @@ def _listed_users(ids: frozenset[str], oid: str, where: str) -> Tri:
     return oid in listed
 
 
-def _included(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
-    users = policy.users
-    yield "all" in users.include
-    yield _listed_users(users.include, oid, "conditions.users.includeUsers")
-    yield _membership(policy.groups.include, facts, "groups", "conditions.users.includeGroups")
-    yield _membership(policy.roles.include, facts, "wids", "conditions.users.includeRoles")
-    if "guestsorexternalusers" in users.include:
-        yield guest_selected(EVERY_GUEST, facts.account, "conditions.users.includeUsers")
-    if policy.include_guests is not None:
-        where = "conditions.users.includeGuestsOrExternalUsers"
-        yield guest_selected(policy.include_guests, facts.account, where)
-
-
-def _excluded(policy: Policy, facts: RequestFacts, oid: str) -> Iterator[Tri]:
-    users = policy.users
-    yield "all" in users.exclude
-    yield _listed_users(users.exclude, oid, "conditions.users.excludeUsers")
-    yield _membership(policy.groups.exclude, facts, "groups", "conditions.users.excludeGroups")
-    yield _membership(policy.roles.exclude, facts, "wids", "conditions.users.excludeRoles")
-    if "guestsorexternalusers" in users.exclude:
-        yield guest_selected(EVERY_GUEST, facts.account, "conditions.users.excludeUsers")
-    if policy.exclude_guests is not None:
-        where = "conditions.users.excludeGuestsOrExternalUsers"
-        yield guest_selected(policy.exclude_guests, facts.account, where)
+def _user_side(
+    policy: Policy, facts: RequestFacts, oid: str, side: Literal["include", "exclude"]
+) -> Iterator[Tri]:
+    """Whether the user is in the ``include`` or the ``exclude`` side (``side``) of the users
+    condition: listed, in a listed group or role, or a selected guest."""
+    where = f"conditions.users.{side}"
+    users: frozenset[str] = getattr(policy.users, side)
+    yield "all" in users
+    yield _listed_users(users, oid, f"{where}Users")
+    yield _membership(getattr(policy.groups, side), facts, "groups", f"{where}Groups")
+    yield _membership(getattr(policy.roles, side), facts, "wids", f"{where}Roles")
+    if "guestsorexternalusers" in users:
+        yield guest_selected(EVERY_GUEST, facts.account, f"{where}Users")
+    guests: GuestSelection | None = getattr(policy, f"{side}_guests")
+    if guests is not None:
+        yield guest_selected(guests, facts.account, f"{where}GuestsOrExternalUsers")
 
 
 def _users_met(policy: Policy, facts: RequestFacts) -> Tri:
     oid = (facts.claims.object_id or "").lower()
-    included = any_of(_included(policy, facts, oid))
+    included = any_of(_user_side(policy, facts, oid, "include"))
     if included is False:
         return False
-    return all_of([included, negate(any_of(_excluded(policy, facts, oid)))])
+    return all_of([included, negate(any_of(_user_side(policy, facts, oid, "exclude")))])
 
 
 def _tenant_met(tenant: str, tid: str | None) -> Tri:

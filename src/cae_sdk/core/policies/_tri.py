@@ -32,24 +32,24 @@ def _merge(parts: Iterable[Undecided]) -> Undecided:
 
 def all_of(parts: Iterable[Tri]) -> Tri:
     """Conjunction: False if any part is False, else undecided if any part is."""
-    open_parts: list[Undecided] = []
-    for part in parts:
-        if part is False:
-            return False
-        if isinstance(part, Undecided):
-            open_parts.append(part)
-    return _merge(open_parts) if open_parts else True
+    return _fold(parts, decisive=False)
 
 
 def any_of(parts: Iterable[Tri]) -> Tri:
     """Disjunction: True if any part is True, else undecided if any part is."""
+    return _fold(parts, decisive=True)
+
+
+def _fold(parts: Iterable[Tri], *, decisive: bool) -> Tri:
+    """Kleene's conjunction (``decisive`` False) or disjunction (True): the first part that is
+    ``decisive`` decides; otherwise undecided if any part is, else ``not decisive``."""
     open_parts: list[Undecided] = []
     for part in parts:
-        if part is True:
-            return True
+        if part is decisive:
+            return decisive
         if isinstance(part, Undecided):
             open_parts.append(part)
-    return _merge(open_parts) if open_parts else False
+    return _merge(open_parts) if open_parts else not decisive
 
 
 def negate(value: Tri) -> Tri:
