@@ -54,6 +54,7 @@ def _bearer(token: str) -> list[tuple[bytes, bytes]]:
         "_blocking",
         "_hooks",
         "_responses",
+        "_retention",
         "_access",
         "_client_ip",
         "_bearer",

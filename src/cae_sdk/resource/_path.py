@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
-from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationError
+from ..core.errors import TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ..observability._logfields import log_fields
@@ -38,6 +38,7 @@ from ._bearer import bearer_credentials, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
 from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
 from ._responses import Refusal, refusal_for_decision
+from ._retention import check_retention
 from ._settings import CAESettings
 from ._urlpath import is_plain
 from ._validator import TokenValidator
@@ -113,33 +114,6 @@ class Exchange(RequestFacts):
         self.result: PathResult | None = None
         """Set when the request was decided without verifying a token (refused before, or
         its token was verified before)."""
-
-
-def check_retention(validator: TokenValidator, store: EventStore) -> None:
-    """Refuse a configuration under which a revoked token could be served again.
-
-    A revocation is a watermark the store keeps ``watermark_retention`` seconds after its time;
-    a token issued before it stays refused only while it exists. Such a token lives at most
-    ``max_lifetime`` after its ``iat`` and is accepted ``leeway`` past its ``exp``, so the
-    retention must cover ``max_lifetime + leeway`` (``docs/deploy.md``, "Retention and token
-    lifetime"). Raises :class:`ConfigurationError` naming the three settings otherwise.
-    """
-    retention = store.watermark_retention
-    lifetime = validator.max_lifetime
-    if lifetime is None:
-        raise ConfigurationError(
-            "TokenValidator(max_lifetime=None) accepts tokens of any lifetime, but the event "
-            f"store forgets a revocation {retention} s after it: a revoked long-lived token "
-            f"would be served again. Set max_lifetime <= {retention - validator.leeway} "
-            "(the store's watermark_retention minus the validator's leeway)."
-        )
-    if retention < lifetime + validator.leeway:
-        raise ConfigurationError(
-            f"the event store keeps revocations {retention} s (watermark_retention), less than "
-            f"the longest token the validator accepts ({lifetime:g} s max_lifetime + "
-            f"{validator.leeway} s leeway): a revoked token could be served again after its "
-            "watermark expired. Raise watermark_retention or lower max_lifetime."
-        )
 
 
 class RequestPath:
