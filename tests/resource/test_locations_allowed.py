@@ -181,6 +181,38 @@ def test_a_static_list_that_would_allow_nothing_is_refused() -> None:
         CAESettings(named_locations=["10.0.0.0/8"])  # type: ignore[list-item]
 
 
+async def test_settings_changed_in_place_are_checked_like_new_ones(keys: SigningKeys) -> None:
+    """``middleware.settings`` may be changed while serving (docs/resource.md): a field set in
+    place is coerced and checked as the constructor does. Unchecked, an emptied allowed list
+    turned the location step off, and a mode written as a string (as the constructor takes it)
+    refused every client outside as ``EventStoreUnavailable``, ``"off"`` included."""
+    store = InMemoryEventStore()
+    assert await store.set_named_locations(_locations("hq", BLOCKED))
+    middleware = _middleware(keys, store, location_mode="strict")
+    settings = middleware.settings
+    violation = (401, Reason.LOCATION_VIOLATION.value)
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == violation
+    with pytest.raises(ConfigurationError, match="allowed_locations is empty"):
+        settings.allowed_locations = []
+    with pytest.raises(ConfigurationError, match="country locations"):
+        settings.allowed_locations = ["10.0.0.0/8"]  # type: ignore[list-item]
+    with pytest.raises(ConfigurationError, match="location_mode"):
+        settings.location_mode = "lenient"  # type: ignore[assignment]
+    with pytest.raises(ConfigurationError, match="no trusted location"):
+        settings.named_locations = list(_locations(BLOCKED))
+    assert settings.allowed_locations is None and settings.named_locations is None
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == violation  # nothing changed
+    settings.location_mode = " Standard "  # type: ignore[assignment]
+    assert settings.location_mode is LocationMode.STANDARD
+    assert await _status(middleware, keys, OUTSIDE_CLIENT, ipaddr=HQ_CLIENT) == (200, None)
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == violation
+    settings.allowed_locations = list(_locations(BLOCKED))  # the operator's list, as listed
+    assert isinstance(settings.allowed_locations, tuple)
+    assert await _status(middleware, keys, BLOCKED_CLIENT) == (200, None)
+    settings.location_mode = "off"  # type: ignore[assignment]
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == (200, None)
+
+
 def test_under_a_real_server_the_address_inside_a_block_list_is_challenged(
     keys: SigningKeys,
 ) -> None:
