@@ -153,6 +153,30 @@ async def test_policies_still_resolve_every_location(keys: SigningKeys) -> None:
     assert await _status(middleware, keys, HQ_CLIENT) == (200, None)
 
 
+async def test_a_range_written_as_ipv4_mapped_ipv6_holds_the_ipv4_clients(
+    keys: SigningKeys,
+) -> None:
+    """A client address is compared in IPv4 form (``::ffff:a.b.c.d`` is ``a.b.c.d``), so a range
+    written in that form (a valid Graph ``cidrAddress``) held no client at all: a trusted
+    location allowed nobody, and a block list written so blocked nobody in policies."""
+    mapped = "::ffff:" + BLOCKED_CLIENT.rsplit(".", 1)[0] + ".0/120"
+    block_list = {**UNTRUSTED_IP_LOCATION, "ipRanges": [{"cidrAddress": mapped}]}
+    hq = {**GRAPH_LOCATIONS[0], "ipRanges": [{"cidrAddress": "::ffff:10.0.0.0/104"}]}
+    store = InMemoryEventStore()
+    assert await store.apply(location_event([hq, block_list], now=1_700_000_000))
+    policies = load_policies([BLOCK_UNTRUSTED_IP])
+    middleware = _middleware(keys, store, policies=policies, location_mode="off")
+    for client in (BLOCKED_CLIENT, "::ffff:" + BLOCKED_CLIENT):
+        assert await _status(middleware, keys, client) == (403, Reason.BLOCKED_BY_POLICY.value)
+    middleware = _middleware(keys, store, location_mode="strict")
+    for client in (HQ_CLIENT, "::ffff:" + HQ_CLIENT):
+        assert await _status(middleware, keys, client) == (200, None)
+    assert (await _status(middleware, keys, OUTSIDE_CLIENT))[0] == 401
+    by_hand = NamedLocation("x", "x", (ipaddress.ip_network("::ffff:10.0.0.0/104"),), True)
+    assert by_hand.ranges == (ipaddress.ip_network("10.0.0.0/8"),)
+    assert by_hand.to_dict()["ipRanges"] == [{"cidrAddress": "10.0.0.0/8"}]
+
+
 async def test_a_static_list_still_works(keys: SigningKeys) -> None:
     office = NamedLocation.from_cidrs("office", "Office", ["192.0.2.0/24"])  # not trusted
     store = InMemoryEventStore()
