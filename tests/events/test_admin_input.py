@@ -187,3 +187,26 @@ async def test_remember_once_stays_amortised_past_a_hundred_thousand_live_keys()
             rebuilds, table = rebuilds + 1, store._seen
     assert rebuilds <= 2
     assert not await store.remember_once("ssf:jti-7", 100_000)  # still remembered
+
+
+async def test_a_time_far_in_the_future_is_refused_and_pins_nothing() -> None:
+    """Milliseconds sent for seconds would pin a risk level or a location set for good (stores
+    keep the latest time), so the admin API refuses a time beyond the clock-skew allowance;
+    within it, the event is applied."""
+    store = InMemoryEventStore()
+    now = int(time.time())
+    subject = f"email:{TENANT}:alice@contoso.com"
+    key = SubjectKey.email(TENANT, "alice@contoso.com")
+    events: list[dict[str, Any]] = [
+        {"type": "risk", "subject": subject, "level": "none", "at": now * 1000},
+        {"type": "revocation", "subject": subject, "not_before": now * 1000},
+        {"type": "locations", "locations": [], "at": now * 1000},
+    ]
+    for body in events:
+        response = await _post(store, json.dumps(body).encode())
+        assert response.status_code == 400, body
+        assert "ahead" in response.json()["description"]
+    assert store.watermark(key) is None and store.risk(key) is None
+    high = {"type": "risk", "subject": subject, "level": "high", "at": now + 60}
+    assert (await _post(store, json.dumps(high).encode())).status_code == 202
+    assert store.risk(key) is not None

@@ -418,6 +418,25 @@ async def test_keys_a_redis_scan_step_returned_beyond_the_page_start_the_next_on
                 await store.watermark_page(5, encode_page_cursor([None, [key]]))
 
 
+@pytest.mark.redis
+async def test_a_scan_position_redis_would_refuse_is_a_bad_cursor_not_an_outage(
+    redis_url: str,
+) -> None:
+    """A SCAN cursor is an unsigned 64-bit number: Redis answers a larger one with an error,
+    which the store took for a lost link (unhealthy: every request of the replica refused, about
+    a second per forged cursor)."""
+    async with backend("redis", redis_url) as open_store:
+        store = await open_store()
+        await store.apply(RevocationEvent(SUBJECTS[0], NOW, "listed"))
+        for position in (2**64, 2**64 + 5, 10**30):
+            with pytest.raises(ValueError):
+                await store.watermark_page(5, encode_page_cursor([position, []]))
+            assert store.healthy
+        last = encode_page_cursor([2**64 - 1, []])  # the largest cursor Redis accepts
+        assert len((await store.watermark_page(5, last)).watermarks) <= 1
+        assert store.healthy
+
+
 def test_every_store_implements_the_whole_protocol() -> None:
     from cae_sdk.events.redis import RedisEventStore
 

@@ -153,6 +153,30 @@ async def test_policies_still_resolve_every_location(keys: SigningKeys) -> None:
     assert await _status(middleware, keys, HQ_CLIENT) == (200, None)
 
 
+async def test_a_range_written_as_ipv4_mapped_ipv6_holds_the_ipv4_clients(
+    keys: SigningKeys,
+) -> None:
+    """A client address is compared in IPv4 form (``::ffff:a.b.c.d`` is ``a.b.c.d``), so a range
+    written in that form (a valid Graph ``cidrAddress``) held no client at all: a trusted
+    location allowed nobody, and a block list written so blocked nobody in policies."""
+    mapped = "::ffff:" + BLOCKED_CLIENT.rsplit(".", 1)[0] + ".0/120"
+    block_list = {**UNTRUSTED_IP_LOCATION, "ipRanges": [{"cidrAddress": mapped}]}
+    hq = {**GRAPH_LOCATIONS[0], "ipRanges": [{"cidrAddress": "::ffff:10.0.0.0/104"}]}
+    store = InMemoryEventStore()
+    assert await store.apply(location_event([hq, block_list], now=1_700_000_000))
+    policies = load_policies([BLOCK_UNTRUSTED_IP])
+    middleware = _middleware(keys, store, policies=policies, location_mode="off")
+    for client in (BLOCKED_CLIENT, "::ffff:" + BLOCKED_CLIENT):
+        assert await _status(middleware, keys, client) == (403, Reason.BLOCKED_BY_POLICY.value)
+    middleware = _middleware(keys, store, location_mode="strict")
+    for client in (HQ_CLIENT, "::ffff:" + HQ_CLIENT):
+        assert await _status(middleware, keys, client) == (200, None)
+    assert (await _status(middleware, keys, OUTSIDE_CLIENT))[0] == 401
+    by_hand = NamedLocation("x", "x", (ipaddress.ip_network("::ffff:10.0.0.0/104"),), True)
+    assert by_hand.ranges == (ipaddress.ip_network("10.0.0.0/8"),)
+    assert by_hand.to_dict()["ipRanges"] == [{"cidrAddress": "10.0.0.0/8"}]
+
+
 async def test_a_static_list_still_works(keys: SigningKeys) -> None:
     office = NamedLocation.from_cidrs("office", "Office", ["192.0.2.0/24"])  # not trusted
     store = InMemoryEventStore()
@@ -179,6 +203,38 @@ def test_a_static_list_that_would_allow_nothing_is_refused() -> None:
         CAESettings(allowed_locations=[])
     with pytest.raises(ConfigurationError, match="country locations"):
         CAESettings(named_locations=["10.0.0.0/8"])  # type: ignore[list-item]
+
+
+async def test_settings_changed_in_place_are_checked_like_new_ones(keys: SigningKeys) -> None:
+    """``middleware.settings`` may be changed while serving (docs/resource.md): a field set in
+    place is coerced and checked as the constructor does. Unchecked, an emptied allowed list
+    turned the location step off, and a mode written as a string (as the constructor takes it)
+    refused every client outside as ``EventStoreUnavailable``, ``"off"`` included."""
+    store = InMemoryEventStore()
+    assert await store.set_named_locations(_locations("hq", BLOCKED))
+    middleware = _middleware(keys, store, location_mode="strict")
+    settings = middleware.settings
+    violation = (401, Reason.LOCATION_VIOLATION.value)
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == violation
+    with pytest.raises(ConfigurationError, match="allowed_locations is empty"):
+        settings.allowed_locations = []
+    with pytest.raises(ConfigurationError, match="country locations"):
+        settings.allowed_locations = ["10.0.0.0/8"]  # type: ignore[list-item]
+    with pytest.raises(ConfigurationError, match="location_mode"):
+        settings.location_mode = "lenient"  # type: ignore[assignment]
+    with pytest.raises(ConfigurationError, match="no trusted location"):
+        settings.named_locations = list(_locations(BLOCKED))
+    assert settings.allowed_locations is None and settings.named_locations is None
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == violation  # nothing changed
+    settings.location_mode = " Standard "  # type: ignore[assignment]
+    assert settings.location_mode is LocationMode.STANDARD
+    assert await _status(middleware, keys, OUTSIDE_CLIENT, ipaddr=HQ_CLIENT) == (200, None)
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == violation
+    settings.allowed_locations = list(_locations(BLOCKED))  # the operator's list, as listed
+    assert isinstance(settings.allowed_locations, tuple)
+    assert await _status(middleware, keys, BLOCKED_CLIENT) == (200, None)
+    settings.location_mode = "off"  # type: ignore[assignment]
+    assert await _status(middleware, keys, OUTSIDE_CLIENT) == (200, None)
 
 
 def test_under_a_real_server_the_address_inside_a_block_list_is_challenged(

@@ -223,3 +223,29 @@ async def test_refuse_route_refuses_or_raises(keys: SigningKeys) -> None:
     token = TokenClaims({"tid": TENANT, "oid": USER_OID})
     with pytest.raises(ValueError, match="refuses"):
         await middleware.path.refuse_route(exchange, ALLOW, token)
+
+
+def test_a_dependency_on_an_excluded_path_refuses_and_says_why(
+    idp: JWKSServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The middleware verifies no token on an excluded path, so a route dependency there has
+    no verified claims: refused (never served), and, since the request path never saw the
+    request, said in the log with the reason the body carries. The body said "no bearer token"
+    though one was sent, and nothing was logged."""
+    records: list[AccessRecord] = []
+    app = fastapi_app(
+        validator=_validator(idp), exclude_paths=["/me"], on_decision=[records.append]
+    )
+    token = sign(idp.keys, claims(idp.issuer, scp="access_as_user"))
+    with serve(app) as url, caplog.at_level(logging.INFO, logger="cae_sdk.resource"):
+        response = httpx.get(url + "/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 401
+    body = response.json()
+    assert body["reason"] == Reason.MISSING_TOKEN.value
+    assert "no bearer token" not in body["error_description"]
+    logged = [r for r in caplog.records if getattr(r, "cae", {}).get("event") == "refusal"]
+    assert [(r.cae["path"], r.cae["reason"], r.levelno) for r in logged] == [
+        ("/me", body["reason"], logging.WARNING)
+    ]
+    assert "excluded" in logged[0].getMessage()
+    assert records == []  # the request path never saw it: no hook, no metric

@@ -57,6 +57,17 @@ def parse_ip(text: str) -> IPAddress | None:
     return address
 
 
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _ipv4_form(net: IPNetwork) -> IPNetwork:
+    """``net`` as IPv4 when it lies inside ``::ffff:0:0/96`` (RFC 4291 section 2.5.5.2)."""
+    if isinstance(net, ipaddress.IPv6Network) and net.subnet_of(_IPV4_MAPPED):
+        address = int(net.network_address) & 0xFFFFFFFF
+        return ipaddress.IPv4Network((address, net.prefixlen - 96))
+    return net
+
+
 @dataclass(frozen=True, slots=True)
 class NamedLocation:
     """A named location made of IPv4 and IPv6 ranges. ``trusted`` (Graph ``isTrusted``, false
@@ -67,6 +78,13 @@ class NamedLocation:
     name: str
     ranges: tuple[IPNetwork, ...]
     trusted: bool = False
+
+    def __post_init__(self) -> None:
+        # Addresses are compared in IPv4 form (parse_ip): a range written as IPv4-mapped IPv6
+        # (a valid cidrAddress) is kept as the IPv4 range it holds, or it would hold no client.
+        ranges = tuple(_ipv4_form(net) for net in self.ranges)
+        if ranges != self.ranges:
+            object.__setattr__(self, "ranges", ranges)
 
     @classmethod
     def from_cidrs(

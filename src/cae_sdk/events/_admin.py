@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -27,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from ..core.errors import CAEError, ConfigurationError, StoreUnavailable
 from ..core.tokens import TokenClaims
 from ._asgi import NoBody, is_http, read_body, respond_json
-from ._model import canonical_event, event_from_dict
+from ._model import Event, RevocationEvent, canonical_event, event_from_dict
 from ._store import EventStore
 
 __all__ = ["AdminApp", "AdminTokenValidator"]
@@ -35,6 +36,12 @@ __all__ = ["AdminApp", "AdminTokenValidator"]
 _log = logging.getLogger("cae_sdk.events.admin")
 _MAX_BODY = 1024 * 1024
 _DEFAULT_PAGE = 100
+MAX_FUTURE_SECONDS = 300
+"""How far ahead of this server's clock an admin-posted time may be (clock skew between the
+operator's machine and the server). Stores merge by the greatest time (a watermark) or order
+by it (risk, locations), so one time in the future, such as milliseconds sent for seconds,
+would pin that state for good: later reports from the Graph bridge or a transmitter would be
+ignored as older."""
 
 
 class AdminTokenValidator(Protocol):
@@ -143,6 +150,7 @@ class AdminApp:
             if not isinstance(data, Mapping):
                 raise ValueError("body must be a JSON object")
             event = canonical_event(event_from_dict(data))
+            _refuse_future(event, now=int(time.time()))
         except (ValueError, KeyError, TypeError) as exc:
             await respond_json(send, 400, {"error": "invalid_request", "description": str(exc)})
             return
@@ -153,6 +161,16 @@ class AdminApp:
             return
         _log.info("admin posted %s event (changed=%s)", data.get("type"), changed)
         await respond_json(send, 202, {"changed": changed})
+
+
+def _refuse_future(event: Event, *, now: int) -> None:
+    """``ValueError`` when the event's time is more than :data:`MAX_FUTURE_SECONDS` ahead."""
+    when = event.not_before if isinstance(event, RevocationEvent) else event.at
+    if when > now + MAX_FUTURE_SECONDS:
+        raise ValueError(
+            f"event time {when} is {when - now} s ahead of this server's clock (at most "
+            f"{MAX_FUTURE_SECONDS} s): send Unix time in seconds"
+        )
 
 
 def _page_query(query: bytes) -> tuple[int, str | None]:

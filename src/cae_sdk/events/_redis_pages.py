@@ -25,6 +25,7 @@ __all__ = ["watermark_page"]
 
 _PAGE_SCANS = 16
 _KIND = "wm:"
+_SCAN_END = 2**64  # SCAN cursors are unsigned 64-bit: Redis refuses a larger one with an error
 
 
 async def watermark_page(store: RedisEventStore, limit: int, cursor: str | None) -> WatermarkPage:
@@ -61,7 +62,9 @@ def _position(cursor: str | None) -> tuple[int | None, list[str]]:
     value = decode_page_cursor(cursor)
     if isinstance(value, list) and len(value) == 2:
         scan, left = value
-        scan_ok = scan is None or (type(scan) is int and scan > 0)
+        # Checked here: Redis' answer to a cursor it refuses is an error, which the store
+        # takes for a lost link (the replica unhealthy) like any other.
+        scan_ok = scan is None or (type(scan) is int and 0 < scan < _SCAN_END)
         left_ok = isinstance(left, list) and all(
             isinstance(key, str) and key.startswith(_KIND) for key in left
         )

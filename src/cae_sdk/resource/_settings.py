@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..core._location_policy import LocationMode, trusted_locations
 from ..core.errors import ConfigurationError
@@ -112,6 +112,21 @@ class CAESettings:
         timeout = self.hook_timeout
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ConfigurationError(f"hook_timeout must be a positive number: {timeout!r}")
+        object.__setattr__(self, "_checked", True)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """A field changed in place while serving (``middleware.settings.location_mode =
+        "strict"``) is coerced and checked as the constructor does, against the other fields,
+        before the next request reads it; a :class:`ConfigurationError` leaves it unchanged.
+        Unchecked, ``allowed_locations = []`` turned the location step off and a mode string
+        failed every request it reached."""
+        if name in _FIELDS and self.__dict__.get("_checked"):
+            changes: dict[str, Any] = {name: value}
+            value = getattr(replace(self, **changes), name)
+        object.__setattr__(self, name, value)
+
+
+_FIELDS = frozenset(f.name for f in fields(CAESettings))
 
 
 def _ip_locations(

@@ -11,6 +11,7 @@ one reason) and raised as an ``HTTPException`` whose ``detail`` is the refusal b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from starlette.responses import Response
 from ..core._permissions import evaluate_permissions
 from ..core.decisions import Decision
 from ..core.tokens import TokenClaims
+from ..observability._logfields import log_fields
 from ._access import auth_context_decision
 from ._middleware import CAEAuthCredentials
 from ._responses import Refusal, refusal_for_token_error
@@ -36,6 +38,8 @@ __all__ = [
     "require_roles",
     "require_scopes",
 ]
+
+log = logging.getLogger("cae_sdk.resource")
 
 bearer_scheme = HTTPBearer(auto_error=False, description="OAuth 2.0 bearer access token")
 """Registers the ``HTTPBearer`` security scheme in the OpenAPI document."""
@@ -90,7 +94,30 @@ def _raise(refusal: Refusal) -> None:
 def _credentials(request: Request) -> CAEAuthCredentials:
     auth = request.scope.get("auth")
     if not isinstance(auth, CAEAuthCredentials):
-        _raise(refusal_for_token_error("missing_token", "no bearer token", realm=None))
+        # No CAEMiddleware verified a token for this request (an excluded path, or no
+        # middleware in front): refused, and logged here, as the request path never saw it.
+        refusal = refusal_for_token_error(
+            "missing_token", "no token was verified for this path", realm=None
+        )
+        method, path = request.method, request.url.path
+        log.warning(
+            "refused %s %r: %d %s (%s): the route needs a token, and CAEMiddleware verified "
+            "none for it (an excluded path, or no CAEMiddleware in front)",
+            method,
+            path,
+            refusal.status,
+            refusal.error,
+            refusal.reason,
+            extra=log_fields(
+                event="refusal",
+                method=method,
+                path=path,
+                status=refusal.status,
+                error=refusal.error,
+                reason=refusal.reason,
+            ),
+        )
+        _raise(refusal)
     assert isinstance(auth, CAEAuthCredentials)
     return auth
 
