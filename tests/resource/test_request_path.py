@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from cae_sdk.core import find_claims_challenge, parse_www_authenticate
 from cae_sdk.core.decisions import Outcome, Reason
+from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.observability import PrometheusMetrics
 from cae_sdk.resource import (
@@ -292,6 +293,25 @@ async def test_a_token_verified_before_is_decided_in_begin_every_time(
     assert refused is not None and refused.decision.reason is Reason.TOKEN_REVOKED
     assert (await path.decide("GET", "/r", _bearer(token), None)).refusal is not None
     assert [r.decision.reason for r in records] == [Reason.OK, Reason.TOKEN_REVOKED]
+
+
+async def test_a_risk_reported_for_a_cached_token_applies_to_the_next_request(
+    keys: SigningKeys,
+) -> None:
+    """The store answers risk reads without hashing while nobody is at risk; the first report
+    still reaches the very next request of a cached token, and so does its clearing."""
+    store = InMemoryEventStore()
+    path = RequestPath(validator=_validator(keys), store=store)
+    token = sign(keys, claims(ISSUER))
+    assert (await path.decide("GET", "/", _bearer(token), None)).allowed
+    user = SubjectKey.user(TENANT, USER_OID)
+    now = int(time.time())
+    await store.set_risk(user, "high", at=now)
+    risky = path.begin("GET", "/", _bearer(token), None).result
+    assert risky is not None and risky.decision.reason is Reason.RISK_TOO_HIGH
+    await store.set_risk(user, "none", at=now + 1)
+    cleared = path.begin("GET", "/", _bearer(token), None).result
+    assert cleared is not None and cleared.allowed
 
 
 async def test_the_token_cache_is_keyed_by_the_whole_token(keys: SigningKeys) -> None:
