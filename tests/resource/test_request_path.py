@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from cae_sdk.core import find_claims_challenge, parse_www_authenticate
 from cae_sdk.core.decisions import Outcome, Reason
+from cae_sdk.core.subjects import SubjectKey
 from cae_sdk.events import InMemoryEventStore
 from cae_sdk.observability import PrometheusMetrics
 from cae_sdk.resource import (
@@ -52,7 +53,9 @@ def _bearer(token: str) -> list[tuple[bytes, bytes]]:
     [
         "_path",
         "_blocking",
+        "_hooks",
         "_responses",
+        "_retention",
         "_access",
         "_client_ip",
         "_bearer",
@@ -270,6 +273,84 @@ async def test_the_token_cache_is_looked_up_once_per_request(
     assert len(validator.cache) == 1
 
 
+async def test_a_token_verified_before_is_decided_in_begin_every_time(
+    keys: SigningKeys,
+) -> None:
+    """The warm path never waits: begin() answers a cached token itself. The decision is
+    still made on every request (a revocation applies to the very next one), and the hooks
+    still see every request."""
+    records: list[AccessRecord] = []
+    store = InMemoryEventStore()
+    path = RequestPath(validator=_validator(keys), store=store, hooks=[records.append])
+    token = sign(keys, claims(ISSUER))
+    first = await path.decide("GET", "/r", _bearer(token), "203.0.113.7")
+    assert first.allowed
+    assert path.begin("GET", "/r", _bearer(token), None).result is not None
+    cached = path.begin("GET", "/r", _bearer("".join(token)), "203.0.113.7").result
+    assert cached is not None and cached.allowed and cached.claims is first.claims
+    await store.revoke_user(TENANT, USER_OID, at=int(time.time()) + 5)
+    refused = path.begin("GET", "/r", _bearer(token), "203.0.113.7").result
+    assert refused is not None and refused.decision.reason is Reason.TOKEN_REVOKED
+    assert (await path.decide("GET", "/r", _bearer(token), None)).refusal is not None
+    assert [r.decision.reason for r in records] == [Reason.OK, Reason.TOKEN_REVOKED]
+
+
+async def test_a_risk_reported_for_a_cached_token_applies_to_the_next_request(
+    keys: SigningKeys,
+) -> None:
+    """The store answers risk reads without hashing while nobody is at risk; the first report
+    still reaches the very next request of a cached token, and so does its clearing."""
+    store = InMemoryEventStore()
+    path = RequestPath(validator=_validator(keys), store=store)
+    token = sign(keys, claims(ISSUER))
+    assert (await path.decide("GET", "/", _bearer(token), None)).allowed
+    user = SubjectKey.user(TENANT, USER_OID)
+    now = int(time.time())
+    await store.set_risk(user, "high", at=now)
+    risky = path.begin("GET", "/", _bearer(token), None).result
+    assert risky is not None and risky.decision.reason is Reason.RISK_TOO_HIGH
+    await store.set_risk(user, "none", at=now + 1)
+    cleared = path.begin("GET", "/", _bearer(token), None).result
+    assert cleared is not None and cleared.allowed
+
+
+async def test_the_token_cache_is_keyed_by_the_whole_token(keys: SigningKeys) -> None:
+    """Only the very token that was verified is served from the cache: any other string -
+    one character of the signature changed, a character more or less - is verified (and
+    refused), never answered with the cached claims."""
+    validator = _validator(keys)
+    path = RequestPath(validator=validator, store=InMemoryEventStore())
+    token = sign(keys, claims(ISSUER))
+    assert (await path.decide("GET", "/", _bearer(token), None)).allowed
+    last = "A" if token[-1] != "A" else "B"
+    for other in (token[:-1] + last, token[:-1], token + "A", token.replace(".", "..", 1)):
+        assert validator.cached(other) is None
+        result = await path.decide("GET", "/", _bearer(other), None)
+        assert result.refusal is not None and result.refusal.status in (400, 401), other
+        assert result.claims is None
+    assert len(validator.cache) == 1
+    assert validator.cached(token) is not None
+
+
+async def test_a_cached_token_is_not_served_past_its_exp(keys: SigningKeys) -> None:
+    """Expiry is checked on every request: the cache entry dies at ``exp`` (no leeway); past
+    the leeway the token is refused."""
+    clock = [time.time()]
+    validator = _validator(keys, clock=lambda: clock[0])
+    path = RequestPath(validator=validator, store=InMemoryEventStore(), clock=lambda: clock[0])
+    exp = int(clock[0]) + 100
+    token = sign(keys, claims(ISSUER, exp=exp))
+    assert (await path.decide("GET", "/", _bearer(token), None)).allowed
+    clock[0] = exp - 1
+    assert path.begin("GET", "/", _bearer(token), None).result is not None  # a cache hit
+    clock[0] = exp
+    assert path.begin("GET", "/", _bearer(token), None).result is None  # gone from the cache
+    clock[0] = exp + validator.leeway + 1
+    expired = await path.decide("GET", "/", _bearer(token), None)
+    assert expired.refusal is not None and expired.refusal.status == 401
+    assert expired.decision.reason is Reason.TOKEN_EXPIRED
+
+
 # -- refusals are built whatever a claim holds (item 6) -----------------------------------------
 
 
@@ -341,7 +422,7 @@ async def test_a_validator_reason_the_vocabulary_does_not_know_is_still_a_refusa
     async def refuse(token: str) -> Any:
         raise TokenValidationError("brand_new_reason", "refused for a new reason")
 
-    validator.validate = refuse  # type: ignore[method-assign]
+    validator._verify = refuse  # type: ignore[method-assign]
     records: list[AccessRecord] = []
     path = RequestPath(validator=validator, hooks=[records.append])
     result = await path.decide("GET", "/", _bearer(sign(keys, claims(ISSUER))), None)

@@ -130,7 +130,7 @@ def test_a_bad_trusted_proxy_is_a_configuration_error(proxy: str) -> None:
 
 def test_token_cache_is_bounded_and_expires() -> None:
     cache = TokenCache(max_entries=2)
-    a, b, c = (TokenCache.key(t) for t in "abc")
+    a, b, c = "abc"
     claims_a = TokenClaims({"oid": "a"})
     cache.put(a, claims_a, expires=100)
     cache.put(b, TokenClaims({}), expires=100)
@@ -296,7 +296,7 @@ async def test_unexpected_failures_fail_closed_never_500(keys: SigningKeys) -> N
     async def explode(token: str) -> TokenClaims:
         raise KeyError("bug")
 
-    broken_validator.validator.validate = explode  # type: ignore[method-assign]
+    broken_validator.validator._verify = explode  # type: ignore[method-assign]
     for middleware, reason in [
         (broken_store, "EventStoreUnavailable"),
         (broken_validator, "validation_error"),
@@ -412,6 +412,6 @@ def test_a_cache_lookup_racing_another_thread_never_raises(expired: bool) -> Non
     # refuse a valid token as validation_error).
     cache = TokenCache(10)
     claims = TokenClaims({"oid": "o"})
-    cache.put(b"k", claims, expires=100.0)
+    cache.put("k", claims, expires=100.0)
     cache._entries = _RacingEntries(cache._entries)
-    assert cache.get(b"k", 200.0 if expired else 50.0) is (None if expired else claims)
+    assert cache.get("k", 200.0 if expired else 50.0) is (None if expired else claims)

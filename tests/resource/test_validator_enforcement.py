@@ -289,9 +289,9 @@ async def test_entra_accepts_a_custom_application_id_uri(keys: SigningKeys) -> N
 class CountingCache(TokenCache):
     lookups = 0
 
-    def get(self, key: bytes, now: float, signing_keys: Any = None) -> Any:
+    def get(self, token: str, now: float, signing_keys: Any = None) -> Any:
         self.lookups += 1
-        return super().get(key, now, signing_keys)
+        return super().get(token, now, signing_keys)
 
 
 async def test_validate_looks_the_cache_up_once(keys: SigningKeys) -> None:

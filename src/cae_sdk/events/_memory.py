@@ -223,7 +223,9 @@ class InMemoryEventStore(EventStoreMixin):
                 log.exception("event listener %r failed", listener)
 
     def watermark(self, subject: SubjectKey) -> int | None:
-        slot = hash(subject)
+        # hash(subject) without the call into SubjectKey.__hash__ (it returns this attribute):
+        # every request reads a watermark per subject of its token.
+        slot = subject._hash
         packed = self._watermarks.get(slot)
         if packed is None:
             return None
@@ -234,7 +236,9 @@ class InMemoryEventStore(EventStoreMixin):
         return value
 
     def risk(self, subject: SubjectKey) -> RiskLevel | None:
-        return self._risk.get(subject)
+        risk = self._risk
+        # Most of the time nobody is at risk: no key to hash (every request reads this).
+        return risk.get(subject) if risk else None
 
     def named_locations(self) -> tuple[NamedLocation, ...]:
         return () if self._locations is None else self._locations.locations

@@ -44,12 +44,16 @@ def bearer_credentials(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
         raise TokenValidationError("invalid_request", "Authorization header is too long")
     found = found.strip(b" \t")
     # credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 11.1).
-    if found[:7].lower() != b"bearer ":
+    scheme = found[:7]
+    if scheme != b"Bearer " and scheme.lower() != b"bearer ":
         raise TokenValidationError("invalid_request", "Authorization scheme must be Bearer")
     credentials = found[7:].lstrip(b" ")
-    if not credentials or not credentials.isascii():
-        raise TokenValidationError("invalid_request", "malformed bearer token")
-    return credentials.decode("ascii")
+    try:
+        if credentials:
+            return credentials.decode("ascii")
+    except UnicodeDecodeError:
+        pass
+    raise TokenValidationError("invalid_request", "malformed bearer token")
 
 
 def is_b64token(credentials: str) -> bool:

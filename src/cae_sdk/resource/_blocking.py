@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from ..core.decisions import token_refusal
-from ._path import Headers, PathResult, RequestPath, close_hooks
+from ._hooks import close_hooks
+from ._path import Headers, PathResult, RequestPath
 
 __all__ = ["BlockingRequestPath"]
 
@@ -51,29 +52,18 @@ class BlockingRequestPath:
         request_path = self.path
         exchange = request_path.begin(method, path, headers, peer)
         result = exchange.result
-        if result is None:
-            validator = request_path.validator
+        if result is None:  # a new token: verified on the driver's loop
             try:
-                claims = validator.cached(exchange.token)
-            except Exception:  # a lookup racing another thread is a miss: verified below
-                log.debug("validated-token cache lookup failed", exc_info=True)
-                claims = None
-            if claims is not None:
-                result = request_path.finish(exchange, claims)
+                claims = self._run(request_path.validator._verify(exchange.token))
+            except concurrent.futures.TimeoutError:
+                result = request_path.refuse(
+                    exchange,
+                    token_refusal("keys_unavailable", "token validation timed out", retry_after=1),
+                )
+            except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
+                result = request_path.settle(exchange, error=error)
             else:
-                try:
-                    claims = self._run(validator.validate(exchange.token))
-                except concurrent.futures.TimeoutError:
-                    result = request_path.refuse(
-                        exchange,
-                        token_refusal(
-                            "keys_unavailable", "token validation timed out", retry_after=1
-                        ),
-                    )
-                except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
-                    result = request_path.settle(exchange, error=error)
-                else:
-                    result = request_path.finish(exchange, claims)
+                result = request_path.finish(exchange, claims)
         if request_path.hooks:
             pending = request_path.run_hooks(exchange, result)
             if pending:

@@ -18,7 +18,8 @@ from ..core.decisions import Decision
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ._access import AccessEvaluator
-from ._path import AccessRecord, DecisionHook, Exchange, RequestPath
+from ._hooks import AccessRecord, DecisionHook
+from ._path import Exchange, RequestPath
 from ._responses import Refusal, refusal_for_decision
 from ._settings import ENTRA_AUTHORIZATION_URI, CAESettings
 from ._validator import TokenValidator
@@ -175,34 +176,39 @@ class CAEMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if self.path.excluded(path):
+        request_path = self.path
+        if request_path.excludes and request_path.excluded(path):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        result = await self.path.decide(
+        exchange = request_path.begin(
             scope.get("method", "WEBSOCKET"), path, scope["headers"], client[0] if client else None
         )
+        result = exchange.result
+        if result is None or request_path.hooks:  # else decided already: nothing to await
+            result = await request_path.complete(exchange)
         refusal = result.refusal
         if refusal is not None:
             await _send_refusal(scope, send, refusal)
             return
         claims = result.claims
         assert claims is not None  # an allowed request always has verified claims
+        decision = result.decision
         scope["user"] = CAEUser(claims)
         scope["auth"] = CAEAuthCredentials(
             claims,
-            result.decision,
-            self.path.settings.authorization_uri,
-            self.path,
+            decision,
+            request_path.settings.authorization_uri,
+            request_path,
             path,
             result.client_ip,
         )
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        state["cae_decision"] = result.decision
+        state["cae_decision"] = decision
         state["cae_claims"] = claims
         await self.app(scope, receive, send)
 

@@ -23,29 +23,27 @@ into ``decide`` and the result back, nothing more.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
-from ..core.errors import ConfigurationError, TokenFormatError, TokenValidationError
+from ..core.errors import TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ..observability._logfields import log_fields
 from ._access import AccessEvaluator, RequestFacts
 from ._bearer import bearer_credentials, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
 from ._responses import Refusal, refusal_for_decision
+from ._retention import check_retention
 from ._settings import CAESettings
 from ._urlpath import is_plain
 from ._validator import TokenValidator
 
-__all__ = ["AccessRecord", "DecisionHook", "Exchange", "PathResult", "RequestPath"]
+__all__ = ["Exchange", "PathResult", "RequestPath"]
 
 log = logging.getLogger("cae_sdk.resource")
 
@@ -67,22 +65,6 @@ def _fallback(decision: Decision) -> Refusal:
 
 
 _VALIDATION_ERROR = token_refusal("validation_error", "token could not be validated")
-
-
-@dataclass(frozen=True, slots=True)
-class AccessRecord:
-    """What an ``on_decision`` hook receives. Never holds the token itself."""
-
-    decision: Decision
-    claims: TokenClaims | None
-    method: str
-    path: str
-    client_ip: str | None
-
-
-DecisionHook = Callable[[AccessRecord], "Awaitable[None] | None"]
-"""An ``on_decision`` hook: called with the :class:`AccessRecord` of every request, sync or
-async."""
 
 
 class PathResult:
@@ -130,34 +112,8 @@ class Exchange(RequestFacts):
         self.token = ""
         """The bearer token to validate (when ``result`` is None)."""
         self.result: PathResult | None = None
-        """Set when the request was decided without validating a token."""
-
-
-def check_retention(validator: TokenValidator, store: EventStore) -> None:
-    """Refuse a configuration under which a revoked token could be served again.
-
-    A revocation is a watermark the store keeps ``watermark_retention`` seconds after its time;
-    a token issued before it stays refused only while it exists. Such a token lives at most
-    ``max_lifetime`` after its ``iat`` and is accepted ``leeway`` past its ``exp``, so the
-    retention must cover ``max_lifetime + leeway`` (``docs/deploy.md``, "Retention and token
-    lifetime"). Raises :class:`ConfigurationError` naming the three settings otherwise.
-    """
-    retention = store.watermark_retention
-    lifetime = validator.max_lifetime
-    if lifetime is None:
-        raise ConfigurationError(
-            "TokenValidator(max_lifetime=None) accepts tokens of any lifetime, but the event "
-            f"store forgets a revocation {retention} s after it: a revoked long-lived token "
-            f"would be served again. Set max_lifetime <= {retention - validator.leeway} "
-            "(the store's watermark_retention minus the validator's leeway)."
-        )
-    if retention < lifetime + validator.leeway:
-        raise ConfigurationError(
-            f"the event store keeps revocations {retention} s (watermark_retention), less than "
-            f"the longest token the validator accepts ({lifetime:g} s max_lifetime + "
-            f"{validator.leeway} s leeway): a revoked token could be served again after its "
-            "watermark expired. Raise watermark_retention or lower max_lifetime."
-        )
+        """Set when the request was decided without verifying a token (refused before, or
+        its token was verified before)."""
 
 
 class RequestPath:
@@ -198,6 +154,8 @@ class RequestPath:
         self._ips = ClientIPResolver(value.trusted_proxies, header=value.forwarded_header)
         self._excluded = frozenset(p for p in value.exclude_paths if not p.endswith("/"))
         self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
+        self.excludes = bool(self._excluded or self._excluded_prefixes)
+        """Whether any path is served without a token (an adapter skips :meth:`excluded`)."""
 
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is served without a token (``exclude_paths``).
@@ -217,8 +175,10 @@ class RequestPath:
     # -- the three steps ------------------------------------------------------------------------
 
     def begin(self, method: str, path: str, headers: Headers, peer: str | None) -> Exchange:
-        """Read the client address and the bearer token. ``exchange.result`` is set when the
-        request is refused already; else validate ``exchange.token`` and call :meth:`finish`."""
+        """Read the client address and the bearer token, and decide at once about a token
+        verified before (the validated-token cache, looked up here, once per request: no await
+        on the warm path). ``exchange.result`` is set when the request is decided already;
+        else validate ``exchange.token`` and call :meth:`settle`."""
         client_ip = peer
         try:
             if self._ips.trusted:
@@ -236,6 +196,13 @@ class RequestPath:
         if token is None:
             return self._decided(exchange, token_refusal("missing_token", "no bearer token"))
         exchange.token = token
+        try:
+            claims = self.validator.cached(token)
+        except Exception:  # a lookup racing another thread (blocking driver): a miss
+            log.debug("validated-token cache lookup failed", exc_info=True)
+            return exchange
+        if claims is not None:
+            exchange.result = self.finish(exchange, claims)
         return exchange
 
     def finish(self, exchange: Exchange, claims: TokenClaims) -> PathResult:
@@ -317,13 +284,19 @@ class RequestPath:
     async def decide(
         self, method: str, path: str, headers: Headers, peer: str | None
     ) -> PathResult:
-        """Decide one request: :meth:`begin`, validation, :meth:`finish`, then the hooks."""
-        exchange = self.begin(method, path, headers, peer)
+        """Decide one request: :meth:`begin`, then :meth:`complete`."""
+        return await self.complete(self.begin(method, path, headers, peer))
+
+    async def complete(self, exchange: Exchange) -> PathResult:
+        """The rest of :meth:`decide` after :meth:`begin`: verify a new token and
+        :meth:`finish`, then run the hooks. Nothing is left to do (an adapter may skip the
+        call) when ``exchange.result`` is set and there are no hooks: the warm path of a token
+        verified before never waits."""
         result = exchange.result
         if result is None:
             try:
-                # validate() looks the validated-token cache up itself: one lookup per request.
-                claims = await self.validator.validate(exchange.token)
+                # begin() looked the validated-token cache up: a new token to verify.
+                claims = await self.validator._verify(exchange.token)
             except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
                 result = self.settle(exchange, error=error)
             else:
@@ -341,29 +314,12 @@ class RequestPath:
         record = AccessRecord(
             result.decision, result.claims, exchange.method, exchange.path, result.client_ip
         )
-        pending: list[Awaitable[None]] = []
-        for hook in self.hooks:
-            try:
-                outcome = hook(record)
-            except Exception:
-                log.exception("on_decision hook %r failed", hook)
-                continue
-            if inspect.isawaitable(outcome):
-                pending.append(_PendingHook(hook, outcome))
-        return pending
+        return call_hooks(self.hooks, record)
 
     async def await_hooks(self, pending: list[Awaitable[None]]) -> None:
-        """Run what :meth:`run_hooks` returned, together, within ``settings.hook_timeout``: a
-        hook still running then is cancelled and logged, never waited for (the request's answer
-        must not depend on an audit sink). Each runs as a task of its own, so not even a hook
-        that swallows its cancellation can hold the request."""
-        timeout = self._settings.hook_timeout
-        tasks = [asyncio.ensure_future(outcome) for outcome in pending]
-        _, late = await asyncio.wait(tasks, timeout=timeout)
-        if late:
-            for task in late:
-                task.cancel()
-            log.warning("%d on_decision hook(s) did not finish within %s s", len(late), timeout)
+        """Run what :meth:`run_hooks` returned, together, within ``settings.hook_timeout``
+        (see :func:`~cae_sdk.resource._hooks.await_hooks`)."""
+        await await_hooks(pending, self._settings.hook_timeout)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -431,34 +387,3 @@ def _user_agent(headers: Headers) -> str | None:
         if name == b"user-agent":
             return value.decode("latin-1")
     return None
-
-
-class _PendingHook:
-    """An async hook's awaitable, contained: awaiting it never raises (a hook must never break
-    a request), and :meth:`close` closes one that will not be awaited (a deadline passed)."""
-
-    __slots__ = ("hook", "outcome")
-
-    def __init__(self, hook: DecisionHook, outcome: Awaitable[None]) -> None:
-        self.hook = hook
-        self.outcome = outcome
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self._contained().__await__()
-
-    async def _contained(self) -> None:
-        try:
-            await self.outcome
-        except Exception:
-            log.exception("on_decision hook %r failed", self.hook)
-
-    def close(self) -> None:
-        if inspect.iscoroutine(self.outcome):
-            self.outcome.close()
-
-
-def close_hooks(pending: Iterable[Awaitable[None]]) -> None:
-    """Close hook awaitables that will never be awaited (no "never awaited" warnings)."""
-    for outcome in pending:
-        if isinstance(outcome, _PendingHook) or inspect.iscoroutine(outcome):
-            outcome.close()

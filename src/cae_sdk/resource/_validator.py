@@ -184,22 +184,25 @@ class TokenValidator:
         """Sync fast path: the claims of a token verified before, not yet expired, whose
         signing key is still published. ``validate`` does this lookup itself: call one or the
         other per request, not both."""
-        claims = self.cache.get(TokenCache.key(token), self._clock(), self.keys.thumbprints)
+        claims = self.cache.get(token, self._clock(), self.keys.thumbprints)
         if claims is not None:
+            # A cache hit still keeps the key set fresh: the refresh that drops a key ends
+            # every cached token it signed.
             self.keys.refresh_if_stale()
         return claims
 
     async def validate(self, token: str) -> TokenClaims:
         """Verified claims of ``token`` (from the cache when it was verified before, with the
         cache looked up once); raises :class:`TokenValidationError`."""
-        cache_key = TokenCache.key(token)
-        now = self._clock()
-        claims = self.cache.get(cache_key, now, self.keys.thumbprints)
+        claims = self.cached(token)
         if claims is not None:
-            # A cache hit still keeps the key set fresh: the refresh that drops a key ends
-            # every cached token it signed.
-            self.keys.refresh_if_stale()
             return claims
+        return await self._verify(token)
+
+    async def _verify(self, token: str) -> TokenClaims:
+        """:meth:`validate` after a cache miss (the request path looked the token up in
+        :meth:`cached` already): verify ``token`` and cache its claims."""
+        now = self._clock()
         parsed = self._parser.parse(token)
         if parsed.kid is None and parsed.x5t is None:
             raise TokenValidationError("unknown_key", "token header names no kid or x5t")
@@ -222,7 +225,7 @@ class TokenValidator:
         self._check_tenant(parsed.payload)
         claims = TokenClaims(parsed.payload)
         if times.expires_at is not None:
-            self.cache.put(cache_key, claims, times.expires_at, key.thumbprint)
+            self.cache.put(token, claims, times.expires_at, key.thumbprint)
         return claims
 
     def _check_tenant(self, payload: Mapping[str, Any]) -> None:
