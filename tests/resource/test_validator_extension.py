@@ -144,3 +144,21 @@ async def test_the_plain_validator_keeps_the_warm_path(keys: SigningKeys) -> Non
     custom = RequestPath(validator=DenyingValidator(**_options(keys)))
     assert (await custom.decide("GET", "/", _bearer(token), None)).allowed
     assert custom.begin("GET", "/", _bearer(token), None).result is None  # validate() decides
+
+
+class OwnValidator:
+    """Not a TokenValidator at all: an object with ``audiences`` and ``validate``."""
+
+    audiences = frozenset({f"api://{APP_ID}"})
+
+    async def validate(self, token: str) -> TokenClaims:
+        if token != "good":
+            raise TokenValidationError("bad_signature", "not the good token")
+        return TokenClaims({"tid": "t1", "oid": USER_OID, "scp": "access_as_user"})
+
+
+async def test_a_validator_of_your_own_is_asked_through_validate() -> None:
+    middleware = CAEMiddleware(ok_app, validator=OwnValidator())  # type: ignore[arg-type]
+    for _ in range(2):
+        assert (await call(middleware, _bearer("good"))).status == 200
+        assert (await call(middleware, _bearer("bad"))).status == 401

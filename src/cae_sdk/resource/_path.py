@@ -198,10 +198,8 @@ class RequestPath:
             return self._decided(exchange, token_refusal("missing_token", "no bearer token"))
         exchange.token = token
         validator = self.validator
-        if not validator._fast_path:  # its own validate() or cached(): _verification()
-            return exchange
-        try:
-            claims = validator.cached(token)
+        try:  # a validator with its own validate() or cached() is asked in _verification()
+            claims = validator.cached(token) if validator._fast_path else None
         except Exception:  # a lookup racing another thread (blocking driver): a miss
             log.debug("validated-token cache lookup failed", exc_info=True)
             return exchange
@@ -314,7 +312,9 @@ class RequestPath:
         """Validating a token :meth:`begin` left undecided: ``_verify`` after its cache miss,
         or a subclass's own ``validate`` (asked on every request: ``_fast_path``)."""
         validator = self.validator
-        return validator._verify(token) if validator._fast_path else validator.validate(token)
+        if getattr(validator, "_fast_path", False):
+            return validator._verify(token)
+        return validator.validate(token)
 
     def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
         """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the
