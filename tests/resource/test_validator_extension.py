@@ -118,21 +118,6 @@ async def test_a_subclass_check_refuses_a_new_token_at_once(keys: SigningKeys, d
     assert statuses == [401, 401, 401, 401]
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
-async def test_a_validate_set_on_the_instance_is_asked_too(keys: SigningKeys, driver: str) -> None:
-    validator = TokenValidator(**_options(keys))
-    token = sign(keys, claims(ISSUER))
-
-    async def refuse(token: str) -> TokenClaims:
-        raise TokenValidationError("user_denied", "this API refuses the user")
-
-    def deny() -> None:
-        validator.validate = refuse  # type: ignore[method-assign]
-
-    statuses = await _statuses(driver, validator, token, deny)
-    assert statuses == [200, 200, 401, 401]
-
-
 async def test_the_plain_validator_keeps_the_warm_path(keys: SigningKeys) -> None:
     """TokenValidator's own methods: a cached token is decided in ``begin``, without an await."""
     validator = TokenValidator(**_options(keys))

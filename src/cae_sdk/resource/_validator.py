@@ -33,9 +33,6 @@ DEFAULT_MAX_LIFETIME = 28 * 3600.0
 """Entra's longest CAE access-token lifetime, 28 hours (Microsoft identity platform docs, "How
 to use Continuous Access Evaluation enabled APIs in your applications")."""
 
-# Methods a subclass may override to add its own checks: the request path then asks validate().
-_ASKED_METHODS = frozenset({"validate", "cached"})
-
 # _jwt reason -> TokenValidationError reason (the latter are documented and tested).
 _CLAIM_REASONS = {
     _jwt.MALFORMED_CLAIM: "malformed_token",
@@ -149,6 +146,15 @@ class TokenValidator:
         )
         self.cache = TokenCache(cache_size)
         self._clock = clock
+        own = type(self)
+        self._fast_path = own.validate is TokenValidator.validate and (
+            own.cached is TokenValidator.cached
+        )
+        """Whether the request path may answer a cached token from :meth:`cached` in ``begin``
+        and verify a new one with :meth:`_verify`: only while :meth:`validate` and
+        :meth:`cached` are this class's own. A subclass that overrides either is asked through
+        :meth:`validate` on every request, by every driver: a check it adds is never skipped
+        for a token verified before."""
 
     @classmethod
     def entra(
@@ -182,24 +188,6 @@ class TokenValidator:
         accepted += [a for a in audiences if a not in accepted]
         options.setdefault("require_permissions", True)
         return cls(issuer=issuers, audiences=accepted, tenants=tenants, **options)
-
-    _fast_path = True
-    """Whether the request path may answer a cached token from :meth:`cached` in ``begin`` and
-    verify a new one with :meth:`_verify`: true while :meth:`validate` and :meth:`cached` are
-    this class's own. A subclass (or an instance) with its own is asked through
-    :meth:`validate` on every request, by every driver: a check it adds is never skipped for a
-    token verified before."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._fast_path = cls.validate is TokenValidator.validate and (
-            cls.cached is TokenValidator.cached
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _ASKED_METHODS:  # validate or cached replaced on the instance
-            object.__setattr__(self, "_fast_path", False)
-        object.__setattr__(self, name, value)
 
     def cached(self, token: str) -> TokenClaims | None:
         """Sync fast path: the claims of a token verified before, not yet expired, whose
