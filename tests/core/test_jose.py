@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from cae_sdk.core import _jws, jose
 from cae_sdk.core.errors import CAEError, JOSEError
 
+from ..resource.helpers import other_spellings
+
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 MAX = 16 * 1024
@@ -88,6 +90,27 @@ def test_base64url_is_strict() -> None:
         with pytest.raises(JOSEError) as caught:
             jose.b64url_decode(bad)
         assert caught.value.reason == "malformed"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])
+def test_a_signature_has_one_spelling(alg: str) -> None:
+    """RFC 4648 section 3.5: the bits past the data are zero. Read leniently, 16 strings
+    carried one signature: 16 tokens that verify, 16 validated-token cache entries."""
+    kid = "ec" if alg == "ES256" else "rsa"
+    token = _sign(alg, kid)
+    head, _, signature = token.rpartition(".")
+    assert _verify(token) == {"sub": "x"}
+    spellings = other_spellings(signature)
+    assert len(spellings) == 15
+    for other in spellings:
+        with pytest.raises(JOSEError) as caught:
+            _verify(f"{head}.{other}")
+        assert caught.value.reason == "malformed"
+    assert jose.decode_signature(b"AA") == b"\x00"
+    assert jose.decode_signature(b"AAE") == b"\x00\x01"
+    for bad in (b"AB", b"AAB", b"_-"):
+        with pytest.raises(JOSEError):
+            jose.decode_signature(bad)
 
 
 def _raw(header: Any, payload: Any = None, signature: bytes = b"sig") -> str:

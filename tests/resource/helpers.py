@@ -99,6 +99,21 @@ def sign(
     return jwt.encode(payload, key, algorithm=alg, headers=hdr)
 
 
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def other_spellings(segment: str) -> list[str]:
+    """The other strings the stdlib decoder reads as ``segment``'s bytes: its last character
+    with other bits past the data (4 of them after 2 characters of a group, 2 after 3)."""
+    spare = {2: 0b1111, 3: 0b11}.get(len(segment) % 4, 0)
+    value = _ALPHABET.index(segment[-1])
+    return [
+        segment[:-1] + char
+        for char in _ALPHABET
+        if char != segment[-1] and _ALPHABET.index(char) & ~spare == value & ~spare
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

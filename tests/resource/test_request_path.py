@@ -31,7 +31,16 @@ from cae_sdk.resource import (
 )
 
 from ._asgi import call, ok_app
-from .helpers import APP_ID, TENANT, USER_OID, JWKSServer, SigningKeys, claims, sign
+from .helpers import (
+    APP_ID,
+    TENANT,
+    USER_OID,
+    JWKSServer,
+    SigningKeys,
+    claims,
+    other_spellings,
+    sign,
+)
 
 ISSUER = "https://issuer.test/v2.0"
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "cae_sdk" / "resource"
@@ -330,6 +339,22 @@ async def test_the_token_cache_is_keyed_by_the_whole_token(keys: SigningKeys) ->
         assert result.claims is None
     assert len(validator.cache) == 1
     assert validator.cached(token) is not None
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+async def test_a_token_has_one_spelling_so_one_cache_entry(keys: SigningKeys, alg: str) -> None:
+    """The other strings a lenient base64url decoder reads as the same signature (the bits past
+    the data set, RFC 4648 section 3.5) are malformed: one verified token is one string and
+    one cache entry, never 16 that all verify."""
+    validator = _validator(keys)
+    path = RequestPath(validator=validator, store=InMemoryEventStore())
+    token = sign(keys, claims(ISSUER), alg=alg)
+    assert (await path.decide("GET", "/", _bearer(token), None)).allowed
+    head, _, signature = token.rpartition(".")
+    for other in other_spellings(signature):
+        result = await path.decide("GET", "/", _bearer(f"{head}.{other}"), None)
+        assert result.decision.reason is Reason.MALFORMED_TOKEN and result.claims is None
+    assert len(validator.cache) == 1
 
 
 async def test_a_cached_token_is_not_served_past_its_exp(keys: SigningKeys) -> None:

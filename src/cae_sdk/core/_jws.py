@@ -82,12 +82,24 @@ def decode_json_object(segment: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+# len(segment) % 4 -> the bits of the last character past the data, zero in the one canonical
+# spelling (RFC 4648 section 3.5); the stdlib decoder ignores them.
+_SPARE_BITS = {2: 0b1111, 3: 0b11}
+
+
 def decode_signature(segment: bytes) -> bytes:
-    """The signature segment, strict base64url."""
+    """The signature segment, strict base64url in its one canonical spelling: the signing input
+    is the other two segments as written, so only this one could be spelt differently (up to 16
+    ways) and still verify - one token, many strings, each its own validated-token cache entry.
+    """
     try:
-        return b64url_decode(segment)
+        signature = b64url_decode(segment)
     except JOSEError:
         raise JOSEError(MALFORMED, "signature is not base64url") from None
+    spare = _SPARE_BITS.get(len(segment) % 4)
+    if spare is not None and _B64URL.index(segment[-1]) & spare:
+        raise JOSEError(MALFORMED, "signature is not canonical base64url")
+    return signature
 
 
 def split_compact(token: str, *, max_bytes: int) -> tuple[bytes, bytes, bytes]:

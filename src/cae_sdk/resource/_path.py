@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
@@ -196,8 +197,9 @@ class RequestPath:
         if token is None:
             return self._decided(exchange, token_refusal("missing_token", "no bearer token"))
         exchange.token = token
-        try:
-            claims = self.validator.cached(token)
+        validator = self.validator
+        try:  # a validator with its own validate() or cached() is asked in _verification()
+            claims = validator.cached(token) if validator._fast_path else None
         except Exception:  # a lookup racing another thread (blocking driver): a miss
             log.debug("validated-token cache lookup failed", exc_info=True)
             return exchange
@@ -295,8 +297,7 @@ class RequestPath:
         result = exchange.result
         if result is None:
             try:
-                # begin() looked the validated-token cache up: a new token to verify.
-                claims = await self.validator._verify(exchange.token)
+                claims = await self._verification(exchange.token)
             except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
                 result = self.settle(exchange, error=error)
             else:
@@ -306,6 +307,14 @@ class RequestPath:
             if pending:
                 await self.await_hooks(pending)
         return result
+
+    def _verification(self, token: str) -> Coroutine[Any, Any, TokenClaims]:
+        """Validating a token :meth:`begin` left undecided: ``_verify`` after its cache miss,
+        or a subclass's own ``validate`` (asked on every request: ``_fast_path``)."""
+        validator = self.validator
+        if getattr(validator, "_fast_path", False):
+            return validator._verify(token)
+        return validator.validate(token)
 
     def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
         """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the

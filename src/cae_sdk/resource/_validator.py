@@ -146,6 +146,15 @@ class TokenValidator:
         )
         self.cache = TokenCache(cache_size)
         self._clock = clock
+        own = type(self)
+        self._fast_path = own.validate is TokenValidator.validate and (
+            own.cached is TokenValidator.cached
+        )
+        """Whether the request path may answer a cached token from :meth:`cached` in ``begin``
+        and verify a new one with :meth:`_verify`: only while :meth:`validate` and
+        :meth:`cached` are this class's own. A subclass that overrides either is asked through
+        :meth:`validate` on every request, by every driver: a check it adds is never skipped
+        for a token verified before."""
 
     @classmethod
     def entra(
