@@ -6,7 +6,9 @@
 * nothing is lost across a restart (SQLite, Redis);
 * a watermark outlives the longest token lifetime (28 h) plus clock leeway;
 * remember_once / forget;
-* watermarks are listed a bounded page at a time, every one of them at least once.
+* watermarks are listed a bounded page at a time, every one of them at least once;
+* the generation moves after every change of state, on the writer and on every replica, and
+  only then: the request path reuses an answer while it stays.
 """
 
 from __future__ import annotations
@@ -454,5 +456,40 @@ def test_every_store_implements_the_whole_protocol() -> None:
                 "watermark_retention",
                 "remember_once",
                 "watermark_page",
+                "generation",
             ):
                 assert hasattr(store, member)
+
+
+# -- generation: a new value after every change of state, never reused --------------------------
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
+async def test_the_generation_moves_with_every_change_of_state(kind: str, redis_url: str) -> None:
+    user = SUBJECTS[0]
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        replica = await open_store()  # memory: a store of its own, the others: a replica
+        seen = {store.generation, replica.generation}
+        assert len(seen) == 2  # two stores never show the same value
+        changes: list[tuple[Event, Callable[[EventStore], bool]]] = [
+            (RevocationEvent(user, NOW, "r"), lambda s: s.watermark(user) == NOW),
+            (RiskEvent(user, RiskLevel.HIGH, NOW), lambda s: s.risk(user) is RiskLevel.HIGH),
+            (LocationsEvent(PLACES[0], NOW), lambda s: s.named_locations() == PLACES[0]),
+            (RiskEvent(user, RiskLevel.NONE, NOW + 1), lambda s: s.risk(user) is None),
+            (RevocationEvent(user, NOW + 5, "r"), lambda s: s.watermark(user) == NOW + 5),
+        ]
+        for event, applied in changes:
+            followed = replica.generation
+            assert await store.apply(event)
+            assert applied(store)
+            assert store.generation not in seen  # new, and the new state is readable with it
+            seen.add(store.generation)
+            settled = store.generation
+            assert not await store.apply(event)  # no change of state: the same generation
+            assert store.generation == settled
+            if kind != "memory":  # the replica's state and generation move together
+                assert await eventually(lambda: applied(replica))
+                assert replica.generation != followed
+                assert replica.generation not in seen
+                seen.add(replica.generation)

@@ -324,21 +324,31 @@ async def test_a_risk_reported_for_a_cached_token_applies_to_the_next_request(
 
 
 async def test_the_token_cache_is_keyed_by_the_whole_token(keys: SigningKeys) -> None:
-    """Only the very token that was verified is served from the cache: any other string -
-    one character of the signature changed, a character more or less - is verified (and
-    refused), never answered with the cached claims."""
+    """Only the very header value that was verified is served from the cache (the path's key:
+    the ``Authorization`` value as received): any other token - one character of the signature
+    changed, a character more or less - is verified (and refused), never answered with the
+    cached claims; another spelling of the same header is verified again."""
     validator = _validator(keys)
     path = RequestPath(validator=validator, store=InMemoryEventStore())
     token = sign(keys, claims(ISSUER))
     assert (await path.decide("GET", "/", _bearer(token), None)).allowed
+    assert validator.cached(f"Bearer {token}".encode()) is not None
     last = "A" if token[-1] != "A" else "B"
     for other in (token[:-1] + last, token[:-1], token + "A", token.replace(".", "..", 1)):
-        assert validator.cached(other) is None
+        assert validator.cached(f"Bearer {other}".encode()) is None
+        assert path.begin("GET", "/", _bearer(other), None).result is None  # to be verified
         result = await path.decide("GET", "/", _bearer(other), None)
         assert result.refusal is not None and result.refusal.status in (400, 401), other
         assert result.claims is None
     assert len(validator.cache) == 1
-    assert validator.cached(token) is not None
+    cached = path.begin("GET", "/", _bearer(token), None).result
+    assert cached is not None and cached.allowed
+    # The same token in another spelling of the header: verified, then cached as written.
+    spelled = [(b"authorization", f"bearer   {token}".encode())]
+    assert path.begin("GET", "/", spelled, None).result is None
+    assert (await path.decide("GET", "/", spelled, None)).allowed
+    assert path.begin("GET", "/", spelled, None).result is not None
+    assert len(validator.cache) == 2
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
@@ -444,7 +454,7 @@ async def test_a_validator_reason_the_vocabulary_does_not_know_is_still_a_refusa
 
     validator = _validator(keys)
 
-    async def refuse(token: str) -> Any:
+    async def refuse(token: str, *cache_key: Any) -> Any:
         raise TokenValidationError("brand_new_reason", "refused for a new reason")
 
     validator._verify = refuse  # type: ignore[method-assign]

@@ -58,11 +58,14 @@ class TokenClaims:
     ``idtyp`` when present, else the absence of ``scp``.
     """
 
-    __slots__ = ("_subject_keys", "raw")
+    __slots__ = ("_allowed_at", "_subject_keys", "raw")
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
         self.raw: Mapping[str, Any] = claims
         self._subject_keys: tuple[SubjectKey, ...] | None = None
+        self._allowed_at: tuple[int, int] | None = None
+        """The resource's memo (``cae_sdk.resource``): the (store generation, settings
+        revision) at which revocation and risk last allowed this token."""
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.raw.get(name, default)

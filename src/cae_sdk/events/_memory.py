@@ -38,6 +38,7 @@ from ._store import (
     WatermarkPage,
     decode_page_cursor,
     encode_page_cursor,
+    next_generation,
     page_limit,
 )
 
@@ -119,6 +120,9 @@ class InMemoryEventStore(EventStoreMixin):
         self._clock = clock
         self._sweep: Iterator[int] | None = None
         self._sweep_at = _SWEEP_FLOOR
+        self.generation = next_generation()
+        """Changes after every change of state an event makes (the store contract's
+        ``generation``): a plain attribute, read on every request."""
 
     @property
     def watermark_retention(self) -> int:
@@ -161,7 +165,15 @@ class InMemoryEventStore(EventStoreMixin):
     def apply_local(self, event: Event) -> bool:
         """Apply without notifying; shared stores use this to update their mirror. True when
         ``event`` became the recorded state (the ordering rule of :func:`~.model.supersedes`;
-        a newer report of the same level counts: it moves the state's time)."""
+        a newer report of the same level counts: it moves the state's time); the generation
+        moves on after the new state is in place, never before (a request that read the new
+        generation reads the new state)."""
+        changed = self._record(event)
+        if changed:
+            self.generation = next_generation()
+        return changed
+
+    def _record(self, event: Event) -> bool:
         if isinstance(event, RevocationEvent):
             if event.not_before + self._ttl < self._clock():
                 return False  # past its retention: no token it could refuse is still valid
@@ -192,7 +204,9 @@ class InMemoryEventStore(EventStoreMixin):
         """Forget every risk report of ``subject`` (a shared store learnt that the backend's
         cleared report expired); True when a level other than "none" was in force."""
         self._risk_events.pop(subject, None)
-        return self._risk.pop(subject, None) is not None
+        dropped = self._risk.pop(subject, None) is not None
+        self.generation = next_generation()
+        return dropped
 
     def state_events(self) -> list[Event]:
         """Every piece of state as the event that set it (watermarks rebuilt from the packed
@@ -309,6 +323,10 @@ class MirroredReads:
     so the request hot path never waits on a network or a disk."""
 
     _mirror: InMemoryEventStore
+
+    @property
+    def generation(self) -> int:
+        return self._mirror.generation
 
     @property
     def watermark_retention(self) -> int:

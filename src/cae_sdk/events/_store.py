@@ -18,6 +18,16 @@ each of them):
 * Health: ``healthy`` is derived at read time from ``staleness()``: a store that has not heard
   from its backend for longer than its ``max_staleness`` is unhealthy by itself, whatever its
   background tasks are doing.
+* Generation: ``generation`` is a number that changes after every change of state an event
+  makes (a watermark, a risk level, named locations: from this process or another replica), set
+  once the new state is readable. While it stays the same, revocation and risk decide a token as
+  they did; so the request path reuses the answer it got for a token it verified before, instead
+  of reading every subject of the token again on every request. Values come from one counter
+  for the whole process (:func:`next_generation`), so two stores never show the same value and a
+  value is never shown twice. Only an allowing answer is reused, and the passing of time alone
+  (a watermark past its retention) can only turn a refusal into an allow: it needs no new
+  generation. A store without ``generation`` is read on every request (the attribute is
+  optional for stores of your own).
 * Listing: ``watermark_page`` costs one page (at most :data:`MAX_WATERMARK_PAGE` watermarks),
   never the whole set, in memory and in the backend; its cursor is opaque and the store's own.
 """
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -44,6 +55,7 @@ __all__ = [
     "WatermarkPage",
     "decode_page_cursor",
     "encode_page_cursor",
+    "next_generation",
     "page_limit",
 ]
 
@@ -140,6 +152,15 @@ class EventStore(Protocol):
     def watermark_count(self) -> int:
         """How many watermarks the store holds, in O(1) (health checks call it often; a few
         past their retention may be counted until they are swept)."""
+
+
+_GENERATIONS = itertools.count(1)
+
+
+def next_generation() -> int:
+    """A store generation no store of this process has shown before (``itertools.count``: one
+    atomic step in CPython, so threads never draw the same value)."""
+    return next(_GENERATIONS)
 
 
 def page_limit(limit: int) -> int:

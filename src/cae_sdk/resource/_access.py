@@ -53,6 +53,14 @@ class AccessEvaluator:
         """Used by policies when ``settings.app_ids`` is empty (the validator's audiences)."""
         self._serving_stale = False
         """Fail mode open during a store outage: warned once, not on every request."""
+        self._located: tuple[object, int, Sequence[NamedLocation], Sequence[NamedLocation]] = (
+            None,
+            -1,
+            (),
+            (),
+        )
+        """:meth:`locations` as of (store generation, settings revision): the store's named
+        locations change only with an event, the settings' only when a field is set."""
         self._trusted: tuple[tuple[NamedLocation, ...], tuple[NamedLocation, ...]] = ((), ())
         """(named locations, their trusted ones), computed once per set of named locations
         (the store's tuple is replaced only by an event): one tuple, so that a thread reads a
@@ -110,6 +118,8 @@ class AccessEvaluator:
     def evaluate(self, claims: TokenClaims, facts: RequestFacts, now: int) -> Decision:
         settings = self.settings
         store = self.store
+        revision = settings.revision
+        generation: int | None = 0  # no store: named locations come from the settings alone
         if store is not None:
             if not store.healthy:
                 if settings.fail_mode is FailMode.CLOSED:
@@ -125,18 +135,32 @@ class AccessEvaluator:
             elif self._serving_stale:
                 self._serving_stale = False
                 log.info("event store available again")
-            # Revocation, then risk: one pass over the token's subjects.
-            decision = evaluate_subjects(
-                claims,
-                store.watermark,
-                store.risk,
-                now=now,
-                challenge_at=settings.risk_challenge_at,
-                deny_at=settings.risk_deny_at,
-            )
-            if decision is not ALLOW and not decision.allowed:
-                return decision
-        allowed, locations = self.locations()
+            # Revocation, then risk: one pass over the token's subjects - unless they allowed
+            # this very token (a cached one) at the store's generation and the settings'
+            # revision of now (events/_store.py, "Generation"). The generation is read before
+            # the subjects: an event applied meanwhile moves it, and the answer is not reused.
+            generation = getattr(store, "generation", None)
+            memo = claims._allowed_at
+            if memo is None or memo[0] != generation or memo[1] != revision:
+                decision = evaluate_subjects(
+                    claims,
+                    store.watermark,
+                    store.risk,
+                    now=now,
+                    challenge_at=settings.risk_challenge_at,
+                    deny_at=settings.risk_deny_at,
+                )
+                if decision is not ALLOW and not decision.allowed:
+                    return decision
+                if generation is not None:
+                    claims._allowed_at = (generation, revision)
+        located = self._located
+        if located[0] == generation and located[1] == revision:
+            allowed, locations = located[2], located[3]
+        else:
+            allowed, locations = self.locations()
+            if generation is not None:  # a store without one is read on every request
+                self._located = (generation, revision, allowed, locations)
         if allowed and settings.location_mode is not LocationMode.OFF:
             decision = evaluate_location(
                 facts.client_ip,

@@ -10,7 +10,14 @@ from collections.abc import Iterable
 
 from ..core.errors import TokenValidationError
 
-__all__ = ["MAX_AUTHORIZATION_BYTES", "bearer_credentials", "extract_bearer", "is_b64token"]
+__all__ = [
+    "MAX_AUTHORIZATION_BYTES",
+    "authorization_value",
+    "bearer_credentials",
+    "credentials_of",
+    "extract_bearer",
+    "is_b64token",
+]
 
 MAX_AUTHORIZATION_BYTES = 16 * 1024 + 7
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -32,16 +39,30 @@ def bearer_credentials(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     """:func:`extract_bearer` without the ``b64token`` character check, for callers that
     verify the token anyway and check :func:`is_b64token` only when verification fails (a
     verified compact JWS is base64url and dots: always a ``b64token``)."""
+    found = authorization_value(headers)
+    return None if found is None else credentials_of(found)
+
+
+def authorization_value(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The one ``Authorization`` header's value as received, or None when there is none.
+    Raises ``TokenValidationError("invalid_request")`` when it is repeated or oversized. The
+    request path keys its validated-token cache by this value: a token verified before is
+    found without decoding anything."""
     found: bytes | None = None
     for name, value in headers:
         if name == b"authorization":
             if found is not None:
                 raise TokenValidationError("invalid_request", "more than one Authorization header")
             found = value
-    if found is None:
-        return None
-    if len(found) > MAX_AUTHORIZATION_BYTES:
+    if found is not None and len(found) > MAX_AUTHORIZATION_BYTES:
         raise TokenValidationError("invalid_request", "Authorization header is too long")
+    return found
+
+
+def credentials_of(found: bytes) -> str:
+    """The credentials of an ``Authorization`` value (:func:`authorization_value`) of the
+    Bearer scheme; ``TokenValidationError("invalid_request")`` for another scheme or
+    credentials that are not ASCII."""
     found = found.strip(b" \t")
     # credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC 9110 11.1).
     scheme = found[:7]

@@ -54,7 +54,7 @@ class BlockingRequestPath:
         result = exchange.result
         if result is None:  # a new token: verified on the driver's loop
             try:
-                claims = self._run(request_path._verification(exchange.token))
+                claims = self._run(request_path._verification(exchange))
             except concurrent.futures.TimeoutError:
                 result = request_path.refuse(
                     exchange,

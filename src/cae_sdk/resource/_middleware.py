@@ -165,7 +165,7 @@ class CAEMiddleware:
     @settings.setter
     def settings(self, value: CAESettings) -> None:
         """Replace the whole configuration; fields of the current one may also be changed in
-        place, except ``exclude_paths``, ``trusted_proxies`` and ``forwarded_header``."""
+        place (the next request uses them, see :attr:`CAESettings.revision`)."""
         self.path.settings = value
 
     def add_hook(self, hook: DecisionHook) -> None:
@@ -177,7 +177,11 @@ class CAEMiddleware:
             return
         path: str = scope.get("path", "")
         request_path = self.path
-        if request_path.excludes and request_path.excluded(path):
+        # excluded() when the path has exclusions, or its settings moved since it derived them
+        # (it re-derives): a method call saved on the requests of an API without exclusions.
+        if (
+            request_path.excludes or request_path._revision != request_path._settings.revision
+        ) and request_path.excluded(path):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             await self.app(scope, receive, send)

@@ -35,7 +35,7 @@ from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ..observability._logfields import log_fields
 from ._access import AccessEvaluator, RequestFacts
-from ._bearer import bearer_credentials, is_b64token
+from ._bearer import authorization_value, credentials_of, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
 from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
 from ._responses import Refusal, refusal_for_decision
@@ -102,7 +102,7 @@ class Exchange(RequestFacts):
     also the :class:`RequestFacts` the access evaluation reads (no second object per
     request)."""
 
-    __slots__ = ("headers", "method", "result", "token")
+    __slots__ = ("credentials", "headers", "method", "result", "token")
 
     def __init__(self, method: str, path: str, headers: Headers, client_ip: str | None) -> None:
         self.method = method
@@ -112,6 +112,8 @@ class Exchange(RequestFacts):
         self.user_agent = None
         self.token = ""
         """The bearer token to validate (when ``result`` is None)."""
+        self.credentials = b""
+        """The ``Authorization`` header's value as received: the validated-token cache's key."""
         self.result: PathResult | None = None
         """Set when the request was decided without verifying a token (refused before, or
         its token was verified before)."""
@@ -149,14 +151,19 @@ class RequestPath:
     @settings.setter
     def settings(self, value: CAESettings) -> None:
         """Replace the whole configuration; fields of the current one may also be changed in
-        place, except ``exclude_paths``, ``trusted_proxies`` and ``forwarded_header``."""
+        place (``CAESettings.revision`` moves, and the next request rebuilds what is derived
+        from them here)."""
         self._settings = value
         self.evaluator.settings = value
+        self._derive(value)
+
+    def _derive(self, value: CAESettings) -> None:
+        self._revision = value.revision
         self._ips = ClientIPResolver(value.trusted_proxies, header=value.forwarded_header)
         self._excluded = frozenset(p for p in value.exclude_paths if not p.endswith("/"))
         self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
         self.excludes = bool(self._excluded or self._excluded_prefixes)
-        """Whether any path is served without a token (an adapter skips :meth:`excluded`)."""
+        """Whether any path is served without a token (as of the last request or change)."""
 
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is served without a token (``exclude_paths``).
@@ -166,6 +173,10 @@ class RequestPath:
         control character needs a token even under an excluded prefix. Whatever sits behind the
         middleware - a router, a proxy, a file server, an HTTP client that removes dot segments
         (RFC 3986 section 5.2.4) - could read ``/public/../admin`` as ``/admin``."""
+        if self._settings.revision != self._revision:  # a field was set in place
+            self._derive(self._settings)
+        if not self.excludes:
+            return False
         if not (
             (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes))
             or path in self._excluded
@@ -181,12 +192,12 @@ class RequestPath:
         on the warm path). ``exchange.result`` is set when the request is decided already;
         else validate ``exchange.token`` and call :meth:`settle`."""
         client_ip = peer
+        if self._settings.revision != self._revision:  # a field was set in place
+            self._derive(self._settings)
         try:
             if self._ips.trusted:
                 client_ip = self._ips.resolve(peer, headers)
-            # The b64token check waits for a failed validation: a token the validator accepts
-            # is base64url and dots, so the warm path never pays for it.
-            token = bearer_credentials(headers)
+            credentials = authorization_value(headers)
         except ForwardingHeaderError as error:
             exchange = Exchange(method, path, headers, peer)
             return self._decided(exchange, token_refusal("bad_forwarding_header", str(error)))
@@ -194,27 +205,45 @@ class RequestPath:
             exchange = Exchange(method, path, headers, client_ip)
             return self._decided(exchange, token_refusal(error.reason, error.description))
         exchange = Exchange(method, path, headers, client_ip)
-        if token is None:
+        if credentials is None:
             return self._decided(exchange, token_refusal("missing_token", "no bearer token"))
-        exchange.token = token
+        exchange.credentials = credentials
         validator = self.validator
-        try:  # a validator with its own validate() or cached() is asked in _verification()
-            claims = validator.cached(token) if validator._fast_path else None
-        except Exception:  # a lookup racing another thread (blocking driver): a miss
-            log.debug("validated-token cache lookup failed", exc_info=True)
-            return exchange
-        if claims is not None:
-            exchange.result = self.finish(exchange, claims)
+        # Else a validator with its own validate() or cached(), or not a TokenValidator at all
+        # (duck-typed): asked through validate() in _verification().
+        if getattr(validator, "_fast_path", False):
+            # The cache is keyed by the header's value as received: only a value verified
+            # before finds an entry, with nothing decoded. One clock read per request when the
+            # validator keeps the path's time (the default).
+            clock = self._clock
+            now = clock() if validator._clock is clock else None
+            try:
+                claims = validator.cached(credentials, now)
+            except Exception:  # a lookup racing another thread (blocking driver): a miss
+                log.debug("validated-token cache lookup failed", exc_info=True)
+                claims = None
+            if claims is not None:
+                exchange.result = self.finish(exchange, claims, now)
+                return exchange
+        try:
+            # The b64token check waits for a failed validation: a token the validator accepts
+            # is base64url and dots, so it is never paid for a good token.
+            exchange.token = credentials_of(credentials)
+        except TokenValidationError as error:
+            return self._decided(exchange, token_refusal(error.reason, error.description))
         return exchange
 
-    def finish(self, exchange: Exchange, claims: TokenClaims) -> PathResult:
+    def finish(
+        self, exchange: Exchange, claims: TokenClaims, now: float | None = None
+    ) -> PathResult:
         """Decide about verified ``claims``: revocation, risk, location, authentication context,
-        policies, scopes; and build the refusal if there is one."""
+        policies, scopes; and build the refusal if there is one. ``now`` is the path's clock
+        read by the caller, else it is read here."""
         try:
             claims.subject_keys()  # a subject that cannot be named refuses the token
         except TokenFormatError as error:
             return self.refuse(exchange, token_refusal("malformed_token", str(error)))
-        now = int(self._clock())
+        now = int(self._clock() if now is None else now)
         if self._settings.policies:
             exchange.user_agent = _user_agent(exchange.headers)
         try:
@@ -297,7 +326,7 @@ class RequestPath:
         result = exchange.result
         if result is None:
             try:
-                claims = await self._verification(exchange.token)
+                claims = await self._verification(exchange)
             except Exception as error:  # noqa: BLE001 - settle() logs and refuses it
                 result = self.settle(exchange, error=error)
             else:
@@ -308,13 +337,14 @@ class RequestPath:
                 await self.await_hooks(pending)
         return result
 
-    def _verification(self, token: str) -> Coroutine[Any, Any, TokenClaims]:
-        """Validating a token :meth:`begin` left undecided: ``_verify`` after its cache miss,
-        or a subclass's own ``validate`` (asked on every request: ``_fast_path``)."""
+    def _verification(self, exchange: Exchange) -> Coroutine[Any, Any, TokenClaims]:
+        """Validating the token :meth:`begin` left undecided: ``_verify`` after its cache miss
+        (cached under the header's value, :meth:`begin`'s key), or a subclass's own
+        ``validate`` (asked on every request: ``_fast_path``)."""
         validator = self.validator
         if getattr(validator, "_fast_path", False):
-            return validator._verify(token)
-        return validator.validate(token)
+            return validator._verify(exchange.token, exchange.credentials)
+        return validator.validate(exchange.token)
 
     def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
         """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
@@ -79,11 +80,20 @@ class CAESettings:
     """Seconds the async ``on_decision`` hooks of one request may take together; past it they
     are cancelled (and logged) and the request is answered: a hook that hangs never holds a
     request. A synchronous hook runs to its end: keep it short, or make it async."""
+    revision: int = field(default=0, init=False, repr=False, compare=False)
+    """Changes whenever a field is set (in place or by the constructor); one counter for every
+    settings object, so a revision names one state of one object. The request path rebuilds what
+    it derives from the settings (proxy ranges, excluded paths) when this moves."""
 
     def __post_init__(self) -> None:
         # Accept the documented strings ("closed", "strict"...) as well as the enums. An
         # unrecognised value must never degrade to the permissive default: a typo in a
         # security setting is a configuration error, not fail-open behaviour.
+        # Lists become tuples: the request path derives its proxy ranges and excluded paths
+        # when a field is set, so a list changed in place (``exclude_paths.append``) would be
+        # silently ignored; a tuple makes that an error at the call instead.
+        self.exclude_paths = _strings(self.exclude_paths, "exclude_paths")
+        self.trusted_proxies = _strings(self.trusted_proxies, "trusted_proxies")
         self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
         self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
         header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
@@ -120,13 +130,25 @@ class CAESettings:
         before the next request reads it; a :class:`ConfigurationError` leaves it unchanged.
         Unchecked, ``allowed_locations = []`` turned the location step off and a mode string
         failed every request it reached."""
-        if name in _FIELDS and self.__dict__.get("_checked"):
-            changes: dict[str, Any] = {name: value}
-            value = getattr(replace(self, **changes), name)
+        if name in _FIELDS:
+            if self.__dict__.get("_checked"):
+                changes: dict[str, Any] = {name: value}
+                value = getattr(replace(self, **changes), name)
+            object.__setattr__(self, "revision", next(_REVISIONS))
         object.__setattr__(self, name, value)
 
 
-_FIELDS = frozenset(f.name for f in fields(CAESettings))
+_FIELDS = frozenset(f.name for f in fields(CAESettings) if f.init)
+_REVISIONS = itertools.count(1)
+"""One counter for every settings object: a revision is never shown twice, by any of them."""
+
+
+def _strings(value: Collection[str], name: str) -> tuple[str, ...]:
+    """A tuple of strings; one string alone is a :class:`ConfigurationError` (iterated, it
+    would be its characters: ``"/health"`` would exclude ``"/"``)."""
+    if isinstance(value, (str, bytes)) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(f"{name} is a list of strings: {value!r}")
+    return tuple(value)
 
 
 def _ip_locations(

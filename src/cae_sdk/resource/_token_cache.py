@@ -1,4 +1,6 @@
-"""Validated-token cache: a bounded LRU keyed by the token itself.
+"""Validated-token cache: a bounded LRU keyed by the token itself (or by the whole
+``Authorization`` header value it came in, the request path's key: bytes compared in full, as
+the string would be).
 
 A token whose signature and claims were verified once is not verified again until it expires;
 revocation, location and policies are still evaluated on every request. The key is the token
@@ -27,11 +29,11 @@ class TokenCache:
     __slots__ = ("_entries", "_max_entries")
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[TokenClaims, float, str]] = OrderedDict()
+        self._entries: OrderedDict[str | bytes, tuple[TokenClaims, float, str]] = OrderedDict()
         self._max_entries = max_entries
 
     def get(
-        self, token: str, now: float, signing_keys: Container[str] | None = None
+        self, token: str | bytes, now: float, signing_keys: Container[str] | None = None
     ) -> TokenClaims | None:
         """The claims cached for ``token``, unless expired at ``now`` or, when
         ``signing_keys`` (thumbprints of the current key set) is given, verified with a key
@@ -50,7 +52,9 @@ class TokenCache:
             pass
         return claims
 
-    def put(self, token: str, claims: TokenClaims, expires: float, thumbprint: str = "") -> None:
+    def put(
+        self, token: str | bytes, claims: TokenClaims, expires: float, thumbprint: str = ""
+    ) -> None:
         """Cache ``claims`` until ``expires``; ``thumbprint`` names the key that verified them."""
         if self._max_entries <= 0:
             return

@@ -189,11 +189,16 @@ class TokenValidator:
         options.setdefault("require_permissions", True)
         return cls(issuer=issuers, audiences=accepted, tenants=tenants, **options)
 
-    def cached(self, token: str) -> TokenClaims | None:
+    def cached(self, token: str | bytes, now: float | None = None) -> TokenClaims | None:
         """Sync fast path: the claims of a token verified before, not yet expired, whose
         signing key is still published. ``validate`` does this lookup itself: call one or the
-        other per request, not both."""
-        claims = self.cache.get(token, self._clock(), self.keys.thumbprints)
+        other per request, not both. ``token`` is the token, or the ``Authorization`` header
+        value the request path keys it by (:class:`~cae_sdk.resource.RequestPath`: nothing to
+        decode per request). ``now`` is this validator's clock read by the caller (a request
+        path reads it once per request), else it is read here."""
+        if now is None:
+            now = self._clock()
+        claims = self.cache.get(token, now, self.keys.thumbprints)
         if claims is not None:
             # A cache hit still keeps the key set fresh: the refresh that drops a key ends
             # every cached token it signed.
@@ -208,9 +213,10 @@ class TokenValidator:
             return claims
         return await self._verify(token)
 
-    async def _verify(self, token: str) -> TokenClaims:
+    async def _verify(self, token: str, cache_key: str | bytes | None = None) -> TokenClaims:
         """:meth:`validate` after a cache miss (the request path looked the token up in
-        :meth:`cached` already): verify ``token`` and cache its claims."""
+        :meth:`cached` already): verify ``token`` and cache its claims under ``cache_key``
+        (the key that missed), else under the token."""
         now = self._clock()
         parsed = self._parser.parse(token)
         if parsed.kid is None and parsed.x5t is None:
@@ -234,7 +240,12 @@ class TokenValidator:
         self._check_tenant(parsed.payload)
         claims = TokenClaims(parsed.payload)
         if times.expires_at is not None:
-            self.cache.put(token, claims, times.expires_at, key.thumbprint)
+            self.cache.put(
+                token if cache_key is None else cache_key,
+                claims,
+                times.expires_at,
+                key.thumbprint,
+            )
         return claims
 
     def _check_tenant(self, payload: Mapping[str, Any]) -> None:
