@@ -443,6 +443,107 @@ def _quartiles(values: list[float]) -> str:
     return f"{low:.2f} / {middle:.2f} / {high:.2f}"
 
 
+def _server_instructions(kind: str, requests: int, files: tuple[str, str], here: str) -> int:
+    """User-space instructions (cachegrind ``I refs``) of one uvicorn server of ``kind`` that
+    started, answered ``requests`` keep-alive requests and stopped."""
+    import http.client
+    import signal
+
+    port = _free_port()
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        "-c",
+        SERVER_SCRIPT,
+        kind,
+        str(port),
+        *files,
+        here,
+        f"api://{APP_ID}",
+        ISSUER,
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                connection.connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {_INSTRUCTIONS_TOKEN[0]}", "User-Agent": "wrk"}
+        for _ in range(requests):
+            connection.request("GET", "/", headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"{kind} server answered {answer.status}")
+        connection.close()
+        proc.send_signal(signal.SIGINT)
+        errors = proc.communicate(timeout=120)[1].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    found = re.search(r"I\s+refs:\s+([\d,]+)", errors)
+    if found is None:
+        raise RuntimeError(f"cachegrind printed no total for the {kind} server:\n{errors}")
+    return int(found.group(1).replace(",", ""))
+
+
+_INSTRUCTIONS_TOKEN: list[str] = [""]
+
+
+def bench_warm_instructions(
+    few: int = 100, many: int = 1100
+) -> tuple[list[tuple[str, str]], bool]:
+    """The warm path's steady figure: user-space instructions per request of the bare and the
+    CAE uvicorn servers (the same script as the wrk rounds), counted by valgrind's cachegrind:
+    each server answers ``few`` and then, in a second run, ``many`` requests, and the
+    difference over ``many - few`` is one request (start-up and the first validation cancel
+    out). Counts do not move with the machine's load, unlike CPU seconds; they leave out the
+    kernel's share (the same for both servers), so the ratio is a little harsher than the
+    CPU ratio of a quiet machine. Goal: CAE >= 0.95x bare."""
+    if shutil.which("valgrind") is None:
+        return [("warm (instructions)", "skipped: valgrind is not installed")], True
+    key = make_key()
+    _INSTRUCTIONS_TOKEN[0] = make_token(key)
+    here = os.path.dirname(os.path.abspath(__file__))
+    per_request: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        jwks_path = os.path.join(tmp, "jwks.json")
+        pem_path = os.path.join(tmp, "key.pem")
+        with open(jwks_path, "w") as fh:
+            json.dump(jwks_of(key), fh)
+        with open(pem_path, "wb") as fh:
+            fh.write(
+                key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+        for kind in ("bare", "cae"):
+            files = (jwks_path, pem_path)
+            low = _server_instructions(kind, few, files, here)
+            high = _server_instructions(kind, many, files, here)
+            per_request[kind] = (high - low) / (many - few)
+    bare, cae = per_request["bare"], per_request["cae"]
+    ratio = bare / cae
+    return [
+        ("warm (instructions): bare Starlette", f"{bare / 1000:.1f}k instructions/request"),
+        (
+            "warm (instructions): CAEMiddleware",
+            f"{cae / 1000:.1f}k instructions/request ({(cae - bare) / 1000:+.1f}k, {ratio:.3f}x "
+            "bare per instruction, goal >= 0.95x)",
+        ),
+    ], ratio >= 0.95
+
+
 def bench_warm_in_process() -> list[tuple[str, str]]:
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
@@ -552,11 +653,12 @@ def bench_revocation() -> tuple[list[tuple[str, str]], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every part, or the parts named in ``argv`` (``cold``, ``revocation``, ``warm``,
-    ``in-process``)."""
+    ``instructions``, ``in-process``)."""
     parts = {
         "cold": bench_cold,
         "revocation": bench_revocation,
         "warm": bench_warm_uvicorn,
+        "instructions": bench_warm_instructions,
     }
     wanted = set(argv or [*parts, "in-process"])
     ok = True

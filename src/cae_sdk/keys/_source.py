@@ -174,17 +174,19 @@ class KeySource:
             self.refresh_if_stale()
         return key
 
-    def refresh_if_stale(self) -> None:
+    def refresh_if_stale(self, now: float | None = None) -> None:
         """Start a background refresh when the key set is past its freshness (and the cooldown
         allows); never waits. Callers that answer from a cache call it too, so a key withdrawn
         from the JWKS is noticed even when every request is a cache hit.
 
         Safe from any thread: a synchronous caller (a WSGI thread answering from the
         validated-token cache, where no event loop runs) hands the refresh to the loop this
-        source fetches on, so its cache hits end a withdrawn key's tokens too."""
+        source fetches on, so its cache hits end a withdrawn key's tokens too. ``now`` is this
+        source's clock read by the caller (once per request), else it is read here."""
         if self.pinned:
             return
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         if now >= self._fresh_until:
             try:
                 self._fetches.adopt_loop()

@@ -204,7 +204,7 @@ class CAEMiddleware:
         scope["auth"] = CAEAuthCredentials(
             claims,
             decision,
-            request_path.settings.authorization_uri,
+            request_path._settings.authorization_uri,  # not the property: every request
             request_path,
             path,
             result.client_ip,

@@ -239,10 +239,11 @@ class RequestPath:
         """Decide about verified ``claims``: revocation, risk, location, authentication context,
         policies, scopes; and build the refusal if there is one. ``now`` is the path's clock
         read by the caller, else it is read here."""
-        try:
-            claims.subject_keys()  # a subject that cannot be named refuses the token
-        except TokenFormatError as error:
-            return self.refuse(exchange, token_refusal("malformed_token", str(error)))
+        if claims._subject_keys is None:  # named once per token (a cached one was before)
+            try:
+                claims.subject_keys()  # a subject that cannot be named refuses the token
+            except TokenFormatError as error:
+                return self.refuse(exchange, token_refusal("malformed_token", str(error)))
         now = int(self._clock() if now is None else now)
         if self._settings.policies:
             exchange.user_agent = _user_agent(exchange.headers)

@@ -196,13 +196,15 @@ class TokenValidator:
         value the request path keys it by (:class:`~cae_sdk.resource.RequestPath`: nothing to
         decode per request). ``now`` is this validator's clock read by the caller (a request
         path reads it once per request), else it is read here."""
+        clock = self._clock
         if now is None:
-            now = self._clock()
-        claims = self.cache.get(token, now, self.keys.thumbprints)
-        if claims is not None:
+            now = clock()
+        keys = self.keys
+        claims = self.cache.get(token, now, keys.thumbprints)
+        if claims is not None and not keys.pinned:
             # A cache hit still keeps the key set fresh: the refresh that drops a key ends
-            # every cached token it signed.
-            self.keys.refresh_if_stale()
+            # every cached token it signed. (Pinned keys are never refreshed.)
+            keys.refresh_if_stale(now if keys._clock is clock else None)
         return claims
 
     async def validate(self, token: str) -> TokenClaims:
