@@ -160,8 +160,8 @@ class ChallengeFlow(TokenState):
 
     def flow(self, request: FlowRequest) -> Generator[Step, AccessToken | FlowResponse, None]:
         """The exchange for one request (see the module docstring for the step contract)."""
-        if request.scheme != "https" and not self.allow_http:
-            _refuse_cleartext(request)
+        if request.scheme != "https" and not self.allow_http and not _loopback_url(request.url):
+            raise _cleartext_refused(request)
         # A valid token at hand (the common case) is used right here: no step, no driver round.
         token = self._ready_token(PLAIN_TOKEN, None)
         if token is None:
@@ -262,24 +262,29 @@ class ChallengeFlow(TokenState):
                 return response
 
 
-def _refuse_cleartext(request: FlowRequest) -> None:
-    """Raise unless ``request`` (not https) goes to a loopback host: a network in the middle
+def _cleartext_refused(request: FlowRequest) -> ConfigurationError:
+    """The error for ``request`` (not https, not to a loopback host): a network in the middle
     would read the token."""
-    if _loopback((urlsplit(request.url).hostname or "").rstrip(".")):
-        return
-    raise ConfigurationError(
+    return ConfigurationError(
         f"{request.method} {loggable_url(request.url)}: a bearer token is sent over https only "
         "(RFC 6750 section 5.3); use an https URL, or pass allow_http=True to the client or "
         "auth for a network you trust (loopback addresses are always allowed)."
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _loopback_url(url: str) -> bool:
+    """Whether the absolute ``url`` goes to a loopback host. Asked on every plain-http request
+    (a local API), so cached by URL, then by host (:func:`_loopback`): URLs that differ only in
+    path or query still skip parsing an address, which costs more than the rest of the flow."""
+    return _loopback((urlsplit(url).hostname or "").rstrip("."))
+
+
 @functools.lru_cache(maxsize=64)
 def _loopback(host: str) -> bool:
     """Whether ``host`` (lower-case, no trailing dot) is ``localhost`` or a name under it
     (RFC 6761 section 6.3) or a loopback address (RFC 1122 section 3.2.1.3, RFC 4291 section
-    2.5.3). Cached: a loopback URL is asked about on every request, and parsing an address
-    costs more than the rest of the flow."""
+    2.5.3)."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
