@@ -1,13 +1,16 @@
 """The aiohttp contenders of ``bench_adapters``, built once for the timed rounds and the
 instruction counts.
 
-Three ``aiohttp.ClientSession`` s against one aiohttp web server on 127.0.0.1, same event loop:
+``aiohttp.ClientSession`` s against one aiohttp web server on 127.0.0.1, same event loop:
 
 * ``static``: a static ``Authorization`` header (``ClientSession(headers=...)``), the baseline;
 * ``noop``: the same, plus a client middleware that only calls the handler: what aiohttp's own
   middleware machinery costs (``build_client_middlewares`` wraps the handler in a closure and
   an extra coroutine per request), which any middleware pays;
-* ``cae``: ``CAEClientMiddleware`` with a held, valid token (no challenge).
+* ``cae``: ``CAEClientMiddleware`` with a held, valid token (no challenge);
+* ``cae_https``: the same with ``allow_http=True``, so it skips what only a plain-http request
+  pays (the check that the URL goes to a loopback host, RFC 6750 section 5.3): what the
+  adapter costs on an https request (counted in instructions only).
 
 Run as a script (``python _aiohttp_contenders.py N static,noop,cae``), it warms each session
 up, then sends N requests through each in the order given, calling ``os.getppid()`` before the
@@ -34,7 +37,7 @@ from cae_sdk.client import CredentialBase
 from cae_sdk.client.aiohttp import CAEClientMiddleware
 
 SCOPE = "api://bench/.default"
-NAMES = ("static", "noop", "cae")
+TIMED = ["static", "noop", "cae"]  # the timed rounds; the instruction counts add cae_https
 
 
 class StaticCredential(CredentialBase):
@@ -52,7 +55,7 @@ async def _noop(
 
 @asynccontextmanager
 async def contenders() -> AsyncIterator[tuple[str, dict[str, aiohttp.ClientSession]]]:
-    """The server's URL and the three sessions (by name), closed on exit."""
+    """The server's URL and the sessions (by name), closed on exit."""
 
     async def ok(request: web.Request) -> web.Response:
         return web.Response(body=b"{}", content_type="application/json")
@@ -66,6 +69,9 @@ async def contenders() -> AsyncIterator[tuple[str, dict[str, aiohttp.ClientSessi
         "static": aiohttp.ClientSession(headers=header),
         "noop": aiohttp.ClientSession(headers=header, middlewares=[_noop]),
         "cae": aiohttp.ClientSession(middlewares=[CAEClientMiddleware(StaticCredential(), SCOPE)]),
+        "cae_https": aiohttp.ClientSession(
+            middlewares=[CAEClientMiddleware(StaticCredential(), SCOPE, allow_http=True)]
+        ),
     }
     try:
         yield str(server.make_url("/x")), sessions
