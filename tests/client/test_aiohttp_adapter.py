@@ -23,6 +23,7 @@ from cae_sdk.core.errors import (
     CAEError,
     ClaimsChallengeFailed,
     ClaimsChallengeLoop,
+    ConfigurationError,
     RequestNotReplayable,
 )
 
@@ -88,6 +89,20 @@ async def test_requests_carry_the_cp1_token(api: tuple[FakeApi, str]) -> None:
                 assert response.status == 200
     assert [token for token, _ in fake.seen] == ["tok-1", "tok-1"]
     assert len(credential.calls) == 1
+
+
+async def test_cleartext_verdicts_hold_on_every_request(api: tuple[FakeApi, str]) -> None:
+    """The loopback check is remembered per URL and host: the API on 127.0.0.1 gets the token
+    every time, a plain-http URL elsewhere is refused every time, nothing sent."""
+    fake, url = api
+    async with _session(CAEClientMiddleware(CountingCredential(), SCOPE)) as session:
+        for _ in range(2):
+            async with session.get(url + "/a") as response:
+                assert response.status == 200
+            for other in ("http://10.0.0.7:9/x", "http://127.0.0.1.example.test/x"):
+                with pytest.raises(ConfigurationError, match="https"):
+                    await session.get(other)
+    assert [token for token, _ in fake.seen] == ["tok-1", "tok-1"]
 
 
 @pytest.mark.parametrize(

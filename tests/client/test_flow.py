@@ -76,6 +76,10 @@ def test_generator_steps_spell_out_the_protocol() -> None:
     assert request.authorization == "Bearer tok-2"
     with pytest.raises(StopIteration):
         flow.send(Response(200))
+    # The next request finds a valid token at hand: no token step, the request comes first.
+    again = Request()
+    assert next(state.flow(again)) is again
+    assert again.authorization == "Bearer tok-2"
 
 
 def test_run_replays_once_and_returns_the_final_response() -> None:

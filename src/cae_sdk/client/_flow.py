@@ -31,7 +31,9 @@ allow_http=False, clock=...)``
     * ``flow(request)`` -> generator. It yields either a :class:`TokenNeeded` (send back an
       :class:`~cae_sdk.client.AccessToken`, e.g. from ``token(step)`` or ``await
       atoken(step)``) or the very ``request`` it was given, its ``Authorization`` header just
-      set (send it, then send back its :class:`FlowResponse`). It returns when the last
+      set (send it, then send back its :class:`FlowResponse`). A valid token at hand is used
+      without a step (no I/O, no lock), so the first step is ``PLAIN_TOKEN`` only when the
+      credential must be asked; drivers handle either step at any point. It returns when the last
       response sent in is the answer for the caller, and raises a
       :class:`~cae_sdk.core.errors.CAEError` (``ClaimsChallengeFailed``,
       ``RequestNotReplayable``, ``TokenAcquisitionError``, ``ClaimsChallengeLoop``...) when the
@@ -61,12 +63,13 @@ get a token for those claims and replay the request once; a second challenge fai
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..core._urls import loggable_url, origin
@@ -157,11 +160,19 @@ class ChallengeFlow(TokenState):
 
     def flow(self, request: FlowRequest) -> Generator[Step, AccessToken | FlowResponse, None]:
         """The exchange for one request (see the module docstring for the step contract)."""
-        if request.scheme != "https" and not self.allow_http:
-            _refuse_cleartext(request)
-        token = cast(AccessToken, (yield PLAIN_TOKEN))
+        if request.scheme != "https" and not self.allow_http and not _loopback_url(request.url):
+            raise _cleartext_refused(request)
+        # A valid token at hand (the common case) is used right here: no step, no driver round.
+        token = self._ready_token(PLAIN_TOKEN, None)
+        if token is None:
+            sent = yield PLAIN_TOKEN
+            assert isinstance(sent, AccessToken)  # C-level (typing.cast is a Python call)
+            token = sent
         request.set_authorization(f"Bearer {token.token}")
-        response = cast(FlowResponse, (yield request))
+        response = yield request
+        assert not isinstance(response, AccessToken)
+        if response.status_code != 401:  # the common case: the answer, no challenge to look for
+            return
         first = self._claims_challenge(request, response)
         if first is None:
             return
@@ -174,9 +185,11 @@ class ChallengeFlow(TokenState):
             raise not_replayable(
                 request.method, request.url, response=response.native, challenge=first
             )
-        token = cast(AccessToken, (yield TokenNeeded(first.claims, token.token)))
-        request.set_authorization(f"Bearer {token.token}")
-        response = cast(FlowResponse, (yield request))
+        sent = yield TokenNeeded(first.claims, token.token)
+        assert isinstance(sent, AccessToken)
+        request.set_authorization(f"Bearer {sent.token}")
+        response = yield request
+        assert not isinstance(response, AccessToken)
         second = self._claims_challenge(request, response)
         if second is not None:
             raise ClaimsChallengeFailed(
@@ -249,22 +262,35 @@ class ChallengeFlow(TokenState):
                 return response
 
 
-def _refuse_cleartext(request: FlowRequest) -> None:
-    """Raise unless ``request`` (not https) goes to a loopback host: a network in the middle
+def _cleartext_refused(request: FlowRequest) -> ConfigurationError:
+    """The error for ``request`` (not https, not to a loopback host): a network in the middle
     would read the token."""
-    host = (urlsplit(request.url).hostname or "").rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass  # a name, not an address
-    raise ConfigurationError(
+    return ConfigurationError(
         f"{request.method} {loggable_url(request.url)}: a bearer token is sent over https only "
         "(RFC 6750 section 5.3); use an https URL, or pass allow_http=True to the client or "
         "auth for a network you trust (loopback addresses are always allowed)."
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _loopback_url(url: str) -> bool:
+    """Whether the absolute ``url`` goes to a loopback host. Asked on every plain-http request
+    (a local API), so cached by URL, then by host (:func:`_loopback`): URLs that differ only in
+    path or query still skip parsing an address, which costs more than the rest of the flow."""
+    return _loopback((urlsplit(url).hostname or "").rstrip("."))
+
+
+@functools.lru_cache(maxsize=64)
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (lower-case, no trailing dot) is ``localhost`` or a name under it
+    (RFC 6761 section 6.3) or a loopback address (RFC 1122 section 3.2.1.3, RFC 4291 section
+    2.5.3)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, not an address
 
 
 def not_replayable(

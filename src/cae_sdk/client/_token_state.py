@@ -50,7 +50,8 @@ class TokenNeeded:
 
 
 PLAIN_TOKEN = TokenNeeded()
-"""Every request starts with this step: one shared value, nothing built on the hot path."""
+"""The step for the plain cp1 token (a request starts with it when no valid token is at hand):
+one shared value, nothing built on the hot path."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from contextlib import suppress
 
 try:
     # ClientHandlerType exists from aiohttp 3.12 on, with client middlewares.
-    from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+    from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, hdrs
     from aiohttp.payload import Payload
     from yarl import URL
 except ImportError as exc:  # pragma: no cover - exercised in a plain install only
@@ -65,6 +65,9 @@ class _Request(RequestView[ClientRequest]):  # type: ignore[type-var]
     """An aiohttp ``ClientRequest`` as the flow's request."""
 
     __slots__ = ()
+
+    def set_authorization(self, value: str) -> None:
+        self.native.headers[hdrs.AUTHORIZATION] = value  # an istr: multidict skips case-folding
 
     def replayable(self) -> bool:
         body = self.native.body
