@@ -500,9 +500,7 @@ def _server_instructions(kind: str, requests: int, files: tuple[str, str], here:
 _INSTRUCTIONS_TOKEN: list[str] = [""]
 
 
-def bench_warm_instructions(
-    few: int = 100, many: int = 1100
-) -> tuple[list[tuple[str, str]], bool]:
+def bench_warm_instructions(few: int = 100, many: int = 1100) -> tuple[list[tuple[str, str]], bool]:
     """The warm path's steady figure: user-space instructions per request of the bare and the
     CAE uvicorn servers (the same script as the wrk rounds), counted by valgrind's cachegrind:
     each server answers ``few`` and then, in a second run, ``many`` requests, and the
