@@ -36,6 +36,31 @@ def _cached_reason(path: RequestPath, value: bytes) -> Reason | None:
     return None if result is None else result.decision.reason
 
 
+# -- the cache key: the header value as received -------------------------------------------------
+
+
+async def test_spellings_of_one_header_do_not_fill_the_token_cache(keys: SigningKeys) -> None:
+    """Padding one valid token with spaces or tabs (RFC 9110 allows them around the value, and
+    the parser skips them) must not make each spelling an entry of its own: one token of the
+    attacker's would evict every other caller's entry and hold up to 16 KiB per entry."""
+    path = RequestPath(validator=_validator(keys, cache_size=8))
+    victim = (
+        b"Bearer " + sign(keys, claims(ISSUER, oid="aaaaaaaa-0000-0000-0000-00000000000f")).encode()
+    )
+    assert (await path.decide("GET", "/", _header(victim), None)).allowed
+    assert _cached_reason(path, victim) is Reason.OK
+    token = sign(keys, claims(ISSUER)).encode()
+    for pad in range(1, 40):
+        spelling = b"Bearer " + b" " * pad + token + b"\t" * (pad % 3)
+        assert (await path.decide("GET", "/", _header(spelling), None)).allowed  # still served
+    assert len(path.validator.cache) <= 2
+    assert _cached_reason(path, victim) is Reason.OK  # the other caller's entry survived
+    # The plain spelling (any case of the scheme) is cached as before: the warm path stays warm.
+    for plain in (b"Bearer " + token, b"bearer " + token):
+        assert (await path.decide("GET", "/", _header(plain), None)).allowed
+        assert _cached_reason(path, plain) is Reason.OK
+
+
 # -- settings set in place while another thread serves -------------------------------------------
 
 
