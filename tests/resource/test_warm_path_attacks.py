@@ -6,6 +6,7 @@ place. Each test names the way around a memo that it closes."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -44,9 +45,8 @@ async def test_spellings_of_one_header_do_not_fill_the_token_cache(keys: Signing
     the parser skips them) must not make each spelling an entry of its own: one token of the
     attacker's would evict every other caller's entry and hold up to 16 KiB per entry."""
     path = RequestPath(validator=_validator(keys, cache_size=8))
-    victim = (
-        b"Bearer " + sign(keys, claims(ISSUER, oid="aaaaaaaa-0000-0000-0000-00000000000f")).encode()
-    )
+    other_user = "aaaaaaaa-0000-0000-0000-00000000000f"
+    victim = b"Bearer " + sign(keys, claims(ISSUER, oid=other_user)).encode()
     assert (await path.decide("GET", "/", _header(victim), None)).allowed
     assert _cached_reason(path, victim) is Reason.OK
     token = sign(keys, claims(ISSUER)).encode()
@@ -109,3 +109,32 @@ async def test_a_risk_bar_lowered_while_a_request_runs_applies(keys: SigningKeys
     with _requests_between_lines(lambda: _cached_reason(path, value)):
         path.settings.risk_challenge_at = "medium"
     assert _cached_reason(path, value) is Reason.RISK_TOO_HIGH
+
+
+# -- stores of one's own ---------------------------------------------------------------------------
+
+
+class ExternalRevocations(InMemoryEventStore):
+    """A memory store that also reads revocations kept elsewhere (a database the operator's
+    tools write): its ``watermark`` answers change without any event, so the generation it
+    inherits says nothing about them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.external: dict[SubjectKey, int] = {}
+
+    def watermark(self, subject: SubjectKey) -> int | None:
+        found = self.external.get(subject)
+        return found if found is not None else super().watermark(subject)
+
+
+async def test_a_store_subclass_with_its_own_reads_is_read_on_every_request(
+    keys: SigningKeys,
+) -> None:
+    store = ExternalRevocations()
+    path = RequestPath(validator=_validator(keys), store=store)
+    value = b"Bearer " + sign(keys, claims(ISSUER)).encode()
+    assert (await path.decide("GET", "/", _header(value), None)).allowed
+    assert _cached_reason(path, value) is Reason.OK
+    store.external[USER] = int(time.time()) + 5  # revoked where only its own read looks
+    assert _cached_reason(path, value) is Reason.TOKEN_REVOKED
