@@ -343,12 +343,17 @@ async def test_the_token_cache_is_keyed_by_the_whole_token(keys: SigningKeys) ->
     assert len(validator.cache) == 1
     cached = path.begin("GET", "/", _bearer(token), None).result
     assert cached is not None and cached.allowed
-    # The same token in another spelling of the header: verified, then cached as written.
-    spelled = [(b"authorization", f"bearer   {token}".encode())]
-    assert path.begin("GET", "/", spelled, None).result is None
+    # The same token in a padded spelling of the header: verified every time, never cached
+    # as written (one entry per token, not one per padding: test_warm_path_attacks).
+    for pad in ("   ", "    "):
+        spelled = [(b"authorization", f"bearer{pad}{token}".encode())]
+        assert path.begin("GET", "/", spelled, None).result is None
+        assert (await path.decide("GET", "/", spelled, None)).allowed
+        assert path.begin("GET", "/", spelled, None).result is None
+    assert len(validator.cache) == 2  # the header's plain spelling, and the token itself
+    spelled = [(b"authorization", f"bearer {token}".encode())]  # the scheme in another case
     assert (await path.decide("GET", "/", spelled, None)).allowed
     assert path.begin("GET", "/", spelled, None).result is not None
-    assert len(validator.cache) == 2
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])

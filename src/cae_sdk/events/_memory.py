@@ -96,9 +96,38 @@ _SWEEP_FLOOR = 1024  # no sweep below this many watermarks
 _SEEN_FLOOR = 100_000  # remember_once keys kept before the first prune
 
 
+_READS = ("watermark", "risk", "named_locations")
+"""The reads the generation vouches for (events/_store.py, "Generation")."""
+
+
+class _NoGeneration:
+    """``generation`` of a store subclass whose reads are its own: None, so the request path
+    reads it on every request (setting it, as the base class does, is ignored)."""
+
+    def __get__(self, store: object, owner: type | None = None) -> None:
+        return None
+
+    def __set__(self, store: object, value: object) -> None:
+        pass
+
+
+def _reads_keep_generation(cls: type, base: type) -> None:
+    """Give ``cls`` (a subclass of ``base``) no generation when it overrides a read: its answers
+    may change without an event (another source, a fault injected), which no generation
+    follows. A class that defines ``generation`` itself answers for it."""
+    if "generation" not in cls.__dict__ and any(
+        getattr(cls, name) is not getattr(base, name) for name in _READS
+    ):
+        setattr(cls, "generation", _NoGeneration())  # noqa: B010 - mypy: a descriptor, not an int
+
+
 class InMemoryEventStore(EventStoreMixin):
     """The embedded default :class:`EventStore`: process-local and in memory; watermarks older
     than ``watermark_retention`` are dropped."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _reads_keep_generation(cls, InMemoryEventStore)
 
     def __init__(
         self,
@@ -323,6 +352,10 @@ class MirroredReads:
     so the request hot path never waits on a network or a disk."""
 
     _mirror: InMemoryEventStore
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _reads_keep_generation(cls, MirroredReads)
 
     @property
     def generation(self) -> int:

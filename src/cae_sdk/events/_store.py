@@ -27,7 +27,9 @@ each of them):
   value is never shown twice. Only an allowing answer is reused, and the passing of time alone
   (a watermark past its retention) can only turn a refusal into an allow: it needs no new
   generation. A store without ``generation`` is read on every request (the attribute is
-  optional for stores of your own).
+  optional for stores of your own); so is a subclass of the memory store or of a shared store
+  that overrides ``watermark``, ``risk`` or ``named_locations``, unless it defines
+  ``generation`` itself (its reads may change without an event).
 * Listing: ``watermark_page`` costs one page (at most :data:`MAX_WATERMARK_PAGE` watermarks),
   never the whole set, in memory and in the backend; its cursor is opaque and the store's own.
 """

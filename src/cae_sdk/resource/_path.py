@@ -343,9 +343,15 @@ class RequestPath:
         (cached under the header's value, :meth:`begin`'s key), or a subclass's own
         ``validate`` (asked on every request: ``_fast_path``)."""
         validator = self.validator
+        token = exchange.token
         if getattr(validator, "_fast_path", False):
-            return validator._verify(exchange.token, exchange.credentials)
-        return validator.validate(exchange.token)
+            credentials = exchange.credentials
+            # Keyed by the header's value only as "<scheme> <token>" (RFC 9110 11.1): else each
+            # padding of one valid token would be an entry (evicting others'); it is cached under
+            # the token instead, which begin() never finds (verified each time).
+            key = credentials if len(credentials) == len(token) + 7 else None
+            return validator._verify(token, key)
+        return validator.validate(token)
 
     def run_hooks(self, exchange: Exchange, result: PathResult) -> list[Awaitable[None]]:
         """Call every hook with the request's :class:`AccessRecord`; returns the awaitables the

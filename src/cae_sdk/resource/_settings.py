@@ -81,9 +81,10 @@ class CAESettings:
     are cancelled (and logged) and the request is answered: a hook that hangs never holds a
     request. A synchronous hook runs to its end: keep it short, or make it async."""
     revision: int = field(default=0, init=False, repr=False, compare=False)
-    """Changes whenever a field is set (in place or by the constructor); one counter for every
-    settings object, so a revision names one state of one object. The request path rebuilds what
-    it derives from the settings (proxy ranges, excluded paths) when this moves."""
+    """Changes whenever a field is set (in place or by the constructor), after the new value is
+    in place; one counter for every settings object, so a revision names one state of one
+    object. The request path rebuilds what it derives from the settings (proxy ranges, excluded
+    paths) when this moves."""
 
     def __post_init__(self) -> None:
         # Accept the documented strings ("closed", "strict"...) as well as the enums. An
@@ -130,12 +131,17 @@ class CAESettings:
         before the next request reads it; a :class:`ConfigurationError` leaves it unchanged.
         Unchecked, ``allowed_locations = []`` turned the location step off and a mode string
         failed every request it reached."""
-        if name in _FIELDS:
-            if self.__dict__.get("_checked"):
-                changes: dict[str, Any] = {name: value}
-                value = getattr(replace(self, **changes), name)
-            object.__setattr__(self, "revision", next(_REVISIONS))
+        if name not in _FIELDS:
+            object.__setattr__(self, name, value)
+            return
+        if self.__dict__.get("_checked"):
+            changes: dict[str, Any] = {name: value}
+            value = getattr(replace(self, **changes), name)
+        # The value first, then the revision: a request (another thread) that reads the new
+        # revision finds the new value, so nothing it derives or memoizes under that revision
+        # (excluded paths, a reused risk answer) can hold the old one.
         object.__setattr__(self, name, value)
+        object.__setattr__(self, "revision", next(_REVISIONS))
 
 
 _FIELDS = frozenset(f.name for f in fields(CAESettings) if f.init)
