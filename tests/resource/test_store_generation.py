@@ -206,3 +206,28 @@ def test_lists_the_path_derives_from_cannot_change_unseen() -> None:
         with pytest.raises(ConfigurationError):
             setattr(options, name, "10.0.0.1")
     assert options.exclude_paths == ("/health",)
+
+
+def test_a_settings_object_from_another_process_gets_a_revision_of_this_one() -> None:
+    import copy
+    import pickle
+
+    options = CAESettings(exclude_paths=["/health"], risk_challenge_at="medium")
+    for twin in (pickle.loads(pickle.dumps(options)), copy.copy(options), copy.deepcopy(options)):
+        assert twin == options and twin.exclude_paths == ("/health",)
+        assert twin.revision != options.revision
+        later = CAESettings()
+        assert later.revision not in (twin.revision, options.revision)
+
+
+async def test_settings_replaced_while_serving_apply_whole(keys: SigningKeys) -> None:
+    """The path derives proxies and exclusions as one object per settings revision: a whole
+    new settings object, or a field set in place, applies to the next request."""
+    middleware = CAEMiddleware(ok_app, validator=_validator(keys), store=InMemoryEventStore())
+    assert (await call(middleware, [], path="/health")).status == 401
+    middleware.settings = CAESettings(exclude_paths=["/health"])
+    assert middleware.path.excludes
+    assert (await call(middleware, [], path="/health")).status == 200
+    middleware.settings.exclude_paths = ()
+    assert (await call(middleware, [], path="/health")).status == 401
+    assert not middleware.path.excludes

@@ -179,8 +179,9 @@ class CAEMiddleware:
         request_path = self.path
         # excluded() when the path has exclusions, or its settings moved since it derived them
         # (it re-derives): a method call saved on the requests of an API without exclusions.
+        derived = request_path._derived
         if (
-            request_path.excludes or request_path._revision != request_path._settings.revision
+            derived.excludes or derived.revision != request_path._settings.revision
         ) and request_path.excluded(path):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()

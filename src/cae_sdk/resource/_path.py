@@ -155,15 +155,23 @@ class RequestPath:
         from them here)."""
         self._settings = value
         self.evaluator.settings = value
-        self._derive(value)
+        self._derived = _Derived(value)
 
-    def _derive(self, value: CAESettings) -> None:
-        self._revision = value.revision
-        self._ips = ClientIPResolver(value.trusted_proxies, header=value.forwarded_header)
-        self._excluded = frozenset(p for p in value.exclude_paths if not p.endswith("/"))
-        self._excluded_prefixes = tuple(p for p in value.exclude_paths if p.endswith("/"))
-        self.excludes = bool(self._excluded or self._excluded_prefixes)
+    def _current(self) -> _Derived:
+        """What is derived from the settings, re-derived when a field was set in place since.
+        One object published by one assignment: a thread reads a consistent whole, and its
+        revision was read before the fields it was built from (a change that lands meanwhile
+        leaves an older revision behind, so the next request derives again)."""
+        derived = self._derived
+        settings = self._settings
+        if derived.revision != settings.revision:
+            derived = self._derived = _Derived(settings)
+        return derived
+
+    @property
+    def excludes(self) -> bool:
         """Whether any path is served without a token (as of the last request or change)."""
+        return self._derived.excludes
 
     def excluded(self, path: str) -> bool:
         """Whether ``path`` is served without a token (``exclude_paths``).
@@ -173,14 +181,11 @@ class RequestPath:
         control character needs a token even under an excluded prefix. Whatever sits behind the
         middleware - a router, a proxy, a file server, an HTTP client that removes dot segments
         (RFC 3986 section 5.2.4) - could read ``/public/../admin`` as ``/admin``."""
-        if self._settings.revision != self._revision:  # a field was set in place
-            self._derive(self._settings)
-        if not self.excludes:
+        derived = self._current()
+        if not derived.excludes:
             return False
-        if not (
-            (bool(self._excluded_prefixes) and path.startswith(self._excluded_prefixes))
-            or path in self._excluded
-        ):
+        prefixes = derived.excluded_prefixes
+        if not ((bool(prefixes) and path.startswith(prefixes)) or path in derived.excluded):
             return False
         return is_plain(path)
 
@@ -192,11 +197,10 @@ class RequestPath:
         on the warm path). ``exchange.result`` is set when the request is decided already;
         else validate ``exchange.token`` and call :meth:`settle`."""
         client_ip = peer
-        if self._settings.revision != self._revision:  # a field was set in place
-            self._derive(self._settings)
+        ips = self._current().ips
         try:
-            if self._ips.trusted:
-                client_ip = self._ips.resolve(peer, headers)
+            if ips.trusted:
+                client_ip = ips.resolve(peer, headers)
             credentials = authorization_value(headers)
         except ForwardingHeaderError as error:
             exchange = Exchange(method, path, headers, peer)
@@ -426,6 +430,21 @@ class RequestPath:
                 client_ip=exchange.client_ip,
             ),
         )
+
+
+class _Derived:
+    """What the path derives from one revision of its settings: the proxy ranges and the
+    excluded paths."""
+
+    __slots__ = ("excluded", "excluded_prefixes", "excludes", "ips", "revision")
+
+    def __init__(self, settings: CAESettings) -> None:
+        self.revision = settings.revision  # first: the fields below are at least this new
+        self.ips = ClientIPResolver(settings.trusted_proxies, header=settings.forwarded_header)
+        paths = settings.exclude_paths
+        self.excluded = frozenset(p for p in paths if not p.endswith("/"))
+        self.excluded_prefixes = tuple(p for p in paths if p.endswith("/"))
+        self.excludes = bool(self.excluded or self.excluded_prefixes)
 
 
 def _user_agent(headers: Headers) -> str | None:

@@ -143,6 +143,13 @@ class CAESettings:
         object.__setattr__(self, name, value)
         object.__setattr__(self, "revision", next(_REVISIONS))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (or copied): the fields as they were, under a revision of this process -
+        the one it carried was drawn from another process's counter, and could name another
+        settings object here."""
+        self.__dict__.update(state)
+        object.__setattr__(self, "revision", next(_REVISIONS))
+
 
 _FIELDS = frozenset(f.name for f in fields(CAESettings) if f.init)
 _REVISIONS = itertools.count(1)
