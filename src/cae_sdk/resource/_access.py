@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from ..core._location_policy import LocationMode, evaluate_location, trusted_locations
 from ..core._permissions import evaluate_permissions
@@ -34,6 +35,20 @@ class RequestFacts:
     path: str
     client_ip: str | None
     user_agent: str | None
+
+
+class _Facts(Protocol):
+    """What :meth:`AccessEvaluator.evaluate` reads of a request: a :class:`RequestFacts`, or
+    the request path's ``Exchange``."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def client_ip(self) -> str | None: ...
+
+    @property
+    def user_agent(self) -> str | None: ...
 
 
 class AccessEvaluator:
@@ -115,7 +130,7 @@ class AccessEvaluator:
                     best = (len(prefix), context)
         return best[1] if best else None
 
-    def evaluate(self, claims: TokenClaims, facts: RequestFacts, now: int) -> Decision:
+    def evaluate(self, claims: TokenClaims, facts: _Facts, now: int) -> Decision:
         settings = self.settings
         store = self.store
         revision = settings.revision
@@ -196,7 +211,7 @@ class AccessEvaluator:
     def _policies(
         self,
         claims: TokenClaims,
-        facts: RequestFacts,
+        facts: _Facts,
         locations: Sequence[NamedLocation],
         context: str | None,
     ) -> Decision:

@@ -19,7 +19,7 @@ from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ._access import AccessEvaluator
 from ._hooks import AccessRecord, DecisionHook
-from ._path import Exchange, RequestPath
+from ._path import Exchange, PathResult, RequestPath
 from ._responses import Refusal, refusal_for_decision
 from ._settings import ENTRA_AUTHORIZATION_URI, CAESettings
 from ._validator import TokenValidator
@@ -191,8 +191,8 @@ class CAEMiddleware:
         exchange = request_path.begin(
             scope.get("method", "WEBSOCKET"), path, scope["headers"], client[0] if client else None
         )
-        result = exchange.result
-        if result is None or request_path.hooks:  # else decided already: nothing to await
+        result: PathResult = exchange  # decided, or complete() decides it
+        if not exchange.decided or request_path.hooks:  # else nothing to await
             result = await request_path.complete(exchange)
         refusal = result.refusal
         if refusal is not None:

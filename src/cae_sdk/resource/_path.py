@@ -34,7 +34,7 @@ from ..core.errors import TokenFormatError, TokenValidationError
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ..observability._logfields import log_fields
-from ._access import AccessEvaluator, RequestFacts
+from ._access import AccessEvaluator
 from ._bearer import authorization_value, credentials_of, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
 from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
@@ -97,26 +97,40 @@ class PathResult:
         return f"PathResult({self.decision.reason.value}, status={status})"
 
 
-class Exchange(RequestFacts):
-    """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`; it is
-    also the :class:`RequestFacts` the access evaluation reads (no second object per
-    request)."""
+class Exchange(PathResult):
+    """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`. It is
+    also the facts the access evaluation reads (path, client address, User-Agent) and, once
+    decided, the request's :class:`PathResult` itself: the warm path builds one object per
+    request, not three."""
 
-    __slots__ = ("credentials", "headers", "method", "result", "token")
+    __slots__ = ("credentials", "decided", "headers", "method", "path", "token", "user_agent")
 
     def __init__(self, method: str, path: str, headers: Headers, client_ip: str | None) -> None:
         self.method = method
         self.path = path
         self.headers = headers
         self.client_ip = client_ip
-        self.user_agent = None
+        self.user_agent: str | None = None
         self.token = ""
         """The bearer token to validate (when ``result`` is None)."""
         self.credentials = b""
         """The ``Authorization`` header's value as received: the validated-token cache's key."""
-        self.result: PathResult | None = None
-        """Set when the request was decided without verifying a token (refused before, or
-        its token was verified before)."""
+        self.claims = None
+        self.refusal = None
+        self.decided = False
+        """Whether ``decision`` (and ``claims``, ``refusal``) hold the request's outcome."""
+
+    @property
+    def result(self) -> PathResult | None:
+        """The request's outcome (this exchange) once decided, else None: set by
+        :meth:`RequestPath.begin` for a request decided without verifying a token (refused
+        before, or its token was verified before)."""
+        return self if self.decided else None
+
+    def __repr__(self) -> str:
+        if not self.decided:
+            return f"Exchange({self.method} {self.path!r}, undecided)"
+        return super().__repr__()
 
 
 class RequestPath:
@@ -197,7 +211,10 @@ class RequestPath:
         on the warm path). ``exchange.result`` is set when the request is decided already;
         else validate ``exchange.token`` and call :meth:`settle`."""
         client_ip = peer
-        ips = self._current().ips
+        derived = self._derived
+        if derived.revision != self._settings.revision:  # a field was set in place
+            derived = self._current()
+        ips = derived.ips
         try:
             if ips.trusted:
                 client_ip = ips.resolve(peer, headers)
@@ -227,7 +244,7 @@ class RequestPath:
                 log.debug("validated-token cache lookup failed", exc_info=True)
                 claims = None
             if claims is not None:
-                exchange.result = self.finish(exchange, claims, now)
+                self.finish(exchange, claims, now)  # decides the exchange
                 return exchange
         try:
             # The b64token check waits for a failed validation: a token the validator accepts
@@ -262,7 +279,10 @@ class RequestPath:
                 claims=nbf_claims(now),
             )
         if decision is ALLOW:  # the warm path: nothing to build
-            return PathResult(decision, claims, exchange.client_ip, None)
+            exchange.decision = decision
+            exchange.claims = claims
+            exchange.decided = True
+            return exchange
         return self._conclude(exchange, decision, claims)
 
     def refuse(self, exchange: Exchange, decision: Decision) -> PathResult:
@@ -374,7 +394,7 @@ class RequestPath:
     # -- internals ------------------------------------------------------------------------------
 
     def _decided(self, exchange: Exchange, decision: Decision) -> Exchange:
-        exchange.result = self.refuse(exchange, decision)
+        self.refuse(exchange, decision)  # decides the exchange
         return exchange
 
     def _conclude(
@@ -384,8 +404,12 @@ class RequestPath:
         claims: TokenClaims | None,
         authorization_uri: str | None = None,
     ) -> PathResult:
+        exchange.decision = decision
+        exchange.claims = claims
+        exchange.decided = True
         if decision is ALLOW or decision.outcome is Outcome.ALLOW:
-            return PathResult(decision, claims, exchange.client_ip, None)
+            exchange.refusal = None
+            return exchange
         settings = self._settings
         try:
             # Inside the guard: no claim value may break a refusal (never a 500).
@@ -399,7 +423,8 @@ class RequestPath:
             log.exception("building the refusal failed unexpectedly")
             refusal = _fallback(decision)
         self._log_refusal(exchange, refusal, claims)
-        return PathResult(decision, claims, exchange.client_ip, refusal)
+        exchange.refusal = refusal
+        return exchange
 
     def _log_refusal(
         self, exchange: Exchange, refusal: Refusal, claims: TokenClaims | None
