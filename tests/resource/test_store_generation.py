@@ -231,3 +231,16 @@ async def test_settings_replaced_while_serving_apply_whole(keys: SigningKeys) ->
     middleware.settings.exclude_paths = ()
     assert (await call(middleware, [], path="/health")).status == 401
     assert not middleware.path.excludes
+
+
+async def test_an_exchange_is_allowed_only_once_decided(keys: SigningKeys) -> None:
+    """An Exchange becomes its own PathResult; before the decision it allows nothing."""
+    path = RequestPath(validator=_validator(keys), store=InMemoryEventStore())
+    token = sign(keys, claims(ISSUER))
+    exchange = path.begin("GET", "/", _bearer(token), None)
+    assert exchange.result is None and not exchange.allowed and "undecided" in repr(exchange)
+    result = await path.complete(exchange)
+    assert result is exchange.result and result.allowed and result.claims is not None
+    refused = path.begin("GET", "/", [], None)
+    assert refused.result is refused and not refused.allowed
+    assert refused.decision.reason is Reason.MISSING_TOKEN

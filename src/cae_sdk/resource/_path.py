@@ -127,6 +127,11 @@ class Exchange(PathResult):
         before, or its token was verified before)."""
         return self if self.decided else None
 
+    @property
+    def allowed(self) -> bool:
+        """Whether the request is allowed: never before it was decided."""
+        return self.decided and self.refusal is None
+
     def __repr__(self) -> str:
         if not self.decided:
             return f"Exchange({self.method} {self.path!r}, undecided)"
