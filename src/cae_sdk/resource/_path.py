@@ -286,6 +286,7 @@ class RequestPath:
         if decision is ALLOW:  # the warm path: nothing to build
             exchange.decision = decision
             exchange.claims = claims
+            exchange.refusal = None  # an exchange decided again holds the last outcome only
             exchange.decided = True
             return exchange
         return self._conclude(exchange, decision, claims)
@@ -427,8 +428,10 @@ class RequestPath:
         except Exception:
             log.exception("building the refusal failed unexpectedly")
             refusal = _fallback(decision)
-        self._log_refusal(exchange, refusal, claims)
+        # Set before the log record: a logging filter that raises leaves a refused exchange,
+        # never the refusing decision beside an earlier allow's empty refusal (``allowed``).
         exchange.refusal = refusal
+        self._log_refusal(exchange, refusal, claims)
         return exchange
 
     def _log_refusal(

@@ -12,7 +12,7 @@ from ..core._location_policy import LocationMode, trusted_locations
 from ..core.errors import ConfigurationError
 from ..core.locations import NamedLocation
 from ..core.policies import Policy, PolicyOptions
-from ._client_ip import X_FORWARDED_FOR, header_name
+from ._client_ip import X_FORWARDED_FOR, ClientIPResolver
 
 __all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
 
@@ -97,7 +97,9 @@ class CAESettings:
         self.trusted_proxies = _strings(self.trusted_proxies, "trusted_proxies")
         self.fail_mode = _coerce(FailMode, self.fail_mode, "fail_mode")
         self.location_mode = _coerce(LocationMode, self.location_mode, "location_mode")
-        header_name(self.forwarded_header)  # a typo is a ConfigurationError now, not at run time
+        # A typo in either is a ConfigurationError now (set in place: refused, left unchanged),
+        # not on every request that derives the proxy ranges from them (RequestPath).
+        ClientIPResolver(self.trusted_proxies, header=self.forwarded_header)
         self.named_locations = _ip_locations(self.named_locations, "named_locations")
         self.allowed_locations = _ip_locations(self.allowed_locations, "allowed_locations")
         if self.allowed_locations == () and self.location_mode is not LocationMode.OFF:
