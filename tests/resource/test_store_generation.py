@@ -244,3 +244,13 @@ async def test_an_exchange_is_allowed_only_once_decided(keys: SigningKeys) -> No
     refused = path.begin("GET", "/", [], None)
     assert refused.result is refused and not refused.allowed
     assert refused.decision.reason is Reason.MISSING_TOKEN
+
+
+def test_an_exchange_reads_its_user_agent_when_asked() -> None:
+    """Policies with a platform condition read the User-Agent from the request itself, under
+    whatever settings object is current (no step decides ahead whether it will be needed)."""
+    from cae_sdk.resource import Exchange
+
+    asked = Exchange("GET", "/", [(b"user-agent", b"Mozilla/5.0 (iPhone)")], None)
+    assert asked.user_agent == "Mozilla/5.0 (iPhone)"
+    assert Exchange("GET", "/", [], None).user_agent is None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
@@ -97,20 +97,23 @@ class PathResult:
         return f"PathResult({self.decision.reason.value}, status={status})"
 
 
+_UNREAD = object()  # an Exchange's User-Agent before it was looked up
+
+
 class Exchange(PathResult):
     """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`. It is
     also the facts the access evaluation reads (path, client address, User-Agent) and, once
     decided, the request's :class:`PathResult` itself: the warm path builds one object per
     request, not three."""
 
-    __slots__ = ("credentials", "decided", "headers", "method", "path", "token", "user_agent")
+    __slots__ = ("_agent", "credentials", "decided", "headers", "method", "path", "token")
 
     def __init__(self, method: str, path: str, headers: Headers, client_ip: str | None) -> None:
         self.method = method
         self.path = path
         self.headers = headers
         self.client_ip = client_ip
-        self.user_agent: str | None = None
+        self._agent: object = _UNREAD
         self.token = ""
         """The bearer token to validate (when ``result`` is None)."""
         self.credentials = b""
@@ -119,6 +122,16 @@ class Exchange(PathResult):
         self.refusal = None
         self.decided = False
         """Whether ``decision`` (and ``claims``, ``refusal``) hold the request's outcome."""
+
+    @property
+    def user_agent(self) -> str | None:
+        """The request's User-Agent, read from the headers when first asked (by policies with
+        a platform condition, whatever settings object is current: nothing decides ahead
+        whether it will be needed)."""
+        agent = self._agent
+        if agent is _UNREAD:
+            agent = self._agent = _user_agent(self.headers)
+        return cast("str | None", agent)
 
     @property
     def result(self) -> PathResult | None:
@@ -271,8 +284,6 @@ class RequestPath:
             except TokenFormatError as error:
                 return self.refuse(exchange, token_refusal("malformed_token", str(error)))
         now = int(self._clock() if now is None else now)
-        if self._settings.policies:
-            exchange.user_agent = _user_agent(exchange.headers)
         try:
             decision = self.evaluator.evaluate(claims, exchange, now)
         except Exception:  # e.g. a store whose read raised: refuse like an unhealthy store
