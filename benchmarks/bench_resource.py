@@ -254,6 +254,21 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _key_files(folder: str, key: rsa.RSAPrivateKey) -> tuple[str, str]:
+    """The servers' inputs in ``folder``: the JWKS (CAE) and the public key PEM (PyJWT)."""
+    jwks_path = os.path.join(folder, "jwks.json")
+    pem_path = os.path.join(folder, "key.pem")
+    with open(jwks_path, "w") as fh:
+        json.dump(jwks_of(key), fh)
+    with open(pem_path, "wb") as fh:
+        fh.write(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    return jwks_path, pem_path
+
+
 def _wrk_start(
     url: str, token: str, seconds: int, core: int | None, connections: int
 ) -> subprocess.Popen[str]:
@@ -308,16 +323,7 @@ def bench_warm_uvicorn(rounds: int = 21, seconds: int = 1) -> tuple[list[tuple[s
     rps: dict[str, list[float]] = {}
     cpu_us: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        jwks_path = os.path.join(tmp, "jwks.json")
-        pem_path = os.path.join(tmp, "key.pem")
-        with open(jwks_path, "w") as fh:
-            json.dump(jwks_of(key), fh)
-        with open(pem_path, "wb") as fh:
-            fh.write(
-                key.public_key().public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
+        jwks_path, pem_path = _key_files(tmp, key)
         servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
         try:
             for kind in ("bare", "cae", "pyjwt"):
@@ -515,16 +521,7 @@ def bench_warm_instructions(few: int = 100, many: int = 1100) -> tuple[list[tupl
     here = os.path.dirname(os.path.abspath(__file__))
     per_request: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        jwks_path = os.path.join(tmp, "jwks.json")
-        pem_path = os.path.join(tmp, "key.pem")
-        with open(jwks_path, "w") as fh:
-            json.dump(jwks_of(key), fh)
-        with open(pem_path, "wb") as fh:
-            fh.write(
-                key.public_key().public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
+        jwks_path, pem_path = _key_files(tmp, key)
         for kind in ("bare", "cae"):
             files = (jwks_path, pem_path)
             low = _server_instructions(kind, few, files, here)

@@ -11,9 +11,10 @@ from ..core._location_policy import LocationMode
 from ._access import AccessEvaluator, RequestFacts
 from ._blocking import BlockingRequestPath
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._exchange import Exchange, PathResult
 from ._keysets import JWKSet, KeySetSource, parse_jwks
 from ._middleware import AccessRecord, CAEAuthCredentials, CAEMiddleware, CAEUser, DecisionHook
-from ._path import Exchange, PathResult, RequestPath
+from ._path import RequestPath
 from ._responses import Refusal, refusal_for_decision, refusal_for_token_error
 from ._settings import ENTRA_AUTHORIZATION_URI, CAESettings, FailMode
 from ._token_cache import TokenCache

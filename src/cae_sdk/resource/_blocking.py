@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 from ..core.decisions import token_refusal
+from ._exchange import Headers, PathResult
 from ._hooks import close_hooks
-from ._path import Headers, PathResult, RequestPath
+from ._path import RequestPath
 
 __all__ = ["BlockingRequestPath"]
 

@@ -18,8 +18,9 @@ from ..core.decisions import Decision
 from ..core.tokens import TokenClaims
 from ..events._store import EventStore
 from ._access import AccessEvaluator
+from ._exchange import Exchange, PathResult
 from ._hooks import AccessRecord, DecisionHook
-from ._path import Exchange, PathResult, RequestPath
+from ._path import RequestPath
 from ._responses import Refusal, refusal_for_decision
 from ._settings import ENTRA_AUTHORIZATION_URI, CAESettings
 from ._validator import TokenValidator

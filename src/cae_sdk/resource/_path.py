@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 from ..core.claims import nbf_claims
 from ..core.decisions import ALLOW, Decision, Outcome, Reason, token_refusal
@@ -37,8 +37,9 @@ from ..observability._logfields import log_fields
 from ._access import AccessEvaluator
 from ._bearer import authorization_value, credentials_of, is_b64token
 from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._exchange import Exchange, Headers, PathResult
 from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
-from ._responses import Refusal, refusal_for_decision
+from ._responses import Refusal, fallback_refusal, refusal_for_decision
 from ._retention import check_retention
 from ._settings import CAESettings
 from ._urlpath import is_plain
@@ -48,107 +49,8 @@ __all__ = ["Exchange", "PathResult", "RequestPath"]
 
 log = logging.getLogger("cae_sdk.resource")
 
-Headers = Sequence[tuple[bytes, bytes]]
-"""Request headers as (lower-case name, value) byte pairs, in order (ASGI's form)."""
-
-
-def _fallback(decision: Decision) -> Refusal:
-    """The answer when building a refusal failed (a bug): fixed text, nothing from the request
-    or the token, and the decision's own reason - the one string the log record, the hooks and
-    the metrics carry too (a Reason value: visible ASCII)."""
-    return Refusal(
-        401,
-        "invalid_token",
-        "the request could not be evaluated",
-        decision.reason.value,
-        'Bearer error="invalid_token"',
-    )
-
 
 _VALIDATION_ERROR = token_refusal("validation_error", "token could not be validated")
-
-
-class PathResult:
-    """The outcome of one request (read-only by convention; a plain slots class because the
-    warm path builds one per request and a frozen dataclass's ``__init__`` costs more)."""
-
-    __slots__ = ("claims", "client_ip", "decision", "refusal")
-
-    def __init__(
-        self,
-        decision: Decision,
-        claims: TokenClaims | None,
-        client_ip: str | None,
-        refusal: Refusal | None,
-    ) -> None:
-        self.decision = decision
-        self.claims = claims
-        """The verified claims; None when the request or its token was refused as such."""
-        self.client_ip = client_ip
-        self.refusal = refusal
-        """The response to send; None when the request is allowed."""
-
-    @property
-    def allowed(self) -> bool:
-        return self.refusal is None
-
-    def __repr__(self) -> str:
-        status = self.refusal.status if self.refusal is not None else 200
-        return f"PathResult({self.decision.reason.value}, status={status})"
-
-
-_UNREAD = object()  # an Exchange's User-Agent before it was looked up
-
-
-class Exchange(PathResult):
-    """One request between :meth:`RequestPath.begin` and :meth:`RequestPath.finish`. It is
-    also the facts the access evaluation reads (path, client address, User-Agent) and, once
-    decided, the request's :class:`PathResult` itself: the warm path builds one object per
-    request, not three."""
-
-    __slots__ = ("_agent", "credentials", "decided", "headers", "method", "path", "token")
-
-    def __init__(self, method: str, path: str, headers: Headers, client_ip: str | None) -> None:
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.client_ip = client_ip
-        self._agent: object = _UNREAD
-        self.token = ""
-        """The bearer token to validate (when ``result`` is None)."""
-        self.credentials = b""
-        """The ``Authorization`` header's value as received: the validated-token cache's key."""
-        self.claims = None
-        self.refusal = None
-        self.decided = False
-        """Whether ``decision`` (and ``claims``, ``refusal``) hold the request's outcome."""
-
-    @property
-    def user_agent(self) -> str | None:
-        """The request's User-Agent, read from the headers when first asked (by policies with
-        a platform condition, whatever settings object is current: nothing decides ahead
-        whether it will be needed)."""
-        agent = self._agent
-        if agent is _UNREAD:
-            agent = self._agent = _user_agent(self.headers)
-        return cast("str | None", agent)
-
-    @property
-    def result(self) -> PathResult | None:
-        """The request's outcome (this exchange) once decided, else None: set by
-        :meth:`RequestPath.begin` for a request decided without verifying a token (refused
-        before, or its token was verified before)."""
-        return self if self.decided else None
-
-    @property
-    def allowed(self) -> bool:
-        """Whether the request is allowed: never before it was decided."""
-        return self.decided and self.refusal is None
-
-    def __repr__(self) -> str:
-        if not self.decided:
-            return f"Exchange({self.method} {self.path!r}, undecided)"
-        return super().__repr__()
 
 
 class RequestPath:
@@ -438,7 +340,7 @@ class RequestPath:
             )
         except Exception:
             log.exception("building the refusal failed unexpectedly")
-            refusal = _fallback(decision)
+            refusal = fallback_refusal(decision)
         # Set before the log record: a logging filter that raises leaves a refused exchange,
         # never the refusing decision beside an earlier allow's empty refusal (``allowed``).
         exchange.refusal = refusal
@@ -489,10 +391,3 @@ class _Derived:
         self.excluded = frozenset(p for p in paths if not p.endswith("/"))
         self.excluded_prefixes = tuple(p for p in paths if p.endswith("/"))
         self.excludes = bool(self.excluded or self.excluded_prefixes)
-
-
-def _user_agent(headers: Headers) -> str | None:
-    for name, value in headers:
-        if name == b"user-agent":
-            return value.decode("latin-1")
-    return None

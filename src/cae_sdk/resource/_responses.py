@@ -37,7 +37,7 @@ from ..core.challenges import (
 from ..core.decisions import Decision, Outcome, Reason, token_refusal
 from ..core.tokens import TokenClaims
 
-__all__ = ["Refusal", "refusal_for_decision", "refusal_for_token_error"]
+__all__ = ["Refusal", "fallback_refusal", "refusal_for_decision", "refusal_for_token_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,4 +154,17 @@ def refusal_for_token_error(reason: str, description: str, *, realm: str | None)
     of :func:`~cae_sdk.core.decisions.token_refusal`."""
     return refusal_for_decision(
         token_refusal(reason, description), None, authorization_uri="", realm=realm
+    )
+
+
+def fallback_refusal(decision: Decision) -> Refusal:
+    """The answer when building a refusal failed (a bug): fixed text, nothing from the request
+    or the token, and the decision's own reason - the one string the log record, the hooks and
+    the metrics carry too (a Reason value: visible ASCII)."""
+    return Refusal(
+        401,
+        "invalid_token",
+        "the request could not be evaluated",
+        decision.reason.value,
+        'Bearer error="invalid_token"',
     )
