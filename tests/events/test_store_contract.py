@@ -389,6 +389,18 @@ async def test_a_listing_misses_nothing_written_meanwhile(kind: str, redis_url: 
 
 
 @pytest.mark.parametrize("kind", _params(KINDS))
+async def test_subjects_of_any_length_are_listed_to_the_end(kind: str, redis_url: str) -> None:
+    """A cursor does not grow with the subjects: 8,000-character subjects (an ``iss_sub`` of a
+    long issuer URL, say) page to the end like short ones."""
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        long = {SubjectKey.user("t1", f"{i}-" + "x" * 8000): NOW - i for i in range(7)}
+        for subject, at in long.items():
+            await store.apply(RevocationEvent(subject, at, "long"))
+        assert (await _listing(store, 2)).items() >= long.items()
+
+
+@pytest.mark.parametrize("kind", _params(KINDS))
 async def test_a_page_size_or_cursor_the_store_did_not_issue_is_refused(
     kind: str, redis_url: str
 ) -> None:

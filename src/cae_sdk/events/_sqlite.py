@@ -313,15 +313,16 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
 
     # -- listing -----------------------------------------------------------------------------
     async def watermark_page(self, limit: int, cursor: str | None = None) -> WatermarkPage:
-        """Pages in subject order, read from the database through its primary key index: the
-        cursor is the last subject of the page before (valid in every process)."""
+        """Pages in ``rowid`` order, read from the database one page at a time: the cursor is
+        the last ``rowid`` of the page before (valid in every process, a few characters
+        whatever the subjects' length)."""
         limit = page_limit(limit)
-        after = "" if cursor is None else decode_page_cursor(cursor)
-        if not isinstance(after, str):
+        after = 0 if cursor is None else decode_page_cursor(cursor)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise ValueError("not a page cursor of this store")
         rows = await self._run(self._watermark_rows, after, limit)
         page = []
-        for subject, not_before in rows:
+        for _, subject, not_before in rows:
             try:
                 page.append((SubjectKey.parse(subject), int(not_before)))
             except ValueError:
@@ -329,7 +330,7 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         more = len(rows) == limit
         return WatermarkPage(tuple(page), encode_page_cursor(rows[-1][0]) if more else None)
 
-    def _watermark_rows(self, after: str, limit: int) -> list[tuple[str, int]]:
+    def _watermark_rows(self, after: int, limit: int) -> list[tuple[int, str, int]]:
         with self._lock:
             return watermark_rows(self._connection(), after, self._clock() - self._ttl, limit)
 

@@ -96,13 +96,15 @@ def current_locations(conn: sqlite3.Connection) -> LocationsEvent | None:
 
 
 def watermark_rows(
-    conn: sqlite3.Connection, after: str, cutoff: float, limit: int
-) -> list[tuple[str, int]]:
-    """Up to ``limit`` watermarks at or after ``cutoff`` whose subject sorts after ``after``, in
-    subject order (the primary key's index: one page costs one page)."""
+    conn: sqlite3.Connection, after: int, cutoff: float, limit: int
+) -> list[tuple[int, str, int]]:
+    """Up to ``limit`` watermarks at or after ``cutoff`` whose ``rowid`` is greater than
+    ``after``, in ``rowid`` order (the table's own b-tree: one page costs one page). A row keeps
+    its ``rowid`` while it lives (a newer watermark updates it in place), so a cursor of a few
+    digits resumes a listing whatever the subjects' length."""
     rows = conn.execute(
-        "SELECT subject, not_before FROM watermarks WHERE subject > ? AND not_before >= ? "
-        "ORDER BY subject LIMIT ?",
+        "SELECT rowid, subject, not_before FROM watermarks WHERE rowid > ? AND not_before >= ? "
+        "ORDER BY rowid LIMIT ?",
         (after, cutoff, limit),
     ).fetchall()
-    return [(str(subject), int(not_before)) for subject, not_before in rows]
+    return [(int(rowid), str(subject), int(not_before)) for rowid, subject, not_before in rows]
