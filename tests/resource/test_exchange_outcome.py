@@ -5,6 +5,7 @@ derive its state from is refused where it is made, not on every request after it
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,13 @@ import pytest
 from cae_sdk.core.decisions import Decision, Outcome, Reason, token_refusal
 from cae_sdk.core.errors import ConfigurationError
 from cae_sdk.events import InMemoryEventStore
-from cae_sdk.resource import AccessRecord, CAESettings, RequestPath, TokenValidator
+from cae_sdk.resource import (
+    AccessRecord,
+    BlockingRequestPath,
+    CAESettings,
+    RequestPath,
+    TokenValidator,
+)
 
 from .helpers import APP_ID, SigningKeys, claims, sign
 
@@ -109,3 +116,27 @@ def test_a_bad_trusted_proxy_set_in_place_is_refused_there(
     assert path.settings.trusted_proxies == ("10.0.0.0/8",)
     refused = path.begin("GET", "/", [], "10.1.2.3")  # still served: refused for no token
     assert refused.decision.reason is Reason.MISSING_TOKEN
+
+
+def test_a_wsgi_route_guard_refuses_through_the_blocking_driver(keys: SigningKeys) -> None:
+    """A synchronous route guard refuses as the async one does: one reason in the body, the
+    log record and the hooks (async hooks run on the driver's loop, within its deadline)."""
+    issuer = "https://issuer.test/v2.0"
+    seen: list[AccessRecord] = []
+
+    async def hook(record: AccessRecord) -> None:
+        seen.append(record)
+
+    validator = TokenValidator(issuer=issuer, audiences=[f"api://{APP_ID}"], jwks=keys.jwks())
+    path = RequestPath(validator=validator, store=InMemoryEventStore(), hooks=[hook])
+    token = sign(keys, claims(issuer))
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    with BlockingRequestPath(path, timeout=5) as blocking:
+        allowed = blocking.decide("GET", "/admin", headers, "203.0.113.7")
+        assert allowed.allowed and allowed.claims is not None
+        missing = Decision(Outcome.DENY, Reason.INSUFFICIENT_SCOPE, "scope admin required")
+        exchange = path.begin("GET", "/admin", headers, "203.0.113.7")
+        refused = blocking.refuse_route(exchange, missing, allowed.claims)
+        assert refused.refusal is not None and refused.refusal.status == 403
+        assert json.loads(refused.refusal.body())["reason"] == Reason.INSUFFICIENT_SCOPE.value
+    assert [r.decision.reason for r in seen] == [Reason.OK, Reason.INSUFFICIENT_SCOPE]

@@ -16,8 +16,9 @@ import threading
 from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
-from ..core.decisions import token_refusal
-from ._exchange import Headers, PathResult
+from ..core.decisions import Decision, token_refusal
+from ..core.tokens import TokenClaims
+from ._exchange import Exchange, Headers, PathResult
 from ._hooks import close_hooks
 from ._path import RequestPath
 
@@ -65,6 +66,25 @@ class BlockingRequestPath:
                 result = request_path.settle(exchange, error=error)
             else:
                 result = request_path.finish(exchange, claims)
+        if request_path.hooks:
+            pending = request_path.run_hooks(exchange, result)
+            if pending:
+                self._await_hooks(pending)
+        return result
+
+    def refuse_route(
+        self,
+        exchange: Exchange,
+        decision: Decision,
+        claims: TokenClaims,
+        *,
+        authorization_uri: str | None = None,
+    ) -> PathResult:
+        """:meth:`RequestPath.refuse_route` for synchronous code (a WSGI route guard): the
+        refusal built and logged in the calling thread, the hooks run as :meth:`decide` runs
+        them, within the same deadlines."""
+        request_path = self.path
+        result = request_path.conclude_route(exchange, decision, claims, authorization_uri)
         if request_path.hooks:
             pending = request_path.run_hooks(exchange, result)
             if pending:

@@ -222,14 +222,26 @@ class RequestPath:
         body, the log record, the hooks and the metrics carry one reason. The hooks see two
         records for such a request: the path's allow, then this refusal. ``authorization_uri``
         (may hold ``{tenantid}``) replaces the settings' in a challenge."""
-        if decision.allowed:
-            raise ValueError("refuse_route needs a decision that refuses the request")
-        result = self._conclude(exchange, decision, claims, authorization_uri)
+        result = self.conclude_route(exchange, decision, claims, authorization_uri)
         if self.hooks:
             pending = self.run_hooks(exchange, result)
             if pending:
                 await self.await_hooks(pending)
         return result
+
+    def conclude_route(
+        self,
+        exchange: Exchange,
+        decision: Decision,
+        claims: TokenClaims,
+        authorization_uri: str | None = None,
+    ) -> PathResult:
+        """:meth:`refuse_route` without the hooks, synchronous: the refusal built and logged
+        (a driver runs the hooks itself, as
+        :meth:`~cae_sdk.resource.BlockingRequestPath.refuse_route` does)."""
+        if decision.allowed:
+            raise ValueError("refuse_route needs a decision that refuses the request")
+        return self._conclude(exchange, decision, claims, authorization_uri)
 
     def settle(
         self,
