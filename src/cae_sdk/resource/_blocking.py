@@ -66,11 +66,7 @@ class BlockingRequestPath:
                 result = request_path.settle(exchange, error=error)
             else:
                 result = request_path.finish(exchange, claims)
-        if request_path.hooks:
-            pending = request_path.run_hooks(exchange, result)
-            if pending:
-                self._await_hooks(pending)
-        return result
+        return self._hooked(exchange, result)
 
     def refuse_route(
         self,
@@ -83,8 +79,12 @@ class BlockingRequestPath:
         """:meth:`RequestPath.refuse_route` for synchronous code (a WSGI route guard): the
         refusal built and logged in the calling thread, the hooks run as :meth:`decide` runs
         them, within the same deadlines."""
+        refusal = self.path._route_refusal(exchange, decision, claims, authorization_uri)
+        return self._hooked(exchange, refusal)
+
+    def _hooked(self, exchange: Exchange, result: PathResult) -> PathResult:
+        """``result`` once the hooks have seen it (this driver's one hook step)."""
         request_path = self.path
-        result = request_path.conclude_route(exchange, decision, claims, authorization_uri)
         if request_path.hooks:
             pending = request_path.run_hooks(exchange, result)
             if pending:

@@ -36,12 +36,12 @@ from ..events._store import EventStore
 from ..observability._logfields import log_fields
 from ._access import AccessEvaluator
 from ._bearer import authorization_value, credentials_of, is_b64token
-from ._client_ip import ClientIPResolver, ForwardingHeaderError
+from ._client_ip import ForwardingHeaderError
 from ._exchange import Exchange, Headers, PathResult
 from ._hooks import AccessRecord, DecisionHook, await_hooks, call_hooks
 from ._responses import Refusal, fallback_refusal, refusal_for_decision
 from ._retention import check_retention
-from ._settings import CAESettings
+from ._settings import CAESettings, SettingsView
 from ._urlpath import is_plain
 from ._validator import TokenValidator
 
@@ -89,9 +89,9 @@ class RequestPath:
         from them here)."""
         self._settings = value
         self.evaluator.settings = value
-        self._derived = _Derived(value)
+        self._derived = SettingsView(value)
 
-    def _current(self) -> _Derived:
+    def _current(self) -> SettingsView:
         """What is derived from the settings, re-derived when a field was set in place since.
         One object published by one assignment: a thread reads a consistent whole, and its
         revision was read before the fields it was built from (a change that lands meanwhile
@@ -99,7 +99,7 @@ class RequestPath:
         derived = self._derived
         settings = self._settings
         if derived.revision != settings.revision:
-            derived = self._derived = _Derived(settings)
+            derived = self._derived = SettingsView(settings)
         return derived
 
     @property
@@ -222,26 +222,9 @@ class RequestPath:
         body, the log record, the hooks and the metrics carry one reason. The hooks see two
         records for such a request: the path's allow, then this refusal. ``authorization_uri``
         (may hold ``{tenantid}``) replaces the settings' in a challenge."""
-        result = self.conclude_route(exchange, decision, claims, authorization_uri)
-        if self.hooks:
-            pending = self.run_hooks(exchange, result)
-            if pending:
-                await self.await_hooks(pending)
-        return result
-
-    def conclude_route(
-        self,
-        exchange: Exchange,
-        decision: Decision,
-        claims: TokenClaims,
-        authorization_uri: str | None = None,
-    ) -> PathResult:
-        """:meth:`refuse_route` without the hooks, synchronous: the refusal built and logged
-        (a driver runs the hooks itself, as
-        :meth:`~cae_sdk.resource.BlockingRequestPath.refuse_route` does)."""
-        if decision.allowed:
-            raise ValueError("refuse_route needs a decision that refuses the request")
-        return self._conclude(exchange, decision, claims, authorization_uri)
+        return await self._hooked(
+            exchange, self._route_refusal(exchange, decision, claims, authorization_uri)
+        )
 
     def settle(
         self,
@@ -287,6 +270,10 @@ class RequestPath:
                 result = self.settle(exchange, error=error)
             else:
                 result = self.finish(exchange, claims)
+        return await self._hooked(exchange, result)
+
+    async def _hooked(self, exchange: Exchange, result: PathResult) -> PathResult:
+        """``result`` once the hooks have seen it (the async drivers' one hook step)."""
         if self.hooks:
             pending = self.run_hooks(exchange, result)
             if pending:
@@ -323,6 +310,18 @@ class RequestPath:
         await await_hooks(pending, self._settings.hook_timeout)
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _route_refusal(
+        self,
+        exchange: Exchange,
+        decision: Decision,
+        claims: TokenClaims,
+        authorization_uri: str | None,
+    ) -> PathResult:
+        """A route's refusal built and logged, before the hooks (every driver's refuse_route)."""
+        if decision.allowed:
+            raise ValueError("refuse_route needs a decision that refuses the request")
+        return self._conclude(exchange, decision, claims, authorization_uri)
 
     def _decided(self, exchange: Exchange, decision: Decision) -> Exchange:
         self.refuse(exchange, decision)  # decides the exchange
@@ -388,18 +387,3 @@ class RequestPath:
                 client_ip=exchange.client_ip,
             ),
         )
-
-
-class _Derived:
-    """What the path derives from one revision of its settings: the proxy ranges and the
-    excluded paths."""
-
-    __slots__ = ("excluded", "excluded_prefixes", "excludes", "ips", "revision")
-
-    def __init__(self, settings: CAESettings) -> None:
-        self.revision = settings.revision  # first: the fields below are at least this new
-        self.ips = ClientIPResolver(settings.trusted_proxies, header=settings.forwarded_header)
-        paths = settings.exclude_paths
-        self.excluded = frozenset(p for p in paths if not p.endswith("/"))
-        self.excluded_prefixes = tuple(p for p in paths if p.endswith("/"))
-        self.excludes = bool(self.excluded or self.excluded_prefixes)

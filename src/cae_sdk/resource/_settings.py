@@ -14,7 +14,7 @@ from ..core.locations import NamedLocation
 from ..core.policies import Policy, PolicyOptions
 from ._client_ip import X_FORWARDED_FOR, ClientIPResolver
 
-__all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode"]
+__all__ = ["ENTRA_AUTHORIZATION_URI", "CAESettings", "FailMode", "SettingsView"]
 
 ENTRA_AUTHORIZATION_URI = "https://login.microsoftonline.com/{tenantid}/oauth2/authorize"
 """Entra's authorization endpoint, the default ``authorization_uri`` of claims challenges
@@ -194,3 +194,18 @@ def _coerce(enum: type[_E], value: object, name: str) -> _E:
             pass
     choices = ", ".join(repr(member.value) for member in enum)
     raise ConfigurationError(f"{name} must be one of {choices}; got {value!r}")
+
+
+class SettingsView:
+    """What the request path derives from one revision of its settings: the proxy ranges and
+    the excluded paths (rebuilt when ``revision`` moves, published as one object)."""
+
+    __slots__ = ("excluded", "excluded_prefixes", "excludes", "ips", "revision")
+
+    def __init__(self, settings: CAESettings) -> None:
+        self.revision = settings.revision  # first: the fields below are at least this new
+        self.ips = ClientIPResolver(settings.trusted_proxies, header=settings.forwarded_header)
+        paths = settings.exclude_paths
+        self.excluded = frozenset(p for p in paths if not p.endswith("/"))
+        self.excluded_prefixes = tuple(p for p in paths if p.endswith("/"))
+        self.excludes = bool(self.excluded or self.excluded_prefixes)
