@@ -416,6 +416,22 @@ async def test_a_page_size_or_cursor_the_store_did_not_issue_is_refused(
                 await store.watermark_page(10, cursor)
 
 
+@pytest.mark.parametrize("kind", _params(["sqlite", "redis"]))
+@pytest.mark.parametrize("position", [-1, 2**63, 10**30, "1", None])
+async def test_a_forged_position_is_a_bad_cursor_not_an_error(
+    kind: str, redis_url: str, position: object
+) -> None:
+    """A number a shared store never issues (SQLite: past its 64-bit ``rowid``) was an
+    ``OverflowError`` (a 500 from the admin listing, not a 400); the store stays healthy. (The
+    memory store's positions are any int: its slots are hashes.)"""
+    async with backend(kind, redis_url) as open_store:
+        store = await open_store()
+        await store.apply(RevocationEvent(SUBJECTS[0], NOW, "listed"))
+        with pytest.raises(ValueError):
+            await store.watermark_page(10, encode_page_cursor(position))
+        assert store.healthy
+
+
 @pytest.mark.redis
 async def test_keys_a_redis_scan_step_returned_beyond_the_page_start_the_next_one(
     redis_url: str,

@@ -139,3 +139,27 @@ def test_the_blocking_driver_never_raises_from_hooks_once_closed(keys: SigningKe
 def test_hook_timeout_must_be_a_positive_number(value: Any) -> None:
     with pytest.raises(ConfigurationError):
         CAESettings(hook_timeout=value)
+
+
+def test_a_hook_the_blocking_driver_stopped_waiting_for_is_still_ended_at_its_deadline(
+    keys: SigningKeys,
+) -> None:
+    """The driver's ``timeout`` below ``hook_timeout``: the driver stops waiting first, and the
+    hook, no longer awaited by the code that cancels it at ``hook_timeout``, ran forever (a
+    hanging audit sink left one task per request on the driver's loop)."""
+    ended = threading.Event()
+
+    async def hangs(record: AccessRecord) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    path = RequestPath(
+        validator=_validator(keys), settings=CAESettings(hook_timeout=0.4), hooks=[hangs]
+    )
+    token = sign(keys, claims(ISSUER))
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    with BlockingRequestPath(path, timeout=0.1) as blocking:
+        blocking.decide("GET", "/", headers, "203.0.113.9")  # allowed, or refused: hooks run
+        assert ended.wait(5), "the hook outlived its deadline"

@@ -318,7 +318,9 @@ class SQLiteEventStore(MirroredReads, EventStoreMixin):
         whatever the subjects' length)."""
         limit = page_limit(limit)
         after = 0 if cursor is None else decode_page_cursor(cursor)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        # A rowid is a signed 64-bit integer (sqlite.org/lang_createtable.html#rowid): a larger
+        # number is no rowid (sqlite3 raised OverflowError binding it).
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**63:
             raise ValueError("not a page cursor of this store")
         rows = await self._run(self._watermark_rows, after, limit)
         page = []

@@ -56,11 +56,24 @@ async def await_hooks(pending: list[Awaitable[None]], timeout: float) -> None:
     depend on an audit sink). Each runs as a task of its own, so not even a hook that swallows
     its cancellation can hold the request."""
     tasks = [asyncio.ensure_future(outcome) for outcome in pending]
-    _, late = await asyncio.wait(tasks, timeout=timeout)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+    except asyncio.CancelledError:
+        # This waiter is cancelled first (the blocking driver's own, shorter timeout): the
+        # hooks still end at their deadline, never run on unawaited.
+        loop.call_at(deadline, _cancel, tasks)
+        raise
     if late:
         for task in late:
             task.cancel()
         log.warning("%d on_decision hook(s) did not finish within %s s", len(late), timeout)
+
+
+def _cancel(tasks: Iterable[asyncio.Future[None]]) -> None:
+    for task in tasks:
+        task.cancel()  # a finished one is left as it is
 
 
 class _PendingHook:
